@@ -1,0 +1,193 @@
+// One zod schema with defaults. Precedence: flags > env > file > defaults. A bad file is an error
+// that names the key and the problem; this module never rewrites the file on its own.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { AppError } from "./errors.ts";
+import { LOG_LEVELS } from "./log.ts";
+import { atomicWriteFile } from "./util/atomic.ts";
+
+export const DEFAULT_RELAYS = ["wss://relay.damus.io", "wss://nos.lol", "wss://relay.nostr.band"];
+export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
+export const DEFAULT_PORT = 7750;
+
+const relayUrl = z
+  .string()
+  .trim()
+  .refine((s) => /^wss?:\/\/[^\s/]+/.test(s), { message: "must be a ws:// or wss:// URL" });
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { message: "must be an http:// or https:// URL" });
+
+export const PaymentMode = z.enum(["upfront", "after", "free"]);
+export type PaymentMode = z.infer<typeof PaymentMode>;
+
+export const Limits = z.strictObject({
+  /** Jobs generating at once; matches Ollama's default OLLAMA_NUM_PARALLEL of 1. */
+  maxConcurrentJobs: z.int().min(1).max(64).default(1),
+  /** Jobs waiting for a slot; beyond it a request gets error "busy, try later". */
+  queueSize: z.int().min(0).max(10_000).default(16),
+  maxInputBytes: z.int().min(1).max(10_000_000).default(32_000),
+  maxTokensCap: z.int().min(1).max(1_000_000).default(2048),
+  perCustomerPerMinute: z.int().min(1).max(100_000).default(6),
+  jobTimeoutSecs: z.int().min(1).max(86_400).default(300),
+  partialIntervalMs: z.int().min(100).max(600_000).default(2000),
+  allow: z.array(z.string()).default([]),
+  deny: z.array(z.string()).default([]),
+  /** url inputs pointing at loopback/private addresses are refused unless this is true. */
+  allowPrivateUrls: z.boolean().default(false),
+  /** On going offline: finish running jobs (default) or cancel them. */
+  onOffline: z.enum(["finish", "cancel"]).default("finish"),
+});
+export type Limits = z.infer<typeof Limits>;
+
+export const Pricing = z.strictObject({
+  mode: PaymentMode.default("upfront"),
+  perJobMsats: z.int().min(0).default(10_000),
+  per1kTokensMsats: z.int().min(0).default(0),
+  models: z.record(z.string(), z.strictObject({ perJobMsats: z.int().min(0).optional(), per1kTokensMsats: z.int().min(0).optional() })).default({}),
+  invoiceExpirySecs: z.int().min(30).max(86_400).default(600),
+  freeJobsPerCustomer: z.int().min(0).default(0),
+});
+export type Pricing = z.infer<typeof Pricing>;
+
+export const ConfigSchema = z.strictObject({
+  relays: z.array(relayUrl).default(DEFAULT_RELAYS),
+  ollamaUrl: httpUrl.default(DEFAULT_OLLAMA_URL),
+  host: z.string().default("127.0.0.1"),
+  port: z.int().min(0).max(65535).default(DEFAULT_PORT),
+  online: z.boolean().default(false),
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  network: z.enum(["mainnet", "regtest"]).default("mainnet"),
+  breezApiKey: z.string().optional(),
+  provider: z
+    .strictObject({
+      name: z.string().max(100).default("compute"),
+      about: z.string().max(1000).default("Text generation on local Ollama models, paid over Lightning."),
+      picture: z.string().default(""),
+      /** null = serve every installed model. */
+      servedModels: z.array(z.string()).nullable().default(null),
+      defaultModel: z.string().optional(),
+      /** Publish a kind 0 profile when going online (only if the user set a name). */
+      publishProfile: z.boolean().default(false),
+    })
+    .prefault({}),
+  limits: Limits.prefault({}),
+  pricing: Pricing.prefault({}),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export interface ConfigFlags {
+  relays?: string[];
+  ollamaUrl?: string;
+  port?: number;
+  host?: string;
+  online?: boolean;
+  logLevel?: string;
+  network?: string;
+  paymentMode?: string;
+  priceMsats?: number;
+  pricePer1kTokensMsats?: number;
+}
+
+/** Per-platform data dir: XDG on Linux, Application Support on macOS, AppData on Windows. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  if (env.COMPUTE_DATA_DIR) return env.COMPUTE_DATA_DIR;
+  const home = env.HOME ?? homedir();
+  if (platform === "darwin") return join(home, "Library", "Application Support", "compute");
+  if (platform === "win32") return join(env.APPDATA ?? join(home, "AppData", "Roaming"), "compute");
+  return join(env.XDG_DATA_HOME || join(home, ".local", "share"), "compute");
+}
+
+export const configPath = (dataDir: string) => join(dataDir, "config.json");
+
+function formatIssues(err: z.ZodError, source: string): string {
+  const parts = err.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+  return `${source} is invalid: ${parts.join("; ")}`;
+}
+
+/** Reads the config file; missing → {}. Bad JSON or bad keys → AppError naming the key. */
+export function readConfigFile(dataDir: string): Record<string, unknown> {
+  const path = configPath(dataDir);
+  if (!existsSync(path)) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new AppError("invalid_input", `The config file ${path} is not valid JSON (${(err as Error).message}); fix or remove it.`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new AppError("invalid_input", `The config file ${path} must hold a JSON object.`);
+  }
+  const check = ConfigSchema.safeParse(raw);
+  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, `The config file ${path}`));
+  return raw as Record<string, unknown>;
+}
+
+function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (env.OLLAMA_HOST) {
+    // Ollama's own variable may be "host:port" without a scheme.
+    out.ollamaUrl = /^https?:\/\//.test(env.OLLAMA_HOST) ? env.OLLAMA_HOST : `http://${env.OLLAMA_HOST}`;
+  }
+  if (env.COMPUTE_RELAYS) out.relays = env.COMPUTE_RELAYS.split(",").map((s) => s.trim()).filter(Boolean);
+  if (env.COMPUTE_PORT) out.port = Number(env.COMPUTE_PORT);
+  if (env.COMPUTE_LOG_LEVEL) out.logLevel = env.COMPUTE_LOG_LEVEL;
+  if (env.COMPUTE_NETWORK) out.network = env.COMPUTE_NETWORK;
+  if (env.BREEZ_API_KEY) out.breezApiKey = env.BREEZ_API_KEY;
+  return out;
+}
+
+function flagLayer(flags: ConfigFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (flags.relays?.length) out.relays = flags.relays;
+  if (flags.ollamaUrl !== undefined) out.ollamaUrl = flags.ollamaUrl;
+  if (flags.port !== undefined) out.port = flags.port;
+  if (flags.host !== undefined) out.host = flags.host;
+  if (flags.online) out.online = true;
+  if (flags.logLevel !== undefined) out.logLevel = flags.logLevel;
+  if (flags.network !== undefined) out.network = flags.network;
+  const pricing: Record<string, unknown> = {};
+  if (flags.paymentMode !== undefined) pricing.mode = flags.paymentMode;
+  if (flags.priceMsats !== undefined) pricing.perJobMsats = flags.priceMsats;
+  if (flags.pricePer1kTokensMsats !== undefined) pricing.per1kTokensMsats = flags.pricePer1kTokensMsats;
+  if (Object.keys(pricing).length) out.pricing = pricing;
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
+        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export function loadConfig(opts: { dataDir: string; flags?: ConfigFlags; env?: NodeJS.ProcessEnv }): Config {
+  const file = readConfigFile(opts.dataDir);
+  const env = envLayer(opts.env ?? process.env);
+  const flags = flagLayer(opts.flags ?? {});
+  const envCheck = ConfigSchema.safeParse(merge(file, env));
+  if (!envCheck.success) throw new AppError("invalid_input", formatIssues(envCheck.error, "The environment"));
+  const all = ConfigSchema.safeParse(merge(merge(file, env), flags));
+  if (!all.success) throw new AppError("usage", formatIssues(all.error, "The command-line flags"));
+  return all.data;
+}
+
+/**
+ * Saves a change the user asked for (dashboard, CLI): the file's own keys are kept, the patch is
+ * merged in, the result is validated, then written atomically. Flags/env of this run are not saved.
+ */
+export function updateConfigFile(dataDir: string, patch: Record<string, unknown>): Config {
+  const next = merge(readConfigFile(dataDir), patch);
+  const check = ConfigSchema.safeParse(next);
+  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, "The new settings"));
+  atomicWriteFile(configPath(dataDir), JSON.stringify(next, null, 2) + "\n", 0o600);
+  return check.data;
+}
