@@ -1,0 +1,116 @@
+// The one build script: bundles ui/ into ui/dist, then compiles the single `compute` executable
+// for the host and for every target Bun can cross-compile here, each with its own webview
+// library embedded, and writes dist/SHA256SUMS.
+//   bun run build              host + all cross targets
+//   bun run build --host-only  host only (what the tests use)
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { BunPlugin } from "bun";
+import { buildUi } from "./ui/build.ts";
+
+const ROOT = import.meta.dir;
+const DIST = join(ROOT, "dist");
+
+interface Target {
+  name: string; // Bun compile target
+  out: string; // file name in dist/
+  webviewLib: string; // the library webview-bun must load on that platform
+}
+
+const TARGETS: Target[] = [
+  { name: "bun-linux-x64", out: "compute-linux-x64", webviewLib: "libwebview-x64.so" },
+  { name: "bun-linux-arm64", out: "compute-linux-arm64", webviewLib: "libwebview-arm64.so" },
+  { name: "bun-darwin-arm64", out: "compute-darwin-arm64", webviewLib: "libwebview.dylib" },
+  { name: "bun-darwin-x64", out: "compute-darwin-x64", webviewLib: "libwebview.dylib" },
+  { name: "bun-windows-x64", out: "compute-windows-x64.exe", webviewLib: "libwebview.dll" },
+];
+
+const hostTarget = (): Target => {
+  const key = `bun-${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
+  const t = TARGETS.find((x) => x.name === key);
+  if (!t) throw new Error(`No build target for this host (${key}).`);
+  return t;
+};
+
+/**
+ * webview-bun picks its native library at run time from process.platform/arch with a dynamic
+ * import; for a cross-compiled binary that would embed the host's library. This plugin rewrites
+ * that choice into one static import of the target's library, which Bun then embeds.
+ */
+function webviewLibPlugin(lib: string): BunPlugin {
+  return {
+    name: "webview-lib-for-target",
+    setup(build) {
+      build.onLoad({ filter: /webview-bun[\\/]src[\\/]ffi\.ts$/ }, (args) => {
+        const src = readFileSync(args.path, "utf8");
+        const start = src.indexOf("let lib_file;");
+        const end = src.indexOf("export const lib = dlopen(");
+        if (start < 0 || end < 0) throw new Error("webview-bun's ffi.ts changed shape; update build.ts");
+        const replaced =
+          src.slice(0, start) +
+          `import __webviewLib from "../build/${lib}" with { type: "file" };\n` +
+          `const lib_file = { default: process.env.WEBVIEW_PATH || __webviewLib };\n` +
+          src.slice(end);
+        return { contents: replaced, loader: "ts" };
+      });
+    },
+  };
+}
+
+async function compile(target: Target): Promise<string> {
+  const outfile = join(DIST, target.out);
+  const result = await Bun.build({
+    entrypoints: [join(ROOT, "src/index.ts"), join(ROOT, "src/window/worker.ts")],
+    compile: { target: target.name as never, outfile },
+    minify: true,
+    sourcemap: "none",
+    plugins: [webviewLibPlugin(target.webviewLib)],
+    define: { "process.env.COMPUTE_COMPILED": '"1"' },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error(`build for ${target.name} failed`);
+  }
+  return outfile;
+}
+
+function sha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+if (import.meta.main) {
+  const hostOnly = process.argv.includes("--host-only");
+  mkdirSync(DIST, { recursive: true });
+  const ui = await buildUi();
+  mkdirSync(join(ROOT, "ui/dist"), { recursive: true });
+  writeFileSync(join(ROOT, "ui/dist/index.html"), ui.html);
+  writeFileSync(join(ROOT, "ui/dist/app.js"), ui.js);
+  writeFileSync(join(ROOT, "ui/dist/app.css"), ui.css);
+
+  const host = hostTarget();
+  const built: { target: Target; path: string }[] = [];
+  const failed: string[] = [];
+  for (const target of hostOnly ? [host] : [host, ...TARGETS.filter((t) => t !== host)]) {
+    const t0 = performance.now();
+    try {
+      const path = await compile(target);
+      built.push({ target, path });
+      console.log(`built ${target.out} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      failed.push(`${target.name}: ${(err as Error).message}`);
+      console.error(`could not build ${target.name}: ${(err as Error).message}`);
+    }
+  }
+  // dist/compute is the host's binary under its plain name.
+  const hostBuilt = built.find((b) => b.target === host);
+  if (!hostBuilt) {
+    console.error("the host binary failed to build");
+    process.exit(1);
+  }
+  writeFileSync(join(DIST, "compute"), readFileSync(hostBuilt.path), { mode: 0o755 });
+  const sums = built.map((b) => `${sha256(b.path)}  ${b.target.out}`).join("\n") + "\n";
+  writeFileSync(join(DIST, "SHA256SUMS"), sums);
+  console.log(`wrote ${resolve(DIST, "SHA256SUMS")}`);
+  if (failed.length) console.error(`targets not built: ${failed.join("; ")}`);
+}

@@ -1,0 +1,326 @@
+// The composition root: load config, open stores, build services, start them in order, stop them
+// in reverse. The only file that wires domains together.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { Bus } from "./bus.ts";
+import { loadConfig, updateConfigFile, type Config, type ConfigFlags } from "./config.ts";
+import { AppError } from "./errors.ts";
+import { createLogger, setLogLevel } from "./log.ts";
+import { InstanceLock } from "./util/lock.ts";
+import { atomicWriteFile } from "./util/atomic.ts";
+import { VERSION } from "./version.ts";
+import { UnifiedIdentity } from "./identity/identity.ts";
+import { Vault } from "./identity/vault.ts";
+import { generateMnemonic, parseMnemonic, suggestWords } from "./identity/mnemonic.ts";
+import { IdentityChanged, type IdentityView } from "./identity/events.ts";
+import { Ledger } from "./ledger/ledger.ts";
+import { EarningsChanged } from "./ledger/events.ts";
+import { Inference } from "./inference/ollama.ts";
+import { createServer } from "./server/server.ts";
+import { allowedHosts, newToken } from "./server/security.ts";
+import type { Controller, SendPreview, Settings } from "./server/controller.ts";
+import type { Snapshot } from "./server/snapshot.ts";
+import type { WalletView } from "./wallet/events.ts";
+import type { ProviderView } from "./jobs/provider-events.ts";
+import { assets } from "./server/assets.ts";
+
+const log = createLogger("app");
+
+export interface AppOptions {
+  dataDir: string;
+  flags?: ConfigFlags;
+  env?: NodeJS.ProcessEnv;
+  /** Unlocks the vault at start (COMPUTE_PASSWORD / --password-file). */
+  password?: string | null;
+  /** Tests shorten the SSE heartbeat and probe intervals. */
+  heartbeatMs?: number;
+  ollamaProbeMs?: number;
+}
+
+/** The npub is public: kept in clear beside the vault so status works without the password. */
+const PublicIdentity = z.object({ npub: z.string(), pubkey: z.string() });
+
+export const paths = (dataDir: string) => ({
+  vault: join(dataDir, "vault.json"),
+  publicIdentity: join(dataDir, "identity.json"),
+  ledger: join(dataDir, "ledger.sqlite"),
+  wallet: join(dataDir, "wallet"),
+});
+
+export function readPublicIdentity(dataDir: string): z.infer<typeof PublicIdentity> | null {
+  const p = paths(dataDir).publicIdentity;
+  if (!existsSync(p)) return null;
+  try {
+    return PublicIdentity.parse(JSON.parse(readFileSync(p, "utf8")));
+  } catch {
+    return null;
+  }
+}
+
+export class App implements Controller {
+  readonly bus = new Bus();
+  readonly token = newToken();
+  config!: Config;
+  url = "";
+  private lockHandle: InstanceLock | null = null;
+  private ledger!: Ledger;
+  private inference!: Inference;
+  private http: ReturnType<typeof Bun.serve> | null = null;
+  private identity: UnifiedIdentity | null = null;
+  private stopped = false;
+  private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
+
+  private constructor(private readonly opts: AppOptions) {}
+
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+
+  static async start(opts: AppOptions): Promise<App> {
+    const app = new App(opts);
+    try {
+      await app.startAll();
+    } catch (err) {
+      await app.stop();
+      throw err;
+    }
+    return app;
+  }
+
+  private push(name: string, stop: () => unknown) {
+    this.stack.push({ name, stop });
+  }
+
+  private async startAll(): Promise<void> {
+    const { dataDir } = this.opts;
+    this.config = loadConfig({ dataDir, flags: this.opts.flags, env: this.opts.env });
+    setLogLevel(this.config.logLevel);
+    this.lockHandle = InstanceLock.acquire(dataDir);
+    this.push("lock", () => this.lockHandle?.release());
+
+    this.ledger = Ledger.open(paths(dataDir).ledger);
+    this.push("ledger", () => this.ledger.close());
+
+    this.inference = new Inference({
+      url: this.config.ollamaUrl,
+      bus: this.bus,
+      servedModels: this.config.provider.servedModels,
+      defaultModel: this.config.provider.defaultModel,
+      probeIntervalMs: this.opts.ollamaProbeMs,
+    });
+    this.inference.start();
+    this.push("inference", () => this.inference.stop());
+
+    this.startHttp();
+
+    if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.unlock(this.opts.password);
+    log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.identityView().state });
+  }
+
+  private startHttp(): void {
+    const { host, port } = this.config;
+    let boundPort = port;
+    const hono = createServer(this, {
+      token: this.token,
+      allowedHosts: () => allowedHosts(host, boundPort),
+      assets,
+      heartbeatMs: this.opts.heartbeatMs,
+    });
+    try {
+      // idleTimeout 0: the SSE stream is long-lived (it has its own heartbeat).
+      this.http = Bun.serve({ hostname: host, port, fetch: hono.fetch, idleTimeout: 0 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE") throw new AppError("conflict", `Port ${port} is in use; pass --port N (0 picks a free one).`);
+      throw err;
+    }
+    boundPort = this.http.port!;
+    this.push("http", () => this.http?.stop(true));
+    const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+    this.url = `http://${shownHost}:${boundPort}/?token=${this.token}`;
+    this.lockHandle?.publish(`http://${shownHost}:${boundPort}`, this.token);
+  }
+
+  /** Stops everything in reverse order, once; calling it again is harmless. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.lockIdentity();
+    while (this.stack.length) {
+      const { name, stop } = this.stack.pop()!;
+      try {
+        await stop();
+      } catch (err) {
+        log.warn("stop failed", { service: name, err });
+      }
+    }
+    log.info("stopped");
+  }
+
+  // ---- identity ----
+
+  private identityView(): IdentityView {
+    if (this.identity) return { state: "unlocked", npub: this.identity.npub };
+    if (Vault.exists(paths(this.dataDir).vault)) return { state: "locked", npub: readPublicIdentity(this.dataDir)?.npub ?? null };
+    return { state: "none", npub: null };
+  }
+
+  private async onUnlocked(identity: UnifiedIdentity): Promise<void> {
+    this.identity = identity;
+    atomicWriteFile(paths(this.dataDir).publicIdentity, JSON.stringify({ npub: identity.npub, pubkey: identity.pubkey }) + "\n", 0o600);
+    this.bus.publish(IdentityChanged, { identity: this.identityView() });
+    await this.startIdentityServices();
+  }
+
+  /** Services that need the keys: the relay pool, the job engine, the wallet. Filled in by later work. */
+  protected async startIdentityServices(): Promise<void> {}
+
+  protected async stopIdentityServices(): Promise<void> {}
+
+  private async lockIdentity(): Promise<void> {
+    if (!this.identity) return;
+    await this.stopIdentityServices();
+    this.identity.wipe();
+    this.identity = null;
+    this.bus.publish(IdentityChanged, { identity: this.identityView() });
+  }
+
+  generateMnemonic(words: 12 | 24): string {
+    return generateMnemonic(words);
+  }
+
+  validateMnemonic(mnemonic: string) {
+    try {
+      parseMnemonic(mnemonic);
+      return { ok: true as const };
+    } catch (err) {
+      const e = err as AppError;
+      return { ok: false as const, error: e.message, word: e.data?.word as string | undefined, suggestions: e.data?.suggestions as string[] | undefined };
+    }
+  }
+
+  suggestWords(prefix: string): string[] {
+    return suggestWords(prefix, 8);
+  }
+
+  async createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
+    const vault = paths(this.dataDir).vault;
+    if (Vault.exists(vault)) throw new AppError("conflict", "An identity already exists; unlock it, or replace it with `compute init --force`.");
+    const identity = await UnifiedIdentity.fromMnemonic(input.mnemonic, input.passphrase ?? "");
+    await Vault.create(vault, identity.walletSeed(), input.password);
+    await this.onUnlocked(identity);
+    return { npub: identity.npub };
+  }
+
+  async unlock(password: string): Promise<void> {
+    const vault = paths(this.dataDir).vault;
+    if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
+    if (this.identity) return;
+    const seed = await Vault.open(vault, password);
+    await this.onUnlocked(await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase));
+  }
+
+  async lock(): Promise<void> {
+    await this.lockIdentity();
+  }
+
+  async revealMnemonic(password: string): Promise<string> {
+    const seed = await Vault.open(paths(this.dataDir).vault, password);
+    return seed.mnemonic;
+  }
+
+  // ---- provider, models, relays, settings ----
+
+  protected providerView(): ProviderView {
+    return {
+      online: false,
+      blockers: this.blockers(),
+      paymentMode: this.config.pricing.mode,
+      perJobMsats: this.config.pricing.perJobMsats,
+      per1kTokensMsats: this.config.pricing.per1kTokensMsats,
+      announcementId: null,
+    };
+  }
+
+  protected blockers(): string[] {
+    const out: string[] = [];
+    if (!this.identity) out.push(Vault.exists(paths(this.dataDir).vault) ? "Unlock your identity first." : "Create or import your seed phrase first.");
+    const ollama = this.inference.view();
+    if (!ollama.reachable) out.push(`Ollama is not running at ${ollama.url}: install it from ollama.com, then \`ollama pull llama3.2\`.`);
+    else if (this.inference.servedModels().length === 0) out.push("No model is served: pull one (`ollama pull llama3.2`) or switch one on under MODELS.");
+    return out;
+  }
+
+  async setOnline(_online: boolean): Promise<void> {
+    throw new AppError("unavailable", this.blockers()[0] ?? "Going online is not available yet.");
+  }
+
+  async setServedModels(models: string[] | null): Promise<void> {
+    this.config = updateConfigFile(this.dataDir, { provider: { servedModels: models } });
+    this.inference.setServedModels(models);
+  }
+
+  async pullModel(model: string): Promise<void> {
+    await this.inference.pull(model);
+  }
+
+  async addRelay(url: string): Promise<void> {
+    const relays = [...new Set([...this.config.relays, url])];
+    this.config = updateConfigFile(this.dataDir, { relays });
+  }
+
+  async removeRelay(url: string): Promise<void> {
+    const relays = this.config.relays.filter((r) => r !== url);
+    this.config = updateConfigFile(this.dataDir, { relays });
+  }
+
+  settings(): Settings {
+    return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits };
+  }
+
+  async updateSettings(patch: { pricing?: Record<string, unknown>; limits?: Record<string, unknown> }): Promise<Settings> {
+    this.config = updateConfigFile(this.dataDir, patch);
+    return this.settings();
+  }
+
+  // ---- wallet (filled in by the payments work) ----
+
+  protected walletView(): WalletView {
+    return { state: this.identity ? "not_configured" : "locked", network: this.config.network, balanceSats: null, lightningAddress: null, message: "The wallet is not built yet." };
+  }
+
+  async walletReceive(): Promise<{ bolt11: string | null; address: string | null }> {
+    throw new AppError("unavailable", "The wallet is not available yet.");
+  }
+
+  async walletPrepareSend(): Promise<SendPreview> {
+    throw new AppError("unavailable", "The wallet is not available yet.");
+  }
+
+  async walletConfirmSend(): Promise<void> {
+    throw new AppError("unavailable", "The wallet is not available yet.");
+  }
+
+  async cancelJob(_id: string): Promise<void> {
+    throw new AppError("not_found", "No such job.");
+  }
+
+  snapshot(): Snapshot {
+    return {
+      version: VERSION,
+      identity: this.identityView(),
+      provider: this.providerView(),
+      wallet: this.walletView(),
+      earnings: this.ledger.earnings(),
+      jobs: [],
+      ollama: this.inference.view(),
+      models: this.inference.models(),
+      relays: this.config.relays.map((url) => ({ url, state: "disconnected" as const, latencyMs: null, error: null, since: Date.now() })),
+    };
+  }
+
+  publishEarnings(): void {
+    this.bus.publish(EarningsChanged, { earnings: this.ledger.earnings() });
+  }
+}

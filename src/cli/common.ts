@@ -1,0 +1,140 @@
+// Shared CLI plumbing: the flags every command takes, parsing with util.parseArgs, password input.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { readFileSync } from "node:fs";
+import { AppError } from "../errors.ts";
+import { defaultDataDir, type ConfigFlags } from "../config.ts";
+
+export const COMMON_OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  "data-dir": { type: "string" },
+  relay: { type: "string", multiple: true },
+  "ollama-url": { type: "string" },
+  port: { type: "string" },
+  host: { type: "string" },
+  "log-level": { type: "string" },
+  network: { type: "string" },
+  json: { type: "boolean" },
+  "password-file": { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
+export const COMMON_HELP = `Common options:
+  --data-dir DIR        where compute keeps its files (env COMPUTE_DATA_DIR; default ${defaultDataDirLabel()})
+  --relay URL           a relay to use; repeat for several; replaces the configured relays
+  --ollama-url URL      Ollama's address (default from OLLAMA_HOST, else http://127.0.0.1:11434)
+  --port N              dashboard/API port (default 7750; 0 = any free port)
+  --host ADDR           address to bind (default 127.0.0.1; anything else is reachable from the network)
+  --network NET         mainnet (default) or regtest for the wallet
+  --log-level LEVEL     debug, info, warn, error or silent (default info)
+  --password-file F     read the vault password from file F (or set COMPUTE_PASSWORD)
+  --json                print data as JSON
+  -h, --help            this help`;
+
+function defaultDataDirLabel(): string {
+  if (process.platform === "darwin") return "~/Library/Application Support/compute";
+  if (process.platform === "win32") return "%APPDATA%\\compute";
+  return "$XDG_DATA_HOME/compute or ~/.local/share/compute";
+}
+
+export function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals, strict: true });
+  } catch (err) {
+    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    throw new AppError("usage", `${msg.replace(/\.$/, "")}; see --help.`);
+  }
+}
+
+export function intFlag(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new AppError("usage", `--${name} must be a whole number from ${min} to ${max}, not '${value}'.`);
+  return n;
+}
+
+export function dataDirFrom(values: { "data-dir"?: string }): string {
+  return values["data-dir"] ?? defaultDataDir();
+}
+
+export function configFlagsFrom(values: Record<string, unknown>): ConfigFlags {
+  return {
+    relays: values.relay as string[] | undefined,
+    ollamaUrl: values["ollama-url"] as string | undefined,
+    port: intFlag(values.port as string | undefined, "port", 0, 65535),
+    host: values.host as string | undefined,
+    logLevel: values["log-level"] as string | undefined,
+    network: values.network as string | undefined,
+    online: values.online as boolean | undefined,
+    paymentMode: values["payment-mode"] as string | undefined,
+    priceMsats: intFlag(values["price-msats"] as string | undefined, "price-msats"),
+    pricePer1kTokensMsats: intFlag(values["price-per-1k-tokens-msats"] as string | undefined, "price-per-1k-tokens-msats"),
+  };
+}
+
+/** The vault password: --password-file, then COMPUTE_PASSWORD, then a prompt on a terminal. */
+export async function readPassword(values: { "password-file"?: string }, opts: { prompt: string; confirm?: boolean; required: boolean }): Promise<string | null> {
+  if (values["password-file"]) {
+    let text: string;
+    try {
+      text = readFileSync(values["password-file"], "utf8");
+    } catch (err) {
+      throw new AppError("invalid_input", `Cannot read the password file ${values["password-file"]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    }
+    const pw = text.replace(/\r?\n$/, "");
+    if (!pw) throw new AppError("invalid_input", `The password file ${values["password-file"]} is empty.`);
+    return pw;
+  }
+  if (process.env.COMPUTE_PASSWORD) return process.env.COMPUTE_PASSWORD;
+  if (process.stdin.isTTY) {
+    const pw = await promptHidden(opts.prompt);
+    if (opts.confirm) {
+      const again = await promptHidden("Repeat it: ");
+      if (again !== pw) throw new AppError("invalid_input", "The two passwords differ; run the command again.");
+    }
+    return pw;
+  }
+  if (opts.required) throw new AppError("usage", "No vault password: set COMPUTE_PASSWORD, pass --password-file FILE, or run in a terminal to be asked.");
+  return null;
+}
+
+/** Reads a line from the terminal without echoing it. */
+export async function promptHidden(question: string): Promise<string> {
+  process.stderr.write(question);
+  const stdin = process.stdin;
+  stdin.setRawMode?.(true);
+  stdin.resume();
+  let out = "";
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        for (const ch of chunk.toString("utf8")) {
+          if (ch === "\r" || ch === "\n") {
+            stdin.off("data", onData);
+            process.stderr.write("\n");
+            return resolve(out);
+          }
+          if (ch === "\u0003") {
+            stdin.off("data", onData);
+            process.stderr.write("\n");
+            return reject(new AppError("usage", "Cancelled."));
+          }
+          if (ch === "\u007f" || ch === "\b") out = out.slice(0, -1);
+          else out += ch;
+        }
+      };
+      stdin.on("data", onData);
+    });
+  } finally {
+    stdin.setRawMode?.(false);
+    stdin.pause();
+  }
+}
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? Number(v) : v), 2) + "\n");
+}

@@ -1,0 +1,89 @@
+// `compute` (window) and `compute --headless`: run the services until a signal or the window closes.
+import { App, paths } from "../app.ts";
+import { Vault } from "../identity/vault.ts";
+import { AppError } from "../errors.ts";
+import { readLock } from "../util/lock.ts";
+import { COMMON_HELP, configFlagsFrom, dataDirFrom, parse, readPassword } from "./common.ts";
+
+const HELP = `Usage: compute [--headless] [options]
+
+Runs the provider: the relays, the job engine, the wallet and the dashboard. Without --headless a
+native window shows the dashboard; with it the dashboard is served on localhost and its URL printed.
+
+Options:
+  --headless                      no window; print the dashboard URL
+  --online                        go online at start (needs an unlocked identity)
+  --payment-mode upfront|after|free   how jobs are charged, for this run
+  --price-msats N                 price per job in millisats, for this run
+  --price-per-1k-tokens-msats N   price per 1,000 output tokens in millisats, for this run
+${COMMON_HELP}`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    headless: { type: "boolean" },
+    online: { type: "boolean" },
+    "payment-mode": { type: "string" },
+    "price-msats": { type: "string" },
+    "price-per-1k-tokens-msats": { type: "string" },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + "\n");
+    return 0;
+  }
+  const dataDir = dataDirFrom(values);
+  const headless = Boolean(values.headless);
+  const window = headless ? null : await import("../window/window.ts");
+  window?.assertDisplay();
+
+  const running = readLock(dataDir);
+  if (running?.url) {
+    if (window && running.token) {
+      // A second `compute`: show the running one instead of starting another.
+      process.stderr.write(`compute is already running (pid ${running.pid}); opening its dashboard.\n`);
+      await window.openWindow(`${running.url}/?token=${running.token}`).closed;
+      return 0;
+    }
+    throw new AppError("conflict", `compute is already running on this data dir (pid ${running.pid}, dashboard at ${running.url}); stop it first or use another --data-dir.`);
+  }
+
+  const hasVault = Vault.exists(paths(dataDir).vault);
+  const password = hasVault ? await readPassword(values, { prompt: "Vault password: ", required: headless }) : null;
+  if (headless && !hasVault) {
+    throw new AppError("not_found", "No identity yet: run `compute init` first (or start `compute` with a window to create one there).");
+  }
+
+  const app = await App.start({ dataDir, flags: configFlagsFrom(values), password });
+  let stopping: Promise<void> | null = null;
+  const shutdown = (why: string) => {
+    stopping ??= (async () => {
+      process.stderr.write(`compute: stopping (${why})…\n`);
+      await app.stop();
+    })();
+    return stopping;
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+
+  if (app.config.online) {
+    try {
+      await app.setOnline(true);
+    } catch (err) {
+      process.stderr.write(`compute: could not go online: ${(err as Error).message}\n`);
+    }
+  }
+
+  if (window) {
+    process.stderr.write(`compute: dashboard window opened (also at ${app.url})\n`);
+    const win = window.openWindow(app.url);
+    await Promise.race([win.closed, new Promise<void>((r) => process.once("SIGTERM", r)), new Promise<void>((r) => process.once("SIGINT", r))]);
+    await shutdown("window closed");
+    return 0;
+  }
+  process.stdout.write(`compute is running. Dashboard: ${app.url}\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await shutdown("signal");
+  return 0;
+}

@@ -1,0 +1,107 @@
+// `compute status`: from the running instance if one runs on this data dir, else from the files.
+import { existsSync } from "node:fs";
+import { paths, readPublicIdentity } from "../app.ts";
+import { Bus } from "../bus.ts";
+import { loadConfig } from "../config.ts";
+import { AppError } from "../errors.ts";
+import { Vault } from "../identity/vault.ts";
+import { Inference } from "../inference/ollama.ts";
+import { Ledger } from "../ledger/ledger.ts";
+import { Snapshot } from "../server/snapshot.ts";
+import { readLock } from "../util/lock.ts";
+import { COMMON_HELP, configFlagsFrom, dataDirFrom, parse, printJson } from "./common.ts";
+
+const HELP = `Usage: compute status [--json]
+
+Shows your npub, whether the provider is online, the relays, Ollama and its models, and earnings.
+Asks the running compute on this data dir when there is one; otherwise reads the data dir.
+${COMMON_HELP}`;
+
+export interface StatusReport {
+  running: boolean;
+  pid: number | null;
+  dashboard: string | null;
+  npub: string | null;
+  identity: "none" | "locked" | "unlocked";
+  online: boolean;
+  relays: Array<{ url: string; state: string; latencyMs: number | null }>;
+  ollama: { url: string; reachable: boolean; version: string | null; error: string | null };
+  models: Array<{ name: string; served: boolean }>;
+  earnings: { todaySats: number; todayJobs: number; weekSats: number; weekJobs: number; allSats: number; allJobs: number };
+}
+
+export async function fetchRunningState(url: string, token: string): Promise<Snapshot> {
+  const res = await fetch(`${url}/api/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new AppError("unavailable", `The running compute answered ${res.status}.`);
+  return Snapshot.parse(await res.json());
+}
+
+export async function status(args: string[]): Promise<number> {
+  const { values } = parse(args, {});
+  if (values.help) {
+    process.stdout.write(HELP + "\n");
+    return 0;
+  }
+  const dataDir = dataDirFrom(values);
+  const running = readLock(dataDir);
+  let report: StatusReport;
+  if (running?.url && running.token) {
+    const s = await fetchRunningState(running.url, running.token);
+    report = {
+      running: true,
+      pid: running.pid,
+      dashboard: running.url,
+      npub: s.identity.npub,
+      identity: s.identity.state,
+      online: s.provider.online,
+      relays: s.relays.map((r) => ({ url: r.url, state: r.state, latencyMs: r.latencyMs })),
+      ollama: s.ollama,
+      models: s.models.map((m) => ({ name: m.name, served: m.served })),
+      earnings: s.earnings,
+    };
+  } else {
+    const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
+    const inference = new Inference({ url: config.ollamaUrl, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });
+    await inference.refresh();
+    const ledgerPath = paths(dataDir).ledger;
+    let earnings: StatusReport["earnings"] = { todaySats: 0, todayJobs: 0, weekSats: 0, weekJobs: 0, allSats: 0, allJobs: 0 };
+    if (existsSync(ledgerPath)) {
+      const ledger = Ledger.open(ledgerPath);
+      try {
+        earnings = ledger.earnings();
+      } finally {
+        ledger.close();
+      }
+    }
+    const hasVault = Vault.exists(paths(dataDir).vault);
+    report = {
+      running: false,
+      pid: null,
+      dashboard: null,
+      npub: hasVault ? (readPublicIdentity(dataDir)?.npub ?? null) : null,
+      identity: hasVault ? "locked" : "none",
+      online: false,
+      relays: config.relays.map((url) => ({ url, state: "not connected", latencyMs: null })),
+      ollama: inference.view(),
+      models: inference.models().map((m) => ({ name: m.name, served: m.served })),
+      earnings,
+    };
+  }
+  if (values.json) {
+    printJson(report);
+    return 0;
+  }
+  const e = report.earnings;
+  const sats = (n: number) => Math.floor(n).toLocaleString("en-US");
+  const lines = [
+    `compute       ${report.running ? `running (pid ${report.pid}), dashboard ${report.dashboard}` : "not running"}`,
+    `identity      ${report.npub ?? (report.identity === "none" ? "none yet: run `compute init`" : "locked")}`,
+    `provider      ${report.online ? "ONLINE" : "offline"}`,
+    `ollama        ${report.ollama.reachable ? `reachable at ${report.ollama.url} (version ${report.ollama.version})` : `not reachable at ${report.ollama.url}${report.ollama.error ? `: ${report.ollama.error}` : ""}`}`,
+    `models        ${report.models.length ? report.models.map((m) => `${m.name}${m.served ? "" : " (not served)"}`).join(", ") : "none"}`,
+    `relays        ${report.relays.map((r) => `${r.url} ${r.state}${r.latencyMs != null ? ` ${r.latencyMs} ms` : ""}`).join("\n              ")}`,
+    `earnings      today ${sats(e.todaySats)} sats / ${e.todayJobs} jobs · week ${sats(e.weekSats)} sats / ${e.weekJobs} jobs · all ${sats(e.allSats)} sats / ${e.allJobs} jobs`,
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+  return 0;
+}

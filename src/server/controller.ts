@@ -1,0 +1,41 @@
+// What the HTTP API can ask of the running app. app.ts implements it; the server never reaches
+// into a domain directly, so routes stay thin and testable with a controller of their own.
+import type { Bus } from "../bus.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+export interface Settings {
+  relays: string[];
+  ollamaUrl: string;
+  pricing: Record<string, unknown>;
+  limits: Record<string, unknown>;
+}
+
+export interface SendPreview {
+  id: string;
+  feeSats: number;
+  amountSats: number;
+  destinationType: string;
+}
+
+export interface Controller {
+  readonly bus: Bus;
+  snapshot(): Snapshot;
+  setOnline(online: boolean): Promise<void>;
+  setServedModels(models: string[] | null): Promise<void>;
+  pullModel(model: string): Promise<void>;
+  addRelay(url: string): Promise<void>;
+  removeRelay(url: string): Promise<void>;
+  settings(): Settings;
+  updateSettings(patch: { pricing?: Record<string, unknown>; limits?: Record<string, unknown> }): Promise<Settings>;
+  generateMnemonic(words: 12 | 24): string;
+  validateMnemonic(mnemonic: string): { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
+  suggestWords(prefix: string): string[];
+  createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }>;
+  unlock(password: string): Promise<void>;
+  lock(): Promise<void>;
+  revealMnemonic(password: string): Promise<string>;
+  walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
+  walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
+  walletConfirmSend(id: string): Promise<void>;
+  cancelJob(id: string): Promise<void>;
+}

@@ -1,0 +1,47 @@
+// GET /api/events: every bus event as one SSE message {type, properties}, a heartbeat every 10 s.
+// The bus publishes synchronously; each client gets its own bounded queue drained by its own
+// writer, so a slow client can only lose its own stream, never block a service.
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { Bus, BusEvent } from "../bus.ts";
+
+export const HEARTBEAT_MS = 10_000;
+export const MAX_QUEUE = 1000;
+
+export function eventStream(c: Context, bus: Bus, opts: { heartbeatMs?: number; maxQueue?: number } = {}) {
+  const heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+  const maxQueue = opts.maxQueue ?? MAX_QUEUE;
+  return streamSSE(c, async (stream) => {
+    const queue: BusEvent[] = [{ type: "server.connected", properties: {} }];
+    let wake: (() => void) | null = null;
+    let overflow = false;
+    const push = (e: BusEvent) => {
+      if (queue.length >= maxQueue) overflow = true;
+      else queue.push(e);
+      wake?.();
+    };
+    const unsubscribe = bus.subscribeAll(push);
+    const beat = setInterval(() => push({ type: "server.heartbeat", properties: {} }), heartbeatMs);
+    stream.onAbort(() => wake?.());
+    let id = 0;
+    try {
+      while (!stream.aborted && !stream.closed) {
+        if (overflow) break; // this client fell too far behind; it reconnects and re-reads /api/state
+        const next = queue.shift();
+        if (!next) {
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+          continue;
+        }
+        await stream.writeSSE({ data: JSON.stringify(next, bigintSafe), event: "message", id: String(++id) });
+      }
+    } finally {
+      clearInterval(beat);
+      unsubscribe();
+    }
+  });
+}
+
+export function bigintSafe(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? Number(value) : value;
+}

@@ -1,0 +1,177 @@
+// The in-process HTTP API (Hono) and the dashboard. Routes are thin: parse the body with zod, call
+// the controller, map errors in one onError.
+import { Hono } from "hono";
+import { setCookie } from "hono/cookie";
+import { z } from "zod";
+import { AppError, httpStatus } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import type { Controller } from "./controller.ts";
+import { eventStream } from "./events.ts";
+import { AttemptLimiter, COOKIE, apiAuth, hostCheck, securityHeaders, tokenMatches } from "./security.ts";
+
+const log = createLogger("server");
+
+export interface ServerOptions {
+  token: string;
+  /** Hosts (host:port) the server answers to; a function because the port is known only after listen. */
+  allowedHosts: () => Set<string>;
+  assets: { html: string; js: string; css: string };
+  heartbeatMs?: number;
+  attemptLimiter?: AttemptLimiter;
+}
+
+async function body<S extends z.ZodType>(c: { req: { json(): Promise<unknown>; header(n: string): string | undefined } }, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!type.includes("application/json")) throw new AppError("invalid_input", "The body must be JSON (Content-Type: application/json).");
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new AppError("invalid_input", "The body is not valid JSON.");
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    throw new AppError("invalid_input", `Invalid request: ${msg}`);
+  }
+  return parsed.data;
+}
+
+const Password = z.string().min(1).max(1024);
+
+export function createServer(ctl: Controller, opts: ServerOptions): Hono {
+  const limiter = opts.attemptLimiter ?? new AttemptLimiter();
+  const withPassword = async <T>(fn: () => Promise<T>): Promise<T> => {
+    limiter.check();
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AppError && err.code === "unauthorized") limiter.failed();
+      throw err;
+    }
+  };
+
+  const app = new Hono();
+  app.use("*", securityHeaders());
+  app.use("*", hostCheck(opts.allowedHosts));
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      return c.json({ error: { name: err.code, message: err.message } }, httpStatus[err.code] as 400);
+    }
+    log.error("unhandled error in a route", { path: c.req.path, err });
+    return c.json({ error: { name: "internal", message: "Internal error; see the log." } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { name: "not_found", message: `No route ${c.req.method} ${c.req.path}` } }, 404));
+
+  // The page: /?token=… trades the token for a cookie, then redirects so the token leaves the URL.
+  app.get("/", (c) => {
+    const given = c.req.query("token");
+    if (given !== undefined) {
+      if (!tokenMatches(given, opts.token)) throw new AppError("unauthorized", "Wrong access token; open the dashboard link compute printed.");
+      setCookie(c, COOKIE, opts.token, { httpOnly: true, sameSite: "Strict", path: "/" });
+      return c.redirect("/", 302);
+    }
+    return c.html(opts.assets.html);
+  });
+  app.get("/app.js", (c) => c.body(opts.assets.js, 200, { "content-type": "text/javascript; charset=utf-8" }));
+  app.get("/app.css", (c) => c.body(opts.assets.css, 200, { "content-type": "text/css; charset=utf-8" }));
+  app.get("/healthz", (c) => c.json({ ok: true }));
+
+  const api = new Hono();
+  api.use("*", apiAuth(opts.token, opts.allowedHosts));
+
+  api.get("/state", (c) => c.json(ctl.snapshot()));
+  api.get("/events", (c) => eventStream(c, ctl.bus, { heartbeatMs: opts.heartbeatMs }));
+
+  api.post("/provider/online", async (c) => {
+    const { online } = await body(c, z.strictObject({ online: z.boolean() }));
+    await ctl.setOnline(online);
+    return c.json(ctl.snapshot().provider);
+  });
+
+  api.put("/models/served", async (c) => {
+    const { models } = await body(c, z.strictObject({ models: z.array(z.string().min(1).max(200)).max(500).nullable() }));
+    await ctl.setServedModels(models);
+    return c.json({ models: ctl.snapshot().models });
+  });
+  api.post("/models/pull", async (c) => {
+    const { model } = await body(c, z.strictObject({ model: z.string().trim().min(1).max(200).regex(/^[\w.:/-]+$/, "not a model name") }));
+    // Pulling can take minutes: progress goes out as ollama.pull.progress events.
+    ctl.pullModel(model).catch((err) => log.warn("pull failed", { model, err }));
+    return c.json({ started: true }, 202);
+  });
+
+  const RelayBody = z.strictObject({ url: z.string().trim().regex(/^wss?:\/\/[^\s/]+/, "must be a ws:// or wss:// URL").max(500) });
+  api.post("/relays", async (c) => {
+    const { url } = await body(c, RelayBody);
+    await ctl.addRelay(url);
+    return c.json({ relays: ctl.snapshot().relays });
+  });
+  api.delete("/relays", async (c) => {
+    const { url } = await body(c, RelayBody);
+    await ctl.removeRelay(url);
+    return c.json({ relays: ctl.snapshot().relays });
+  });
+
+  api.get("/settings", (c) => c.json(ctl.settings()));
+  api.put("/settings", async (c) => {
+    const patch = await body(c, z.strictObject({ pricing: z.record(z.string(), z.unknown()).optional(), limits: z.record(z.string(), z.unknown()).optional() }));
+    return c.json(await ctl.updateSettings(patch));
+  });
+
+  api.post("/onboarding/generate", async (c) => {
+    const { words } = await body(c, z.strictObject({ words: z.union([z.literal(12), z.literal(24)]).default(12) }));
+    return c.json({ mnemonic: ctl.generateMnemonic(words) });
+  });
+  api.post("/onboarding/validate", async (c) => {
+    const { mnemonic } = await body(c, z.strictObject({ mnemonic: z.string().max(1000) }));
+    return c.json(ctl.validateMnemonic(mnemonic));
+  });
+  api.get("/onboarding/suggest", (c) => {
+    const prefix = (c.req.query("prefix") ?? "").trim().toLowerCase().slice(0, 20);
+    return c.json({ words: ctl.suggestWords(prefix) });
+  });
+  api.post("/onboarding/create", async (c) => {
+    const input = await body(c, z.strictObject({ mnemonic: z.string().max(1000), passphrase: z.string().max(1000).optional(), password: Password }));
+    return c.json(await ctl.createIdentity(input));
+  });
+  api.post("/unlock", async (c) => {
+    const { password } = await body(c, z.strictObject({ password: Password }));
+    await withPassword(() => ctl.unlock(password));
+    return c.json({ ok: true });
+  });
+  api.post("/lock", async (c) => {
+    await ctl.lock();
+    return c.json({ ok: true });
+  });
+  api.post("/identity/reveal", async (c) => {
+    const { password } = await body(c, z.strictObject({ password: Password }));
+    const mnemonic = await withPassword(() => ctl.revealMnemonic(password));
+    return c.json({ mnemonic });
+  });
+
+  api.post("/wallet/receive", async (c) => {
+    const { amountSats } = await body(c, z.strictObject({ amountSats: z.int().positive().max(21e14).optional() }));
+    return c.json(await ctl.walletReceive(amountSats));
+  });
+  api.post("/wallet/send/prepare", async (c) => {
+    const { destination, amountSats } = await body(c, z.strictObject({ destination: z.string().trim().min(1).max(2000), amountSats: z.int().positive().max(21e14).optional() }));
+    return c.json(await ctl.walletPrepareSend(destination, amountSats));
+  });
+  api.post("/wallet/send/confirm", async (c) => {
+    const { id } = await body(c, z.strictObject({ id: z.string().min(1).max(200) }));
+    await ctl.walletConfirmSend(id);
+    return c.json({ ok: true });
+  });
+
+  api.post("/jobs/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new AppError("invalid_input", "A job id is 64 hex characters.");
+    await ctl.cancelJob(id);
+    return c.json({ ok: true });
+  });
+
+  app.route("/api", api);
+  return app;
+}
