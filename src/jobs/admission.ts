@@ -1,0 +1,127 @@
+// Whether to take a job: pure decisions the engine calls with what it knows. Silent rejects send
+// nothing (the request isn't ours to answer); loud rejects carry a reason written for the
+// customer, sent as `error` feedback (NIP-90: extra-info says why).
+import { decode } from "nostr-tools/nip19";
+import type { Limits, PaymentMode } from "../config.ts";
+import type { JobParams, JobRequest } from "../nostr/nip90.ts";
+
+export interface AdmissionContext {
+  providerPubkey: string;
+  /** unix ms */
+  now: number;
+  limits: Limits;
+  servedModels: string[];
+  defaultModel?: string;
+  /** Whether this request id was handled already (it arrives through several relays). */
+  seen: (id: string) => boolean;
+  /** How many requests this customer made since `sinceMs` (unix ms), not counting this one. */
+  customerRecent: (pubkey: string, sinceMs: number) => number;
+  /** Jobs generating now. */
+  activeCount: number;
+  /** Jobs waiting for a slot. */
+  queuedCount: number;
+  /** Our price for this job in msats (pricing.priceFor). */
+  price: number;
+  paymentMode: PaymentMode;
+}
+
+export type Admission =
+  | { accept: true; model: string }
+  | { accept: false; silent: boolean; reason: string };
+
+const RATE_WINDOW_MS = 60_000;
+
+/**
+ * Ollama's names: a name without a tag means `:latest` (`llama3.2` is `llama3.2:latest`), and
+ * names are case-insensitive. The tag is what follows the last ":" after the last "/", so a
+ * registry host with a port (`host:5000/m`) is not mistaken for a tag.
+ */
+export function normalizeModelName(name: string): string {
+  const n = name.trim().toLowerCase();
+  const lastSlash = n.lastIndexOf("/");
+  return n.slice(lastSlash + 1).includes(":") ? n : `${n}:latest`;
+}
+
+/**
+ * The model to run: the requested one if we serve it (returned as we name it), else null; with no
+ * request, the default model if served, else the first served model; nothing served → null.
+ */
+export function chooseModel(params: Pick<JobParams, "model">, served: string[], defaultModel?: string): string | null {
+  const find = (name: string) => {
+    const want = normalizeModelName(name);
+    return served.find((s) => normalizeModelName(s) === want) ?? null;
+  };
+  if (params.model) return find(params.model);
+  if (defaultModel) {
+    const d = find(defaultModel);
+    if (d) return d;
+  }
+  return served[0] ?? null;
+}
+
+/** Allow/deny entries may be npub or hex; unreadable entries match nobody. */
+export function toHexPubkey(entry: string): string | null {
+  const e = entry.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(e)) return e.toLowerCase();
+  if (e.toLowerCase().startsWith("npub1")) {
+    try {
+      const d = decode(e.toLowerCase() as `npub1${string}`);
+      if (d.type === "npub") return d.data;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+function listHas(list: string[], pubkey: string): boolean {
+  return list.some((entry) => toHexPubkey(entry) === pubkey);
+}
+
+/** UTF-8 bytes of all inputs: what we'd feed the model (url/event/job inputs count their reference). */
+export function inputBytes(request: Pick<JobRequest, "inputs">): number {
+  const enc = new TextEncoder();
+  return request.inputs.reduce((n, i) => n + enc.encode(i.data).length, 0);
+}
+
+export function admit(request: JobRequest, ctx: AdmissionContext): Admission {
+  const silent = (reason: string): Admission => ({ accept: false, silent: true, reason });
+  const loud = (reason: string): Admission => ({ accept: false, silent: false, reason });
+  const { limits } = ctx;
+
+  // Not ours, or already handled: answering would be noise on the relays.
+  if (request.pTag !== null && request.pTag !== ctx.providerPubkey) return silent("addressed to another provider");
+  if (ctx.seen(request.id)) return silent("already seen");
+  // NIP-40: never start an expired job (an expiration equal to now has expired too).
+  if (request.expiration !== null && request.expiration * 1000 <= ctx.now) return silent("expired");
+
+  if (listHas(limits.deny, request.customer)) return loud("this provider does not accept jobs from you");
+  if (limits.allow.length > 0 && !listHas(limits.allow, request.customer)) {
+    return loud("this provider only takes jobs from the people on its allow list");
+  }
+
+  const bytes = inputBytes(request);
+  if (bytes > limits.maxInputBytes) {
+    return loud(`input is ${bytes} bytes; this provider accepts at most ${limits.maxInputBytes}`);
+  }
+
+  if (ctx.customerRecent(request.customer, ctx.now - RATE_WINDOW_MS) >= limits.perCustomerPerMinute) {
+    return loud(`too many requests: at most ${limits.perCustomerPerMinute} per minute per customer`);
+  }
+
+  if (ctx.servedModels.length === 0) return loud("no models are available on this provider right now");
+  const model = chooseModel(request.params, ctx.servedModels, ctx.defaultModel);
+  if (!model) {
+    return loud(`model ${request.params.model} is not offered here; offered: ${ctx.servedModels.join(", ")}`);
+  }
+
+  // NIP-90 bid: the most the customer will pay. No bid means no stated limit.
+  if (ctx.paymentMode !== "free" && request.bidMsats !== null && request.bidMsats < ctx.price) {
+    return loud(`bid ${request.bidMsats} msats is below this provider's price of ${ctx.price} msats`);
+  }
+
+  const freeSlot = ctx.activeCount < limits.maxConcurrentJobs;
+  if (!freeSlot && ctx.queuedCount >= limits.queueSize) return loud("busy, try later");
+
+  return { accept: true, model };
+}
