@@ -1,0 +1,597 @@
+// Talks to the local Ollama through the `ollama` npm client (design/OLLAMA.md): keeps the status
+// and the installed models current with a probe loop, streams generations with cancellation and
+// timeouts, warms models and pulls new ones. Every failure becomes an AppError("unavailable") whose
+// message says what to do; nothing here rejects unhandled.
+import { Ollama, type Options as OllamaOptions } from "ollama";
+import { z } from "zod";
+import type { Bus } from "../bus.ts";
+import { AppError, errorMessage } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { ModelsChanged, ModelView, OllamaStatusChanged, OllamaView, PullProgress } from "./events.ts";
+
+const log = createLogger("inference");
+
+export const DEFAULT_PROBE_INTERVAL_MS = 5_000;
+export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+/** Loading a large model from disk can take minutes before the first token. */
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 180_000;
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_WARM_KEEP_ALIVE = "10m";
+
+export interface InferenceOptions {
+  url: string;
+  bus: Bus;
+  /** Models to offer; null = every installed model. */
+  servedModels: string[] | null;
+  defaultModel?: string;
+  /** Timeout for short calls (version, tags, show). */
+  fetchTimeoutMs?: number;
+  /** Time between probes (also the retry interval while Ollama is unreachable). */
+  probeIntervalMs?: number;
+  /** Max wait for the first chunk of a generation or pull (includes model load). */
+  firstTokenTimeoutMs?: number;
+  /** Max silence between chunks once a stream has started. */
+  stallTimeoutMs?: number;
+}
+
+/** Sampling options passed through to Ollama (design/OLLAMA.md `options`). */
+export type GenerateOptions = Partial<
+  Pick<OllamaOptions, "num_predict" | "temperature" | "top_k" | "top_p" | "min_p" | "frequency_penalty" | "presence_penalty" | "repeat_penalty" | "seed" | "num_ctx" | "stop">
+>;
+
+export interface GenerateParams {
+  model: string;
+  prompt: string;
+  system?: string;
+  options?: GenerateOptions;
+  /** How long Ollama keeps the model loaded afterwards ("10m", seconds, 0 = unload). */
+  keepAlive?: string | number;
+  signal?: AbortSignal;
+  /** Called for every chunk carrying text: the text so far and the number of chunks (≈ tokens). */
+  onToken?: (textSoFar: string, tokenCount: number) => void;
+  firstTokenTimeoutMs?: number;
+  stallTimeoutMs?: number;
+}
+
+export interface GenerateResult {
+  model: string;
+  text: string;
+  /** Ollama's eval_count (falls back to the chunks counted). */
+  tokens: number;
+  promptTokens: number;
+  /** eval_count / eval_duration × 1e9; null when Ollama did not report a duration. */
+  tokensPerSec: number | null;
+  doneReason: string;
+  wallMs: number;
+}
+
+export interface PullUpdate {
+  status: string;
+  digest: string | null;
+  total: number | null;
+  completed: number | null;
+}
+
+/** `llama3.2` and `llama3.2:latest` are the same model in Ollama; compare names this way. */
+export function normalizeModelName(name: string): string {
+  const n = name.trim().toLowerCase();
+  const last = n.slice(n.lastIndexOf("/") + 1);
+  return last.includes(":") ? n : `${n}:latest`;
+}
+
+// ---- replies we rely on (validated: a wrong reply is an error, never a crash) ----
+
+const VersionReply = z.object({ version: z.string() });
+const optionalText = z
+  .string()
+  .nullish()
+  .transform((s) => (s ? s : null));
+const TagsReply = z.object({
+  models: z.array(
+    z.object({
+      name: z.string().min(1),
+      size: z.number().nonnegative().nullish(),
+      details: z
+        .object({ family: optionalText, parameter_size: optionalText, quantization_level: optionalText })
+        .partial()
+        .nullish(),
+    }),
+  ),
+});
+const count = z.number().nonnegative().nullish();
+const GenerateChunk = z.object({
+  response: z.string().nullish(),
+  done: z.boolean(),
+  done_reason: z.string().nullish(),
+  prompt_eval_count: count,
+  eval_count: count,
+  eval_duration: count,
+});
+const LoadReply = z.object({ done: z.boolean().optional(), done_reason: z.string().nullish() });
+const ProgressLine = z.object({
+  status: z.string(),
+  digest: z.string().nullish(),
+  total: z.number().nonnegative().nullish(),
+  completed: z.number().nonnegative().nullish(),
+});
+
+// ---- plumbing: per-request fetch with our own signal and an NDJSON guard ----
+
+class Timeout {
+  constructor(
+    readonly kind: "first" | "stall" | "request",
+    readonly ms: number,
+  ) {}
+}
+
+class MalformedLine extends Error {
+  constructor(line: string) {
+    super(`not JSON: ${line.slice(0, 80)}`);
+  }
+}
+
+class BadReply extends Error {}
+
+/**
+ * A fetch for one request: aborts with `ctl`, and for streams checks every NDJSON line parses.
+ * The client would skip a bad line with a console warning; for a paid answer a silently dropped
+ * chunk is worse than an error, so a bad line fails the stream.
+ */
+function requestFetch(ctl: AbortController, timeoutMs?: number): typeof fetch {
+  const f = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const signals = [ctl.signal];
+    if (init?.signal) signals.push(init.signal);
+    if (timeoutMs !== undefined) {
+      const t = new AbortController();
+      const timer = setTimeout(() => t.abort(new Timeout("request", timeoutMs)), timeoutMs);
+      ctl.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+      signals.push(t.signal);
+    }
+    const res = await fetch(input, { ...init, signal: AbortSignal.any(signals) });
+    const type = res.headers.get("content-type") ?? "";
+    if (!res.ok || !res.body || !type.includes("ndjson")) return res;
+    return new Response(res.body.pipeThrough(ndjsonGuard()), { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+  return f as typeof fetch;
+}
+
+function ndjsonGuard(): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  const check = (line: string) => {
+    if (line.trim() === "") return;
+    try {
+      JSON.parse(line);
+    } catch {
+      throw new MalformedLine(line);
+    }
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) check(l);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      check(pending + decoder.decode());
+    },
+  });
+}
+
+const REFUSED = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "FailedToOpenSocket"]);
+
+function errCode(err: unknown): string | undefined {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === "string" ? c : undefined;
+}
+
+function isResponseError(err: unknown): err is Error & { status_code: number; error: string } {
+  return err instanceof Error && err.name === "ResponseError" && typeof (err as { status_code?: unknown }).status_code === "number";
+}
+
+function secs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
+export class Inference {
+  private url: string;
+  private readonly bus: Bus;
+  private configured: string[] | null;
+  private readonly defaultModel: string | undefined;
+  private readonly fetchTimeoutMs: number;
+  private readonly probeIntervalMs: number;
+  private readonly firstTokenTimeoutMs: number;
+  private readonly stallTimeoutMs: number;
+
+  private status: OllamaView;
+  private installed: Array<Omit<ModelView, "served">> = [];
+  private modelList: ModelView[] = [];
+  private running = false;
+  /** Bumped by start/stop/setUrl so a superseded probe loop never schedules another tick. */
+  private loopGen = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private probing: Promise<void> | null = null;
+  private probeCtl: AbortController | null = null;
+  private readonly inflight = new Set<AbortController>();
+
+  constructor(opts: InferenceOptions) {
+    this.url = checkUrl(opts.url);
+    this.bus = opts.bus;
+    this.configured = opts.servedModels;
+    this.defaultModel = opts.defaultModel;
+    this.fetchTimeoutMs = opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+    this.probeIntervalMs = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
+    this.firstTokenTimeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.status = { url: this.url, reachable: false, version: null, error: null };
+  }
+
+  // ---- lifecycle ----
+
+  /** Probes now, then every probeIntervalMs until stop(). Resolves after the first probe. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.loop(++this.loopGen);
+  }
+
+  /** Stops probing and cancels in-flight generations and pulls. Idempotent. */
+  stop(): void {
+    this.running = false;
+    this.loopGen++;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.probeCtl?.abort();
+    for (const ctl of this.inflight) ctl.abort(new AppError("unavailable", "Inference stopped"));
+    this.inflight.clear();
+  }
+
+  private async loop(gen: number): Promise<void> {
+    if (!this.running || gen !== this.loopGen) return;
+    await this.refresh();
+    if (!this.running || gen !== this.loopGen) return;
+    this.timer = setTimeout(() => void this.loop(gen), this.probeIntervalMs);
+  }
+
+  /** Probes Ollama now (version, then tags); concurrent calls share one probe. Never rejects. */
+  refresh(): Promise<void> {
+    if (!this.probing) {
+      this.probing = this.probe().finally(() => {
+        this.probing = null;
+      });
+    }
+    return this.probing;
+  }
+
+  private async probe(): Promise<void> {
+    const ctl = new AbortController();
+    this.probeCtl = ctl;
+    const url = this.url;
+    const client = new Ollama({ host: url, fetch: requestFetch(ctl, this.fetchTimeoutMs) });
+    try {
+      const version = VersionReply.parse(await client.version()).version;
+      const tags = TagsReply.parse(await client.list());
+      if (url !== this.url) return; // setUrl() raced us; its own probe will report
+      this.installed = tags.models.map((m) => ({
+        name: m.name,
+        family: m.details?.family ?? null,
+        parameterSize: m.details?.parameter_size ?? null,
+        quantization: m.details?.quantization_level ?? null,
+        sizeBytes: m.size ?? 0,
+      }));
+      this.setStatus({ url, reachable: true, version, error: null });
+      this.publishModels();
+    } catch (err) {
+      if (url !== this.url || (ctl.signal.aborted && !(ctl.signal.reason instanceof Timeout))) return;
+      const message = this.describe(err, "probe").message;
+      this.installed = [];
+      this.setStatus({ url, reachable: false, version: null, error: message });
+      this.publishModels();
+    } finally {
+      if (this.probeCtl === ctl) this.probeCtl = null;
+      ctl.abort(); // release the connection
+    }
+  }
+
+  private setStatus(next: OllamaView): void {
+    const prev = this.status;
+    this.status = OllamaView.parse(next);
+    if (JSON.stringify(prev) === JSON.stringify(this.status)) return;
+    if (prev.reachable !== next.reachable) {
+      if (next.reachable) log.info("ollama reachable", { url: next.url, version: next.version });
+      else log.warn("ollama unreachable", { url: next.url, error: next.error });
+    }
+    this.bus.publish(OllamaStatusChanged, { ollama: this.status });
+  }
+
+  private publishModels(): void {
+    const served = this.configured === null ? null : new Set(this.configured.map(normalizeModelName));
+    const next = this.installed.map((m) => ModelView.parse({ ...m, served: served === null || served.has(normalizeModelName(m.name)) }));
+    if (JSON.stringify(next) === JSON.stringify(this.modelList)) return;
+    this.modelList = next;
+    this.bus.publish(ModelsChanged, { models: next });
+  }
+
+  // ---- views and settings ----
+
+  view(): OllamaView {
+    return { ...this.status };
+  }
+
+  models(): ModelView[] {
+    return this.modelList.map((m) => ({ ...m }));
+  }
+
+  /** Installed ∩ configured, as Ollama names them (`llama3.2:latest`). Empty while unreachable. */
+  servedModels(): string[] {
+    return this.modelList.filter((m) => m.served).map((m) => m.name);
+  }
+
+  /**
+   * The served model to run a job on: the requested one if served (any spelling of its name),
+   * else null; with nothing requested, the default model if served, else the first served one.
+   */
+  resolveModel(requested?: string | null): string | null {
+    const served = this.servedModels();
+    const find = (n: string) => served.find((s) => normalizeModelName(s) === normalizeModelName(n)) ?? null;
+    if (requested) return find(requested);
+    return (this.defaultModel ? find(this.defaultModel) : null) ?? served[0] ?? null;
+  }
+
+  setServedModels(names: string[] | null): void {
+    this.configured = names === null ? null : [...names];
+    this.publishModels();
+  }
+
+  /** Points at another Ollama; the status resets and a probe runs now if started. */
+  setUrl(url: string): void {
+    const next = checkUrl(url);
+    if (next === this.url) return;
+    this.url = next;
+    this.probeCtl?.abort();
+    this.installed = [];
+    this.setStatus({ url: next, reachable: false, version: null, error: null });
+    this.publishModels();
+    if (this.running) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      const gen = ++this.loopGen;
+      // The old URL's probe may still be settling; chain so the loop restarts against the new one.
+      void (this.probing ?? Promise.resolve()).then(() => this.loop(gen));
+    }
+  }
+
+  // ---- generation ----
+
+  /**
+   * Streams one generation. Resolves with the text and Ollama's counters; rejects with
+   * AppError("unavailable") on any Ollama failure, or with `signal.reason` if the caller aborted.
+   * Each call uses its own client and connection, so aborting one never touches another.
+   */
+  async generate(p: GenerateParams): Promise<GenerateResult> {
+    p.signal?.throwIfAborted();
+    const firstMs = p.firstTokenTimeoutMs ?? this.firstTokenTimeoutMs;
+    const stallMs = p.stallTimeoutMs ?? this.stallTimeoutMs;
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(p.signal!.reason);
+    p.signal?.addEventListener("abort", onAbort, { once: true });
+    this.inflight.add(ctl);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (t: Timeout) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(t), t.ms);
+    };
+    const started = performance.now();
+    let phase: "connect" | "stream" = "connect";
+    try {
+      arm(new Timeout("first", firstMs));
+      const client = new Ollama({ host: this.url, fetch: requestFetch(ctl) });
+      const stream = await client.generate({
+        model: p.model,
+        prompt: p.prompt,
+        ...(p.system !== undefined ? { system: p.system } : {}),
+        ...(p.options ? { options: stripUndefined(p.options) } : {}),
+        ...(p.keepAlive !== undefined ? { keep_alive: p.keepAlive } : {}),
+        stream: true,
+      });
+      phase = "stream";
+      let text = "";
+      let chunks = 0;
+      let last: z.infer<typeof GenerateChunk> | null = null;
+      for await (const raw of stream) {
+        arm(new Timeout("stall", stallMs));
+        const parsed = GenerateChunk.safeParse(raw);
+        if (!parsed.success) throw new BadReply("a generate chunk without the expected fields");
+        const chunk = parsed.data;
+        if (chunk.response) {
+          text += chunk.response;
+          chunks++;
+          if (p.onToken) {
+            try {
+              p.onToken(text, chunks);
+            } catch (err) {
+              // A broken listener must not kill a generation someone is paying for.
+              log.error("onToken threw", { err });
+            }
+          }
+        }
+        if (chunk.done) {
+          last = chunk;
+          break;
+        }
+      }
+      if (!last) throw new BadReply("the stream ended without a done line");
+      const tokens = last.eval_count ?? chunks;
+      const evalNs = last.eval_duration ?? 0;
+      return {
+        model: p.model,
+        text,
+        tokens,
+        promptTokens: last.prompt_eval_count ?? 0,
+        tokensPerSec: evalNs > 0 && last.eval_count != null ? (last.eval_count / evalNs) * 1e9 : null,
+        doneReason: last.done_reason ?? "stop",
+        wallMs: performance.now() - started,
+      };
+    } catch (err) {
+      if (p.signal?.aborted) throw p.signal.reason;
+      const reason = ctl.signal.aborted ? ctl.signal.reason : undefined;
+      if (reason instanceof AppError) throw reason; // stop()
+      const mapped = this.describe(reason instanceof Timeout ? reason : err, phase);
+      log.warn("generation failed", { model: p.model, error: mapped.message });
+      // Ollama may have gone away: let the status catch up now rather than at the next tick.
+      void this.refresh();
+      throw mapped;
+    } finally {
+      clearTimeout(timer);
+      p.signal?.removeEventListener("abort", onAbort);
+      this.inflight.delete(ctl);
+      ctl.abort(); // closes the connection if we stopped reading early
+    }
+  }
+
+  /** Loads a model into memory (empty prompt + keep_alive), so the first job doesn't wait for it. */
+  async warm(model: string, keepAlive: string | number = DEFAULT_WARM_KEEP_ALIVE, signal?: AbortSignal): Promise<void> {
+    await this.loadCall(model, keepAlive, signal);
+  }
+
+  /** Unloads a model (keep_alive 0). */
+  async unload(model: string, signal?: AbortSignal): Promise<void> {
+    await this.loadCall(model, 0, signal);
+  }
+
+  private async loadCall(model: string, keepAlive: string | number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.inflight.add(ctl);
+    try {
+      const client = new Ollama({ host: this.url, fetch: requestFetch(ctl, this.firstTokenTimeoutMs) });
+      const reply = LoadReply.safeParse(await client.generate({ model, prompt: "", keep_alive: keepAlive, stream: false }));
+      if (!reply.success) throw new BadReply("an unexpected reply to a load request");
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (ctl.signal.reason instanceof AppError) throw ctl.signal.reason;
+      const mapped = this.describe(err, "connect");
+      void this.refresh();
+      throw mapped;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.inflight.delete(ctl);
+      ctl.abort();
+    }
+  }
+
+  /**
+   * Downloads a model, publishing PullProgress as it goes (throttled, except status changes) and
+   * calling onProgress for every line. Resolves when Ollama says success; the model list is
+   * refreshed afterwards.
+   */
+  async pull(model: string, onProgress?: (u: PullUpdate) => void, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.inflight.add(ctl);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (t: Timeout) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(t), t.ms);
+    };
+    let phase: "connect" | "stream" = "connect";
+    let lastStatus = "";
+    let lastPublish = 0;
+    let last: PullUpdate = { status: "starting", digest: null, total: null, completed: null };
+    const publish = (u: PullUpdate, done: boolean, error: string | null) =>
+      this.bus.publish(PullProgress, { model, status: u.status, total: u.total, completed: u.completed, done, error });
+    try {
+      arm(new Timeout("first", this.firstTokenTimeoutMs));
+      const client = new Ollama({ host: this.url, fetch: requestFetch(ctl) });
+      const stream = await client.pull({ model, stream: true });
+      phase = "stream";
+      for await (const raw of stream) {
+        arm(new Timeout("stall", this.stallTimeoutMs));
+        const line = ProgressLine.safeParse(raw);
+        if (!line.success) throw new BadReply("a pull progress line without a status");
+        last = { status: line.data.status, digest: line.data.digest ?? null, total: line.data.total ?? null, completed: line.data.completed ?? null };
+        if (onProgress) {
+          try {
+            onProgress(last);
+          } catch (err) {
+            log.error("onProgress threw", { err });
+          }
+        }
+        if (last.status === "success") break;
+        const now = Date.now();
+        if (last.status !== lastStatus || now - lastPublish >= 250) {
+          lastStatus = last.status;
+          lastPublish = now;
+          publish(last, false, null);
+        }
+      }
+      if (last.status !== "success") throw new BadReply("the pull ended without success");
+      publish(last, true, null);
+      log.info("model pulled", { model });
+    } catch (err) {
+      if (signal?.aborted) {
+        publish(last, true, "cancelled");
+        throw signal.reason;
+      }
+      const reason = ctl.signal.aborted ? ctl.signal.reason : undefined;
+      const mapped = reason instanceof AppError ? reason : this.describe(reason instanceof Timeout ? reason : err, phase, "pull");
+      publish(last, true, mapped.message);
+      throw mapped;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      this.inflight.delete(ctl);
+      ctl.abort();
+    }
+    await this.refresh();
+  }
+
+  // ---- errors ----
+
+  /** One sentence a person can act on, from whatever the client or the network threw. */
+  private describe(err: unknown, phase: "connect" | "stream" | "probe", what: "generation" | "pull" = "generation"): AppError {
+    const url = this.url;
+    if (err instanceof AppError) return err;
+    if (err instanceof Timeout) {
+      if (err.kind === "stall") return new AppError("unavailable", `Ollama stopped answering mid-${what} (nothing for ${secs(err.ms)})`, { url });
+      return new AppError("unavailable", `Ollama at ${url} did not answer within ${secs(err.ms)}`, { url });
+    }
+    if (isResponseError(err)) return new AppError("unavailable", `Ollama failed: ${err.error || err.message}`, { url, status: err.status_code });
+    if (err instanceof MalformedLine || err instanceof z.ZodError || err instanceof BadReply) {
+      if (err instanceof BadReply && phase === "stream" && /ended without/.test(err.message)) {
+        return new AppError("unavailable", `Ollama stopped answering mid-${what}`, { url });
+      }
+      return new AppError("unavailable", `Ollama at ${url} sent a reply that could not be read (${err instanceof z.ZodError ? "unexpected fields" : err.message})`, { url });
+    }
+    // A reset or abort is the network, not Ollama: before the reply it's "not running", after it
+    // the stream broke. The client throws a plain Error for a missing done line.
+    const code = errCode(err) ?? errCode((err as { cause?: unknown } | null)?.cause);
+    if (err instanceof Error && err.name === "TimeoutError") return new AppError("unavailable", `Ollama at ${url} did not answer within ${secs(this.fetchTimeoutMs)}`, { url });
+    if (code !== undefined || err instanceof TypeError || (err instanceof Error && err.name === "AbortError")) {
+      if (phase === "stream") return new AppError("unavailable", `Ollama stopped answering mid-${what}`, { url, code });
+      if (code === undefined || REFUSED.has(code)) return new AppError("unavailable", `Ollama is not running at ${url}`, { url, code });
+      return new AppError("unavailable", `Could not reach Ollama at ${url} (${code})`, { url, code });
+    }
+    if (err instanceof Error && /did not receive done/i.test(err.message)) {
+      return new AppError("unavailable", `Ollama stopped answering mid-${what}`, { url });
+    }
+    // An {"error": "..."} line inside a stream surfaces as a plain Error with Ollama's text.
+    return new AppError("unavailable", `Ollama failed: ${errorMessage(err)}`, { url });
+  }
+}
+
+function checkUrl(url: string): string {
+  const u = url.trim().replace(/\/+$/, "");
+  if (!/^https?:\/\/[^\s/]+/.test(u)) throw new AppError("invalid_input", `Ollama URL must start with http:// or https:// (got "${url}")`);
+  return u;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
