@@ -1,0 +1,89 @@
+// Earnings arithmetic on local calendar days, kept pure so it can be tested against any clock.
+// Days and weeks follow the machine's local time zone; a week starts on Monday (ISO 8601).
+// Boundaries are computed with calendar arithmetic (new Date(y, m, d)), never by adding 24 h, so a
+// daylight-saving day of 23 or 25 hours is still one day.
+import type { Earnings } from "./events.ts";
+
+export const EARNINGS_DAYS = 14;
+
+/** Local midnight starting the day `offset` days after the day containing `d`. */
+export function localDayStart(d: Date, offset = 0): Date {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate() + offset);
+}
+
+/** Local midnight of the Monday starting the week containing `d`. */
+export function localWeekStart(d: Date): Date {
+  const sinceMonday = (d.getDay() + 6) % 7; // getDay: 0 = Sunday
+  return localDayStart(d, -sinceMonday);
+}
+
+/** YYYY-MM-DD of the local date. */
+export function localDateKey(d: Date): string {
+  const mm = String(d.getMonth() + 1).padStart(2, "0");
+  const dd = String(d.getDate()).padStart(2, "0");
+  return `${d.getFullYear()}-${mm}-${dd}`;
+}
+
+/** The window of recent records the summary needs: [start, end) in unix ms. */
+export function recentWindow(now: Date): { start: number; end: number } {
+  const start = Math.min(localDayStart(now, -(EARNINGS_DAYS - 1)).getTime(), localWeekStart(now).getTime());
+  return { start, end: localDayStart(now, 1).getTime() };
+}
+
+export interface EarningsInput {
+  /** Payments received inside recentWindow(now): when and how much. */
+  recentPayments: { receivedAt: number; amountMsats: number }[];
+  /** Finish times of successful jobs inside recentWindow(now). */
+  recentSuccessfulJobs: number[];
+  allMsats: number;
+  allJobs: number;
+  byModel: { model: string; msats: number; jobs: number }[];
+}
+
+const sats = (msats: number) => msats / 1000;
+
+export function summarizeEarnings(input: EarningsInput, now: Date): Earnings {
+  const todayStart = localDayStart(now).getTime();
+  const weekStart = localWeekStart(now).getTime();
+  const end = localDayStart(now, 1).getTime();
+  const bounds: number[] = [];
+  for (let i = -(EARNINGS_DAYS - 1); i <= 1; i++) bounds.push(localDayStart(now, i).getTime());
+  const days = bounds.slice(0, -1).map((t) => ({ date: localDateKey(new Date(t)), msats: 0, jobs: 0 }));
+  const bucket = (t: number) => {
+    if (t < bounds[0]! || t >= end) return -1;
+    let i = 0;
+    while (t >= bounds[i + 1]!) i++;
+    return i;
+  };
+
+  let todayMsats = 0;
+  let weekMsats = 0;
+  let todayJobs = 0;
+  let weekJobs = 0;
+  for (const p of input.recentPayments) {
+    if (p.receivedAt >= end) continue;
+    if (p.receivedAt >= todayStart) todayMsats += p.amountMsats;
+    if (p.receivedAt >= weekStart) weekMsats += p.amountMsats;
+    const i = bucket(p.receivedAt);
+    if (i >= 0) days[i]!.msats += p.amountMsats;
+  }
+  for (const t of input.recentSuccessfulJobs) {
+    if (t >= end) continue;
+    if (t >= todayStart) todayJobs++;
+    if (t >= weekStart) weekJobs++;
+    const i = bucket(t);
+    if (i >= 0) days[i]!.jobs++;
+  }
+  return {
+    todaySats: sats(todayMsats),
+    todayJobs,
+    weekSats: sats(weekMsats),
+    weekJobs,
+    allSats: sats(input.allMsats),
+    allJobs: input.allJobs,
+    days: days.map((d) => ({ date: d.date, sats: sats(d.msats), jobs: d.jobs })),
+    byModel: input.byModel
+      .map((m) => ({ model: m.model, sats: sats(m.msats), jobs: m.jobs }))
+      .sort((a, b) => b.sats - a.sats || b.jobs - a.jobs || (a.model < b.model ? -1 : a.model > b.model ? 1 : 0)),
+  };
+}

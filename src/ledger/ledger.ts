@@ -1,0 +1,596 @@
+// The provider's books on bun:sqlite: jobs, payments received, event ids already seen, and small
+// persisted state. Synchronous like bun:sqlite itself; every multi-step write is one transaction,
+// so a failure leaves the file as it was. Rows read back are checked with zod: a damaged row is
+// reported by id instead of crashing the caller.
+import { Database } from "bun:sqlite";
+import { chmodSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import { JobStatus, type JobView } from "../jobs/events.ts";
+import { createLogger } from "../log.ts";
+import { recentWindow, summarizeEarnings } from "./earnings.ts";
+import type { Earnings } from "./events.ts";
+import { migrate } from "./migrations.ts";
+
+const log = createLogger("ledger");
+
+/** Statuses after which a job never changes again; reaching one stamps finished_at. */
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["success", "error", "cancelled", "expired"];
+
+const msats = z.int().nonnegative();
+const timestamp = z.int().nonnegative();
+
+export const JobRow = z.object({
+  /** The request event id (hex). */
+  id: z.string().min(1),
+  kind: z.int(),
+  /** Customer pubkey (hex). */
+  customer: z.string(),
+  /** The request event as received (JSON). */
+  requestJson: z.string(),
+  /** The relay the request arrived on. */
+  relay: z.string().nullable(),
+  model: z.string().nullable(),
+  status: JobStatus,
+  promptPreview: z.string(),
+  tokens: z.int().nonnegative(),
+  tokensPerSec: z.number().nonnegative().nullable(),
+  amountMsats: msats.nullable(),
+  bolt11: z.string().nullable(),
+  paymentHash: z.string().nullable(),
+  error: z.string().nullable(),
+  encrypted: z.boolean(),
+  resultEventId: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  finishedAt: timestamp.nullable(),
+});
+export type JobRow = z.infer<typeof JobRow>;
+
+/** What insertJob needs; everything else starts empty (null / 0 / false / ""). */
+export const JobInsert = JobRow.partial().required({
+  id: true,
+  kind: true,
+  customer: true,
+  requestJson: true,
+  status: true,
+  createdAt: true,
+});
+export type JobInsert = z.input<typeof JobInsert>;
+
+/** Fields a job may change after it is recorded; updatedAt defaults to now. */
+export const JobPatch = JobRow.omit({ id: true, kind: true, customer: true, requestJson: true, createdAt: true })
+  .partial()
+  .strict();
+export type JobPatch = z.input<typeof JobPatch>;
+
+export const PaymentSource = z.enum(["invoice", "zap", "other"]);
+export type PaymentSource = z.infer<typeof PaymentSource>;
+
+export const PaymentRow = z.object({
+  /** The wallet's payment id. */
+  id: z.string().min(1),
+  jobId: z.string().nullable(),
+  amountMsats: msats,
+  bolt11: z.string().nullable(),
+  paymentHash: z.string().nullable(),
+  source: PaymentSource,
+  receivedAt: timestamp,
+});
+export type PaymentRow = z.infer<typeof PaymentRow>;
+
+/** The Breez SDK reports amounts as bigint; accept them while they fit a double exactly. */
+const amountInput = z.union([
+  msats,
+  z
+    .bigint()
+    .nonnegative()
+    .max(BigInt(Number.MAX_SAFE_INTEGER))
+    .transform((v) => Number(v)),
+]);
+
+export const CreditInput = z.strictObject({
+  id: z.string().min(1),
+  jobId: z.string().min(1).nullable().optional(),
+  amountMsats: amountInput,
+  bolt11: z.string().min(1).nullable().optional(),
+  paymentHash: z.string().min(1).nullable().optional(),
+  source: PaymentSource.default("invoice"),
+  receivedAt: timestamp.optional(),
+  /** Also move the job from received/payment-required to 'paid', in the same transaction. */
+  markJobPaid: z.boolean().optional(),
+});
+export type CreditInput = z.input<typeof CreditInput>;
+
+interface DbJobRow {
+  id: unknown;
+  kind: unknown;
+  customer: unknown;
+  request_json: unknown;
+  relay: unknown;
+  model: unknown;
+  status: unknown;
+  prompt_preview: unknown;
+  tokens: unknown;
+  tokens_per_sec: unknown;
+  amount_msats: unknown;
+  bolt11: unknown;
+  payment_hash: unknown;
+  error: unknown;
+  encrypted: unknown;
+  result_event_id: unknown;
+  created_at: unknown;
+  updated_at: unknown;
+  finished_at: unknown;
+}
+
+interface DbPaymentRow {
+  id: unknown;
+  job_id: unknown;
+  amount_msats: unknown;
+  bolt11: unknown;
+  payment_hash: unknown;
+  source: unknown;
+  received_at: unknown;
+}
+
+/** JobRow field → column. The only place the two spellings meet. */
+const JOB_COLUMNS = {
+  id: "id",
+  kind: "kind",
+  customer: "customer",
+  requestJson: "request_json",
+  relay: "relay",
+  model: "model",
+  status: "status",
+  promptPreview: "prompt_preview",
+  tokens: "tokens",
+  tokensPerSec: "tokens_per_sec",
+  amountMsats: "amount_msats",
+  bolt11: "bolt11",
+  paymentHash: "payment_hash",
+  error: "error",
+  encrypted: "encrypted",
+  resultEventId: "result_event_id",
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+  finishedAt: "finished_at",
+} as const satisfies Record<keyof JobRow, string>;
+
+// bolt11 is bech32 (case-insensitive) and hashes are hex: store one case so lookups match.
+const lower = (s: string | null | undefined) => (s == null ? null : s.trim().toLowerCase());
+
+function issueText(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+}
+
+function invalid(what: string, err: z.ZodError): AppError {
+  return new AppError("invalid_input", `${what}: ${issueText(err)}`);
+}
+
+function jobFromDb(r: DbJobRow): JobRow {
+  const parsed = JobRow.safeParse({
+    id: r.id,
+    kind: r.kind,
+    customer: r.customer,
+    requestJson: r.request_json,
+    relay: r.relay,
+    model: r.model,
+    status: r.status,
+    promptPreview: r.prompt_preview,
+    tokens: r.tokens,
+    tokensPerSec: r.tokens_per_sec,
+    amountMsats: r.amount_msats,
+    bolt11: r.bolt11,
+    paymentHash: r.payment_hash,
+    error: r.error,
+    encrypted: r.encrypted === 1 ? true : r.encrypted === 0 ? false : r.encrypted,
+    resultEventId: r.result_event_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  });
+  if (!parsed.success) {
+    throw new AppError("internal", `The ledger row jobs/${String(r.id)} is damaged: ${issueText(parsed.error)}`, {
+      table: "jobs",
+      id: String(r.id),
+    });
+  }
+  return parsed.data;
+}
+
+function paymentFromDb(r: DbPaymentRow): PaymentRow {
+  const parsed = PaymentRow.safeParse({
+    id: r.id,
+    jobId: r.job_id,
+    amountMsats: r.amount_msats,
+    bolt11: r.bolt11,
+    paymentHash: r.payment_hash,
+    source: r.source,
+    receivedAt: r.received_at,
+  });
+  if (!parsed.success) {
+    throw new AppError("internal", `The ledger row payments/${String(r.id)} is damaged: ${issueText(parsed.error)}`, {
+      table: "payments",
+      id: String(r.id),
+    });
+  }
+  return parsed.data;
+}
+
+/** Parses each row; a damaged one is logged and left out so one bad row can't hide the rest. */
+function parseEach<R, T>(rows: R[], parse: (r: R) => T): T[] {
+  const out: T[] = [];
+  for (const r of rows) {
+    try {
+      out.push(parse(r));
+    } catch (err) {
+      log.error("skipping damaged ledger row", { err });
+    }
+  }
+  return out;
+}
+
+/** The public face of a job for the UI/API (JobView in src/jobs/events.ts). */
+export function jobRowToView(row: JobRow): JobView {
+  return {
+    id: row.id,
+    kind: row.kind,
+    customer: row.customer,
+    model: row.model,
+    status: row.status,
+    promptPreview: row.promptPreview,
+    tokens: row.tokens,
+    tokensPerSec: row.tokensPerSec,
+    amountMsats: row.amountMsats,
+    bolt11: row.bolt11,
+    error: row.error,
+    encrypted: row.encrypted,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export interface LedgerOptions {
+  /** How long a write waits for another connection's lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+export class Ledger {
+  #db: Database | null;
+  readonly path: string;
+
+  private constructor(db: Database, path: string) {
+    this.#db = db;
+    this.path = path;
+  }
+
+  /**
+   * Opens (creating if needed) the ledger file, applies pending migrations and returns it.
+   * A file that is not a SQLite database → AppError("invalid_input") naming it, file untouched.
+   */
+  static open(path: string, opts: LedgerOptions = {}): Ledger {
+    const inMemory = path === ":memory:";
+    if (!inMemory) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let db: Database;
+    try {
+      db = new Database(path, { create: true, strict: true });
+    } catch (err) {
+      throw new AppError("unavailable", `The ledger file ${path} can't be opened (${(err as Error).message}).`, { path });
+    }
+    try {
+      // Jobs hold customers' prompts: owner-only, like the vault. SQLite gives the -wal and -shm
+      // files the database file's mode.
+      if (!inMemory && process.platform !== "win32") chmodSync(path, 0o600);
+      db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      // WAL: readers (the API, a second process) never block the writer and vice versa.
+      const mode = db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string } | null;
+      if (!inMemory && mode?.journal_mode !== "wal") log.warn("ledger is not in WAL mode", { mode: mode?.journal_mode });
+      // NORMAL is durable across process crashes in WAL mode; after a power cut the last commits
+      // may roll back, and the wallet's startup reconciliation credits those payments again (once).
+      db.run("PRAGMA synchronous = NORMAL");
+      db.run("PRAGMA foreign_keys = ON");
+      migrate(db, undefined, `The ledger ${path}`);
+    } catch (err) {
+      db.close();
+      if (err instanceof AppError) throw err;
+      const msg = (err as Error).message;
+      if (/not a database|malformed|file is encrypted/i.test(msg)) {
+        throw new AppError(
+          "invalid_input",
+          `The ledger file ${path} is not a readable SQLite database (${msg}); move it aside to start a new one.`,
+          { path },
+        );
+      }
+      throw new AppError("unavailable", `The ledger file ${path} can't be opened (${msg}).`, { path });
+    }
+    log.debug("ledger opened", { path });
+    return new Ledger(db, path);
+  }
+
+  get isOpen(): boolean {
+    return this.#db !== null;
+  }
+
+  /** Idempotent. SQLite checkpoints the WAL into the main file when the last connection closes. */
+  close(): void {
+    const db = this.#db;
+    if (!db) return;
+    this.#db = null;
+    try {
+      db.run("PRAGMA optimize");
+    } catch {}
+    db.close();
+  }
+
+  private get db(): Database {
+    if (!this.#db) throw new AppError("unavailable", "The ledger is closed.");
+    return this.#db;
+  }
+
+  // ── seen events ──────────────────────────────────────────────────────────────────────────────
+
+  /** Records an event id; true if it was not seen before (the caller should handle it). */
+  markSeen(eventId: string, kind: number, now = Date.now()): boolean {
+    if (typeof eventId !== "string" || !eventId) throw new AppError("invalid_input", "markSeen needs an event id.");
+    if (!Number.isInteger(kind)) throw new AppError("invalid_input", "markSeen needs an integer kind.");
+    const r = this.db
+      .query("INSERT INTO seen_events (event_id, kind, seen_at) VALUES ($id, $kind, $now) ON CONFLICT DO NOTHING")
+      .run({ id: eventId, kind, now: Math.floor(now) });
+    return r.changes === 1;
+  }
+
+  /** Forgets ids seen before the unix-ms timestamp `olderThanMs`; returns how many were removed. */
+  pruneSeen(olderThanMs: number): number {
+    if (!Number.isFinite(olderThanMs)) throw new AppError("invalid_input", "pruneSeen needs a unix-ms timestamp.");
+    return this.db.query("DELETE FROM seen_events WHERE seen_at < $t").run({ t: Math.floor(olderThanMs) }).changes;
+  }
+
+  // ── jobs ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Records a new job; false if a job with this id already exists (nothing is changed then). */
+  insertJob(row: JobInsert): boolean {
+    const parsed = JobInsert.safeParse(row);
+    if (!parsed.success) throw invalid("Invalid job", parsed.error);
+    const j = parsed.data;
+    const updatedAt = j.updatedAt ?? j.createdAt;
+    const finishedAt = j.finishedAt ?? (TERMINAL_STATUSES.includes(j.status) ? updatedAt : null);
+    // ON CONFLICT(id) DO NOTHING only absorbs the duplicate id; unlike INSERT OR IGNORE it still
+    // raises CHECK and NOT NULL violations.
+    const r = this.db
+      .query(
+        `INSERT INTO jobs (id, kind, customer, request_json, relay, model, status, prompt_preview, tokens,
+           tokens_per_sec, amount_msats, bolt11, payment_hash, error, encrypted, result_event_id,
+           created_at, updated_at, finished_at)
+         VALUES ($id, $kind, $customer, $requestJson, $relay, $model, $status, $promptPreview, $tokens,
+           $tokensPerSec, $amountMsats, $bolt11, $paymentHash, $error, $encrypted, $resultEventId,
+           $createdAt, $updatedAt, $finishedAt)
+         ON CONFLICT (id) DO NOTHING`,
+      )
+      .run({
+        id: j.id,
+        kind: j.kind,
+        customer: j.customer,
+        requestJson: j.requestJson,
+        relay: j.relay ?? null,
+        model: j.model ?? null,
+        status: j.status,
+        promptPreview: j.promptPreview ?? "",
+        tokens: j.tokens ?? 0,
+        tokensPerSec: j.tokensPerSec ?? null,
+        amountMsats: j.amountMsats ?? null,
+        bolt11: lower(j.bolt11),
+        paymentHash: lower(j.paymentHash),
+        error: j.error ?? null,
+        encrypted: j.encrypted ? 1 : 0,
+        resultEventId: j.resultEventId ?? null,
+        createdAt: j.createdAt,
+        updatedAt,
+        finishedAt,
+      });
+    return r.changes === 1;
+  }
+
+  /**
+   * Changes the given fields (undefined = leave, null = clear) and returns the updated row.
+   * updatedAt defaults to now; moving to a terminal status stamps finishedAt (if not yet set)
+   * unless the patch sets it. Unknown id → AppError("not_found").
+   */
+  updateJob(id: string, patch: JobPatch): JobRow {
+    const parsed = JobPatch.safeParse(patch);
+    if (!parsed.success) throw invalid(`Invalid change to job ${id}`, parsed.error);
+    const p: Record<string, unknown> = { ...parsed.data };
+    for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
+    p.updatedAt ??= Date.now();
+    if ("bolt11" in p) p.bolt11 = lower(p.bolt11 as string | null);
+    if ("paymentHash" in p) p.paymentHash = lower(p.paymentHash as string | null);
+    if ("encrypted" in p) p.encrypted = p.encrypted ? 1 : 0;
+    const sets: string[] = [];
+    const params: Record<string, string | number | null> = { id };
+    for (const [k, v] of Object.entries(p)) {
+      const col = JOB_COLUMNS[k as keyof JobRow];
+      sets.push(`${col} = $${k}`);
+      params[k] = v as string | number | null;
+    }
+    if (!("finishedAt" in p) && p.status && TERMINAL_STATUSES.includes(p.status as JobStatus)) {
+      sets.push("finished_at = COALESCE(finished_at, $updatedAt)");
+    }
+    const row = this.db.query(`UPDATE jobs SET ${sets.join(", ")} WHERE id = $id RETURNING *`).get(params) as DbJobRow | null;
+    if (!row) throw new AppError("not_found", `No job ${id} in the ledger.`, { id });
+    return jobFromDb(row);
+  }
+
+  getJob(id: string): JobRow | null {
+    const row = this.db.query("SELECT * FROM jobs WHERE id = $id").get({ id }) as DbJobRow | null;
+    return row ? jobFromDb(row) : null;
+  }
+
+  /** Newest first. `limit` defaults to 50 (at most 1000). Damaged rows are logged and skipped. */
+  listJobs(opts: { statuses?: readonly JobStatus[]; limit?: number; before?: number } = {}): JobRow[] {
+    const limit = Math.min(Math.max(Math.floor(opts.limit ?? 50), 0), 1000);
+    const where: string[] = [];
+    const params: Record<string, string | number> = { limit };
+    if (opts.statuses) {
+      if (opts.statuses.length === 0) return [];
+      const statuses = z.array(JobStatus).safeParse(opts.statuses);
+      if (!statuses.success) throw invalid("Invalid job status filter", statuses.error);
+      where.push(`status IN (${statuses.data.map((_, i) => `$s${i}`).join(", ")})`);
+      statuses.data.forEach((s, i) => (params[`s${i}`] = s));
+    }
+    if (opts.before !== undefined) {
+      where.push("created_at < $before");
+      params.before = opts.before;
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+                 ORDER BY created_at DESC, rowid DESC LIMIT $limit`;
+    return parseEach(this.db.query(sql).all(params) as DbJobRow[], jobFromDb);
+  }
+
+  /** The job an invoice was issued for, by exact bolt11 or payment hash (newest if several). */
+  findJobByInvoice(q: { bolt11?: string | null; paymentHash?: string | null }): JobRow | null {
+    const bolt11 = lower(q.bolt11) || null;
+    const paymentHash = lower(q.paymentHash) || null;
+    if (!bolt11 && !paymentHash) return null;
+    const row = this.db
+      .query(
+        `SELECT * FROM jobs WHERE ($bolt11 IS NOT NULL AND bolt11 = $bolt11)
+           OR ($hash IS NOT NULL AND payment_hash = $hash)
+         ORDER BY created_at DESC LIMIT 1`,
+      )
+      .get({ bolt11, hash: paymentHash }) as DbJobRow | null;
+    return row ? jobFromDb(row) : null;
+  }
+
+  // ── payments ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Records money received, exactly once: false (and nothing changed) if this payment id or this
+   * payment hash is already credited. With markJobPaid, the job moves from received /
+   * payment-required to 'paid' in the same transaction. A jobId the ledger doesn't know is stored
+   * as null (the money still counts) and logged.
+   */
+  creditPayment(input: CreditInput): boolean {
+    const parsed = CreditInput.safeParse(input);
+    if (!parsed.success) throw invalid("Invalid payment", parsed.error);
+    const p = parsed.data;
+    const receivedAt = p.receivedAt ?? Date.now();
+    const db = this.db;
+    const credit = db.transaction((): boolean => {
+      let jobId = p.jobId ?? null;
+      if (jobId && !db.query("SELECT 1 FROM jobs WHERE id = $id").get({ id: jobId })) {
+        log.warn("payment names a job the ledger doesn't know; recording it without one", { paymentId: p.id, jobId });
+        jobId = null;
+      }
+      const r = db
+        .query(
+          `INSERT INTO payments (id, job_id, amount_msats, bolt11, payment_hash, source, received_at)
+           VALUES ($id, $jobId, $amountMsats, $bolt11, $paymentHash, $source, $receivedAt)
+           ON CONFLICT DO NOTHING`,
+        )
+        .run({
+          id: p.id,
+          jobId,
+          amountMsats: p.amountMsats,
+          bolt11: lower(p.bolt11),
+          paymentHash: lower(p.paymentHash),
+          source: p.source,
+          receivedAt,
+        });
+      if (r.changes !== 1) return false;
+      if (p.markJobPaid && jobId) {
+        db.query(
+          `UPDATE jobs SET status = 'paid', updated_at = $now
+           WHERE id = $id AND status IN ('received', 'payment-required')`,
+        ).run({ id: jobId, now: Date.now() });
+      }
+      return true;
+    });
+    // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy_timeout)
+    // instead of failing half way through a read-then-write.
+    return credit.immediate();
+  }
+
+  /** Newest first; `limit` defaults to 50 (at most 1000). */
+  payments(opts: { limit?: number } = {}): PaymentRow[] {
+    const limit = Math.min(Math.max(Math.floor(opts.limit ?? 50), 0), 1000);
+    const rows = this.db
+      .query("SELECT * FROM payments ORDER BY received_at DESC, rowid DESC LIMIT $limit")
+      .all({ limit }) as DbPaymentRow[];
+    return parseEach(rows, paymentFromDb);
+  }
+
+  getPayment(id: string): PaymentRow | null {
+    const row = this.db.query("SELECT * FROM payments WHERE id = $id").get({ id }) as DbPaymentRow | null;
+    return row ? paymentFromDb(row) : null;
+  }
+
+  // ── key/value ────────────────────────────────────────────────────────────────────────────────
+
+  getKv(key: string): string | null {
+    const row = this.db.query("SELECT value FROM kv WHERE key = $key").get({ key }) as { value: unknown } | null;
+    return typeof row?.value === "string" ? row.value : null;
+  }
+
+  setKv(key: string, value: string): void {
+    if (typeof key !== "string" || !key) throw new AppError("invalid_input", "A kv key must be a non-empty string.");
+    if (typeof value !== "string") throw new AppError("invalid_input", `The kv value for ${key} must be a string.`);
+    this.db
+      .query("INSERT INTO kv (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+      .run({ key, value });
+  }
+
+  deleteKv(key: string): void {
+    this.db.query("DELETE FROM kv WHERE key = $key").run({ key });
+  }
+
+  // ── earnings ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Totals for today, this week (Monday start) and all time, the last 14 local days and per model.
+   * Sats are msats/1000 and may be fractional. Jobs count successes by when they finished. byModel
+   * covers payments linked to a job; payments without one (zaps, tips) count only in the totals.
+   */
+  earnings(now: Date = new Date()): Earnings {
+    const db = this.db;
+    const { start, end } = recentWindow(now);
+    // One read transaction: the figures agree with each other even while a writer commits.
+    const read = db.transaction(() => {
+      const recentPayments = (
+        db
+          .query("SELECT received_at, amount_msats FROM payments WHERE received_at >= $start AND received_at < $end")
+          .all({ start, end }) as { received_at: number; amount_msats: number }[]
+      ).map((r) => ({ receivedAt: r.received_at, amountMsats: r.amount_msats }));
+      const recentSuccessfulJobs = (
+        db
+          .query(
+            "SELECT finished_at FROM jobs WHERE status = 'success' AND finished_at >= $start AND finished_at < $end",
+          )
+          .all({ start, end }) as { finished_at: number }[]
+      ).map((r) => r.finished_at);
+      const all = db.query("SELECT COALESCE(SUM(amount_msats), 0) AS msats FROM payments").get() as { msats: number };
+      const allJobs = db.query("SELECT COUNT(*) AS n FROM jobs WHERE status = 'success'").get() as { n: number };
+      const models = new Map<string, { model: string; msats: number; jobs: number }>();
+      const entry = (model: string) => {
+        let e = models.get(model);
+        if (!e) models.set(model, (e = { model, msats: 0, jobs: 0 }));
+        return e;
+      };
+      for (const r of db
+        .query(
+          `SELECT COALESCE(j.model, 'unknown') AS model, SUM(p.amount_msats) AS msats
+           FROM payments p JOIN jobs j ON j.id = p.job_id GROUP BY 1`,
+        )
+        .all() as { model: string; msats: number }[]) {
+        entry(r.model).msats += r.msats;
+      }
+      for (const r of db
+        .query("SELECT COALESCE(model, 'unknown') AS model, COUNT(*) AS n FROM jobs WHERE status = 'success' GROUP BY 1")
+        .all() as { model: string; n: number }[]) {
+        entry(r.model).jobs += r.n;
+      }
+      return { recentPayments, recentSuccessfulJobs, allMsats: all.msats, allJobs: allJobs.n, byModel: [...models.values()] };
+    });
+    return summarizeEarnings(read.deferred(), now);
+  }
+}
