@@ -1,0 +1,1157 @@
+// The relay pool: long-lived connections to our own relays (state, latency, reconnect with
+// backoff, subscriptions that survive reconnects, NIP-42 AUTH) plus short-lived connections to the
+// extra relays a job request names in its `relays` tag.
+//
+// Built on nostr-tools' pure primitives (verifyEvent, matchFilters, makeAuthEvent) over Bun's
+// WebSocket rather than on nostr-tools' AbstractRelay, because in 2.25 that class rethrows AUTH
+// failures inside a promise callback (an unhandled rejection), leaves publish/EOSE/connect timers
+// running after close (the process can't exit promptly), prints to the console, and rejects
+// sends made while connecting. Here every timer is owned and cleared, and nothing a relay sends
+// can throw out of the pool.
+import { matchFilters, type Filter } from "nostr-tools/filter";
+import { makeAuthEvent } from "nostr-tools/nip42";
+import { finalizeEvent, verifyEvent, type Event, type EventTemplate } from "nostr-tools/pure";
+import { z } from "zod";
+import type { Bus } from "../bus.ts";
+import { AppError, errorMessage } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { RelayListChanged, RelayStatusChanged, type RelayView } from "./events.ts";
+
+const log = createLogger("nostr.pool");
+
+export type { Event, EventTemplate, Filter };
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+
+/** Signs NIP-42 AUTH events (kind 22242). A secret key never leaves this module or reaches a log. */
+export type PoolSigner =
+  | { secretKey: Uint8Array }
+  | { sign: (template: EventTemplate) => Promise<Event> | Event };
+
+export interface PoolTimeouts {
+  /** Opening a websocket (both pool relays and extra relays). */
+  connectMs: number;
+  /** Default wait for OK after EVENT (overridden per call by publish's timeoutMs). */
+  publishMs: number;
+  /** Default wait for EOSE in fetch (overridden per call). */
+  fetchMs: number;
+  /** Whole AUTH exchange: waiting for the challenge, signing, waiting for OK. */
+  authMs: number;
+  /** A latency probe (REQ → EOSE) that takes longer marks the relay as not responding. */
+  pingMs: number;
+}
+
+export interface RelayPoolOptions {
+  relays: string[];
+  bus: Bus;
+  signer: PoolSigner;
+  /** Reconnect delay: exponential from baseMs, capped at maxMs, with jitter. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  /** On resubscribe after a reconnect, ask for events this many seconds before the resume point. */
+  resubscribeWindowSec?: number;
+  /** Clock in Unix ms (tests inject one). */
+  now?: () => number;
+  /** Jitter source in [0, 1) (tests inject one). */
+  random?: () => number;
+  /** Allow ws:// and wss:// extra relays on 127.0.0.1/localhost/::1 (tests only). */
+  allowInsecureLocal?: boolean;
+  /** Most extra relays contacted per publish/fetch (NIP-90 `relays` tag is customer input). */
+  maxExtraRelays?: number;
+  /** Time between latency probes on a connected relay. */
+  pingIntervalMs?: number;
+  timeouts?: Partial<PoolTimeouts>;
+}
+
+export type PublishStatus = "ok" | "rejected" | "timeout" | "error";
+export interface PublishResult {
+  relay: string;
+  ok: boolean;
+  message: string;
+  status: PublishStatus;
+}
+
+export interface PublishOptions {
+  /** Customer-named relays (NIP-90 `relays` tag); filtered by policy, at most maxExtraRelays. */
+  extraRelays?: string[];
+  /** Deadline for the whole publish, including waiting for a disconnected relay to come back. */
+  timeoutMs?: number;
+}
+
+export interface FetchOptions {
+  timeoutMs?: number;
+  /** Relay hints (e.g. from an `i` or `e` tag); same policy as publish's extraRelays. */
+  extraRelays?: string[];
+}
+
+export interface SubscriptionHandlers {
+  /** Called once per (event, relay): deduplication across relays is the caller's job. */
+  onEvent(event: Event, relayUrl: string): void;
+  /** Called each time a relay finishes sending stored events (again after each resubscribe). */
+  onEose?(relayUrl: string): void;
+}
+
+export interface PoolSubscription {
+  close(): void;
+}
+
+export const DEFAULT_TIMEOUTS: PoolTimeouts = { connectMs: 10_000, publishMs: 10_000, fetchMs: 8_000, authMs: 8_000, pingMs: 10_000 };
+export const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
+export const DEFAULT_RESUBSCRIBE_WINDOW_SEC = 60;
+export const DEFAULT_PING_INTERVAL_MS = 30_000;
+export const DEFAULT_MAX_EXTRA_RELAYS = 5;
+/** Bigger frames are dropped unread: no NIP-90 event we handle comes near this. */
+const MAX_MESSAGE_CHARS = 4_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers (no I/O)
+
+/**
+ * Reconnect delay for the given attempt (0-based): exponential growth capped at maxMs, with
+ * "equal jitter" (half fixed, half random) so many clients don't reconnect in lockstep while a
+ * retry never comes sooner than half the step.
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const step = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt, 0), 30));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.round(step / 2 + (step / 2) * r);
+}
+
+/** Canonical relay URL: lower-case scheme and host, no default port, no trailing slash, no hash. */
+export function normalizeRelayUrl(input: string): string {
+  let u: URL;
+  try {
+    u = new URL(input.trim());
+  } catch {
+    throw new AppError("invalid_input", `not a relay URL: ${JSON.stringify(input.slice(0, 200))}`);
+  }
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
+    throw new AppError("invalid_input", `relay URL must start with ws:// or wss://: ${u.protocol}`);
+  }
+  if (u.username || u.password) throw new AppError("invalid_input", "relay URL must not carry credentials");
+  u.hash = "";
+  const path = u.pathname.replace(/\/+$/, "");
+  return `${u.protocol}//${u.host}${path}${u.search}`;
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** IP literals of private, link-local, shared or unspecified ranges (not resolvable names). */
+function isPrivateHost(host: string): boolean {
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128);
+  }
+  if (host.startsWith("[")) {
+    const h = host.slice(1, -1).toLowerCase();
+    return h === "::" || h === "::1" || /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith("::ffff:");
+  }
+  return host === "localhost" || host.endsWith(".localhost");
+}
+
+export type ExtraRelayCheck = { ok: true; url: string } | { ok: false; reason: string };
+
+/**
+ * Policy for relays named by a customer (NIP-90 `relays` tag): only wss:// to public hosts, so a
+ * request can't make us talk plain text or reach the operator's own network. ws:// (and wss://)
+ * to loopback is allowed only with allowInsecureLocal, which exists for tests.
+ */
+export function checkExtraRelayUrl(input: unknown, allowInsecureLocal: boolean): ExtraRelayCheck {
+  if (typeof input !== "string" || input.length === 0 || input.length > 512) return { ok: false, reason: "not a relay URL" };
+  let url: string;
+  try {
+    url = normalizeRelayUrl(input);
+  } catch (err) {
+    return { ok: false, reason: errorMessage(err) };
+  }
+  const u = new URL(url);
+  const loopback = isLoopbackHost(u.hostname);
+  if (loopback && allowInsecureLocal) return { ok: true, url };
+  if (u.protocol !== "wss:") return { ok: false, reason: "only wss:// relays are accepted" };
+  if (isPrivateHost(u.hostname)) return { ok: false, reason: "local and private addresses are not accepted" };
+  return { ok: true, url };
+}
+
+/**
+ * Filters to send when resubscribing after a reconnect: `since` moves up to the resume point
+ * (newest event seen, or when we last heard from the relay) minus a window, so nothing published
+ * around the outage is missed and the whole history isn't replayed. null resume point: as given.
+ */
+export function resumeFilters(filters: Filter[], resumeAtSec: number | null, windowSec: number): Filter[] {
+  if (resumeAtSec === null) return filters.map((f) => ({ ...f }));
+  const since = Math.max(0, Math.floor(resumeAtSec - windowSec));
+  return filters.map((f) => ({ ...f, since: Math.max(f.since ?? 0, since) }));
+}
+
+const hex = (len: number) => z.string().regex(new RegExp(`^[0-9a-f]{${len}}$`));
+/** NIP-01 event as it arrives on the wire; anything else is dropped before signature checks. */
+export const WireEvent = z.object({
+  id: hex(64),
+  pubkey: hex(64),
+  created_at: z.number().int().nonnegative(),
+  kind: z.number().int().min(0).max(65535),
+  tags: z.array(z.array(z.string())),
+  content: z.string(),
+  sig: hex(128),
+});
+
+/** Shape + id + signature (NIP-01). Never throws. */
+export function isValidEvent(input: unknown): input is Event {
+  if (!WireEvent.safeParse(input).success) return false;
+  try {
+    return verifyEvent(input as Event);
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers that can all be cleared at once (stop() must leave nothing running)
+
+type Handle = ReturnType<typeof setTimeout>;
+
+class Timers {
+  private readonly live = new Set<Handle>();
+  after(ms: number, fn: () => void): Handle {
+    const h = setTimeout(() => {
+      this.live.delete(h);
+      fn();
+    }, Math.max(0, ms));
+    this.live.add(h);
+    return h;
+  }
+  cancel(h: Handle | null | undefined): void {
+    if (!h) return;
+    clearTimeout(h);
+    this.live.delete(h);
+  }
+  clear(): void {
+    for (const h of this.live) clearTimeout(h);
+    this.live.clear();
+  }
+  get size(): number {
+    return this.live.size;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One websocket session with one relay
+
+type OkOutcome = { status: PublishStatus; message: string };
+
+interface SocketSubHandlers {
+  onEvent(event: Event): void;
+  onEose(): void;
+  /** byRelay: the relay sent CLOSED (reason is its message); otherwise the connection ended. */
+  onClosed(reason: string, byRelay: boolean): void;
+}
+
+let serial = 0;
+const nextId = (prefix: string) => `${prefix}:${(++serial).toString(36)}`;
+
+/** Prefix a relay puts on OK/CLOSED messages to ask for NIP-42 authentication. */
+const AUTH_REQUIRED = "auth-required:";
+
+class RelaySocket {
+  private ws: WebSocket | null = null;
+  private ended = false;
+  private readonly timers = new Timers();
+  /** Aborted when the session ends, so nothing waits on a dead connection. */
+  private readonly endSignal = new AbortController();
+  private readonly subs = new Map<string, { filters: Filter[]; h: SocketSubHandlers }>();
+  private readonly okWaiters = new Map<string, Set<(outcome: OkOutcome) => void>>();
+  private readonly challengeWaiters = new Set<() => void>();
+  private challenge: string | null = null;
+  private authState: "none" | "pending" | "ok" | "failed" = "none";
+  private authPromise: Promise<boolean> | null = null;
+  private invalidEvents = 0;
+  /** Unix ms of the last frame received: how recent our view of the relay is. */
+  lastHeardAt: number | null = null;
+  /** Called once when the connection ends without close() having been called. */
+  onEnd: (reason: string) => void = () => {};
+
+  constructor(
+    readonly url: string,
+    private readonly now: () => number,
+  ) {}
+
+  get isOpen(): boolean {
+    return !this.ended && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  get authenticated(): boolean {
+    return this.authState === "ok";
+  }
+
+  open(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        this.timers.cancel(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = this.timers.after(timeoutMs, () => {
+        settle(new Error(`connection timed out after ${timeoutMs} ms`));
+        this.close();
+      });
+      // close() while connecting (pool stopped, relay removed) must not leave open() pending.
+      this.endSignal.signal.addEventListener("abort", () => settle(new Error("connection closed")), { once: true });
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(this.url);
+      } catch (err) {
+        settle(new Error(`cannot connect: ${errorMessage(err)}`));
+        this.close();
+        return;
+      }
+      this.ws = ws;
+      ws.onopen = () => settle();
+      ws.onerror = (ev) => {
+        const message = (ev as ErrorEvent).message;
+        settle(new Error(message ? message.replace(/^WebSocket connection to '[^']*' failed: /, "") : "connection failed"));
+      };
+      ws.onclose = (ev) => {
+        settle(new Error(`connection closed before it opened (code ${ev.code})`));
+        this.finish(`connection closed by relay (code ${ev.code}${ev.reason ? `: ${ev.reason.slice(0, 100)}` : ""})`);
+      };
+      ws.onmessage = (ev) => {
+        try {
+          this.onMessage(ev.data);
+        } catch (err) {
+          // Defence in depth: a relay's frame must never throw out of the socket.
+          log.warn("failed to handle relay message", { relay: this.url, err: errorMessage(err) });
+        }
+      };
+    });
+  }
+
+  /** Close from our side; pending waits resolve as errors. Idempotent; does not call onEnd. */
+  close(): void {
+    if (this.ended) return;
+    this.onEnd = () => {};
+    this.finish("connection closed");
+    const ws = this.ws;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+      try {
+        ws.close(1000);
+      } catch {
+        // Already closed or never opened: nothing to release.
+      }
+    }
+  }
+
+  private finish(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.timers.clear();
+    this.endSignal.abort();
+    for (const [, set] of this.okWaiters) for (const w of set) w({ status: "error", message: reason });
+    this.okWaiters.clear();
+    for (const w of this.challengeWaiters) w();
+    this.challengeWaiters.clear();
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    for (const s of subs) s.h.onClosed(reason, false);
+    const onEnd = this.onEnd;
+    this.onEnd = () => {};
+    onEnd(reason);
+  }
+
+  private send(msg: unknown[]): boolean {
+    if (!this.isOpen) return false;
+    try {
+      this.ws!.send(JSON.stringify(msg));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) return;
+    this.lastHeardAt = this.now();
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      log.debug("relay sent invalid JSON", { relay: this.url });
+      return;
+    }
+    if (!Array.isArray(msg) || typeof msg[0] !== "string") return;
+    switch (msg[0]) {
+      case "EVENT": {
+        const sub = typeof msg[1] === "string" ? this.subs.get(msg[1]) : undefined;
+        if (!sub) return;
+        const event: unknown = msg[2];
+        // NIP-01: verify id and signature, and that the relay sent what we asked for.
+        if (!isValidEvent(event) || !matchFilters(sub.filters, event)) {
+          this.invalidEvents++;
+          const fields = { relay: this.url, id: (event as { id?: unknown } | null)?.id, count: this.invalidEvents };
+          if (this.invalidEvents === 1) log.warn("dropped an invalid or unrequested event", fields);
+          else log.debug("dropped an invalid or unrequested event", fields);
+          return;
+        }
+        sub.h.onEvent(event);
+        return;
+      }
+      case "EOSE": {
+        const sub = typeof msg[1] === "string" ? this.subs.get(msg[1]) : undefined;
+        sub?.h.onEose();
+        return;
+      }
+      case "CLOSED": {
+        if (typeof msg[1] !== "string") return;
+        const sub = this.subs.get(msg[1]);
+        if (!sub) return;
+        this.subs.delete(msg[1]);
+        sub.h.onClosed(typeof msg[2] === "string" ? msg[2].slice(0, 500) : "", true);
+        return;
+      }
+      case "OK": {
+        if (typeof msg[1] !== "string" || typeof msg[2] !== "boolean") return;
+        const waiters = this.okWaiters.get(msg[1]);
+        if (!waiters) return;
+        this.okWaiters.delete(msg[1]);
+        const message = typeof msg[3] === "string" ? msg[3].slice(0, 500) : "";
+        for (const w of waiters) w({ status: msg[2] ? "ok" : "rejected", message });
+        return;
+      }
+      case "AUTH": {
+        // NIP-42: the relay's challenge; we answer only when something is refused with auth-required.
+        if (typeof msg[1] !== "string" || msg[1].length === 0 || msg[1].length > 1024) return;
+        this.challenge = msg[1];
+        for (const w of this.challengeWaiters) w();
+        this.challengeWaiters.clear();
+        return;
+      }
+      case "NOTICE": {
+        if (typeof msg[1] === "string") log.debug("relay notice", { relay: this.url, notice: msg[1].slice(0, 300) });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** REQ (NIP-01). Replaces a subscription of the same id. Returns false when not connected. */
+  req(id: string, filters: Filter[], h: SocketSubHandlers): boolean {
+    if (!this.isOpen) return false;
+    this.subs.set(id, { filters, h });
+    if (!this.send(["REQ", id, ...filters])) {
+      this.subs.delete(id);
+      return false;
+    }
+    return true;
+  }
+
+  /** CLOSE (NIP-01); no callback fires for it. */
+  unreq(id: string): void {
+    if (!this.subs.delete(id)) return;
+    this.send(["CLOSE", id]);
+  }
+
+  /** Sends EVENT and waits for the matching OK (NIP-01). Never rejects. */
+  publishOnce(event: Event, timeoutMs: number): Promise<OkOutcome> {
+    return this.sendAndWaitOk(["EVENT", event], event.id, timeoutMs);
+  }
+
+  private sendAndWaitOk(msg: unknown[], id: string, timeoutMs: number): Promise<OkOutcome> {
+    if (!this.isOpen) return Promise.resolve({ status: "error", message: "not connected" });
+    return new Promise<OkOutcome>((resolve) => {
+      const set = this.okWaiters.get(id) ?? new Set();
+      const waiter = (outcome: OkOutcome) => {
+        this.timers.cancel(timer);
+        resolve(outcome);
+      };
+      const timer = this.timers.after(timeoutMs, () => {
+        set.delete(waiter);
+        if (set.size === 0 && this.okWaiters.get(id) === set) this.okWaiters.delete(id);
+        resolve({ status: "timeout", message: `no OK within ${timeoutMs} ms` });
+      });
+      set.add(waiter);
+      this.okWaiters.set(id, set);
+      if (!this.send(msg)) {
+        set.delete(waiter);
+        waiter({ status: "error", message: "not connected" });
+      }
+    });
+  }
+
+  /** Latency probe: a REQ no event can match; any EOSE or CLOSED counts as an answer. */
+  ping(timeoutMs: number): Promise<number | null> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const id = nextId("ping");
+      let done = false;
+      const finish = (answered: boolean) => {
+        if (done) return;
+        done = true;
+        this.timers.cancel(timer);
+        this.unreq(id);
+        resolve(answered ? Math.max(0, Math.round(performance.now() - started)) : null);
+      };
+      const timer = this.timers.after(timeoutMs, () => finish(false));
+      const sent = this.req(id, [{ ids: ["0".repeat(64)], limit: 1 }], {
+        onEvent: () => {},
+        onEose: () => finish(true),
+        onClosed: (_reason, byRelay) => finish(byRelay),
+      });
+      if (!sent) finish(false);
+    });
+  }
+
+  /**
+   * NIP-42: sign a kind-22242 event for the relay's challenge and wait for its OK. One attempt
+   * per connection; concurrent callers share it, and a failure is remembered for the session so
+   * a refusing relay isn't asked again and again.
+   */
+  authenticate(sign: (t: EventTemplate) => Promise<Event>, timeoutMs: number): Promise<boolean> {
+    if (this.authState === "ok") return Promise.resolve(true);
+    if (this.authState === "failed") return Promise.resolve(false);
+    if (this.authPromise) return this.authPromise;
+    this.authState = "pending";
+    const deadline = performance.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - performance.now());
+    this.authPromise = (async () => {
+      if (!this.challenge) await this.waitForChallenge(left());
+      const challenge = this.challenge;
+      if (!challenge || !this.isOpen) return false;
+      let authEvent: Event;
+      try {
+        authEvent = await withTimeout(sign(makeAuthEvent(this.url, challenge)), left(), "signing the AUTH event timed out", this.timers, this.endSignal.signal);
+      } catch (err) {
+        log.warn("could not sign the AUTH event", { relay: this.url, err: errorMessage(err) });
+        return false;
+      }
+      const outcome = await this.sendAndWaitOk(["AUTH", authEvent], authEvent.id, left());
+      if (outcome.status !== "ok") log.warn("relay refused our AUTH", { relay: this.url, status: outcome.status, message: outcome.message });
+      return outcome.status === "ok";
+    })()
+      .catch(() => false)
+      .then((ok) => {
+        this.authState = ok ? "ok" : "failed";
+        this.authPromise = null;
+        return ok;
+      });
+    return this.authPromise;
+  }
+
+  private waitForChallenge(timeoutMs: number): Promise<void> {
+    if (this.challenge || this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.timers.cancel(timer);
+        this.challengeWaiters.delete(done);
+        resolve();
+      };
+      const timer = this.timers.after(timeoutMs, done);
+      this.challengeWaiters.add(done);
+    });
+  }
+
+  /**
+   * One-shot query: collects events until EOSE, CLOSED, the deadline or the end of the
+   * connection, then sends CLOSE. On CLOSED auth-required it authenticates and asks once more.
+   */
+  query(filters: Filter[], timeoutMs: number, sign: (t: EventTemplate) => Promise<Event>, authMs: number): Promise<Event[]> {
+    const deadline = performance.now() + timeoutMs;
+    const events: Event[] = [];
+    return new Promise((resolve) => {
+      const id = nextId("fetch");
+      let done = false;
+      let retried = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        this.timers.cancel(timer);
+        this.unreq(id);
+        resolve(events);
+      };
+      const timer = this.timers.after(timeoutMs, finish);
+      const handlers: SocketSubHandlers = {
+        onEvent: (e) => events.push(e),
+        onEose: finish,
+        onClosed: (reason, byRelay) => {
+          if (byRelay && reason.startsWith(AUTH_REQUIRED) && !retried && !done) {
+            retried = true;
+            const budget = Math.min(authMs, Math.max(0, deadline - performance.now()));
+            void this.authenticate(sign, budget).then((ok) => {
+              if (!ok || done || !this.req(id, filters, handlers)) finish();
+            });
+            return;
+          }
+          finish();
+        },
+      };
+      if (!this.req(id, filters, handlers)) finish();
+    });
+  }
+}
+
+/** Settles with p, or rejects after ms or when signal aborts (whose timers may be cleared). */
+function withTimeout<T>(p: Promise<T>, ms: number, message: string, timers: Timers, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error("connection closed"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const t = timers.after(ms, () => reject(new Error(message)));
+    const done = () => {
+      timers.cancel(t);
+      signal.removeEventListener("abort", onAbort);
+    };
+    p.then(
+      (v) => {
+        done();
+        resolve(v);
+      },
+      (err) => {
+        done();
+        reject(err);
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One of our own relays: state machine, reconnect loop, latency probe
+
+interface PoolContext {
+  readonly bus: Bus;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly backoff: { baseMs: number; maxMs: number };
+  readonly timeouts: PoolTimeouts;
+  readonly pingIntervalMs: number;
+  onConnected(relay: PoolRelay, socket: RelaySocket): void;
+  onLost(relay: PoolRelay, socket: RelaySocket): void;
+}
+
+class PoolRelay {
+  private state: RelayView["state"] = "disconnected";
+  private error: string | null = null;
+  private latencyMs: number | null = null;
+  private since: number;
+  private socket: RelaySocket | null = null;
+  private running = false;
+  private attempt = 0;
+  private readonly timers = new Timers();
+  private retryTimer: Handle | null = null;
+  private probeTimer: Handle | null = null;
+  private readonly waiters = new Set<(s: RelaySocket | null) => void>();
+
+  constructor(
+    readonly url: string,
+    private readonly ctx: PoolContext,
+  ) {
+    this.since = ctx.now();
+  }
+
+  view(): RelayView {
+    return { url: this.url, state: this.state, latencyMs: this.latencyMs, error: this.error, since: this.since };
+  }
+
+  get connectedSocket(): RelaySocket | null {
+    return this.state === "connected" && this.socket?.isOpen ? this.socket : null;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.attempt = 0;
+    void this.connect();
+  }
+
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.timers.clear();
+    this.retryTimer = null;
+    this.probeTimer = null;
+    const s = this.socket;
+    this.socket = null;
+    if (s) {
+      s.close();
+      this.ctx.onLost(this, s);
+    }
+    this.latencyMs = null;
+    this.setState("disconnected", null);
+    for (const w of [...this.waiters]) w(null);
+    this.waiters.clear();
+  }
+
+  /** The open socket, waiting (until the deadline) if the relay is connecting or backing off. */
+  whenConnected(deadline: number): Promise<RelaySocket | null> {
+    const s = this.connectedSocket;
+    if (s) return Promise.resolve(s);
+    if (!this.running) return Promise.resolve(null);
+    const left = deadline - performance.now();
+    if (left <= 0) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const waiter = (sock: RelaySocket | null) => {
+        this.timers.cancel(timer);
+        this.waiters.delete(waiter);
+        resolve(sock);
+      };
+      const timer = this.timers.after(left, () => waiter(null));
+      this.waiters.add(waiter);
+    });
+  }
+
+  private setState(state: RelayView["state"], error: string | null): void {
+    if (state === this.state && error === this.error) return;
+    if (state !== this.state) this.since = this.ctx.now();
+    this.state = state;
+    this.error = error;
+    this.emit();
+  }
+
+  private emit(): void {
+    try {
+      this.ctx.bus.publish(RelayStatusChanged, { relay: this.view() });
+    } catch (err) {
+      log.error("could not publish relay status", { relay: this.url, err: errorMessage(err) });
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (!this.running) return;
+    this.retryTimer = null;
+    this.setState("connecting", this.error);
+    const s = new RelaySocket(this.url, this.ctx.now);
+    this.socket = s;
+    try {
+      await s.open(this.ctx.timeouts.connectMs);
+    } catch (err) {
+      if (this.socket !== s) return;
+      this.socket = null;
+      s.close();
+      this.fail(errorMessage(err));
+      return;
+    }
+    if (!this.running || this.socket !== s) {
+      s.close();
+      return;
+    }
+    s.onEnd = (reason) => this.lose(s, "disconnected", reason);
+    this.setState("connected", null);
+    log.info("relay connected", { relay: this.url });
+    for (const w of [...this.waiters]) w(s);
+    this.waiters.clear();
+    this.ctx.onConnected(this, s);
+    this.probe(s);
+  }
+
+  /** The session ended or stopped answering: drop it and schedule a reconnect. */
+  private lose(s: RelaySocket, state: "disconnected" | "failed", reason: string): void {
+    if (this.socket !== s) return;
+    this.socket = null;
+    this.timers.cancel(this.probeTimer);
+    this.probeTimer = null;
+    s.close();
+    this.ctx.onLost(this, s);
+    this.latencyMs = null;
+    if (!this.running) return;
+    log.warn("relay connection lost", { relay: this.url, reason });
+    this.setState(state, reason);
+    this.scheduleRetry();
+  }
+
+  private fail(reason: string): void {
+    if (!this.running) return;
+    log.warn("relay connection failed", { relay: this.url, reason, attempt: this.attempt });
+    this.setState("failed", reason);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (!this.running || this.retryTimer) return;
+    const delay = backoffDelay(this.attempt++, this.ctx.backoff.baseMs, this.ctx.backoff.maxMs, this.ctx.random);
+    this.retryTimer = this.timers.after(delay, () => void this.connect());
+  }
+
+  /** Round trip of a REQ that matches nothing; repeated every pingIntervalMs while connected. */
+  private probe(s: RelaySocket): void {
+    void s.ping(this.ctx.timeouts.pingMs).then((ms) => {
+      if (this.socket !== s || !this.running) return;
+      if (ms === null) {
+        this.lose(s, "failed", `relay not responding (no answer to a REQ within ${this.ctx.timeouts.pingMs} ms)`);
+        return;
+      }
+      // A relay that answers is healthy: the next outage starts the backoff from the bottom.
+      this.attempt = 0;
+      if (ms !== this.latencyMs) {
+        this.latencyMs = ms;
+        this.emit();
+      }
+      this.probeTimer = this.timers.after(this.ctx.pingIntervalMs, () => this.probe(s));
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pool
+
+interface SubRelayState {
+  /** created_at of the newest event delivered from this relay. */
+  lastSeen: number | null;
+  /** Whether this relay sent EOSE in the session that just ended (we were caught up). */
+  eosed: boolean;
+  /** When we last heard from the relay before losing it (Unix seconds), if caught up. */
+  lostAt: number | null;
+  active: RelaySocket | null;
+}
+
+interface PoolSub {
+  id: string;
+  filters: Filter[];
+  handlers: SubscriptionHandlers;
+  perRelay: Map<string, SubRelayState>;
+  closed: boolean;
+}
+
+export class RelayPool {
+  private readonly bus: Bus;
+  private readonly sign: (t: EventTemplate) => Promise<Event>;
+  private readonly now: () => number;
+  private readonly windowSec: number;
+  private readonly allowInsecureLocal: boolean;
+  private readonly maxExtra: number;
+  private readonly ctx: PoolContext;
+  private relays = new Map<string, PoolRelay>();
+  private readonly subs = new Map<string, PoolSub>();
+  private readonly shortSockets = new Set<RelaySocket>();
+  private running = false;
+
+  constructor(opts: RelayPoolOptions) {
+    this.bus = opts.bus;
+    this.sign = makeSigner(opts.signer);
+    this.now = opts.now ?? Date.now;
+    this.windowSec = opts.resubscribeWindowSec ?? DEFAULT_RESUBSCRIBE_WINDOW_SEC;
+    this.allowInsecureLocal = opts.allowInsecureLocal ?? false;
+    this.maxExtra = opts.maxExtraRelays ?? DEFAULT_MAX_EXTRA_RELAYS;
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    const baseMs = Math.max(1, opts.backoff?.baseMs ?? DEFAULT_BACKOFF.baseMs);
+    this.ctx = {
+      bus: this.bus,
+      now: this.now,
+      random: opts.random ?? Math.random,
+      backoff: { baseMs, maxMs: Math.max(baseMs, opts.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs) },
+      timeouts,
+      pingIntervalMs: opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      onConnected: (relay, socket) => this.onRelayConnected(relay, socket),
+      onLost: (relay, socket) => this.onRelayLost(relay, socket),
+    };
+    for (const url of dedupeUrls(opts.relays)) this.relays.set(url, new PoolRelay(url, this.ctx));
+  }
+
+  /** Connects to every relay. Idempotent. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (const r of this.relays.values()) r.start();
+  }
+
+  /** Closes every connection and clears every timer. Idempotent; start() may be called again. */
+  async stop(): Promise<void> {
+    if (!this.running && this.shortSockets.size === 0) return;
+    this.running = false;
+    for (const r of this.relays.values()) r.stop();
+    for (const s of this.shortSockets) s.close();
+    this.shortSockets.clear();
+  }
+
+  views(): RelayView[] {
+    return [...this.relays.values()].map((r) => r.view());
+  }
+
+  /** Replace the relay list at runtime: new relays connect, removed ones are closed. */
+  setRelays(urls: string[]): void {
+    const next = dedupeUrls(urls);
+    const nextSet = new Set(next);
+    let changed = false;
+    for (const [url, relay] of this.relays) {
+      if (nextSet.has(url)) continue;
+      relay.stop();
+      for (const sub of this.subs.values()) sub.perRelay.delete(url);
+      changed = true;
+    }
+    const rebuilt = new Map<string, PoolRelay>();
+    for (const url of next) {
+      let relay = this.relays.get(url);
+      if (!relay) {
+        relay = new PoolRelay(url, this.ctx);
+        changed = true;
+        if (this.running) relay.start();
+      }
+      rebuilt.set(url, relay);
+    }
+    this.relays = rebuilt;
+    if (changed) {
+      log.info("relay list changed", { relays: next });
+      this.bus.publish(RelayListChanged, { relays: this.views() });
+    }
+  }
+
+  /**
+   * A subscription on every pool relay that survives reconnects (resubscribing with a `since`
+   * window). Events are signature-checked and filter-checked before onEvent; not deduplicated.
+   */
+  subscribe(filters: Filter[], handlers: SubscriptionHandlers): PoolSubscription {
+    if (filters.length === 0) throw new AppError("invalid_input", "a subscription needs at least one filter");
+    const sub: PoolSub = { id: nextId("sub"), filters: filters.map((f) => ({ ...f })), handlers, perRelay: new Map(), closed: false };
+    this.subs.set(sub.id, sub);
+    for (const relay of this.relays.values()) {
+      const s = relay.connectedSocket;
+      if (s) this.reqOn(sub, relay, s);
+    }
+    return {
+      close: () => {
+        if (sub.closed) return;
+        sub.closed = true;
+        this.subs.delete(sub.id);
+        for (const st of sub.perRelay.values()) st.active?.unreq(sub.id);
+        sub.perRelay.clear();
+      },
+    };
+  }
+
+  /**
+   * Publishes to every pool relay (waiting, within the deadline, for one that is reconnecting)
+   * and to the allowed extra relays over short-lived connections. Resolves with one result per
+   * relay; never rejects for network reasons.
+   */
+  async publish(event: Event, opts: PublishOptions = {}): Promise<PublishResult[]> {
+    if (!isValidEvent(event)) throw new AppError("invalid_input", "refusing to publish an event with a bad id or signature");
+    const timeoutMs = opts.timeoutMs ?? this.ctx.timeouts.publishMs;
+    const deadline = performance.now() + timeoutMs;
+    const tasks: Promise<PublishResult>[] = [];
+    for (const relay of this.relays.values()) tasks.push(this.publishToPoolRelay(relay, event, deadline));
+    const { accepted, refused } = this.pickExtraRelays(opts.extraRelays ?? []);
+    for (const r of refused) tasks.push(Promise.resolve({ relay: r.relay, ok: false, status: "error" as const, message: r.reason }));
+    for (const url of accepted) {
+      tasks.push(
+        this.withShortSocket(url, deadline, async (s) => toResult(url, await this.publishOn(s, event, deadline))).then(
+          (r) => r ?? { relay: url, ok: false, status: "error", message: "could not connect" },
+        ),
+      );
+    }
+    const results = await Promise.all(tasks);
+    const okCount = results.filter((r) => r.ok).length;
+    const fields = { eventId: event.id, kind: event.kind, ok: okCount, total: results.length, results };
+    if (okCount === 0 && results.length > 0) log.warn("event reached no relay", fields);
+    else log.info("event published", fields);
+    return results;
+  }
+
+  /**
+   * One-shot query across pool relays (waiting, within the deadline, for connecting ones) and
+   * the allowed extra relays. Returns valid events, deduplicated by id, newest first.
+   */
+  async fetch(filters: Filter[], opts: FetchOptions = {}): Promise<Event[]> {
+    if (filters.length === 0) throw new AppError("invalid_input", "a fetch needs at least one filter");
+    const timeoutMs = opts.timeoutMs ?? this.ctx.timeouts.fetchMs;
+    const deadline = performance.now() + timeoutMs;
+    const byId = new Map<string, Event>();
+    const collect = (events: Event[]) => {
+      for (const e of events) byId.set(e.id, e);
+    };
+    const tasks: Promise<void>[] = [];
+    for (const relay of this.relays.values()) {
+      tasks.push(
+        relay.whenConnected(deadline).then(async (s) => {
+          if (s) collect(await s.query(filters, left(deadline), this.sign, this.ctx.timeouts.authMs));
+        }),
+      );
+    }
+    const { accepted } = this.pickExtraRelays(opts.extraRelays ?? []);
+    for (const url of accepted) {
+      tasks.push(
+        this.withShortSocket(url, deadline, (s) => s.query(filters, left(deadline), this.sign, this.ctx.timeouts.authMs)).then((events) => {
+          if (events) collect(events);
+        }),
+      );
+    }
+    await Promise.all(tasks);
+    return [...byId.values()].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+  }
+
+  // -- internals ------------------------------------------------------------------------------
+
+  private async publishToPoolRelay(relay: PoolRelay, event: Event, deadline: number): Promise<PublishResult> {
+    if (!this.running) return { relay: relay.url, ok: false, status: "error", message: "not connected: pool is not running" };
+    let last: OkOutcome | null = null;
+    // Loop: if the connection drops before the OK, wait for the reconnect and send again.
+    while (left(deadline) > 0) {
+      const s = await relay.whenConnected(deadline);
+      if (!s) break;
+      last = await this.publishOn(s, event, deadline);
+      if (last.status !== "error" || s.isOpen) break;
+    }
+    if (last) return toResult(relay.url, last);
+    const why = relay.view().error;
+    return { relay: relay.url, ok: false, status: "error", message: why ? `not connected: ${why}` : "not connected" };
+  }
+
+  /** EVENT → OK, authenticating once (NIP-42) and resending if the relay asks for it. */
+  private async publishOn(s: RelaySocket, event: Event, deadline: number): Promise<OkOutcome> {
+    let outcome = await s.publishOnce(event, left(deadline));
+    if (outcome.status === "rejected" && outcome.message.startsWith(AUTH_REQUIRED) && !s.authenticated) {
+      const authed = await s.authenticate(this.sign, Math.min(this.ctx.timeouts.authMs, left(deadline)));
+      if (authed && left(deadline) > 0) outcome = await s.publishOnce(event, left(deadline));
+      else if (!authed) outcome = { status: "rejected", message: `${outcome.message} (our AUTH failed)` };
+    }
+    return outcome;
+  }
+
+  private pickExtraRelays(input: unknown[]): { accepted: string[]; refused: { relay: string; reason: string }[] } {
+    const accepted: string[] = [];
+    const refused: { relay: string; reason: string }[] = [];
+    const seen = new Set<string>();
+    for (const raw of input) {
+      const check = checkExtraRelayUrl(raw, this.allowInsecureLocal);
+      const label = typeof raw === "string" ? raw.slice(0, 200) : String(raw);
+      if (!check.ok) {
+        refused.push({ relay: label, reason: `refused: ${check.reason}` });
+        continue;
+      }
+      // Already one of ours, or named twice: the pool relay's result covers it.
+      if (this.relays.has(check.url) || seen.has(check.url)) continue;
+      seen.add(check.url);
+      if (accepted.length >= this.maxExtra) {
+        refused.push({ relay: check.url, reason: `refused: at most ${this.maxExtra} extra relays per request` });
+        continue;
+      }
+      accepted.push(check.url);
+    }
+    if (refused.length) log.info("extra relays refused", { refused });
+    return { accepted, refused };
+  }
+
+  /** Opens a short-lived connection, runs fn, always closes; null when it could not connect. */
+  private async withShortSocket<T>(url: string, deadline: number, fn: (s: RelaySocket) => Promise<T>): Promise<T | null> {
+    if (!this.running) return null;
+    const s = new RelaySocket(url, this.now);
+    this.shortSockets.add(s);
+    try {
+      const budget = Math.min(this.ctx.timeouts.connectMs, left(deadline));
+      if (budget <= 0) return null;
+      try {
+        await s.open(budget);
+      } catch (err) {
+        log.info("extra relay unreachable", { relay: url, err: errorMessage(err) });
+        return null;
+      }
+      return await fn(s);
+    } finally {
+      s.close();
+      this.shortSockets.delete(s);
+    }
+  }
+
+  private onRelayConnected(relay: PoolRelay, socket: RelaySocket): void {
+    for (const sub of this.subs.values()) this.reqOn(sub, relay, socket);
+  }
+
+  private onRelayLost(relay: PoolRelay, socket: RelaySocket): void {
+    for (const sub of this.subs.values()) {
+      const st = sub.perRelay.get(relay.url);
+      if (!st || st.active !== socket) continue;
+      st.active = null;
+      const heard = socket.lastHeardAt;
+      st.lostAt = st.eosed && heard !== null ? Math.floor(heard / 1000) : st.lostAt;
+    }
+  }
+
+  private reqOn(sub: PoolSub, relay: PoolRelay, socket: RelaySocket, authRetried = false): void {
+    if (sub.closed) return;
+    let st = sub.perRelay.get(relay.url);
+    if (!st) {
+      st = { lastSeen: null, eosed: false, lostAt: null, active: null };
+      sub.perRelay.set(relay.url, st);
+    }
+    const state = st;
+    const resumeAt = maxOrNull(state.lastSeen, state.lostAt);
+    const filters = resumeFilters(sub.filters, resumeAt, this.windowSec);
+    state.eosed = false;
+    state.active = socket;
+    const sent = socket.req(sub.id, filters, {
+      onEvent: (event) => {
+        if (sub.closed) return;
+        if (state.lastSeen === null || event.created_at > state.lastSeen) state.lastSeen = event.created_at;
+        try {
+          sub.handlers.onEvent(event, relay.url);
+        } catch (err) {
+          log.error("subscriber onEvent threw", { relay: relay.url, err: errorMessage(err) });
+        }
+      },
+      onEose: () => {
+        state.eosed = true;
+        try {
+          sub.handlers.onEose?.(relay.url);
+        } catch (err) {
+          log.error("subscriber onEose threw", { relay: relay.url, err: errorMessage(err) });
+        }
+      },
+      onClosed: (reason, byRelay) => {
+        if (!byRelay || sub.closed) return;
+        if (state.active === socket) state.active = null;
+        if (reason.startsWith(AUTH_REQUIRED) && !authRetried) {
+          void socket.authenticate(this.sign, this.ctx.timeouts.authMs).then((ok) => {
+            if (ok && socket.isOpen && relay.connectedSocket === socket && !sub.closed) this.reqOn(sub, relay, socket, true);
+          });
+          return;
+        }
+        // Other refusals are retried on the next reconnect.
+        log.warn("relay closed a subscription", { relay: relay.url, reason });
+      },
+    });
+    if (!sent) state.active = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function left(deadline: number): number {
+  return Math.max(0, deadline - performance.now());
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
+
+function toResult(relay: string, o: OkOutcome): PublishResult {
+  return { relay, ok: o.status === "ok", status: o.status, message: o.message };
+}
+
+function dedupeUrls(urls: string[]): string[] {
+  const out: string[] = [];
+  for (const u of urls) {
+    const n = normalizeRelayUrl(u);
+    if (!out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+function makeSigner(signer: PoolSigner): (t: EventTemplate) => Promise<Event> {
+  if ("secretKey" in signer) {
+    const key = signer.secretKey;
+    if (!(key instanceof Uint8Array) || key.length !== 32) throw new AppError("invalid_input", "signer secret key must be 32 bytes");
+    return async (t) => finalizeEvent(t, key);
+  }
+  return async (t) => signer.sign(t);
+}
