@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
@@ -433,6 +433,7 @@ describe("relay pool", () => {
     const r = await relay();
     const silent = await relay({ mode: "silent" });
     const dir = mkdtempSync(join(tmpdir(), "pool-exit-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const script = join(dir, "run.ts");
     const poolPath = new URL("../../src/nostr/pool.ts", import.meta.url).pathname;
     const busPath = new URL("../../src/bus.ts", import.meta.url).pathname;
