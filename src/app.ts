@@ -24,6 +24,12 @@ import type { Snapshot } from "./server/snapshot.ts";
 import type { WalletView } from "./wallet/events.ts";
 import type { ProviderView } from "./jobs/provider-events.ts";
 import { assets } from "./server/assets.ts";
+import { RelayPool } from "./nostr/pool.ts";
+import { RelayListChanged } from "./nostr/events.ts";
+import { Engine, type EnginePayments } from "./jobs/engine.ts";
+import { ProviderChanged } from "./jobs/provider-events.ts";
+import { ModelsChanged } from "./inference/events.ts";
+import { jobRowToView } from "./ledger/ledger.ts";
 
 const log = createLogger("app");
 
@@ -68,6 +74,10 @@ export class App implements Controller {
   private inference!: Inference;
   private http: ReturnType<typeof Bun.serve> | null = null;
   private identity: UnifiedIdentity | null = null;
+  private pool: RelayPool | null = null;
+  private engine: Engine | null = null;
+  /** The payments work plugs the wallet in here; null = free mode only. */
+  protected payments: EnginePayments | null = null;
   private stopped = false;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
 
@@ -173,10 +183,48 @@ export class App implements Controller {
     await this.startIdentityServices();
   }
 
-  /** Services that need the keys: the relay pool, the job engine, the wallet. Filled in by later work. */
-  protected async startIdentityServices(): Promise<void> {}
+  /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
+  private async startIdentityServices(): Promise<void> {
+    const identity = this.identity!;
+    this.pool = new RelayPool({
+      relays: this.config.relays,
+      bus: this.bus,
+      signer: { secretKey: identity.secretKey() },
+      // Customer-named reply relays and url inputs on private addresses are refused unless allowed.
+      allowInsecureLocal: this.config.limits.allowPrivateUrls,
+    });
+    this.pool.start();
+    this.engine = new Engine({
+      bus: this.bus,
+      pool: this.pool,
+      inference: this.inference,
+      ledger: this.ledger,
+      payments: this.payments,
+      secretKey: identity.secretKey(),
+      pubkey: identity.pubkey,
+      config: () => this.config,
+    });
+    this.unsubscribeModels = this.bus.subscribe(ModelsChanged, () => {
+      this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
+      this.emitProvider();
+    });
+    await this.engine.recover();
+  }
 
-  protected async stopIdentityServices(): Promise<void> {}
+  private unsubscribeModels: (() => void) | null = null;
+
+  private async stopIdentityServices(): Promise<void> {
+    this.unsubscribeModels?.();
+    this.unsubscribeModels = null;
+    await this.engine?.stop();
+    this.engine = null;
+    await this.pool?.stop();
+    this.pool = null;
+  }
+
+  private emitProvider(): void {
+    this.bus.publish(ProviderChanged, { provider: this.providerView() });
+  }
 
   private async lockIdentity(): Promise<void> {
     if (!this.identity) return;
@@ -233,6 +281,7 @@ export class App implements Controller {
   // ---- provider, models, relays, settings ----
 
   protected providerView(): ProviderView {
+    if (this.engine) return { ...this.engine.view(), blockers: this.engine.isOnline() ? [] : this.blockers() };
     return {
       online: false,
       blockers: this.blockers(),
@@ -249,11 +298,24 @@ export class App implements Controller {
     const ollama = this.inference.view();
     if (!ollama.reachable) out.push(`Ollama is not running at ${ollama.url}: install it from ollama.com, then \`ollama pull llama3.2\`.`);
     else if (this.inference.servedModels().length === 0) out.push("No model is served: pull one (`ollama pull llama3.2`) or switch one on under MODELS.");
+    if (this.config.pricing.mode !== "free") {
+      const ready = this.payments?.ready() ?? { ok: false as const, reason: "the wallet is not set up" };
+      if (!ready.ok) out.push(`Paid mode needs a working wallet (${ready.reason}); set it up, or use payment mode free.`);
+    }
+    if (this.pool && !this.pool.views().some((r) => r.state === "connected")) out.push("No relay is connected: check your network or add a relay under NETWORK.");
     return out;
   }
 
-  async setOnline(_online: boolean): Promise<void> {
-    throw new AppError("unavailable", this.blockers()[0] ?? "Going online is not available yet.");
+  async setOnline(online: boolean): Promise<void> {
+    if (!online) {
+      await this.engine?.goOffline();
+      this.emitProvider();
+      return;
+    }
+    if (!this.engine) throw new AppError("locked", this.blockers()[0] ?? "Unlock your identity first.");
+    if (this.inference.servedModels().length === 0) await this.inference.refresh();
+    await this.engine.goOnline();
+    this.emitProvider();
   }
 
   async setServedModels(models: string[] | null): Promise<void> {
@@ -268,11 +330,20 @@ export class App implements Controller {
   async addRelay(url: string): Promise<void> {
     const relays = [...new Set([...this.config.relays, url])];
     this.config = updateConfigFile(this.dataDir, { relays });
+    this.pool?.setRelays(relays);
+    this.bus.publish(RelayListChanged, { relays: this.relayViews() });
   }
 
   async removeRelay(url: string): Promise<void> {
     const relays = this.config.relays.filter((r) => r !== url);
     this.config = updateConfigFile(this.dataDir, { relays });
+    this.pool?.setRelays(relays);
+    this.bus.publish(RelayListChanged, { relays: this.relayViews() });
+  }
+
+  private relayViews() {
+    if (this.pool) return this.pool.views();
+    return this.config.relays.map((url) => ({ url, state: "disconnected" as const, latencyMs: null, error: null, since: Date.now() }));
   }
 
   settings(): Settings {
@@ -302,8 +373,13 @@ export class App implements Controller {
     throw new AppError("unavailable", "The wallet is not available yet.");
   }
 
-  async cancelJob(_id: string): Promise<void> {
-    throw new AppError("not_found", "No such job.");
+  async cancelJob(id: string): Promise<void> {
+    if (!this.engine?.cancel(id)) throw new AppError("not_found", "No such active job.");
+  }
+
+  private jobViews() {
+    if (this.engine) return this.engine.jobs();
+    return this.ledger.listJobs({ limit: 50 }).map(jobRowToView);
   }
 
   snapshot(): Snapshot {
@@ -313,10 +389,10 @@ export class App implements Controller {
       provider: this.providerView(),
       wallet: this.walletView(),
       earnings: this.ledger.earnings(),
-      jobs: [],
+      jobs: this.jobViews(),
       ollama: this.inference.view(),
       models: this.inference.models(),
-      relays: this.config.relays.map((url) => ({ url, state: "disconnected" as const, latencyMs: null, error: null, since: Date.now() })),
+      relays: this.relayViews(),
     };
   }
 

@@ -13,7 +13,6 @@ Usage:
   compute ask "prompt" [...]     send a text-generation job to providers and print the answer
   compute selftest               send a job to this provider through its relays and time it
   compute earnings [--json]      today / week / all time
-  compute wallet balance|receive|send|history
   compute --version              print the version
 
 Run \`compute COMMAND --help\` for a command's options.`;
@@ -27,7 +26,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ask: async () => (await import("./cli/ask.ts")).ask,
   selftest: async () => (await import("./cli/selftest.ts")).selftest,
   earnings: async () => (await import("./cli/earnings.ts")).earnings,
-  wallet: async () => (await import("./cli/wallet.ts")).wallet,
 };
 
 export async function main(argv: string[]): Promise<number> {
