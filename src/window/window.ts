@@ -1,5 +1,6 @@
 // Main-thread side of the native window: checks a display exists, starts the worker, and resolves
 // when the user closes the window.
+import { pathToFileURL } from "node:url";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 
@@ -22,8 +23,10 @@ export function assertDisplay(): void {
 /** Opens the dashboard window; the promise settles when the window is closed. */
 export function openWindow(url: string): { closed: Promise<void>; close(): void } {
   assertDisplay();
-  // A second entry point for `bun build --compile` (build.ts lists it), so the binary finds it.
-  const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+  // In the compiled binary the worker is a second entry point (build.ts lists it) that lives beside
+  // the main entry under the same relative path as in src/; from source it sits beside this file.
+  const workerUrl = process.env.COMPUTE_COMPILED ? new URL("./window/worker.ts", pathToFileURL(Bun.main)).href : new URL("./worker.ts", import.meta.url).href;
+  const worker = new Worker(workerUrl);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   worker.onmessage = (e: MessageEvent<{ type: string }>) => {
