@@ -12,14 +12,20 @@ export const DEFAULT_RELAYS = ["wss://relay.damus.io", "wss://nos.lol", "wss://r
 export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
 export const DEFAULT_PORT = 7750;
 
-const relayUrl = z
-  .string()
-  .trim()
-  .refine((s) => /^wss?:\/\/[^\s/]+/.test(s), { message: "must be a ws:// or wss:// URL" });
-const httpUrl = z
-  .string()
-  .trim()
-  .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { message: "must be an http:// or https:// URL" });
+/** A URL with one of `protocols` and a host; the whole string must parse (no trailing junk). */
+function urlWith(protocols: string[]) {
+  return (s: string) => {
+    if (/\s/.test(s)) return false;
+    try {
+      const u = new URL(s);
+      return protocols.includes(u.protocol) && u.hostname !== "";
+    } catch {
+      return false;
+    }
+  };
+}
+const relayUrl = z.string().trim().refine(urlWith(["ws:", "wss:"]), { message: "must be a ws:// or wss:// URL" });
+const httpUrl = z.string().trim().refine(urlWith(["http:", "https:"]), { message: "must be an http:// or https:// URL" });
 
 export const PaymentMode = z.enum(["upfront", "after", "free"]);
 export type PaymentMode = z.infer<typeof PaymentMode>;
@@ -103,10 +109,40 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = 
 
 export const configPath = (dataDir: string) => join(dataDir, "config.json");
 
-function formatIssues(err: z.ZodError, source: string): string {
-  const parts = err.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
-  return `${source} is invalid: ${parts.join("; ")}`;
+/**
+ * `lead` says what was wrong ("The environment variables are invalid"); each issue names its key
+ * path, or the variable/flag the user actually typed when `names` knows it (a person who passed
+ * --payment-mode should read "--payment-mode", not "pricing.mode").
+ */
+function formatIssues(err: z.ZodError, lead: string, names: Record<string, string> = {}): string {
+  const parts = err.issues.map((i) => {
+    const path = i.path.map(String);
+    const key = names[path.join(".")] ?? names[path[0] ?? ""] ?? (path.length ? path.join(".") : "(root)");
+    return `${key}: ${i.message}`;
+  });
+  return `${lead}: ${parts.join("; ")}`;
 }
+
+const ENV_NAMES: Record<string, string> = {
+  ollamaUrl: "OLLAMA_HOST",
+  relays: "COMPUTE_RELAYS",
+  port: "COMPUTE_PORT",
+  logLevel: "COMPUTE_LOG_LEVEL",
+  network: "COMPUTE_NETWORK",
+  breezApiKey: "BREEZ_API_KEY",
+};
+
+const FLAG_NAMES: Record<string, string> = {
+  relays: "--relay",
+  ollamaUrl: "--ollama-url",
+  port: "--port",
+  host: "--host",
+  logLevel: "--log-level",
+  network: "--network",
+  "pricing.mode": "--payment-mode",
+  "pricing.perJobMsats": "--price-msats",
+  "pricing.per1kTokensMsats": "--price-per-1k-tokens-msats",
+};
 
 /** Reads the config file; missing → {}. Bad JSON or bad keys → AppError naming the key. */
 export function readConfigFile(dataDir: string): Record<string, unknown> {
@@ -122,16 +158,35 @@ export function readConfigFile(dataDir: string): Record<string, unknown> {
     throw new AppError("invalid_input", `The config file ${path} must hold a JSON object.`);
   }
   const check = ConfigSchema.safeParse(raw);
-  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, `The config file ${path}`));
+  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, `The config file ${path} is invalid`));
   return raw as Record<string, unknown>;
+}
+
+/**
+ * Ollama's own OLLAMA_HOST, read the way Ollama's CLI reads it: the scheme is optional (http), a
+ * missing port means 11434 when no scheme was given, and an empty host means 127.0.0.1. People set
+ * it to a listen address such as "0.0.0.0" to expose Ollama; as a destination that wildcard means
+ * "this machine", and connecting to 0.0.0.0 fails on Windows, so it becomes 127.0.0.1.
+ */
+export function ollamaUrlFromHost(value: string): string {
+  const v = value.trim();
+  const explicit = /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
+  if (explicit) return v;
+  let url: URL;
+  try {
+    url = new URL(`http://${v.startsWith(":") ? `127.0.0.1${v}` : v}`);
+  } catch {
+    return `http://${v}`; // left for the schema to reject with a message naming ollamaUrl
+  }
+  const wildcard = url.hostname === "0.0.0.0" || url.hostname === "[::]";
+  const host = wildcard ? "127.0.0.1" : url.hostname;
+  const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
+  return `http://${host}:${url.port || "11434"}${path}`;
 }
 
 function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (env.OLLAMA_HOST) {
-    // Ollama's own variable may be "host:port" without a scheme.
-    out.ollamaUrl = /^https?:\/\//.test(env.OLLAMA_HOST) ? env.OLLAMA_HOST : `http://${env.OLLAMA_HOST}`;
-  }
+  if (env.OLLAMA_HOST?.trim()) out.ollamaUrl = ollamaUrlFromHost(env.OLLAMA_HOST);
   if (env.COMPUTE_RELAYS) out.relays = env.COMPUTE_RELAYS.split(",").map((s) => s.trim()).filter(Boolean);
   if (env.COMPUTE_PORT) out.port = Number(env.COMPUTE_PORT);
   if (env.COMPUTE_LOG_LEVEL) out.logLevel = env.COMPUTE_LOG_LEVEL;
@@ -174,9 +229,9 @@ export function loadConfig(opts: { dataDir: string; flags?: ConfigFlags; env?: N
   const env = envLayer(opts.env ?? process.env);
   const flags = flagLayer(opts.flags ?? {});
   const envCheck = ConfigSchema.safeParse(merge(file, env));
-  if (!envCheck.success) throw new AppError("invalid_input", formatIssues(envCheck.error, "The environment"));
+  if (!envCheck.success) throw new AppError("invalid_input", formatIssues(envCheck.error, "The environment variables are invalid", ENV_NAMES));
   const all = ConfigSchema.safeParse(merge(merge(file, env), flags));
-  if (!all.success) throw new AppError("usage", formatIssues(all.error, "The command-line flags"));
+  if (!all.success) throw new AppError("usage", formatIssues(all.error, "The command-line options are invalid", FLAG_NAMES));
   return all.data;
 }
 
@@ -187,7 +242,7 @@ export function loadConfig(opts: { dataDir: string; flags?: ConfigFlags; env?: N
 export function updateConfigFile(dataDir: string, patch: Record<string, unknown>): Config {
   const next = merge(readConfigFile(dataDir), patch);
   const check = ConfigSchema.safeParse(next);
-  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, "The new settings"));
+  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, "The new settings are invalid"));
   atomicWriteFile(configPath(dataDir), JSON.stringify(next, null, 2) + "\n", 0o600);
   return check.data;
 }
