@@ -6,7 +6,8 @@ import { dirname, basename, join } from "node:path";
 export function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o600): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // pid + random: two writers (processes, or a retry after a failed write) never share a temp file.
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   const fd = openSync(tmp, "wx", mode);
   try {
     const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
@@ -21,7 +22,15 @@ export function atomicWriteFile(path: string, data: string | Uint8Array, mode = 
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    // e.g. the target is a directory, or (Windows) open elsewhere: keep the old file, drop the temp one.
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
+  }
   try {
     const dfd = openSync(dir, "r");
     fsyncSync(dfd);

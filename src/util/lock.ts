@@ -1,13 +1,14 @@
 // One running compute per data dir. The lock file also tells other commands (status, a second
 // `compute`) where the running instance serves its API and with which token; it is mode 0600.
-import { existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, mkdirSync, linkSync, renameSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { atomicWriteFile } from "./atomic.ts";
 
 export const LockInfo = z.object({
-  pid: z.number().int(),
+  // kill(0 or negative pid, 0) probes a process group and would "find" it alive.
+  pid: z.number().int().positive(),
   startedAt: z.number(),
   url: z.string().nullable(),
   token: z.string().nullable(),
@@ -29,13 +30,60 @@ function alive(pid: number): boolean {
 export function readLock(dataDir: string): LockInfo | null {
   const path = lockPath(dataDir);
   if (!existsSync(path)) return null;
+  const info = parseLockFile(path);
+  return info && alive(info.pid) ? info : null;
+}
+
+function parseLockFile(path: string): LockInfo | null {
   try {
-    const info = LockInfo.parse(JSON.parse(readFileSync(path, "utf8")));
-    return alive(info.pid) ? info : null;
+    return LockInfo.parse(JSON.parse(readFileSync(path, "utf8")));
   } catch {
     return null;
   }
 }
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
+}
+
+/**
+ * Creates `path` holding `text`, failing with EEXIST if it exists. The content is written to a
+ * private temp file first and hard-linked into place, so no other process can ever see the lock
+ * file empty or half written (and mistake it for a stale one). File systems without hard links
+ * fall back to an exclusive create.
+ */
+function createExclusive(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600, flag: "wx" });
+  try {
+    linkSync(tmp, path);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS" && code !== "EXDEV") throw err;
+  } finally {
+    unlinkQuiet(tmp);
+  }
+  const fd = openSync(path, "wx", 0o600);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function conflict(other: LockInfo): AppError {
+  return new AppError(
+    "conflict",
+    `compute is already running on this data dir (pid ${other.pid}${other.url ? `, dashboard at ${other.url}` : ""}); stop it first or use another --data-dir.`,
+    { pid: other.pid, url: other.url },
+  );
+}
+
+/** Lock files this process holds: a second acquire in the same process is a conflict too. */
+const heldHere = new Set<string>();
 
 export class InstanceLock {
   private held = false;
@@ -43,32 +91,48 @@ export class InstanceLock {
 
   static acquire(dataDir: string): InstanceLock {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const path = lockPath(dataDir);
-    for (let attempt = 0; attempt < 2; attempt++) {
+    const path = resolve(lockPath(dataDir));
+    if (heldHere.has(path)) {
+      throw new AppError("conflict", `This process already runs compute on the data dir ${dataDir}.`, { pid: process.pid, url: readLock(dataDir)?.url ?? null });
+    }
+    const text = JSON.stringify({ pid: process.pid, startedAt: Date.now(), url: null, token: null });
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const fd = openSync(path, "wx", 0o600);
-        writeSync(fd, JSON.stringify({ pid: process.pid, startedAt: Date.now(), url: null, token: null }));
-        closeSync(fd);
+        createExclusive(path, text);
         const lock = new InstanceLock(dataDir);
         lock.held = true;
+        heldHere.add(path);
         return lock;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-        const other = readLock(dataDir);
-        if (other && other.pid !== process.pid) {
-          throw new AppError(
-            "conflict",
-            `compute is already running on this data dir (pid ${other.pid}${other.url ? `, dashboard at ${other.url}` : ""}); stop it first or use another --data-dir.`,
-            { pid: other.pid, url: other.url },
-          );
-        }
-        // Stale lock from a process that died without cleaning up: take it over.
-        try {
-          unlinkSync(path);
-        } catch {}
       }
+      const other = readLock(dataDir);
+      if (other && other.pid !== process.pid) throw conflict(other);
+      // A stale lock (its process died without cleaning up, or it is our own pid from before a
+      // container restart). Take it over by renaming it aside first: if two processes race for
+      // the same stale lock only one rename succeeds, and a live lock grabbed by mistake (created
+      // between our read and our rename) is put back.
+      const aside = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.stale`;
+      try {
+        renameSync(path, aside);
+      } catch {
+        continue; // someone else moved it; try again
+      }
+      const moved = parseLockFile(aside);
+      if (moved && moved.pid !== process.pid && alive(moved.pid)) {
+        try {
+          linkSync(aside, path);
+        } catch {}
+        unlinkQuiet(aside);
+        throw conflict(moved);
+      }
+      unlinkQuiet(aside);
     }
     throw new AppError("conflict", `Could not lock the data dir ${dataDir}; remove ${path} if no compute is running.`);
+  }
+
+  get isHeld(): boolean {
+    return this.held;
   }
 
   /** Records where this instance serves, for `compute status` and a second `compute`. */
@@ -77,12 +141,13 @@ export class InstanceLock {
     atomicWriteFile(lockPath(this.dataDir), JSON.stringify({ pid: process.pid, startedAt: Date.now(), url, token }), 0o600);
   }
 
+  /** Removes the lock file if it is still ours; calling it again is harmless. */
   release(): void {
     if (!this.held) return;
     this.held = false;
-    try {
-      const info = readLock(this.dataDir);
-      if (!info || info.pid === process.pid) unlinkSync(lockPath(this.dataDir));
-    } catch {}
+    const path = resolve(lockPath(this.dataDir));
+    heldHere.delete(path);
+    const info = parseLockFile(path);
+    if (!info || info.pid === process.pid) unlinkQuiet(path);
   }
 }
