@@ -520,6 +520,12 @@ export class Ledger {
     return parseEach(rows, paymentFromDb);
   }
 
+  /** The payment credited for an invoice's payment hash, if any. */
+  findPaymentByHash(paymentHash: string): PaymentRow | null {
+    const row = this.db.query("SELECT * FROM payments WHERE payment_hash = $h").get({ h: paymentHash.toLowerCase() }) as DbPaymentRow | null;
+    return row ? paymentFromDb(row) : null;
+  }
+
   getPayment(id: string): PaymentRow | null {
     const row = this.db.query("SELECT * FROM payments WHERE id = $id").get({ id }) as DbPaymentRow | null;
     return row ? paymentFromDb(row) : null;
