@@ -1,11 +1,17 @@
 // Structured logs: one JSON line per record on stderr, tagged with the service that wrote it.
-// Secrets never reach a log: fields whose names look secret are replaced before writing.
+// Secrets never reach a log: fields whose names look secret are replaced before writing, and so is
+// secret-looking text (an nsec, a ?token=) anywhere in a message or a value.
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-const SECRET_KEY = /seed|mnemonic|nsec|password|passphrase|secret|private|token|apikey|api_key/i;
+// Field names that hold secrets. "token" only at the end of a name, so token counts
+// (maxTokens, outputTokens, tokensPerSecond) stay readable while token, authToken, api_token go.
+const SECRET_KEY = /seed|mnemonic|nsec|passw|passphrase|secret|private|privkey|api_?key|authorization|cookie|preimage|token$/i;
+// Secrets that can hide inside any string (messages, URLs, error texts): a bech32 nsec (NIP-19)
+// and the dashboard's ?token= query parameter.
+const SECRET_IN_TEXT = [/\bnsec1[02-9ac-hj-np-z]{20,}/gi, /([?&]token=)[^&\s"']+/gi];
 
 let threshold: LogLevel = parseLevel(process.env.COMPUTE_LOG_LEVEL) ?? "info";
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
@@ -29,13 +35,27 @@ export function setLogSink(next: (line: string) => void): (line: string) => void
   return prev;
 }
 
+function redactText(text: string): string {
+  let out = text;
+  for (const re of SECRET_IN_TEXT) out = out.replace(re, (_m, prefix?: string) => (typeof prefix === "string" ? `${prefix}[redacted]` : "[redacted]"));
+  return out;
+}
+
+const MAX_DEPTH = 4;
+
+/** A copy of `value` safe to log: secret-named fields and secret-looking text replaced. */
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 4 || value === null || typeof value !== "object") {
-    if (typeof value === "bigint") return value.toString();
-    if (typeof value === "string" && /^nsec1[02-9ac-hj-np-z]{20,}$/.test(value)) return "[redacted]";
-    return value;
+  if (typeof value === "string") return redactText(value);
+  if (typeof value === "bigint") return value.toString();
+  if (value === null || typeof value !== "object") return value;
+  // Raw bytes are usually key material; never dump them.
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
+  // Past the depth limit say so instead of writing the object unfiltered.
+  if (depth >= MAX_DEPTH) return "[nested]";
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return { name: value.name, message: redactText(value.message), ...(typeof code === "string" ? { code } : {}) };
   }
-  if (value instanceof Error) return { name: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v, depth + 1);
@@ -52,7 +72,9 @@ export interface Logger {
 export function createLogger(service: string): Logger {
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < rank[threshold]) return;
-    const record = { t: new Date().toISOString(), level, service, msg, ...(fields ? (redact(fields) as object) : {}) };
+    const record: Record<string, unknown> = { t: new Date().toISOString(), level, service, msg: redactText(msg) };
+    // Fields never overwrite the record's own keys.
+    if (fields) for (const [k, v] of Object.entries(redact(fields) as object)) if (!(k in record)) record[k] = v;
     sink(JSON.stringify(record));
   };
   return {
