@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigSchema } from "../../src/config.ts";
+import {
+  checkAnswers,
+  completeWord,
+  formToPatch,
+  passwordProblem,
+  pickCheckPositions,
+  settingsToForm,
+  splitWords,
+  toggleServed,
+  wordAtCaret,
+} from "../../ui/forms.ts";
+
+describe("recovery phrase helpers", () => {
+  test("splitWords normalises case and spacing", () => {
+    expect(splitWords("  Abandon\tABILITY \n able ")).toEqual(["abandon", "ability", "able"]);
+    expect(splitWords("   ")).toEqual([]);
+  });
+
+  test("pickCheckPositions returns k distinct sorted positions in range", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 200; round++) {
+      const n = round % 2 ? 12 : 24;
+      const p = pickCheckPositions(n, 3, rnd);
+      expect(p.length).toBe(3);
+      expect(new Set(p).size).toBe(3);
+      expect([...p].sort((a, b) => a - b)).toEqual(p);
+      for (const x of p) expect(x >= 0 && x < n).toBe(true);
+    }
+    expect(pickCheckPositions(2, 3, rnd).sort()).toEqual([0, 1]);
+    // Every position can be drawn (a bias bug would starve the last one).
+    const seen = new Set<number>();
+    for (let i = 0; i < 400; i++) for (const x of pickCheckPositions(12, 3, rnd)) seen.add(x);
+    expect(seen.size).toBe(12);
+  });
+
+  test("checkAnswers compares case- and space-insensitively", () => {
+    const words = ["alpha", "bravo", "charlie", "delta"];
+    expect(checkAnswers(words, [0, 2, 3], [" Alpha", "charlie", "echo"])).toEqual([true, true, false]);
+    expect(checkAnswers(words, [1], [])).toEqual([false]);
+  });
+
+  test("wordAtCaret and completeWord", () => {
+    const text = "abandon abil able";
+    expect(wordAtCaret(text, 12)).toEqual({ start: 8, end: 12, prefix: "abil" });
+    expect(wordAtCaret(text, 10)).toEqual({ start: 8, end: 12, prefix: "ab" });
+    expect(wordAtCaret("", 0)).toEqual({ start: 0, end: 0, prefix: "" });
+    expect(wordAtCaret("abc ", 4).prefix).toBe("");
+    expect(completeWord(text, 12, "ability")).toEqual({ text: "abandon ability able", caret: 16 });
+    expect(completeWord("aban", 4, "abandon")).toEqual({ text: "abandon ", caret: 8 });
+  });
+
+  test("passwordProblem", () => {
+    expect(passwordProblem("short", "short")).toMatch(/at least 8/);
+    expect(passwordProblem("long enough", "long enougH")).toMatch(/differ/);
+    expect(passwordProblem("long enough", "long enough")).toBeNull();
+  });
+});
+
+describe("settings form", () => {
+  const defaults = ConfigSchema.parse({});
+
+  test("round-trips the defaults into a patch the config schema accepts", () => {
+    const form = settingsToForm(defaults.pricing, defaults.limits);
+    expect(form.perJobSats).toBe("10");
+    const r = formToPatch(form);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.patch.pricing.perJobMsats).toBe(defaults.pricing.perJobMsats);
+    expect(r.patch.limits.maxConcurrentJobs).toBe(defaults.limits.maxConcurrentJobs);
+    const merged = ConfigSchema.safeParse({ pricing: { ...defaults.pricing, ...r.patch.pricing }, limits: { ...defaults.limits, ...r.patch.limits } });
+    expect(merged.success).toBe(true);
+  });
+
+  test("converts sats with decimals to msats", () => {
+    const form = { ...settingsToForm(defaults.pricing, defaults.limits), perJobSats: "0.5", per1kTokensSats: "2" };
+    const r = formToPatch(form);
+    expect(r.ok && r.patch.pricing).toMatchObject({ perJobMsats: 500, per1kTokensMsats: 2000 });
+  });
+
+  test("names each bad field", () => {
+    const form = {
+      ...settingsToForm(defaults.pricing, defaults.limits),
+      perJobSats: "abc",
+      maxConcurrentJobs: "0",
+      queueSize: "1.5",
+      invoiceExpirySecs: "5",
+    };
+    const r = formToPatch(form);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(Object.keys(r.errors).sort()).toEqual(["invoiceExpirySecs", "maxConcurrentJobs", "perJobSats", "queueSize"]);
+    expect(r.errors.maxConcurrentJobs).toBe("Between 1 and 64.");
+  });
+
+  test("a paid mode needs a price; free does not", () => {
+    const base = { ...settingsToForm(defaults.pricing, defaults.limits), perJobSats: "0", per1kTokensSats: "0" };
+    const paid = formToPatch({ ...base, mode: "upfront" });
+    expect(paid.ok).toBe(false);
+    expect(formToPatch({ ...base, mode: "free" }).ok).toBe(true);
+  });
+});
+
+describe("toggleServed", () => {
+  const models = [
+    { name: "a", served: true },
+    { name: "b", served: false },
+    { name: "c", served: true },
+  ];
+  test("flips one model and keeps the others", () => {
+    expect(toggleServed(models, "b")).toEqual(["a", "b", "c"]);
+    expect(toggleServed(models, "a")).toEqual(["c"]);
+    expect(toggleServed(models, "zzz")).toEqual(["a", "c"]);
+  });
+});

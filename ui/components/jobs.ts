@@ -1,0 +1,98 @@
+// ACTIVE JOBS: what runs now (live tokens and tokens/s) and what finished lately.
+import { html } from "htm/preact";
+import { useState } from "preact/hooks";
+import { cancelJob, errorText } from "../api.ts";
+import { formatAgo, formatInt, formatMsats, formatTps, jobLabel, jobTone, shortId } from "../format.ts";
+import { isActive, ui, type JobView } from "../state.ts";
+import { notify } from "../toast.ts";
+import { Empty, Light, Panel } from "./kit.ts";
+
+/** Shown below the active ones; the snapshot keeps more, the panel keeps its height. */
+const RECENT_SHOWN = 8;
+
+function LockIcon() {
+  return html`<svg class="lock-icon" viewBox="0 0 12 12" width="10" height="10" role="img" aria-label="encrypted">
+    <title>Encrypted request</title>
+    <rect x="2" y="5.5" width="8" height="5.5" rx="1" fill="currentColor" />
+    <path d="M4 5.5V4a2 2 0 0 1 4 0v1.5" fill="none" stroke="currentColor" stroke-width="1.3" />
+  </svg>`;
+}
+
+function JobRow(props: { job: JobView; preview: string | undefined; now: number }) {
+  const j = props.job;
+  const [cancelling, setCancelling] = useState(false);
+  const active = isActive(j.status);
+  const cancel = async () => {
+    setCancelling(true);
+    try {
+      await cancelJob(j.id);
+    } catch (err) {
+      notify("bad", errorText(err));
+    } finally {
+      setCancelling(false);
+    }
+  };
+  const running = j.status === "processing";
+  return html`<li class=${`job${active ? " active" : ""}${running ? " running" : ""}`} data-testid="job-row" data-job-id=${j.id} data-status=${j.status}>
+    <div class="job-id">
+      <code title=${j.id}>${shortId(j.id)}</code>
+      <span class="job-kind" title="Nostr event kind (NIP-90)">${j.kind}${j.encrypted ? html` <${LockIcon} />` : null}</span>
+    </div>
+    <div class="job-model ellipsis" title=${j.model ?? ""}>${j.model ?? "—"}</div>
+    <div class="job-status" data-testid="job-status" title=${j.error ?? ""}>
+      <${Light} tone=${jobTone(j.status)} pulse=${running} />
+      <span>${jobLabel(j.status)}</span>
+    </div>
+    <div class="job-num" title="Tokens generated"><b data-testid="job-tokens">${formatInt(j.tokens)}</b><small>tok</small></div>
+    <div class="job-num" title="Tokens per second"><b data-testid="job-tps">${formatTps(j.tokensPerSec)}</b><small>t/s</small></div>
+    <div class="job-num job-sats" title="Price">${j.amountMsats === null ? html`<span class="faint">${formatAgo(j.updatedAt, props.now)}</span>` : html`<b>${formatMsats(j.amountMsats)}</b><small>sats</small>`}</div>
+    <div class="job-act">
+      ${active
+        ? html`<button type="button" class="btn btn-ghost btn-sm btn-danger" disabled=${cancelling} data-testid="job-cancel" aria-label=${`Cancel job ${shortId(j.id)}`} onClick=${cancel}>
+            CANCEL
+          </button>`
+        : null}
+    </div>
+    ${running && props.preview
+      ? html`<p class="job-preview" data-testid="job-preview">${props.preview.slice(-160)}<span class="caret" aria-hidden="true">▌</span></p>`
+      : j.status === "error" && j.error
+        ? html`<p class="job-preview job-error">${j.error}</p>`
+        : null}
+  </li>`;
+}
+
+export function JobsPanel() {
+  const st = ui.value!;
+  const s = st.snapshot;
+  const active = s.jobs.filter((j) => isActive(j.status));
+  const recent = s.jobs.filter((j) => !isActive(j.status)).slice(0, RECENT_SHOWN);
+  const now = Date.now();
+  const connected = s.relays.filter((r) => r.state === "connected").length;
+
+  let empty = null;
+  if (!s.jobs.length) {
+    empty = s.provider.online
+      ? html`<${Empty} title="Waiting for the first request" testid="jobs-empty">
+          Listening on ${connected} relay${connected === 1 ? "" : "s"}. Customers' kind 5050 requests show up here as they arrive.
+        <//>`
+      : html`<${Empty} title="No jobs yet" testid="jobs-empty">Go online to start taking text-generation jobs from Nostr.<//>`;
+  }
+
+  return html`<${Panel}
+    title="ACTIVE JOBS"
+    testid="jobs-panel"
+    class="panel-jobs"
+    actions=${html`<span class="count mono" data-testid="jobs-active-count">${active.length} active</span>`}
+  >
+    ${empty ??
+    html`<div class="jobs-head" aria-hidden="true">
+        <span>ID · KIND</span><span>MODEL</span><span>STATUS</span><span class="r">TOKENS</span><span class="r">SPEED</span><span class="r">SATS</span><span></span>
+      </div>
+      <ul class="jobs" aria-label="Jobs">
+        ${active.map((j) => html`<${JobRow} key=${j.id} job=${j} preview=${st.previews[j.id]} now=${now} />`)}
+        ${active.length === 0 ? html`<li class="jobs-idle">No job running${s.provider.online ? ": waiting for requests" : ""}.</li>` : null}
+        ${recent.length ? html`<li class="jobs-divider" aria-hidden="true"><span>RECENT</span></li>` : null}
+        ${recent.map((j) => html`<${JobRow} key=${j.id} job=${j} preview=${undefined} now=${now} />`)}
+      </ul>`}
+  <//>`;
+}

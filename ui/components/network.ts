@@ -1,0 +1,101 @@
+// NETWORK: the relays customers reach this provider through, with a light and latency each.
+import { html } from "htm/preact";
+import { useState } from "preact/hooks";
+import { addRelay, errorText, removeRelay } from "../api.ts";
+import { formatLatency, relayTone } from "../format.ts";
+import { ui } from "../state.ts";
+import { notify } from "../toast.ts";
+import { Empty, Light, Panel } from "./kit.ts";
+
+function AddRelay() {
+  const [url, setUrl] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    let u = url.trim();
+    if (!u) return setError("Type a relay address, e.g. wss://nos.lol");
+    // People often paste a bare host name: relays are reached over TLS websockets by default.
+    if (!/^wss?:\/\//i.test(u)) u = `wss://${u}`;
+    if (!/^wss?:\/\/[^\s/]+/i.test(u)) return setError("A relay address looks like wss://relay.example.com");
+    setBusy(true);
+    setError(null);
+    try {
+      await addRelay(u);
+      setUrl("");
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="inline-form" onSubmit=${submit} aria-label="Add a relay">
+    <label class="sr-only" for="relay-url">Relay address</label>
+    <input
+      id="relay-url"
+      class="input mono"
+      placeholder="wss://relay.example.com"
+      autocomplete="off"
+      spellcheck=${false}
+      value=${url}
+      data-testid="relay-input"
+      aria-invalid=${error ? "true" : undefined}
+      onInput=${(e: Event) => setUrl((e.target as HTMLInputElement).value)}
+    />
+    <button type="submit" class="btn" disabled=${busy} data-testid="relay-add">ADD</button>
+    ${error ? html`<p class="field-error full" role="alert" data-testid="relay-error">${error}</p>` : null}
+  </form>`;
+}
+
+const STATE_TEXT: Record<string, string> = { connected: "connected", connecting: "connecting", failed: "failed", disconnected: "off" };
+
+export function NetworkPanel() {
+  const relays = ui.value!.snapshot.relays;
+  const [removing, setRemoving] = useState<string | null>(null);
+  const connected = relays.filter((r) => r.state === "connected").length;
+  const remove = async (url: string) => {
+    setRemoving(url);
+    try {
+      await removeRelay(url);
+    } catch (err) {
+      notify("bad", errorText(err));
+    } finally {
+      setRemoving(null);
+    }
+  };
+  return html`<${Panel}
+    title="NETWORK"
+    testid="network-panel"
+    actions=${html`<span class="count mono" data-testid="relays-connected">${connected}/${relays.length} up</span>`}
+  >
+    ${relays.length === 0
+      ? html`<${Empty} title="No relays" testid="relays-empty">Customers find you through relays: add one below, e.g. <code>wss://nos.lol</code>.<//>`
+      : connected === 0
+        ? html`<p class="banner banner-warn" data-testid="relays-none-connected">No relay connected: check your internet connection, or add another relay.</p>`
+        : null}
+    ${relays.length
+      ? html`<ul class="relays" aria-label="Relays">
+          ${relays.map(
+            (r) => html`<li key=${r.url} class="relay" data-testid="relay-row" data-url=${r.url} data-state=${r.state}>
+              <${Light} tone=${relayTone(r.state)} pulse=${r.state === "connecting"} label=${STATE_TEXT[r.state] ?? r.state} />
+              <span class="relay-url mono ellipsis" title=${r.error ? `${r.url}: ${r.error}` : r.url}>${r.url.replace(/^wss:\/\//, "")}</span>
+              <span class="relay-lat mono" data-testid="relay-latency">${r.state === "connected" ? formatLatency(r.latencyMs) : STATE_TEXT[r.state] ?? r.state}</span>
+              <button
+                type="button"
+                class="btn btn-ghost btn-icon btn-sm"
+                aria-label=${`Remove ${r.url}`}
+                title="Remove"
+                disabled=${removing === r.url}
+                data-testid="relay-remove"
+                onClick=${() => remove(r.url)}
+              >
+                ✕
+              </button>
+              ${r.state === "failed" && r.error ? html`<p class="relay-error">${r.error}</p>` : null}
+            </li>`,
+          )}
+        </ul>`
+      : null}
+    <${AddRelay} />
+  <//>`;
+}

@@ -1,0 +1,88 @@
+// GO ONLINE: the one switch that announces this machine on the relays (NIP-89) and starts taking
+// kind 5050 jobs, with the reasons it can't when it can't.
+import { html } from "htm/preact";
+import { useState } from "preact/hooks";
+import { errorText, setOnline } from "../api.ts";
+import { formatMsats } from "../format.ts";
+import { isActive, ui } from "../state.ts";
+import { notify } from "../toast.ts";
+import { openDialog } from "./dialogs.ts";
+import { Light, Panel, Spinner } from "./kit.ts";
+
+const MODE_TEXT = { upfront: "Paid up front", after: "Paid after delivery", free: "Free" } as const;
+
+export function ProviderPanel() {
+  const s = ui.value!.snapshot;
+  const p = s.provider;
+  const [pending, setPending] = useState(false);
+  const connected = s.relays.filter((r) => r.state === "connected").length;
+  const serving = s.models.filter((m) => m.served).length;
+  const active = s.jobs.filter((j) => isActive(j.status)).length;
+  const blocked = !p.online && p.blockers.length > 0;
+
+  const toggle = async () => {
+    setPending(true);
+    try {
+      await setOnline(!p.online);
+    } catch (err) {
+      notify("bad", errorText(err));
+    } finally {
+      setPending(false);
+    }
+  };
+
+  const price =
+    p.paymentMode === "free"
+      ? "no charge"
+      : [p.perJobMsats > 0 ? `${formatMsats(p.perJobMsats)} sats/job` : null, p.per1kTokensMsats > 0 ? `${formatMsats(p.per1kTokensMsats)} sats/1k tok` : null]
+          .filter(Boolean)
+          .join(" + ") || "no price set";
+
+  return html`<${Panel} title="PROVIDER" testid="provider-panel" class="panel-provider">
+    <button
+      type="button"
+      role="switch"
+      aria-checked=${p.online ? "true" : "false"}
+      aria-describedby=${p.blockers.length ? "blockers" : undefined}
+      class=${`online-toggle${p.online ? " is-online" : ""}${blocked ? " is-blocked" : ""}`}
+      data-testid="online-toggle"
+      data-online=${p.online ? "true" : "false"}
+      disabled=${pending || blocked}
+      onClick=${toggle}
+    >
+      <span class="online-icon" aria-hidden="true">${pending ? html`<${Spinner} />` : html`<${Light} tone=${p.online ? "ok" : blocked ? "bad" : "idle"} pulse=${p.online} />`}</span>
+      <span class="online-text">
+        <span class="online-main" data-testid="online-state">${p.online ? "ONLINE" : "GO ONLINE"}</span>
+        <span class="online-sub">
+          ${p.online
+            ? `Taking jobs on ${connected} relay${connected === 1 ? "" : "s"} · click to go offline`
+            : blocked
+              ? "Not ready yet: see below"
+              : `${serving} model${serving === 1 ? "" : "s"} · ${connected} relay${connected === 1 ? "" : "s"} ready`}
+        </span>
+      </span>
+    </button>
+    ${p.blockers.length
+      ? html`<ul class="blockers" id="blockers" data-testid="blockers">
+          ${p.blockers.map((b) => html`<li data-testid="blocker">${b}</li>`)}
+        </ul>`
+      : null}
+    <dl class="facts">
+      <div>
+        <dt>Pricing</dt>
+        <dd>
+          <span data-testid="pricing-summary">${MODE_TEXT[p.paymentMode]} · ${price}</span>
+          <button type="button" class="link" onClick=${() => (openDialog.value = "settings")}>edit</button>
+        </dd>
+      </div>
+      <div>
+        <dt>Queue</dt>
+        <dd class="mono">${active} active</dd>
+      </div>
+      <div>
+        <dt>Announced</dt>
+        <dd class="mono" data-testid="announcement">${p.announcementId ? html`<span title=${p.announcementId}>${p.announcementId.slice(0, 12)}…</span>` : "not yet"}</dd>
+      </div>
+    </dl>
+  <//>`;
+}

@@ -1,0 +1,184 @@
+// SETTINGS: pricing and limits (PUT /api/settings), and revealing the recovery phrase.
+import { html } from "htm/preact";
+import { useEffect, useState } from "preact/hooks";
+import { errorText, getSettings, putSettings, revealMnemonic, type Settings } from "../api.ts";
+import { formToPatch, settingsToForm, splitWords, type SettingsErrors, type SettingsForm } from "../forms.ts";
+import { notify } from "../toast.ts";
+import { Dialog, Field, Spinner } from "./kit.ts";
+
+const MODES = [
+  ["upfront", "Up front", "The customer pays the invoice before the job runs."],
+  ["after", "After delivery", "The result is sent with an invoice; payment is on trust."],
+  ["free", "Free", "No charge: useful for testing or goodwill."],
+] as const;
+
+type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls">;
+
+const LIMIT_FIELDS: [NumField, string, string][] = [
+  ["maxConcurrentJobs", "Jobs at once", "Ollama runs one at a time unless OLLAMA_NUM_PARALLEL is set."],
+  ["queueSize", "Queue length", "Waiting jobs beyond this are told to try later."],
+  ["maxTokensCap", "Max tokens per job", "Upper bound on what one request may generate."],
+  ["maxInputBytes", "Max prompt size (bytes)", ""],
+  ["perCustomerPerMinute", "Requests per customer per minute", ""],
+  ["jobTimeoutSecs", "Job timeout (s)", ""],
+];
+
+function RevealSeed() {
+  const [password, setPassword] = useState("");
+  const [words, setWords] = useState<string[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await revealMnemonic(password);
+      setWords(splitWords(r.mnemonic));
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setPassword("");
+      setBusy(false);
+    }
+  };
+  if (words) {
+    return html`<div class="reveal">
+      <p class="banner banner-warn">Anyone with these words controls your identity and your sats. Never type them into a website.</p>
+      <ol class="words" data-testid="reveal-words">
+        ${words.map((w, i) => html`<li key=${i}><span class="word-n">${i + 1}</span><span class="word">${w}</span></li>`)}
+      </ol>
+      <div class="btn-row end"><button type="button" class="btn" data-testid="reveal-hide" onClick=${() => setWords(null)}>HIDE</button></div>
+    </div>`;
+  }
+  return html`<form class="inline-form" onSubmit=${submit}>
+    <label class="sr-only" for="reveal-password">Password</label>
+    <input
+      id="reveal-password"
+      type="password"
+      class="input"
+      placeholder="your password"
+      autocomplete="current-password"
+      value=${password}
+      data-testid="reveal-password"
+      onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)}
+    />
+    <button type="submit" class="btn" disabled=${busy || !password} data-testid="reveal-submit">REVEAL PHRASE</button>
+    ${error ? html`<p class="field-error full" role="alert" data-testid="reveal-error">${error}</p>` : null}
+  </form>`;
+}
+
+export function SettingsDialog(props: { onClose: () => void }) {
+  const [loaded, setLoaded] = useState<Settings | null>(null);
+  const [form, setForm] = useState<SettingsForm | null>(null);
+  const [errors, setErrors] = useState<SettingsErrors>({});
+  const [loadErr, setLoadErr] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [saveErr, setSaveErr] = useState<string | null>(null);
+
+  useEffect(() => {
+    getSettings()
+      .then((s) => {
+        setLoaded(s);
+        setForm(settingsToForm(s.pricing, s.limits));
+      })
+      .catch((err) => setLoadErr(errorText(err)));
+  }, []);
+
+  const set = <K extends keyof SettingsForm>(key: K, value: SettingsForm[K]) => setForm((f) => (f ? { ...f, [key]: value } : f));
+  const input = (key: NumField, opts: { sats?: boolean } = {}) =>
+    html`<input
+      id=${`set-${key}`}
+      class="input mono"
+      inputmode=${opts.sats ? "decimal" : "numeric"}
+      autocomplete="off"
+      value=${form![key]}
+      data-testid=${`settings-${key}`}
+      aria-invalid=${errors[key] ? "true" : undefined}
+      onInput=${(e: Event) => set(key, (e.target as HTMLInputElement).value)}
+    />`;
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if (!form) return;
+    const r = formToPatch(form);
+    if (!r.ok) {
+      setErrors(r.errors);
+      return;
+    }
+    setErrors({});
+    setSaving(true);
+    setSaveErr(null);
+    try {
+      await putSettings(r.patch);
+      notify("ok", "Settings saved.");
+      props.onClose();
+    } catch (err) {
+      setSaveErr(errorText(err));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return html`<${Dialog} title="SETTINGS" onClose=${props.onClose} testid="settings-dialog" wide>
+    ${loadErr ? html`<p class="field-error" role="alert">${loadErr}</p>` : null}
+    ${!form && !loadErr ? html`<p class="note"><${Spinner} /> Loading…</p>` : null}
+    ${form
+      ? html`<form onSubmit=${save} class="settings" novalidate>
+          <fieldset class="group">
+            <legend>PRICING</legend>
+            <div class="modes" role="radiogroup" aria-label="Payment mode">
+              ${MODES.map(
+                ([value, label, hint]) => html`<label class=${`mode${form.mode === value ? " checked" : ""}`}>
+                  <input type="radio" name="mode" value=${value} checked=${form.mode === value} data-testid=${`settings-mode-${value}`} onChange=${() => set("mode", value)} />
+                  <span class="mode-label">${label}</span>
+                  <span class="mode-hint">${hint}</span>
+                </label>`,
+              )}
+            </div>
+            <div class="grid-2">
+              <${Field} label="Per job (sats)" id="set-perJobSats" error=${errors.perJobSats} hint="Charged for every job; decimals allowed (0.5).">
+                ${input("perJobSats", { sats: true })}
+              <//>
+              <${Field} label="Per 1,000 tokens (sats)" id="set-per1kTokensSats" error=${errors.per1kTokensSats} hint="Added per 1,000 generated tokens.">
+                ${input("per1kTokensSats", { sats: true })}
+              <//>
+              <${Field} label="Invoice expiry (s)" id="set-invoiceExpirySecs" error=${errors.invoiceExpirySecs}>${input("invoiceExpirySecs")}<//>
+              <${Field} label="Free jobs per customer" id="set-freeJobsPerCustomer" error=${errors.freeJobsPerCustomer}>${input("freeJobsPerCustomer")}<//>
+            </div>
+          </fieldset>
+          <fieldset class="group">
+            <legend>LIMITS</legend>
+            <div class="grid-2">
+              ${LIMIT_FIELDS.map(
+                ([key, label, hint]) => html`<${Field} label=${label} id=${`set-${key}`} error=${errors[key]} hint=${hint || undefined}>${input(key)}<//>`,
+              )}
+              <${Field} label="When going offline" id="set-onOffline">
+                <select id="set-onOffline" class="input" value=${form.onOffline} data-testid="settings-onOffline" onChange=${(e: Event) => set("onOffline", (e.target as HTMLSelectElement).value as "finish" | "cancel")}>
+                  <option value="finish">Finish running jobs</option>
+                  <option value="cancel">Cancel running jobs</option>
+                </select>
+              <//>
+              <div class="field check">
+                <label>
+                  <input type="checkbox" checked=${form.allowPrivateUrls} data-testid="settings-allowPrivateUrls" onChange=${(e: Event) => set("allowPrivateUrls", (e.target as HTMLInputElement).checked)} />
+                  Allow inputs that point at private network addresses
+                </label>
+              </div>
+            </div>
+          </fieldset>
+          ${saveErr ? html`<p class="field-error" role="alert" data-testid="settings-error">${saveErr}</p>` : null}
+          <div class="btn-row end">
+            <button type="button" class="btn btn-ghost" onClick=${props.onClose}>CANCEL</button>
+            <button type="submit" class="btn btn-primary" disabled=${saving} data-testid="settings-save">${saving ? html`<${Spinner} />` : null} SAVE</button>
+          </div>
+        </form>`
+      : null}
+    <section class="group">
+      <h3 class="legend">RECOVERY PHRASE</h3>
+      <p class="note">Your phrase restores both your Nostr identity and your wallet. Enter your password to show it.</p>
+      <${RevealSeed} />
+    </section>
+    ${loaded ? html`<p class="note faint small">Ollama: <code>${loaded.ollamaUrl}</code></p>` : null}
+  <//>`;
+}

@@ -1,0 +1,234 @@
+// WALLET: balance, receive (invoice or address, with a QR code) and send (fee preview, then confirm).
+import { html } from "htm/preact";
+import { useMemo, useState } from "preact/hooks";
+import { errorText, walletReceive, walletSendConfirm, walletSendPrepare, type ReceiveResult, type SendPreview } from "../api.ts";
+import { formatInt, formatMsats, parseWholeSats, walletTone } from "../format.ts";
+import { encodeQr, qrSvgPath, receiveQrText } from "../qr.ts";
+import { ui } from "../state.ts";
+import { openDialog } from "./dialogs.ts";
+import { CopyButton, Dialog, Field, Light, Panel, Spinner } from "./kit.ts";
+
+const STATE_TEXT: Record<string, string> = {
+  locked: "LOCKED",
+  not_configured: "NOT SET UP",
+  connecting: "CONNECTING",
+  ready: "READY",
+  error: "ERROR",
+};
+
+export function WalletPanel() {
+  const w = ui.value!.snapshot.wallet;
+  const ready = w.state === "ready";
+  return html`<${Panel}
+    title="WALLET"
+    testid="wallet-panel"
+    actions=${html`<span class="status-tag" data-testid="wallet-state" data-state=${w.state}>
+      <${Light} tone=${walletTone(w.state)} pulse=${w.state === "connecting"} />${STATE_TEXT[w.state] ?? w.state}
+    </span>`}
+  >
+    <div class="balance">
+      <span class=${`balance-figure${w.balanceSats === null ? " none" : ""}`} data-testid="balance">${w.balanceSats === null ? "—" : formatInt(w.balanceSats)}</span>
+      <span class="balance-unit">sats</span>
+      ${w.network !== "mainnet" ? html`<span class="badge badge-warn" title="Test network: these sats have no value">${w.network.toUpperCase()}</span>` : null}
+    </div>
+    ${w.message ? html`<p class="note" data-testid="wallet-message">${w.message}</p>` : null}
+    ${w.lightningAddress
+      ? html`<div class="addr-line">
+          <code class="mono ellipsis" title=${w.lightningAddress}>${w.lightningAddress}</code>
+          <${CopyButton} text=${w.lightningAddress} label="Copy Lightning address" compact />
+        </div>`
+      : null}
+    <div class="btn-row">
+      <button type="button" class="btn btn-primary" data-testid="wallet-receive" disabled=${!ready} onClick=${() => (openDialog.value = "receive")}>RECEIVE</button>
+      <button type="button" class="btn" data-testid="wallet-send" disabled=${!ready} onClick=${() => (openDialog.value = "send")}>SEND</button>
+    </div>
+  <//>`;
+}
+
+function Qr(props: { text: string }) {
+  const qr = useMemo(() => {
+    try {
+      return encodeQr(props.text, "M");
+    } catch {
+      return null;
+    }
+  }, [props.text]);
+  if (!qr) return html`<p class="note">Too long to show as a QR code: copy the text instead.</p>`;
+  const n = qr.size + 8;
+  return html`<svg class="qr" viewBox=${`0 0 ${n} ${n}`} role="img" aria-label="QR code" data-testid="receive-qr" shape-rendering="crispEdges">
+    <rect width=${n} height=${n} fill="#fff" />
+    <path d=${qrSvgPath(qr)} fill="#000" />
+  </svg>`;
+}
+
+export function ReceiveDialog(props: { onClose: () => void }) {
+  const [amount, setAmount] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<ReceiveResult | null>(null);
+  const [tab, setTab] = useState<"bolt11" | "address">("bolt11");
+  const openedAt = useMemo(() => Date.now(), []);
+  const paid = ui.value?.lastPayment && ui.value.lastPayment.at >= openedAt ? ui.value.lastPayment : null;
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const sats = parseWholeSats(amount);
+    if (Number.isNaN(sats)) {
+      setError("Enter a whole number of sats, or leave it empty.");
+      return;
+    }
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await walletReceive(sats ?? undefined);
+      setResult(r);
+      setTab(r.bolt11 ? "bolt11" : "address");
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const shown = result ? (tab === "bolt11" ? result.bolt11 : result.address) : null;
+  return html`<${Dialog} title="RECEIVE" onClose=${props.onClose} testid="receive-dialog">
+    ${paid
+      ? html`<p class="banner banner-ok" role="status" data-testid="receive-paid">Received ${formatMsats(paid.amountMsats)} sats.</p>`
+      : null}
+    <form class="form-inline" onSubmit=${submit}>
+      <${Field} label="Amount (sats)" id="receive-amount" error=${error} hint="Leave empty for an amount the payer chooses.">
+        <input
+          id="receive-amount"
+          class="input mono"
+          inputmode="numeric"
+          autocomplete="off"
+          placeholder="e.g. 5000"
+          value=${amount}
+          data-testid="receive-amount"
+          onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)}
+        />
+      <//>
+      <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="receive-create">${busy ? html`<${Spinner} />` : null} CREATE</button>
+    </form>
+    ${result
+      ? html`<div class="receive-result">
+          ${result.bolt11 && result.address
+            ? html`<div class="tabs" role="tablist">
+                <button type="button" role="tab" aria-selected=${tab === "bolt11"} class=${`tab${tab === "bolt11" ? " active" : ""}`} onClick=${() => setTab("bolt11")}>INVOICE</button>
+                <button type="button" role="tab" aria-selected=${tab === "address"} class=${`tab${tab === "address" ? " active" : ""}`} onClick=${() => setTab("address")}>ADDRESS</button>
+              </div>`
+            : null}
+          ${shown
+            ? html`<div class="qr-wrap"><${Qr} text=${receiveQrText(tab, shown)} /></div>
+                <div class="copy-field">
+                  <code class="mono wrap-all" data-testid="receive-text">${shown}</code>
+                  <${CopyButton} text=${shown} label=${tab === "bolt11" ? "Copy invoice" : "Copy address"} testid="receive-copy" />
+                </div>`
+            : html`<p class="note">The wallet gave nothing to show.</p>`}
+        </div>`
+      : null}
+  <//>`;
+}
+
+const DEST_TYPES: Record<string, string> = {
+  bolt11: "Lightning invoice",
+  bolt11Invoice: "Lightning invoice",
+  lightningAddress: "Lightning address",
+  lnurlPay: "LNURL-pay",
+  bitcoinAddress: "Bitcoin address",
+  sparkAddress: "Spark address",
+};
+
+export function SendDialog(props: { onClose: () => void }) {
+  const [dest, setDest] = useState("");
+  const [amount, setAmount] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [preview, setPreview] = useState<SendPreview | null>(null);
+  const [sent, setSent] = useState(false);
+
+  const prepare = async (e: Event) => {
+    e.preventDefault();
+    const sats = parseWholeSats(amount);
+    if (!dest.trim()) return setError("Paste an invoice or an address.");
+    if (Number.isNaN(sats)) return setError("Enter a whole number of sats, or leave it empty for an invoice that has one.");
+    setError(null);
+    setBusy(true);
+    try {
+      setPreview(await walletSendPrepare(dest.trim(), sats ?? undefined));
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const confirm = async () => {
+    if (!preview) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await walletSendConfirm(preview.id);
+      setSent(true);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (sent && preview) {
+    return html`<${Dialog} title="SEND" onClose=${props.onClose} testid="send-dialog">
+      <p class="banner banner-ok" role="status" data-testid="send-done">Sent ${formatInt(preview.amountSats)} sats (fee ${formatInt(preview.feeSats)}).</p>
+      <div class="btn-row end"><button type="button" class="btn btn-primary" onClick=${props.onClose}>DONE</button></div>
+    <//>`;
+  }
+  if (preview) {
+    return html`<${Dialog} title="CONFIRM SEND" onClose=${props.onClose} testid="send-dialog">
+      <dl class="review" data-testid="send-review">
+        <div><dt>To</dt><dd class="mono wrap-all">${dest.trim()}</dd></div>
+        <div><dt>Type</dt><dd>${DEST_TYPES[preview.destinationType] ?? preview.destinationType}</dd></div>
+        <div><dt>Amount</dt><dd class="mono" data-testid="send-amount">${formatInt(preview.amountSats)} sats</dd></div>
+        <div><dt>Network fee</dt><dd class="mono" data-testid="send-fee">${formatInt(preview.feeSats)} sats</dd></div>
+        <div class="total"><dt>Total</dt><dd class="mono">${formatInt(preview.amountSats + preview.feeSats)} sats</dd></div>
+      </dl>
+      ${error ? html`<p class="field-error" role="alert">${error}</p>` : null}
+      <div class="btn-row end">
+        <button type="button" class="btn btn-ghost" disabled=${busy} onClick=${() => setPreview(null)}>BACK</button>
+        <button type="button" class="btn btn-primary" disabled=${busy} data-testid="send-confirm" onClick=${confirm}>
+          ${busy ? html`<${Spinner} />` : null} SEND ${formatInt(preview.amountSats + preview.feeSats)} SATS
+        </button>
+      </div>
+    <//>`;
+  }
+  return html`<${Dialog} title="SEND" onClose=${props.onClose} testid="send-dialog">
+    <form onSubmit=${prepare} class="stack">
+      <${Field} label="Pay to" id="send-dest" hint="A Lightning invoice, Lightning address or Bitcoin address.">
+        <textarea
+          id="send-dest"
+          class="input mono"
+          rows="3"
+          spellcheck=${false}
+          autocomplete="off"
+          value=${dest}
+          data-testid="send-destination"
+          onInput=${(e: Event) => setDest((e.target as HTMLTextAreaElement).value)}
+        ></textarea>
+      <//>
+      <${Field} label="Amount (sats)" id="send-amount" hint="Needed unless the invoice carries an amount.">
+        <input
+          id="send-amount"
+          class="input mono"
+          inputmode="numeric"
+          autocomplete="off"
+          value=${amount}
+          data-testid="send-amount-input"
+          onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)}
+        />
+      <//>
+      ${error ? html`<p class="field-error" role="alert" data-testid="send-error">${error}</p>` : null}
+      <div class="btn-row end">
+        <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="send-prepare">${busy ? html`<${Spinner} />` : null} REVIEW FEE</button>
+      </div>
+    </form>
+  <//>`;
+}

@@ -1,0 +1,163 @@
+// Pure logic behind the forms: the recovery-phrase backup check and word completion, the password
+// rule, and the settings form ↔ PUT /api/settings patch. Bounds mirror src/config.ts so the user
+// hears about a bad value before the round trip; the server still validates everything.
+import type { Limits, PaymentMode, Pricing } from "../src/config.ts";
+import { formatMsats, parseSatsToMsats } from "./format.ts";
+
+// ---- recovery phrase -----------------------------------------------------------------------------
+
+/** Words of a phrase as typed: lowercased, split on any whitespace. */
+export function splitWords(text: string): string[] {
+  return text.trim().toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+/** k distinct positions (0-based, ascending) to ask back after the user writes the phrase down. */
+export function pickCheckPositions(wordCount: number, k = 3, random: () => number = Math.random): number[] {
+  const n = Math.max(0, Math.min(k, wordCount));
+  const pool = Array.from({ length: wordCount }, (_, i) => i);
+  // Partial Fisher–Yates: the first n of the pool end up a uniform sample.
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(random() * (wordCount - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, n).sort((a, b) => a - b);
+}
+
+/** Whether each answer matches the word at its position (case and spaces ignored). */
+export function checkAnswers(words: string[], positions: number[], answers: string[]): boolean[] {
+  return positions.map((pos, i) => (answers[i] ?? "").trim().toLowerCase() === (words[pos] ?? "").toLowerCase());
+}
+
+/** The word the caret is in (or just after): where it starts and ends, and its text so far. */
+export function wordAtCaret(text: string, caret: number): { start: number; end: number; prefix: string } {
+  const at = Math.max(0, Math.min(caret, text.length));
+  let start = at;
+  while (start > 0 && !/\s/.test(text[start - 1]!)) start--;
+  let end = at;
+  while (end < text.length && !/\s/.test(text[end]!)) end++;
+  return { start, end, prefix: text.slice(start, at).toLowerCase() };
+}
+
+/** Puts a chosen suggestion in place of the word at the caret, followed by one space. */
+export function completeWord(text: string, caret: number, word: string): { text: string; caret: number } {
+  const { start, end } = wordAtCaret(text, caret);
+  const rest = text.slice(end).replace(/^\s+/, "");
+  const next = `${text.slice(0, start)}${word} ${rest}`;
+  return { text: next, caret: start + word.length + 1 };
+}
+
+export const MIN_PASSWORD = 8;
+
+/** Why the password can't be used yet, or null. */
+export function passwordProblem(password: string, confirm: string): string | null {
+  if (password.length < MIN_PASSWORD) return `Use at least ${MIN_PASSWORD} characters.`;
+  if (password !== confirm) return "The two passwords differ.";
+  return null;
+}
+
+// ---- settings ------------------------------------------------------------------------------------
+
+export interface SettingsForm {
+  mode: PaymentMode;
+  perJobSats: string;
+  per1kTokensSats: string;
+  invoiceExpirySecs: string;
+  freeJobsPerCustomer: string;
+  maxConcurrentJobs: string;
+  queueSize: string;
+  maxInputBytes: string;
+  maxTokensCap: string;
+  perCustomerPerMinute: string;
+  jobTimeoutSecs: string;
+  onOffline: "finish" | "cancel";
+  allowPrivateUrls: boolean;
+}
+
+export interface SettingsPatch {
+  pricing: Pick<Pricing, "mode" | "perJobMsats" | "per1kTokensMsats" | "invoiceExpirySecs" | "freeJobsPerCustomer">;
+  limits: Pick<
+    Limits,
+    "maxConcurrentJobs" | "queueSize" | "maxInputBytes" | "maxTokensCap" | "perCustomerPerMinute" | "jobTimeoutSecs" | "onOffline" | "allowPrivateUrls"
+  >;
+}
+
+const plain = (msats: number) => formatMsats(msats).replace(/,/g, "");
+
+export function settingsToForm(pricing: Pricing, limits: Limits): SettingsForm {
+  return {
+    mode: pricing.mode,
+    perJobSats: plain(pricing.perJobMsats),
+    per1kTokensSats: plain(pricing.per1kTokensMsats),
+    invoiceExpirySecs: String(pricing.invoiceExpirySecs),
+    freeJobsPerCustomer: String(pricing.freeJobsPerCustomer),
+    maxConcurrentJobs: String(limits.maxConcurrentJobs),
+    queueSize: String(limits.queueSize),
+    maxInputBytes: String(limits.maxInputBytes),
+    maxTokensCap: String(limits.maxTokensCap),
+    perCustomerPerMinute: String(limits.perCustomerPerMinute),
+    jobTimeoutSecs: String(limits.jobTimeoutSecs),
+    onOffline: limits.onOffline,
+    allowPrivateUrls: limits.allowPrivateUrls,
+  };
+}
+
+// [field, min, max] as in src/config.ts.
+const INT_FIELDS = [
+  ["invoiceExpirySecs", 30, 86_400],
+  ["freeJobsPerCustomer", 0, Number.MAX_SAFE_INTEGER],
+  ["maxConcurrentJobs", 1, 64],
+  ["queueSize", 0, 10_000],
+  ["maxInputBytes", 1, 10_000_000],
+  ["maxTokensCap", 1, 1_000_000],
+  ["perCustomerPerMinute", 1, 100_000],
+  ["jobTimeoutSecs", 1, 86_400],
+] as const;
+
+export type SettingsErrors = Partial<Record<keyof SettingsForm, string>>;
+
+export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatch } | { ok: false; errors: SettingsErrors } {
+  const errors: SettingsErrors = {};
+  const ints: Record<string, number> = {};
+  for (const [key, min, max] of INT_FIELDS) {
+    const t = form[key].trim().replace(/[,_]/g, "");
+    const n = /^\d+$/.test(t) ? Number(t) : Number.NaN;
+    if (!Number.isSafeInteger(n)) errors[key] = "Enter a whole number.";
+    else if (n < min || n > max) errors[key] = max === Number.MAX_SAFE_INTEGER ? `At least ${min}.` : `Between ${min} and ${max}.`;
+    else ints[key] = n;
+  }
+  const perJob = parseSatsToMsats(form.perJobSats);
+  const per1k = parseSatsToMsats(form.per1kTokensSats);
+  if (perJob === null || Number.isNaN(perJob)) errors.perJobSats = "Enter an amount in sats (up to 3 decimals), 0 for none.";
+  if (per1k === null || Number.isNaN(per1k)) errors.per1kTokensSats = "Enter an amount in sats (up to 3 decimals), 0 for none.";
+  if (form.mode !== "free" && perJob === 0 && per1k === 0 && !errors.perJobSats && !errors.per1kTokensSats) {
+    errors.perJobSats = "Set a price, or choose the free mode.";
+  }
+  if (Object.keys(errors).length) return { ok: false, errors };
+  return {
+    ok: true,
+    patch: {
+      pricing: {
+        mode: form.mode,
+        perJobMsats: perJob!,
+        per1kTokensMsats: per1k!,
+        invoiceExpirySecs: ints.invoiceExpirySecs!,
+        freeJobsPerCustomer: ints.freeJobsPerCustomer!,
+      },
+      limits: {
+        maxConcurrentJobs: ints.maxConcurrentJobs!,
+        queueSize: ints.queueSize!,
+        maxInputBytes: ints.maxInputBytes!,
+        maxTokensCap: ints.maxTokensCap!,
+        perCustomerPerMinute: ints.perCustomerPerMinute!,
+        jobTimeoutSecs: ints.jobTimeoutSecs!,
+        onOffline: form.onOffline,
+        allowPrivateUrls: form.allowPrivateUrls,
+      },
+    },
+  };
+}
+
+/** The served list after flipping one model; null means "every installed model" (config.ts). */
+export function toggleServed(models: { name: string; served: boolean }[], name: string): string[] {
+  return models.filter((m) => (m.name === name ? !m.served : m.served)).map((m) => m.name);
+}

@@ -1,0 +1,40 @@
+// Wires the stream to the state signals: one Sync, one EventSource, and `refresh()` for the
+// commands that want the snapshot re-read (unlock, create) without waiting for an event.
+import { connectStream, errorText, getState } from "./api.ts";
+import { connection, loadError, Sync, ui } from "./state.ts";
+
+let sync: Sync | null = null;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+export function startLive(): () => void {
+  sync = new Sync(
+    getState,
+    (state) => {
+      ui.value = state;
+      loadError.value = null;
+    },
+    (err) => {
+      // Without a first snapshot there is nothing to show: say why, and keep trying.
+      if (!ui.value) loadError.value = errorText(err);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => void sync?.resync(), 3_000);
+    },
+  );
+  const s = sync;
+  const stop = connectStream({
+    onEvent: (ev) => s.handle(ev),
+    onStatus: (status) => {
+      connection.value = status;
+    },
+  });
+  // Don't wait for server.connected to show something: fetch the snapshot at once as well.
+  void s.resync();
+  return () => {
+    stop();
+    clearTimeout(retryTimer);
+  };
+}
+
+export function refresh(): Promise<void> {
+  return sync ? sync.resync() : Promise.resolve();
+}

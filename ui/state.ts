@@ -1,0 +1,247 @@
+// The dashboard's state: the server's Snapshot plus what only the stream tells (output previews,
+// model pulls, the last payment). `applyEvent` is pure so the folding of every event type can be
+// tested without a browser; the signals at the bottom are the one place the components read from.
+import { signal } from "@preact/signals";
+import type { Snapshot } from "../src/server/snapshot.ts";
+import type { JobView, JobStatus } from "../src/jobs/events.ts";
+import type { RelayView } from "../src/nostr/events.ts";
+
+export type { Snapshot, JobView, JobStatus, RelayView };
+
+export interface PullState {
+  model: string;
+  status: string;
+  total: number | null;
+  completed: number | null;
+  done: boolean;
+  error: string | null;
+  /** Unix ms of the last update: the UI hides a finished pull a few seconds after it. */
+  at: number;
+}
+
+export interface PaymentNotice {
+  paymentId: string;
+  amountMsats: number;
+  jobId: string | null;
+  at: number;
+}
+
+export interface UiState {
+  snapshot: Snapshot;
+  /** Latest generated-text preview per job id, from job.progress.updated. */
+  previews: Record<string, string>;
+  pulls: Record<string, PullState>;
+  lastPayment: PaymentNotice | null;
+}
+
+export interface StreamEvent {
+  type: string;
+  properties: Record<string, unknown>;
+}
+
+/** The statuses in which a job still holds a slot or waits for one (jobs/events.ts). */
+export const ACTIVE_STATUSES: ReadonlySet<string> = new Set(["received", "payment-required", "paid", "queued", "processing"]);
+export const isActive = (s: JobStatus | string) => ACTIVE_STATUSES.has(s);
+
+/** Same cap as the server's snapshot (snapshot.ts: at most 50 jobs). */
+export const MAX_JOBS = 50;
+
+export function initialUiState(snapshot: Snapshot): UiState {
+  return { snapshot, previews: {}, pulls: {}, lastPayment: null };
+}
+
+/** Parses one SSE data string; anything that is not {type: string, properties: object} is null. */
+export function parseStreamData(data: unknown): StreamEvent | null {
+  if (typeof data !== "string") return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (!isRecord(v) || typeof v.type !== "string") return null;
+  const properties = v.properties === undefined ? {} : v.properties;
+  if (!isRecord(properties)) return null;
+  return { type: v.type, properties };
+}
+
+/** Active jobs first (oldest first: they run in that order), then finished ones newest first. */
+export function sortJobs(jobs: JobView[]): JobView[] {
+  const active = jobs.filter((j) => isActive(j.status)).sort((a, b) => a.createdAt - b.createdAt);
+  const done = jobs.filter((j) => !isActive(j.status)).sort((a, b) => b.updatedAt - a.updatedAt);
+  return [...active, ...done].slice(0, Math.max(MAX_JOBS, active.length));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+const isJob = (v: unknown): v is JobView =>
+  isRecord(v) && typeof v.id === "string" && typeof v.status === "string" && typeof v.tokens === "number";
+const isRelay = (v: unknown): v is RelayView => isRecord(v) && typeof v.url === "string" && typeof v.state === "string";
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/**
+ * Folds one stream event into the state. Unknown types and malformed payloads leave the state as it
+ * was (the same object), so a newer server can add events without breaking an older page.
+ */
+export function applyEvent(state: UiState, ev: StreamEvent, now = Date.now()): UiState {
+  const p = ev.properties;
+  const s = state.snapshot;
+  const withSnap = (patch: Partial<Snapshot>): UiState => ({ ...state, snapshot: { ...s, ...patch } });
+  switch (ev.type) {
+    case "job.status.changed": {
+      if (!isJob(p.job)) return state;
+      const job = p.job;
+      const jobs = s.jobs.some((j) => j.id === job.id) ? s.jobs.map((j) => (j.id === job.id ? job : j)) : [...s.jobs, job];
+      const sorted = sortJobs(jobs);
+      // Drop previews of jobs that fell off the list so the map can't grow without bound.
+      const keep = new Set(sorted.map((j) => j.id));
+      const previews: Record<string, string> = {};
+      for (const [id, text] of Object.entries(state.previews)) if (keep.has(id)) previews[id] = text;
+      return { ...state, previews, snapshot: { ...s, jobs: sorted } };
+    }
+    case "job.progress.updated": {
+      const tokens = num(p.tokens);
+      if (typeof p.id !== "string" || tokens === null) return state;
+      const idx = s.jobs.findIndex((j) => j.id === p.id);
+      if (idx < 0) return state;
+      const job = s.jobs[idx]!;
+      // Progress can't go backwards: an out-of-order update must not shrink the counter.
+      if (tokens < job.tokens) return state;
+      const jobs = s.jobs.slice();
+      jobs[idx] = { ...job, tokens, tokensPerSec: num(p.tokensPerSec) ?? job.tokensPerSec, updatedAt: Math.max(job.updatedAt, now) };
+      const previews = typeof p.preview === "string" ? { ...state.previews, [job.id]: p.preview } : state.previews;
+      return { ...state, previews, snapshot: { ...s, jobs } };
+    }
+    case "relay.status.changed": {
+      if (!isRelay(p.relay)) return state;
+      const relay = p.relay;
+      const relays = s.relays.some((r) => r.url === relay.url) ? s.relays.map((r) => (r.url === relay.url ? relay : r)) : [...s.relays, relay];
+      return withSnap({ relays });
+    }
+    case "relay.list.changed":
+      return Array.isArray(p.relays) && p.relays.every(isRelay) ? withSnap({ relays: p.relays }) : state;
+    case "ollama.status.changed":
+      return isRecord(p.ollama) && typeof p.ollama.reachable === "boolean" ? withSnap({ ollama: p.ollama as Snapshot["ollama"] }) : state;
+    case "ollama.models.changed":
+      return Array.isArray(p.models) && p.models.every((m) => isRecord(m) && typeof m.name === "string")
+        ? withSnap({ models: p.models as Snapshot["models"] })
+        : state;
+    case "ollama.pull.progress": {
+      if (typeof p.model !== "string") return state;
+      const pull: PullState = {
+        model: p.model,
+        status: typeof p.status === "string" ? p.status : "",
+        total: num(p.total),
+        completed: num(p.completed),
+        done: p.done === true,
+        error: typeof p.error === "string" ? p.error : null,
+        at: now,
+      };
+      return { ...state, pulls: { ...state.pulls, [p.model]: pull } };
+    }
+    case "wallet.status.changed":
+      return isRecord(p.wallet) && typeof p.wallet.state === "string" ? withSnap({ wallet: p.wallet as Snapshot["wallet"] }) : state;
+    case "wallet.payment.received": {
+      const amount = num(p.amountMsats);
+      if (typeof p.paymentId !== "string" || amount === null) return state;
+      return { ...state, lastPayment: { paymentId: p.paymentId, amountMsats: amount, jobId: typeof p.jobId === "string" ? p.jobId : null, at: now } };
+    }
+    case "earnings.totals.changed":
+      return isRecord(p.earnings) && Array.isArray(p.earnings.days) ? withSnap({ earnings: p.earnings as Snapshot["earnings"] }) : state;
+    case "identity.state.changed":
+      return isRecord(p.identity) && typeof p.identity.state === "string" ? withSnap({ identity: p.identity as Snapshot["identity"] }) : state;
+    case "provider.state.changed":
+      return isRecord(p.provider) && typeof p.provider.online === "boolean" && Array.isArray(p.provider.blockers)
+        ? withSnap({ provider: p.provider as Snapshot["provider"] })
+        : state;
+    default:
+      return state;
+  }
+}
+
+/** Replaces the snapshot after a (re)fetch, keeping stream-only extras that still apply. */
+export function replaceSnapshot(state: UiState | null, snapshot: Snapshot): UiState {
+  const fresh: Snapshot = { ...snapshot, jobs: sortJobs(snapshot.jobs) };
+  if (!state) return initialUiState(fresh);
+  const ids = new Set(fresh.jobs.map((j) => j.id));
+  const previews: Record<string, string> = {};
+  for (const [id, text] of Object.entries(state.previews)) if (ids.has(id)) previews[id] = text;
+  return { ...state, snapshot: fresh, previews };
+}
+
+/**
+ * Keeps the state in step with the server across (re)connections. On every `server.connected` the
+ * snapshot is fetched again; events that arrive while that fetch is in flight are held back and
+ * replayed on top of the fresh snapshot, so nothing is lost and nothing older overwrites newer.
+ */
+export class Sync {
+  state: UiState | null = null;
+  private syncing = false;
+  private held: StreamEvent[] = [];
+  private generation = 0;
+
+  constructor(
+    private readonly fetchSnapshot: () => Promise<Snapshot>,
+    private readonly onChange: (state: UiState | null) => void,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {}
+
+  /** Feed every stream event here, `server.connected` included. */
+  handle(ev: StreamEvent): void {
+    if (ev.type === "server.connected") {
+      void this.resync();
+      return;
+    }
+    if (ev.type === "server.heartbeat") return;
+    if (this.syncing || !this.state) {
+      this.held.push(ev);
+      return;
+    }
+    const next = applyEvent(this.state, ev);
+    if (next !== this.state) {
+      this.state = next;
+      this.onChange(next);
+    }
+  }
+
+  /** Fetches the snapshot and replays what came meanwhile; a later resync supersedes an earlier one. */
+  async resync(): Promise<void> {
+    const gen = ++this.generation;
+    this.syncing = true;
+    try {
+      const snap = await this.fetchSnapshot();
+      if (gen !== this.generation) return;
+      let next = replaceSnapshot(this.state, snap);
+      for (const ev of this.held) next = applyEvent(next, ev);
+      this.held = [];
+      this.state = next;
+      this.syncing = false;
+      this.onChange(next);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.syncing = false;
+      // Apply what was held to the state we have: keeping it for a later replay could lay these
+      // older events over a newer snapshot. With no state yet, keep it (order is preserved).
+      if (this.state) {
+        let next = this.state;
+        for (const ev of this.held) next = applyEvent(next, ev);
+        this.held = [];
+        if (next !== this.state) {
+          this.state = next;
+          this.onChange(next);
+        }
+      }
+      this.onError(err);
+    }
+  }
+}
+
+// ---- signals: module-level, read by components -------------------------------------------------
+
+export type Connection = "connecting" | "live" | "reconnecting" | "unauthorized";
+
+export const ui = signal<UiState | null>(null);
+export const connection = signal<Connection>("connecting");
+/** A fatal load error (e.g. the first /api/state failed), shown instead of the dashboard. */
+export const loadError = signal<string | null>(null);
