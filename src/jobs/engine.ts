@@ -29,6 +29,7 @@ import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./e
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs, type InputFetcher } from "./inputs.ts";
+import { promptPreview } from "./job.ts";
 import type { JobInsert, JobPatch, Ledger } from "../ledger/ledger.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 
@@ -44,7 +45,7 @@ export interface PublishOutcome {
 
 export interface EnginePool extends InputFetcher {
   subscribe(filters: Filter[], handlers: { onEvent(event: NostrEvent, relay: string): void }): { close(): void };
-  publish(event: NostrEvent, opts?: { extraRelays?: string[] }): Promise<PublishOutcome[]>;
+  publish(event: NostrEvent, opts?: { extraRelays?: string[]; timeoutMs?: number }): Promise<PublishOutcome[]>;
 }
 
 export interface GenerateResult {
@@ -102,21 +103,40 @@ interface Running {
   model: string;
   status: JobStatus;
   controller: AbortController;
+  /** Who stopped the job, when someone did: the customer hears nothing more, otherwise an error. */
+  stoppedBy: { by: "customer" | "provider"; reason: string } | null;
   tokens: number;
   tokensPerSec: number | null;
   amountMsats: number | null;
   bolt11: string | null;
   error: string | null;
   createdAt: number;
+  startedAt: number | null;
   preview: string;
 }
 
 const PREVIEW = 120;
 const RECENT_FINISHED = 50;
+/** Statuses a crash can leave a job in; recover() closes them. */
+const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
+/** Feedback that only informs (processing, partial) must not hold a job up for long. */
+const INFO_FEEDBACK_TIMEOUT_MS = 5_000;
+/** How long stop() waits for the last feedback/result publishes after aborting jobs. */
+const STOP_DRAIN_MS = 3_000;
+
+class JobTimeout extends Error {
+  constructor(readonly secs: number) {
+    super(`the job took longer than this provider's limit of ${secs} s`);
+  }
+}
 
 export class Engine {
   private online = false;
   private sub: { close(): void } | null = null;
+  /** NIP-09 cancellations: a subscription on the ids of the jobs we hold (see watchCancels). */
+  private cancelSub: { close(): void } | null = null;
+  private cancelWatchKey = "";
+  private cancelWatchQueued = false;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private active = new Map<string, Running>(); // processing or waiting for payment
   private queue: Running[] = [];
@@ -127,6 +147,8 @@ export class Engine {
   private announcedModels = "";
   private readonly now: () => number;
   private stopped = false;
+  /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
+  private tasks = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
@@ -134,20 +156,39 @@ export class Engine {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Closes jobs a crash left open: they get an error feedback, never a second answer. */
+  /**
+   * Closes jobs a crash left open: each gets an error feedback and is marked `error` in the
+   * ledger, so it is never answered twice (its request id stays in the seen table, and a second
+   * insert of the same job is refused). Returns how many were closed.
+   */
   async recover(): Promise<number> {
-    const open = this.deps.ledger.listJobs({ statuses: ["received", "queued", "processing", "paid"] });
-    for (const row of open) {
-      const ref: RequestRef = { id: row.id, customer: row.customer, encrypted: null };
-      try {
-        const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
-        if (parsed.ok) ref.encrypted = parsed.request.encrypted;
-      } catch {}
-      this.deps.ledger.updateJob(row.id, { status: "error", error: "provider restarted", updatedAt: this.now(), finishedAt: this.now() });
-      await this.sendFeedback(ref, row.relay, "error", { extraInfo: "provider restarted; please send the job again" }).catch(() => {});
+    let closed = 0;
+    const sends: Promise<unknown>[] = [];
+    for (;;) {
+      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 200 });
+      if (open.length === 0) break;
+      for (const row of open) {
+        const ref: RequestRef & { relays?: string[] } = { id: row.id, customer: row.customer, encrypted: null };
+        try {
+          const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
+          if (parsed.ok) {
+            ref.encrypted = parsed.request.encrypted;
+            ref.relays = parsed.request.relays;
+          } else if (parsed.ref) {
+            ref.encrypted = parsed.ref.encrypted;
+          }
+        } catch {
+          // A damaged row still gets closed; the feedback just goes out unencrypted-unknown.
+        }
+        // Close the row first: the loop must make progress even if the feedback can't be sent.
+        this.deps.ledger.updateJob(row.id, { status: "error", error: "provider restarted", updatedAt: this.now(), finishedAt: this.now() });
+        closed++;
+        sends.push(this.sendFeedback(ref, row.relay, "error", { extraInfo: "provider restarted; please send the job again" }).catch(() => {}));
+      }
     }
-    if (open.length) log.info("closed jobs left open by a restart", { count: open.length });
-    return open.length;
+    await Promise.all(sends);
+    if (closed) log.info("closed jobs left open by a restart", { count: closed });
+    return closed;
   }
 
   view(): ProviderView {
@@ -186,15 +227,15 @@ export class Engine {
     this.online = true;
     const since = Math.floor(this.now() / 1000) - (this.deps.sinceWindowSecs ?? 30);
     // Providers that filter only on #p never see public requests (PROTOCOL.md): take all 5050s.
+    // Cancellations are watched per job id (watchCancels), so a kind 5 with only an e tag counts.
     this.sub = this.deps.pool.subscribe(
       [
         { kinds: [JOB_REQUEST_TEXT], since },
-        { kinds: [DELETION], "#k": [String(JOB_REQUEST_TEXT)], since },
-        { kinds: [DELETION], "#p": [this.deps.pubkey], since },
         { kinds: [PING], "#p": [this.deps.pubkey], since },
       ],
       { onEvent: (ev, relay) => this.onEvent(ev, relay) },
     );
+    this.watchCancels();
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
     await this.announce();
@@ -202,7 +243,8 @@ export class Engine {
       await this.publish(buildProfile({ name: cfg.provider.name, about: cfg.provider.about, picture: cfg.provider.picture, now: this.now() })).catch(() => {});
     }
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat(), this.deps.heartbeatMs ?? HEARTBEAT_INTERVAL_SECS * 1000);
+    // goOffline() may have run while we awaited: don't leave a heartbeat behind it.
+    if (this.online && !this.heartbeat) this.heartbeat = setInterval(() => void this.track(this.beat()), this.deps.heartbeatMs ?? HEARTBEAT_INTERVAL_SECS * 1000);
     this.emitProvider();
     log.info("online", { models: served });
   }
@@ -216,9 +258,9 @@ export class Engine {
     this.heartbeat = null;
     const cfg = this.deps.config();
     // Queued jobs never started: tell their customers. Running ones finish unless configured otherwise.
-    for (const job of this.queue.splice(0)) await this.fail(job, "provider went offline; please send the job again");
+    for (const job of [...this.queue]) this.stopJob(job, "provider", "provider went offline; please send the job again");
     if (cfg.limits.onOffline === "cancel") {
-      for (const job of this.active.values()) job.controller.abort(new AppError("conflict", "provider went offline"));
+      for (const job of [...this.active.values()]) this.stopJob(job, "provider", "provider went offline; please send the job again");
     }
     if (this.announcementId) {
       const d = this.announcementD();
@@ -230,27 +272,44 @@ export class Engine {
     log.info("offline");
   }
 
-  /** Waits for running jobs to end (bounded), then stops. Idempotent. */
+  /**
+   * Goes offline, lets running jobs finish for up to graceMs, aborts the rest (their customers get
+   * an error feedback), waits briefly for the last publishes, and closes every subscription and
+   * timer. Idempotent.
+   */
   async stop(graceMs = 5000): Promise<void> {
     if (this.stopped) return;
     await this.goOffline();
     this.stopped = true;
-    const deadline = this.now() + graceMs;
-    while (this.active.size && this.now() < deadline) await Bun.sleep(50);
-    for (const job of this.active.values()) job.controller.abort(new AppError("conflict", "provider stopped"));
+    const deadline = performance.now() + graceMs;
+    while (this.active.size && performance.now() < deadline) await Bun.sleep(20);
+    for (const job of [...this.active.values(), ...this.queue]) this.stopJob(job, "provider", "provider is shutting down; please send the job again");
+    const drainUntil = performance.now() + STOP_DRAIN_MS;
+    while (this.tasks.size && performance.now() < drainUntil) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => (timer = setTimeout(r, Math.max(1, drainUntil - performance.now()))))]);
+      clearTimeout(timer);
+    }
+    this.cancelSub?.close();
+    this.cancelSub = null;
+    this.cancelWatchKey = "";
   }
 
   /** The served set changed: re-announce so clients see the right models. */
   async modelsChanged(): Promise<void> {
     if (!this.online) return;
     const models = this.deps.inference.servedModels();
+    // Ollama briefly unreachable empties the list; announcing "no models" would only churn the
+    // listing. Jobs meanwhile get an error feedback; the old announcement stays until models return.
+    if (models.length === 0) return;
     if (models.join(",") !== this.announcedModels) await this.announce();
   }
 
+  /** The operator cancels a job (dashboard): the customer gets an error feedback saying so. */
   cancel(id: string, why = "cancelled by the provider"): boolean {
     const job = this.active.get(id) ?? this.queue.find((j) => j.request.id === id);
     if (!job) return false;
-    job.controller.abort(new AppError("conflict", why));
+    this.stopJob(job, "provider", why);
     return true;
   }
 
@@ -294,9 +353,16 @@ export class Engine {
 
   // ---------------------------------------------------------------- events in
 
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.tasks.add(p);
+    const done = () => this.tasks.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
   private onEvent(event: NostrEvent, relay: string): void {
     // House rule 7: one bad event never stops the loop.
-    this.handle(event, relay).catch((err) => log.error("event handling failed", { id: event.id, kind: event.kind, err }));
+    this.track(this.handle(event, relay).catch((err) => log.error("event handling failed", { id: event.id, kind: event.kind, err })));
   }
 
   private async handle(event: NostrEvent, relay: string): Promise<void> {
@@ -311,7 +377,10 @@ export class Engine {
     if (!this.deps.ledger.markSeen(event.id, event.kind)) return;
     const parsed = parseJobRequest(event, { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
     if (!parsed.ok) {
-      if (!parsed.silent && parsed.ref) await this.sendFeedback(parsed.ref, relay, "error", { extraInfo: parsed.reason });
+      // A malformed request addressed to another provider is theirs to answer, not ours.
+      if (!parsed.silent && parsed.ref && !addressedElsewhere(event, this.deps.pubkey)) {
+        await this.sendFeedback(parsed.ref, relay, "error", { extraInfo: parsed.reason });
+      }
       log.debug("request ignored", { id: event.id, reason: parsed.reason });
       return;
     }
@@ -349,15 +418,22 @@ export class Engine {
       model: verdict.model,
       status: "received",
       controller: new AbortController(),
+      stoppedBy: null,
       tokens: 0,
       tokensPerSec: null,
       amountMsats: null,
       bolt11: null,
       error: null,
       createdAt: this.now(),
-      preview: previewOf(request),
+      startedAt: null,
+      preview: promptPreview(request),
     };
-    this.deps.ledger.insertJob(this.toRow(job));
+    // A job already in the ledger was handled before (the seen table may have been pruned since):
+    // answering it again would charge or answer twice.
+    if (!this.deps.ledger.insertJob(this.toRow(job))) {
+      log.info("request already in the ledger; not answering it again", { id: request.id });
+      return;
+    }
     this.emitJob(job);
     if (cfg.pricing.mode === "upfront" && price > 0) {
       await this.chargeFirst(job, price);
@@ -366,14 +442,41 @@ export class Engine {
     }
   }
 
-  private async onDeletion(event: NostrEvent): Promise<void> {
+  private onDeletion(event: NostrEvent): void {
     for (const job of [...this.active.values(), ...this.queue]) {
       // NIP-09: only the request's own author may cancel it.
       if (cancelsJob(event, job.request)) {
         log.info("cancelled by the customer", { id: job.request.id });
-        job.controller.abort(new AppError("conflict", "cancelled by the customer"));
+        this.stopJob(job, "customer", "cancelled by the customer");
       }
     }
+  }
+
+  /**
+   * Keeps one subscription for kind 5 events that e-tag a job we hold (queued, waiting for payment
+   * or running). Customers' clients differ in what else they tag (k, p), so the job id is the one
+   * thing to match on. Coalesced to one update per tick; closed when no job is held.
+   */
+  private watchCancels(): void {
+    if (this.cancelWatchQueued) return;
+    this.cancelWatchQueued = true;
+    queueMicrotask(() => {
+      this.cancelWatchQueued = false;
+      const jobs = [...this.active.values(), ...this.queue];
+      const ids = jobs.map((j) => j.request.id).sort();
+      const key = this.stopped ? "" : ids.join(",");
+      if (key === this.cancelWatchKey) return;
+      this.cancelWatchKey = key;
+      this.cancelSub?.close();
+      this.cancelSub = null;
+      if (!key) return;
+      // A kind 5 sent before this REQ reaches the relay is still stored there: `since` the oldest
+      // request (the customer's own clock, like its deletion's) minus a margin finds it.
+      const since = Math.min(...jobs.map((j) => j.request.createdAt)) - 60;
+      this.cancelSub = this.deps.pool.subscribe([{ kinds: [DELETION], "#e": ids, since }], {
+        onEvent: (ev) => this.onDeletion(ev),
+      });
+    });
   }
 
   private noteCustomer(pubkey: string): void {
@@ -393,6 +496,7 @@ export class Engine {
     const cfg = this.deps.config();
     if (!payments) return this.fail(job, "this provider cannot take payments right now");
     this.active.set(job.request.id, job);
+    this.watchCancels();
     try {
       const expirySecs = cfg.pricing.invoiceExpirySecs;
       const invoice = await payments.createInvoice({ id: job.request.id, amountMsats: price, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs });
@@ -409,7 +513,8 @@ export class Engine {
       this.enqueue(job);
     } catch (err) {
       this.active.delete(job.request.id);
-      if (job.controller.signal.aborted) return this.endCancelled(job);
+      this.watchCancels();
+      if (job.controller.signal.aborted) return this.endStopped(job);
       if (err instanceof AppError && err.code === "not_found") {
         this.setStatus(job, "expired", { error: "invoice expired unpaid", finishedAt: this.now() });
         this.finish(job);
@@ -421,17 +526,39 @@ export class Engine {
 
   // ---------------------------------------------------------------- running
 
+  /**
+   * Stops a job wherever it is. A queued job leaves the queue at once; a running or unpaid one is
+   * aborted and its own task finishes it. The customer who cancelled hears nothing more (NIP-09);
+   * anyone else's job gets an error feedback with the reason.
+   */
+  private stopJob(job: Running, by: "customer" | "provider", reason: string): void {
+    if (job.stoppedBy) return;
+    job.stoppedBy = { by, reason };
+    job.controller.abort(new AppError("conflict", reason));
+    const i = this.queue.indexOf(job);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      this.watchCancels();
+      this.track(this.endStopped(job));
+    }
+  }
+
   private enqueue(job: Running): void {
+    if (job.controller.signal.aborted) {
+      this.track(this.endStopped(job));
+      return;
+    }
     if (this.generating < this.deps.config().limits.maxConcurrentJobs) {
-      void this.runJob(job);
+      this.track(this.runJob(job));
     } else {
       this.queue.push(job);
       this.setStatus(job, "queued");
+      this.watchCancels();
     }
   }
 
   private pump(): void {
-    while (this.queue.length && this.generating < this.deps.config().limits.maxConcurrentJobs) {
+    while (this.queue.length && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
       // Fairness between customers: take the oldest job of the customer with the fewest running.
       const busy = new Map<string, number>();
       for (const j of this.active.values()) busy.set(j.request.customer, (busy.get(j.request.customer) ?? 0) + 1);
@@ -440,18 +567,31 @@ export class Engine {
         if ((busy.get(this.queue[i]!.request.customer) ?? 0) < (busy.get(this.queue[best]!.request.customer) ?? 0)) best = i;
       }
       const [job] = this.queue.splice(best, 1);
-      void this.runJob(job!);
+      // NIP-40: a job whose expiration passed while it waited is never started.
+      if (job!.request.expiration !== null && job!.request.expiration * 1000 <= this.now()) {
+        this.setStatus(job!, "expired", { error: "the request expired while queued", finishedAt: this.now() });
+        this.finish(job!);
+        continue;
+      }
+      this.track(this.runJob(job!));
     }
+    this.watchCancels();
   }
 
   private async runJob(job: Running): Promise<void> {
     const cfg = this.deps.config();
     this.generating++;
     this.active.set(job.request.id, job);
-    const signal = AbortSignal.any([job.controller.signal, AbortSignal.timeout(cfg.limits.jobTimeoutSecs * 1000)]);
+    this.watchCancels();
+    // Our own timer (not AbortSignal.timeout) so it is cleared the moment the job ends.
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(new JobTimeout(cfg.limits.jobTimeoutSecs)), cfg.limits.jobTimeoutSecs * 1000);
+    const signal = AbortSignal.any([job.controller.signal, limit.signal]);
     try {
+      job.startedAt = this.now();
       this.setStatus(job, "processing");
-      await this.sendFeedback(job.request, job.relay, "processing");
+      // Informational: sent in the background so a slow or reconnecting relay never delays the job.
+      this.background(job, "processing");
       const prompt = await resolveInputs(job.request.inputs, {
         fetcher: this.deps.pool,
         maxBytes: cfg.limits.maxInputBytes,
@@ -472,38 +612,47 @@ export class Engine {
           const t = this.now();
           if (t - lastProgress >= progressEvery) {
             lastProgress = t;
-            const secs = (t - job.createdAt) / 1000;
+            const secs = (t - (job.startedAt ?? job.createdAt)) / 1000;
             job.tokensPerSec = secs > 0 ? Math.round((tokens / secs) * 10) / 10 : null;
             this.deps.bus.publish(JobProgress, { id: job.request.id, tokens, tokensPerSec: job.tokensPerSec, preview: text.slice(-PREVIEW) });
           }
-          // Partial feedback is throttled (PROTOCOL.md: never one event per token).
-          if (!partialSending && t - lastPartial >= cfg.limits.partialIntervalMs) {
+          // Partial feedback is throttled (PROTOCOL.md: never one event per token), and never
+          // more than one in flight.
+          if (!partialSending && t - lastPartial >= cfg.limits.partialIntervalMs && !signal.aborted) {
             lastPartial = t;
             partialSending = true;
-            this.sendFeedback(job.request, job.relay, "partial", { content: text })
-              .catch(() => {})
-              .finally(() => (partialSending = false));
+            this.background(job, "partial", { content: text }).finally(() => (partialSending = false));
           }
         },
       });
-      if (job.controller.signal.aborted) throw job.controller.signal.reason;
+      signal.throwIfAborted();
       job.tokens = result.tokens;
       job.tokensPerSec = result.tokensPerSec;
       const amount = cfg.pricing.mode === "after" ? await this.invoiceAfter(job, result.tokens) : undefined;
+      signal.throwIfAborted();
       const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.relay, providerSecretKey: this.deps.secretKey, now: this.now() }));
+      // Recorded before publishing: from here on the job is answered, whatever happens next.
+      this.setStatus(job, "success", { resultEventId: event.id, finishedAt: this.now() });
       const outcomes = await this.deps.pool.publish(event, { extraRelays: job.request.relays });
       const delivered = outcomes.some((o) => o.ok);
-      this.setStatus(job, "success", { resultEventId: event.id, finishedAt: this.now(), error: delivered ? null : "no relay accepted the result" });
+      if (!delivered) this.setStatus(job, "success", { error: "no relay accepted the result" });
       log.info("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
     } catch (err) {
-      if (job.controller.signal.aborted) {
-        this.endCancelled(job);
-      } else if (signal.aborted) {
-        await this.fail(job, `the job took longer than this provider's limit of ${cfg.limits.jobTimeoutSecs} s`);
-      } else {
-        await this.fail(job, errorMessage(err));
+      try {
+        if (job.status === "success") {
+          log.warn("publishing the result failed", { id: job.request.id, err });
+        } else if (job.controller.signal.aborted) {
+          await this.endStopped(job);
+        } else if (limit.signal.aborted) {
+          await this.fail(job, (limit.signal.reason as JobTimeout).message);
+        } else {
+          await this.fail(job, customerReason(err));
+        }
+      } catch (inner) {
+        log.error("closing a job failed", { id: job.request.id, err: inner });
       }
     } finally {
+      clearTimeout(timer);
       this.generating--;
       this.active.delete(job.request.id);
       this.finish(job);
@@ -522,19 +671,28 @@ export class Engine {
     return { msats, bolt11: invoice.bolt11 };
   }
 
-  private endCancelled(job: Running): void {
-    // NIP-09: the customer asked to stop; we send nothing more.
-    if (job.status !== "cancelled") this.setStatus(job, "cancelled", { finishedAt: this.now(), error: "cancelled" });
+  /** A stopped job: cancelled in the ledger; an error feedback unless the customer cancelled it. */
+  private async endStopped(job: Running): Promise<void> {
+    if (job.status === "cancelled") return;
+    const stop = job.stoppedBy ?? { by: "provider" as const, reason: "cancelled by the provider" };
+    this.setStatus(job, "cancelled", { finishedAt: this.now(), error: stop.reason });
+    if (!this.active.has(job.request.id)) this.finish(job);
+    // NIP-09: the customer asked to stop; we send nothing more. Anyone else deserves a reason.
+    if (stop.by === "provider") await this.sendFeedback(job.request, job.relay, "error", { extraInfo: stop.reason }).catch(() => {});
   }
 
   private async fail(job: Running, reason: string): Promise<void> {
     job.error = reason;
     this.setStatus(job, "error", { error: reason, finishedAt: this.now() });
+    if (!this.active.has(job.request.id)) this.finish(job);
     await this.sendFeedback(job.request, job.relay, "error", { extraInfo: reason }).catch(() => {});
     log.info("job failed", { id: job.request.id, reason });
   }
 
   private finish(job: Running): void {
+    if (this.recent.some((j) => j.id === job.request.id)) {
+      this.recent = this.recent.filter((j) => j.id !== job.request.id);
+    }
     this.recent.unshift(this.toView(job));
     if (this.recent.length > RECENT_FINISHED) this.recent.length = RECENT_FINISHED;
   }
@@ -545,8 +703,18 @@ export class Engine {
     return finalizeEvent(template, this.deps.secretKey) as NostrEvent;
   }
 
-  private async publish(template: EventTemplate, extraRelays?: string[]) {
-    return this.deps.pool.publish(this.sign(template), { extraRelays });
+  private async publish(template: EventTemplate, extraRelays?: string[], timeoutMs?: number) {
+    return this.deps.pool.publish(this.sign(template), { extraRelays, ...(timeoutMs ? { timeoutMs } : {}) });
+  }
+
+  /** Informational feedback for a running job, not awaited by it; never rejects. */
+  private background(job: Running, status: "processing" | "partial", extra: { content?: string } = {}): Promise<void> {
+    return this.track(
+      this.sendFeedback(job.request, job.relay, status, extra, INFO_FEEDBACK_TIMEOUT_MS).then(
+        () => undefined,
+        (err) => log.debug("feedback not sent", { id: job.request.id, status, err }),
+      ),
+    );
   }
 
   private async sendFeedback(
@@ -554,9 +722,10 @@ export class Engine {
     relay: string | null,
     status: FeedbackStatus,
     extra: { extraInfo?: string; content?: string; amount?: { msats: number; bolt11?: string } } = {},
+    timeoutMs?: number,
   ) {
     const template = buildFeedback({ request, status, ...extra, relayHint: relay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() });
-    return this.publish(template, request.relays);
+    return this.publish(template, request.relays, timeoutMs);
   }
 
   private setStatus(job: Running, status: JobStatus, patch: JobPatch = {}): void {
@@ -626,7 +795,18 @@ export class Engine {
   }
 }
 
-function previewOf(request: JobRequest): string {
-  const text = request.inputs.map((i) => (i.type === "text" ? i.data : `[${i.type}] ${i.data}`)).join(" ");
-  return text.replace(/\s+/g, " ").slice(0, PREVIEW);
+/** True when the event names providers (p tags) and we are not among them. */
+function addressedElsewhere(event: NostrEvent, pubkey: string): boolean {
+  const ps = event.tags.filter((t) => t[0] === "p").map((t) => (t[1] ?? "").toLowerCase());
+  return ps.length > 0 && !ps.includes(pubkey);
+}
+
+/**
+ * Words for the customer: an Ollama failure says what failed without the operator's Ollama
+ * address (error feedback is public unless the request was encrypted).
+ */
+function customerReason(err: unknown): string {
+  const msg = errorMessage(err).replace(/\s+at\s+https?:\/\/\S+/g, "").trim();
+  if (err instanceof AppError && err.code === "unavailable") return `generation failed: ${msg}`;
+  return msg;
 }

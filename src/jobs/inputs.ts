@@ -22,6 +22,23 @@ export interface ResolveOptions {
   eventTimeoutMs?: number;
   jobTimeoutMs?: number;
   urlTimeoutMs?: number;
+  /** Time between looks for a chained job's result. */
+  jobPollMs?: number;
+}
+
+/** Waits ms, or less if the signal aborts (then throws its reason). */
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+  signal?.throwIfAborted();
 }
 
 export function isPrivateAddress(ip: string): boolean {
@@ -87,15 +104,23 @@ export async function resolveInputs(inputs: JobInput[], opts: ResolveOptions): P
       }
       case "job": {
         if (!/^[0-9a-f]{64}$/.test(input.data)) throw new AppError("invalid_input", "a job input must be a 64-hex job request id");
-        // Chaining: wait (bounded) for a result of that job to appear.
+        // Chaining: wait (bounded) for a result of that job to appear on the relays.
         const deadline = Date.now() + (opts.jobTimeoutMs ?? 30_000);
         let text: string | null = null;
-        while (text === null && Date.now() < deadline) {
-          if (opts.signal?.aborted) throw new AppError("conflict", "cancelled");
-          const found = await opts.fetcher.fetch([{ kinds: [JOB_RESULT_TEXT], "#e": [input.data], limit: 1 }], { timeoutMs: 3000, extraRelays: input.relay ? [input.relay] : undefined });
-          const res = found.find((e) => e.kind === JOB_RESULT_TEXT && !e.tags.some((t) => t[0] === "encrypted"));
-          if (res) text = res.content;
-          else await new Promise((r) => setTimeout(r, 1000));
+        for (;;) {
+          opts.signal?.throwIfAborted();
+          const found = await opts.fetcher.fetch([{ kinds: [JOB_RESULT_TEXT], "#e": [input.data], limit: 5 }], {
+            timeoutMs: Math.min(3000, Math.max(100, deadline - Date.now())),
+            extraRelays: input.relay ? [input.relay] : undefined,
+          });
+          // An encrypted result is only readable by its customer; it can't feed another job.
+          const res = found.find((e) => e.kind === JOB_RESULT_TEXT && e.tags.some((t) => t[0] === "e" && t[1] === input.data) && !e.tags.some((t) => t[0] === "encrypted"));
+          if (res) {
+            text = res.content;
+            break;
+          }
+          if (Date.now() + (opts.jobPollMs ?? 500) >= deadline) break;
+          await pause(opts.jobPollMs ?? 500, opts.signal);
         }
         if (text === null) throw new AppError("invalid_input", `no result of job ${input.data.slice(0, 12)}… appeared in time`);
         parts.push(text);
