@@ -24,7 +24,8 @@ function urlWith(protocols: string[]) {
     }
   };
 }
-const relayUrl = z.string().trim().refine(urlWith(["ws:", "wss:"]), { message: "must be a ws:// or wss:// URL" });
+export const isRelayUrl = urlWith(["ws:", "wss:"]);
+const relayUrl = z.string().trim().refine(isRelayUrl, { message: "must be a ws:// or wss:// URL" });
 const httpUrl = z.string().trim().refine(urlWith(["http:", "https:"]), { message: "must be an http:// or https:// URL" });
 
 export const PaymentMode = z.enum(["upfront", "after", "free"]);

@@ -16,8 +16,15 @@ export function eventStream(c: Context, bus: Bus, opts: { heartbeatMs?: number; 
     let wake: (() => void) | null = null;
     let overflow = false;
     const push = (e: BusEvent) => {
-      if (queue.length >= maxQueue) overflow = true;
-      else queue.push(e);
+      if (overflow) return;
+      if (queue.length >= maxQueue) {
+        // This client fell too far behind (or stopped reading): end its stream now rather than
+        // hold events for it; EventSource reconnects and the UI re-reads /api/state.
+        overflow = true;
+        queue.length = 0;
+        unsubscribe();
+        stream.abort();
+      } else queue.push(e);
       wake?.();
     };
     const unsubscribe = bus.subscribeAll(push);
@@ -26,7 +33,7 @@ export function eventStream(c: Context, bus: Bus, opts: { heartbeatMs?: number; 
     let id = 0;
     try {
       while (!stream.aborted && !stream.closed) {
-        if (overflow) break; // this client fell too far behind; it reconnects and re-reads /api/state
+        if (overflow) break;
         const next = queue.shift();
         if (!next) {
           await new Promise<void>((r) => (wake = r));

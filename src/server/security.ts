@@ -28,8 +28,10 @@ export function allowedHosts(host: string, port: number): Set<string> {
   if (host === "0.0.0.0" || host === "::") ["127.0.0.1", "localhost", "[::1]"].forEach((n) => names.add(n));
   const out = new Set<string>();
   for (const n of names) {
-    const h = n.includes(":") && !n.startsWith("[") ? `[${n}]` : n;
+    const h = (n.includes(":") && !n.startsWith("[") ? `[${n}]` : n).toLowerCase();
     out.add(`${h}:${port}`);
+    // Browsers leave the default port out of Host and Origin.
+    if (port === 80) out.add(h);
   }
   return out;
 }
@@ -48,7 +50,7 @@ export function securityHeaders(): MiddlewareHandler {
 /** DNS rebinding: a page on evil.example resolving to 127.0.0.1 still sends Host: evil.example. */
 export function hostCheck(getAllowed: () => Set<string>): MiddlewareHandler {
   return async (c, next) => {
-    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    const host = (c.req.header("host") ?? new URL(c.req.url).host).toLowerCase();
     if (!getAllowed().has(host)) throw new AppError("forbidden", `Host ${host} is not allowed; open the dashboard at the address compute printed.`);
     await next();
   };
@@ -58,7 +60,8 @@ export function hostCheck(getAllowed: () => Set<string>): MiddlewareHandler {
 export function apiAuth(token: string, getAllowed: () => Set<string>): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header("authorization");
-    const bearer = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+    // The auth scheme name is case-insensitive (RFC 9110 §11.1).
+    const bearer = header?.match(/^bearer +(\S+)$/i)?.[1];
     const viaBearer = tokenMatches(bearer, token);
     const viaCookie = !viaBearer && tokenMatches(getCookie(c, COOKIE), token);
     if (!viaBearer && !viaCookie) throw new AppError("unauthorized", "Missing or wrong access token; open the dashboard link compute printed.");
@@ -78,7 +81,11 @@ export function apiAuth(token: string, getAllowed: () => Set<string>): Middlewar
   };
 }
 
-/** At most `max` failed password attempts per window; beyond that 429 until the window passes. */
+/**
+ * At most `max` failed password attempts per window; beyond that 429 until the window passes.
+ * An attempt counts as failed from the moment it starts: checking a password takes a while
+ * (scrypt), and parallel requests must not all slip past the check before the first one fails.
+ */
 export class AttemptLimiter {
   private failures: number[] = [];
   constructor(
@@ -91,12 +98,30 @@ export class AttemptLimiter {
     const t = this.now();
     this.failures = this.failures.filter((f) => t - f < this.windowMs);
     if (this.failures.length >= this.max) {
-      const wait = Math.ceil((this.windowMs - (t - this.failures[0]!)) / 1000);
+      const wait = Math.max(1, Math.ceil((this.windowMs - (t - this.failures[0]!)) / 1000));
       throw new AppError("rate_limited", `Too many wrong passwords; try again in ${wait} s.`);
     }
   }
 
   failed(): void {
     this.failures.push(this.now());
+  }
+
+  /**
+   * Starts an attempt (throws rate_limited when over the limit). Call the returned function with
+   * true when the password turned out right (or the attempt never checked it), so it stops counting.
+   */
+  begin(): (notAFailure: boolean) => void {
+    this.check();
+    const stamp = this.now();
+    this.failures.push(stamp);
+    let settled = false;
+    return (notAFailure) => {
+      if (settled) return;
+      settled = true;
+      if (!notAFailure) return;
+      const i = this.failures.indexOf(stamp);
+      if (i >= 0) this.failures.splice(i, 1);
+    };
   }
 }

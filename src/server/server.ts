@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { setCookie } from "hono/cookie";
 import { z } from "zod";
+import { isRelayUrl } from "../config.ts";
 import { AppError, httpStatus } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Controller } from "./controller.ts";
@@ -42,11 +43,14 @@ const Password = z.string().min(1).max(1024);
 export function createServer(ctl: Controller, opts: ServerOptions): Hono {
   const limiter = opts.attemptLimiter ?? new AttemptLimiter();
   const withPassword = async <T>(fn: () => Promise<T>): Promise<T> => {
-    limiter.check();
+    const settle = limiter.begin();
     try {
-      return await fn();
+      const out = await fn();
+      settle(true);
+      return out;
     } catch (err) {
-      if (err instanceof AppError && err.code === "unauthorized") limiter.failed();
+      // Only a wrong password counts; "no vault yet" or a damaged file is not a guess.
+      settle(!(err instanceof AppError && err.code === "unauthorized"));
       throw err;
     }
   };
@@ -102,7 +106,7 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     return c.json({ started: true }, 202);
   });
 
-  const RelayBody = z.strictObject({ url: z.string().trim().regex(/^wss?:\/\/[^\s/]+/, "must be a ws:// or wss:// URL").max(500) });
+  const RelayBody = z.strictObject({ url: z.string().trim().max(500).refine(isRelayUrl, "must be a ws:// or wss:// URL") });
   api.post("/relays", async (c) => {
     const { url } = await body(c, RelayBody);
     await ctl.addRelay(url);
