@@ -564,6 +564,11 @@ export async function startMockServer(opts: { port?: number; scenario?: Scenario
   };
 }
 
+/** A system Chromium for screenshots and browser tests (Playwright can't download its own here). */
+export function findChromium(): string | null {
+  return process.env.CHROMIUM_PATH || Bun.which("chromium") || Bun.which("chromium-browser") || Bun.which("google-chrome") || null;
+}
+
 export const CHROMIUM_FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -578,9 +583,11 @@ export const CHROMIUM_FLAGS = [
 /** Screenshots of every scenario at both target sizes (plus the dialogs) into `dir`. */
 async function shots(dir: string): Promise<void> {
   const { chromium } = await import("playwright-core");
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error("No Chromium found: install Debian's chromium or set CHROMIUM_PATH.");
   mkdirSync(dir, { recursive: true });
   const profile = mkdtempSync(join(tmpdir(), "compute-ui-shots-"));
-  const ctx = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 760 } });
+  const ctx = await chromium.launchPersistentContext(profile, { executablePath, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 760 } });
   const bundle = await buildUi();
   try {
     const page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -1,25 +1,37 @@
 // Wires the stream to the state signals: one Sync, one EventSource, and `refresh()` for the
 // commands that want the snapshot re-read (unlock, create) without waiting for an event.
-import { connectStream, errorText, getState } from "./api.ts";
-import { connection, loadError, Sync, ui } from "./state.ts";
+import { ApiError, connectStream, errorText, getState } from "./api.ts";
+import { connection, loadError, Sync, ui, type UiState } from "./state.ts";
 
 let sync: Sync | null = null;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 
+// Token streams can send many events a second: render at most once per frame.
+let pending: UiState | null = null;
+let scheduled = false;
+function publish(state: UiState | null): void {
+  pending = state;
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    ui.value = pending;
+    loadError.value = null;
+  });
+}
+
 export function startLive(): () => void {
-  sync = new Sync(
-    getState,
-    (state) => {
-      ui.value = state;
-      loadError.value = null;
-    },
-    (err) => {
-      // Without a first snapshot there is nothing to show: say why, and keep trying.
-      if (!ui.value) loadError.value = errorText(err);
-      clearTimeout(retryTimer);
-      retryTimer = setTimeout(() => void sync?.resync(), 3_000);
-    },
-  );
+  sync = new Sync(getState, publish, (err) => {
+    if (err instanceof ApiError && err.status === 401) {
+      // Opened without a valid session (no ?token=, or the app restarted): only a new link helps.
+      connection.value = "unauthorized";
+      return;
+    }
+    // Without a first snapshot there is nothing to show: say why, and keep trying.
+    if (!ui.value) loadError.value = errorText(err);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => void sync?.resync(), 3_000);
+  });
   const s = sync;
   const stop = connectStream({
     onEvent: (ev) => s.handle(ev),

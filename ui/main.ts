@@ -1,12 +1,13 @@
 // Browser entry: start the live connection and render the app into #app.
+import { effect } from "@preact/signals";
 import { html } from "htm/preact";
 import { render } from "preact";
 import { App } from "./components/app.ts";
+import { openDialog } from "./components/dialogs.ts";
+import { formatMsats } from "./format.ts";
 import { startLive } from "./live.ts";
 import { ui } from "./state.ts";
 import { notify } from "./toast.ts";
-import { formatMsats } from "./format.ts";
-import { effect } from "@preact/signals";
 
 startLive();
 
@@ -18,6 +19,14 @@ effect(() => {
     lastPaymentId = p.paymentId;
     notify("ok", `+${formatMsats(p.amountMsats)} sats received${p.jobId ? ` for job ${p.jobId.slice(0, 8)}` : ""}.`);
   }
+});
+
+effect(() => {
+  const s = ui.value?.snapshot;
+  // Locking closes whatever was open: it must not reappear after the next unlock.
+  if (s && s.identity.state !== "unlocked" && openDialog.peek()) openDialog.value = null;
+  // The window or tab title tells the state at a glance, even when the window is in the background.
+  document.title = !s || s.identity.state !== "unlocked" ? "compute" : s.provider.online ? "● online · compute" : "offline · compute";
 });
 
 render(html`<${App} />`, document.getElementById("app")!);

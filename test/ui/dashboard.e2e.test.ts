@@ -1,15 +1,14 @@
 // Drives the built dashboard in headless Chromium against the MOCK API of scripts/ui-dev.ts: checks
 // that the page runs under the CSP, that stream events show within a second, that commands round
 // trip, that a dropped stream reconnects and re-reads the snapshot, and the onboarding/unlock flows.
-// Skipped where Debian's chromium is not installed.
+// Skipped where no Chromium is installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, startMockServer, type MockServer } from "../../scripts/ui-dev.ts";
+import { CHROMIUM_FLAGS, findChromium, startMockServer, type MockServer } from "../../scripts/ui-dev.ts";
 import { buildUi, type UiBundle } from "../../ui/build.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
+const CHROMIUM = findChromium();
+const hasChromium = CHROMIUM !== null;
 
 /** Polls `read` until `ok` holds, failing after `ms` with the last value seen. */
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
@@ -32,7 +31,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser (mock API)", () => {
     const { chromium } = await import("playwright-core");
     bundle = await buildUi();
     // launch() gives every run a fresh temporary profile of its own.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
   });
   afterAll(async () => {
     await browser?.close();
@@ -76,19 +75,19 @@ describe.skipIf(!hasChromium)("dashboard in a browser (mock API)", () => {
 
       // Commands: cancel a job, go offline, serve a model, add a relay, and a server error shown.
       await page.click(`${row} [data-testid=job-cancel]`);
-      await until(() => page.getAttribute(row, "data-status"), (v) => v === "cancelled", 1_000, "cancelled");
+      await until(() => page.getAttribute(row, "data-status"), (v) => v === "cancelled", 2_000, "cancelled");
       await page.click("[data-testid=online-toggle]");
-      await until(() => page.getAttribute("[data-testid=online-toggle]", "data-online"), (v) => v === "false", 1_000, "offline");
+      await until(() => page.getAttribute("[data-testid=online-toggle]", "data-online"), (v) => v === "false", 2_000, "offline");
       const mistral = '[data-testid=model-row][data-model="mistral:7b-instruct"]';
       await page.click(`${mistral} [data-testid=model-serve-toggle]`);
-      await until(() => page.getAttribute(mistral, "data-served"), (v) => v === "true", 1_000, "served");
+      await until(() => page.getAttribute(mistral, "data-served"), (v) => v === "true", 2_000, "served");
       await page.fill("[data-testid=relay-input]", "relay.example.org");
       await page.click("[data-testid=relay-add]");
       const added = '[data-testid=relay-row][data-url="wss://relay.example.org"]';
       await until(() => page.getAttribute(added, "data-state"), (v) => v === "connected", 3_000, "new relay");
       await page.fill("[data-testid=relay-input]", "wss://relay.example.org");
       await page.click("[data-testid=relay-add]");
-      await until(() => text("[data-testid=relay-error]"), (v) => v.includes("already in the list"), 1_000, "relay error");
+      await until(() => text("[data-testid=relay-error]"), (v) => v.includes("already in the list"), 2_000, "relay error");
 
       // The stream drops; the page reconnects by itself and re-reads the snapshot.
       srv.app.state.wallet.balanceSats = 1;
@@ -122,6 +121,12 @@ describe.skipIf(!hasChromium)("dashboard in a browser (mock API)", () => {
       expect(await page.isDisabled("[data-testid=mnemonic-continue]")).toBe(true);
       await page.check("[data-testid=mnemonic-written]");
       await page.click("[data-testid=mnemonic-continue]");
+      // Going back shows the same words (they may already be on paper), not a new phrase.
+      await page.click("[data-testid=verify-back]");
+      await page.waitForSelector("[data-testid=mnemonic-word]");
+      expect(await page.$$eval("[data-testid=mnemonic-word]", (els) => els.map((e) => e.textContent ?? ""))).toEqual(words);
+      await page.check("[data-testid=mnemonic-written]");
+      await page.click("[data-testid=mnemonic-continue]");
       const positions: number[] = [];
       for (let i = 0; i < 3; i++) positions.push(Number(await page.getAttribute(`[data-testid=verify-word-${i}]`, "data-position")));
       expect(new Set(positions).size).toBe(3);
@@ -134,7 +139,7 @@ describe.skipIf(!hasChromium)("dashboard in a browser (mock API)", () => {
       await page.fill("[data-testid=password]", "hunter22");
       await page.fill("[data-testid=password-confirm]", "hunter23");
       await page.click("[data-testid=create-identity]");
-      await until(() => page.locator("[data-testid=password-error]").innerText(), (v) => v.includes("differ"), 1_000, "mismatch");
+      await until(() => page.locator("[data-testid=password-error]").innerText(), (v) => v.includes("differ"), 2_000, "mismatch");
       await page.fill("[data-testid=password-confirm]", "hunter22");
       await page.click("[data-testid=create-identity]");
       await page.waitForSelector("[data-testid=dashboard]", { timeout: 5_000 });

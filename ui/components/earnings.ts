@@ -41,22 +41,22 @@ function Chart(props: { days: { date: string; sats: number; jobs: number }[] }) 
 export function EarningsPanel() {
   const e = ui.value!.snapshot.earnings;
   const top = [...e.byModel].sort((a, b) => b.sats - a.sats).slice(0, 3);
-  return html`<${Panel} title="EARNINGS" testid="earnings-panel">
+  return html`<${Panel} title="EARNINGS" testid="earnings-panel" actions=${html`<span class="count mono">IN SATS</span>`}>
     <div class="stats">
       <div class="stat">
         <span class="stat-label">TODAY</span>
         <b class="stat-figure" data-testid="earnings-today">${formatInt(e.todaySats)}</b>
-        <span class="stat-sub">sats · <span data-testid="earnings-today-jobs">${formatInt(e.todayJobs)}</span> job${e.todayJobs === 1 ? "" : "s"}</span>
+        <span class="stat-sub"><span data-testid="earnings-today-jobs">${formatInt(e.todayJobs)}</span> job${e.todayJobs === 1 ? "" : "s"}</span>
       </div>
       <div class="stat">
         <span class="stat-label">7 DAYS</span>
         <b class="stat-figure" data-testid="earnings-week">${formatInt(e.weekSats)}</b>
-        <span class="stat-sub">sats · <span data-testid="earnings-week-jobs">${formatInt(e.weekJobs)}</span> job${e.weekJobs === 1 ? "" : "s"}</span>
+        <span class="stat-sub"><span data-testid="earnings-week-jobs">${formatInt(e.weekJobs)}</span> job${e.weekJobs === 1 ? "" : "s"}</span>
       </div>
       <div class="stat">
         <span class="stat-label">ALL TIME</span>
         <b class="stat-figure" data-testid="earnings-all">${formatInt(e.allSats)}</b>
-        <span class="stat-sub">sats · ${formatInt(e.allJobs)} job${e.allJobs === 1 ? "" : "s"}</span>
+        <span class="stat-sub">${formatInt(e.allJobs)} job${e.allJobs === 1 ? "" : "s"}</span>
       </div>
     </div>
     <${Chart} days=${e.days} />

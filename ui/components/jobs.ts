@@ -54,7 +54,7 @@ function JobRow(props: { job: JobView; preview: string | undefined; now: number 
         : null}
     </div>
     ${running && props.preview
-      ? html`<p class="job-preview" data-testid="job-preview">${props.preview.slice(-160)}<span class="caret" aria-hidden="true">▌</span></p>`
+      ? html`<p class=${`job-preview${props.preview.length > 50 ? " job-stream" : ""}`} data-testid="job-preview"><span>${props.preview.slice(-240)}<span class="caret" aria-hidden="true">▌</span></span></p>`
       : j.status === "error" && j.error
         ? html`<p class="job-preview job-error">${j.error}</p>`
         : null}
@@ -75,7 +75,9 @@ export function JobsPanel() {
       ? html`<${Empty} title="Waiting for the first request" testid="jobs-empty">
           Listening on ${connected} relay${connected === 1 ? "" : "s"}. Customers' kind 5050 requests show up here as they arrive.
         <//>`
-      : html`<${Empty} title="No jobs yet" testid="jobs-empty">Go online to start taking text-generation jobs from Nostr.<//>`;
+      : s.provider.blockers.length
+        ? html`<${Empty} title="No jobs yet" testid="jobs-empty">Clear the checklist under PROVIDER, then go online to start taking text-generation jobs from Nostr.<//>`
+        : html`<${Empty} title="No jobs yet" testid="jobs-empty">Press GO ONLINE to start taking text-generation jobs from Nostr.<//>`;
   }
 
   return html`<${Panel}
@@ -88,7 +90,7 @@ export function JobsPanel() {
     html`<div class="jobs-head" aria-hidden="true">
         <span>ID · KIND</span><span>MODEL</span><span>STATUS</span><span class="r">TOKENS</span><span class="r">SPEED</span><span class="r">SATS</span><span></span>
       </div>
-      <ul class="jobs" aria-label="Jobs">
+      <ul class="jobs" aria-label="Jobs" tabindex="0">
         ${active.map((j) => html`<${JobRow} key=${j.id} job=${j} preview=${st.previews[j.id]} now=${now} />`)}
         ${active.length === 0 ? html`<li class="jobs-idle">No job running${s.provider.online ? ": waiting for requests" : ""}.</li>` : null}
         ${recent.length ? html`<li class="jobs-divider" aria-hidden="true"><span>RECENT</span></li>` : null}

@@ -50,11 +50,11 @@ export function Onboarding() {
         both your Nostr identity and your wallet.
       </p>
       <div class="choice">
-        <button type="button" class="choice-btn" data-testid="onboard-create" onClick=${() => (setOrigin("create"), setStep("show"))}>
+        <button type="button" class="choice-btn" data-testid="onboard-create" onClick=${() => (setOrigin("create"), setMnemonic(""), setPassphrase(""), setStep("show"))}>
           <span class="choice-title">CREATE NEW</span>
           <span class="choice-text">Make a new identity and wallet. You will write down 12 or 24 words.</span>
         </button>
-        <button type="button" class="choice-btn" data-testid="onboard-import" onClick=${() => (setOrigin("import"), setStep("import"))}>
+        <button type="button" class="choice-btn" data-testid="onboard-import" onClick=${() => (setOrigin("import"), setMnemonic(""), setPassphrase(""), setStep("import"))}>
           <span class="choice-title">IMPORT PHRASE</span>
           <span class="choice-text">Restore from a recovery phrase you already have (BIP-39).</span>
         </button>
@@ -63,6 +63,7 @@ export function Onboarding() {
   }
   if (step === "show") {
     return html`<${ShowPhrase}
+      initial=${mnemonic || null}
       onBack=${() => setStep("start")}
       onDone=${(m: string) => {
         setMnemonic(m);
@@ -75,6 +76,8 @@ export function Onboarding() {
   }
   if (step === "import") {
     return html`<${ImportPhrase}
+      initial=${mnemonic}
+      initialPassphrase=${passphrase}
       onBack=${() => setStep("start")}
       onDone=${(m: string, pp: string) => {
         setMnemonic(m);
@@ -86,9 +89,10 @@ export function Onboarding() {
   return html`<${SetPassword} mnemonic=${mnemonic} passphrase=${passphrase} onBack=${() => setStep(origin === "create" ? "verify" : "import")} />`;
 }
 
-function ShowPhrase(props: { onBack: () => void; onDone: (mnemonic: string) => void }) {
-  const [count, setCount] = useState<12 | 24>(12);
-  const [mnemonic, setMnemonic] = useState<string | null>(null);
+function ShowPhrase(props: { initial: string | null; onBack: () => void; onDone: (mnemonic: string) => void }) {
+  // Coming back from the check step shows the same words: the user may already have written them.
+  const [count, setCount] = useState<12 | 24>(props.initial && splitWords(props.initial).length === 24 ? 24 : 12);
+  const [mnemonic, setMnemonic] = useState<string | null>(props.initial);
   const [error, setError] = useState<string | null>(null);
   const [written, setWritten] = useState(false);
   const gen = async (n: 12 | 24) => {
@@ -102,6 +106,7 @@ function ShowPhrase(props: { onBack: () => void; onDone: (mnemonic: string) => v
     }
   };
   useEffect(() => {
+    if (mnemonic && splitWords(mnemonic).length === count) return;
     void gen(count);
   }, [count]);
   return html`<${Shell} step=${0} testid="onboarding">
@@ -166,16 +171,16 @@ function VerifyPhrase(props: { mnemonic: string; onBack: () => void; onDone: () 
         )}
       </div>
       <div class="btn-row between">
-        <button type="button" class="btn btn-ghost" onClick=${props.onBack}>SHOW WORDS AGAIN</button>
+        <button type="button" class="btn btn-ghost" data-testid="verify-back" onClick=${props.onBack}>SHOW WORDS AGAIN</button>
         <button type="submit" class="btn btn-primary" data-testid="verify-continue">CONTINUE</button>
       </div>
     </form>
   <//>`;
 }
 
-function ImportPhrase(props: { onBack: () => void; onDone: (mnemonic: string, passphrase: string) => void }) {
-  const [text, setText] = useState("");
-  const [passphrase, setPassphrase] = useState("");
+function ImportPhrase(props: { initial: string; initialPassphrase: string; onBack: () => void; onDone: (mnemonic: string, passphrase: string) => void }) {
+  const [text, setText] = useState(props.initial);
+  const [passphrase, setPassphrase] = useState(props.initialPassphrase);
   const [suggestions, setSuggestions] = useState<string[]>([]);
   const [error, setError] = useState<{ error: string; word?: string; suggestions?: string[] } | null>(null);
   const [busy, setBusy] = useState(false);

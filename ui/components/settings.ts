@@ -104,6 +104,9 @@ export function SettingsDialog(props: { onClose: () => void }) {
     const r = formToPatch(form);
     if (!r.ok) {
       setErrors(r.errors);
+      // The dialog scrolls: take the user to the first field that needs fixing.
+      const formEl = e.currentTarget as HTMLFormElement;
+      requestAnimationFrame(() => formEl.querySelector<HTMLInputElement>('[aria-invalid="true"]')?.focus());
       return;
     }
     setErrors({});
