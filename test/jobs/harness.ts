@@ -23,11 +23,15 @@ export interface ProviderOptions {
   engine?: Partial<Pick<EngineDeps, "heartbeatMs" | "sinceWindowSecs" | "progressIntervalMs" | "payments">>;
   stallTimeoutMs?: number;
   firstTokenTimeoutMs?: number;
+  /** Inference probe interval; default 200 ms. */
+  probeIntervalMs?: number;
   /** Don't call goOnline (tests of recover/online themselves). */
   offline?: boolean;
   /** Reuse this ledger file (crash recovery). */
   ledgerPath?: string;
   secretKey?: Uint8Array;
+  /** The customer's key (to prepare ledger rows before the provider starts). */
+  customerKey?: Uint8Array;
 }
 
 export interface Provider {
@@ -47,6 +51,8 @@ export interface Provider {
   customer: Customer;
   /** Another customer on the same relays. */
   newCustomer(): Promise<Customer>;
+  /** Every event of `kind` published to relay 0 (replaced ones too), in order. */
+  published(kind: number): Event[];
   /** Events of `kind` stored on relay i (or both), optionally only those e-tagging `jobId`. */
   stored(kind: number, jobId?: string, relay?: 0 | 1): Event[];
   stop(): Promise<void>;
@@ -76,6 +82,8 @@ export async function startProvider(fake: FakeOllama, opts: ProviderOptions = {}
   const relays = [await startRelay(), await startRelay()] as [TestRelay, TestRelay];
   cleanups.push(() => relays[0].stop(), () => relays[1].stop());
   const urls = relays.map((r) => r.url);
+  const log0: Event[] = [];
+  cleanups.push(relays[0].onEvent((e) => void log0.push(e as Event)));
   let raw = deepMerge(
     { relays: urls, ollamaUrl: fake.url, pricing: { mode: "free" }, limits: { partialIntervalMs: 100_000, perCustomerPerMinute: 1000 } },
     opts.config ?? {},
@@ -93,7 +101,7 @@ export async function startProvider(fake: FakeOllama, opts: ProviderOptions = {}
     url: fake.url,
     bus,
     servedModels: null,
-    probeIntervalMs: 200,
+    probeIntervalMs: opts.probeIntervalMs ?? 200,
     stallTimeoutMs: opts.stallTimeoutMs ?? 5000,
     firstTokenTimeoutMs: opts.firstTokenTimeoutMs ?? 5000,
     fetchTimeoutMs: 2000,
@@ -129,7 +137,7 @@ export async function startProvider(fake: FakeOllama, opts: ProviderOptions = {}
   // Wait until the pool is connected to both relays so nothing the test publishes is missed.
   await until(() => pool.views().every((v) => v.state === "connected"), 5000, "pool connected");
   if (!opts.offline) await engine.goOnline();
-  const customer = await startCustomer(urls);
+  const customer = await startCustomer(urls, { secretKey: opts.customerKey });
   const extraCustomers: Customer[] = [];
 
   let stopped = false;
@@ -158,6 +166,7 @@ export async function startProvider(fake: FakeOllama, opts: ProviderOptions = {}
       extraCustomers.push(c);
       return c;
     },
+    published: (kind) => log0.filter((e) => e.kind === kind),
     stored(kind, jobId, relay) {
       const from = relay === undefined ? relays : [relays[relay]];
       return from.flatMap((r) => r.events() as Event[]).filter((e) => e.kind === kind && (jobId === undefined || eTagged(e, jobId)));

@@ -1,0 +1,250 @@
+// The provider end to end, part 4: being found (NIP-89 announcement, re-announce, withdrawal,
+// heartbeat), going offline and stopping, crash recovery, and a relay restarting mid-job.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as nip44 from "nostr-tools/nip44";
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
+import { Ledger } from "../../src/ledger/ledger.ts";
+import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startProvider, uniqueIds, until, type Provider } from "./harness.ts";
+
+let fake: FakeOllama;
+const live: Provider[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (e: unknown) => void unhandled.push(e);
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  process.on("unhandledRejection", onUnhandled);
+  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
+});
+afterEach(async () => {
+  for (const p of live.splice(0)) await p.stop();
+  await fake.setFault(null);
+  fake.setPacing({ instant: true, tokensPerSec: 1000, timeToFirstTokenMs: 0, responseTokens: null });
+  fake.removeModel("mistral:7b");
+  fake.clearRequests();
+});
+afterAll(async () => {
+  await fake.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  process.off("unhandledRejection", onUnhandled);
+  expect(unhandled).toEqual([]);
+});
+
+async function provider(opts: Parameters<typeof startProvider>[1] = {}): Promise<Provider> {
+  const p = await startProvider(fake, opts);
+  live.push(p);
+  return p;
+}
+
+const tag = (tags: string[][], name: string) => tags.find((t) => t[0] === name);
+
+describe("being found (NIP-89 and liveness)", () => {
+  test("31990 on going online: d, k=5050, served models in nip90Params, both encryption keys", async () => {
+    const p = await provider();
+    const ann = p.stored(31990);
+    expect(ann).toHaveLength(2); // one per relay, the same event
+    expect(uniqueIds(ann)).toHaveLength(1);
+    const ev = ann[0]!;
+    expect(ev.pubkey).toBe(p.pubkey);
+    const d = tag(ev.tags, "d")?.[1];
+    expect(d).toMatch(/^[0-9a-f]{16}$/);
+    expect(d).toBe(p.ledger.getKv("nip89.d")!);
+    expect(tag(ev.tags, "k")).toEqual(["k", "5050"]);
+    const content = JSON.parse(ev.content);
+    expect(content.nip90Params.model.values).toEqual(["llama3.2:latest"]);
+    expect(content.encryptionSupported).toBe(true);
+    expect(content.supportsEncryption).toBe(true);
+    expect(content.name).toBe(p.config.provider.name);
+    expect(p.engine.view().announcementId).toBe(ev.id);
+    expect(p.engine.view().online).toBe(true);
+    // Clients find us with the usual filter.
+    const found = await p.customer.query(p.urls[1]!, { kinds: [31990], "#k": ["5050"] });
+    expect(found.map((e) => e.id)).toEqual([ev.id]);
+  });
+
+  test("a new served model → re-announced with the same d; going offline withdraws it (kind 5 with e and a)", async () => {
+    const p = await provider();
+    const first = p.published(31990)[0]!;
+    const d = tag(first.tags, "d")![1]!;
+    fake.addModel({ name: "mistral:7b" });
+    await until(() => p.published(31990).length >= 2, 3000, "re-announcement");
+    const second = p.published(31990).at(-1)!;
+    expect(tag(second.tags, "d")![1]).toBe(d);
+    expect(JSON.parse(second.content).nip90Params.model.values.sort()).toEqual(["llama3.2:latest", "mistral:7b"]);
+    expect(p.engine.view().announcementId).toBe(second.id);
+    // Nothing changed → no new announcement.
+    await Bun.sleep(500);
+    expect(p.published(31990)).toHaveLength(2);
+
+    await p.engine.goOffline();
+    const withdrawals = p.published(5).filter((e) => e.pubkey === p.pubkey);
+    expect(withdrawals).toHaveLength(1);
+    expect(withdrawals[0]!.tags).toContainEqual(["e", second.id]);
+    expect(withdrawals[0]!.tags).toContainEqual(["a", `31990:${p.pubkey}:${d}`]);
+    expect(p.engine.view()).toMatchObject({ online: false, announcementId: null });
+    // Offline: requests are not taken.
+    const req = p.customer.request({ inputs: [["anyone there?", "text"]] });
+    await p.customer.publish(req);
+    await Bun.sleep(300);
+    expect(p.stored(7000, req.id)).toEqual([]);
+    // Online again: a fresh announcement with the same d.
+    await p.engine.goOnline();
+    const third = p.published(31990).at(-1)!;
+    expect(third.id).not.toBe(second.id);
+    expect(tag(third.tags, "d")![1]).toBe(d);
+  });
+
+  test("heartbeat 11998 with d and expiration, every heartbeatMs; none after going offline or stop()", async () => {
+    const p = await provider({ engine: { heartbeatMs: 100 } });
+    await until(() => p.published(11998).length >= 4, 3000, "heartbeats");
+    const d = tag(p.published(31990)[0]!.tags, "d")![1];
+    for (const beat of p.published(11998)) {
+      expect(beat.pubkey).toBe(p.pubkey);
+      expect(tag(beat.tags, "d")![1]).toBe(d);
+      expect(Number(tag(beat.tags, "expiration")![1])).toBe(beat.created_at + 300);
+    }
+    await p.engine.goOffline();
+    const n = p.published(11998).length;
+    await Bun.sleep(350);
+    expect(p.published(11998).length).toBe(n);
+    await p.engine.goOnline();
+    await until(() => p.published(11998).length >= n + 2, 3000, "heartbeats again");
+    await p.engine.stop();
+    await p.engine.stop(); // idempotent
+    const m = p.published(11998).length;
+    await Bun.sleep(350);
+    expect(p.published(11998).length).toBe(m);
+    await p.engine.goOnline(); // a stopped engine stays stopped
+    expect(p.engine.isOnline()).toBe(false);
+  });
+
+  test("going offline with queued jobs tells their customers; the running one finishes", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 100, responseTokens: 40 });
+    const p = await provider({ config: { limits: { maxConcurrentJobs: 1 } } });
+    const c = p.customer;
+    const a = c.request({ inputs: [["running", "text"]] });
+    const b = c.request({ inputs: [["waiting", "text"]] });
+    await c.publish(a);
+    await c.waitForStatus(a.id, "processing");
+    await c.publish(b);
+    await until(() => p.ledger.getJob(b.id)?.status === "queued", 3000, "b queued");
+    await p.engine.goOffline();
+    const err = await c.waitForStatus(b.id, "error");
+    expect(err.extra).toContain("provider went offline");
+    expect((await c.waitForResult(a.id, 3000)).content).toBe(fakeAnswer("running", { responseTokens: 40 }));
+    expect(fake.requests("/api/generate").map((r) => r.body?.prompt)).not.toContain("waiting");
+  });
+
+  test("stop() aborts a job still running after the grace time and tells its customer", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 400 });
+    const p = await provider();
+    const c = p.customer;
+    const req = c.request({ inputs: [["endless", "text"]] });
+    await c.publish(req);
+    await c.waitForStatus(req.id, "processing");
+    const before = fake.aborts();
+    await p.engine.stop(200);
+    expect(p.ledger.getJob(req.id)?.status).toBe("cancelled");
+    await fake.waitFor(() => fake.aborts() > before, 2000);
+    const err = await c.waitForStatus(req.id, "error");
+    expect(err.extra).toContain("shutting down");
+    expect(c.results(req.id)).toEqual([]);
+  });
+});
+
+describe("crash recovery", () => {
+  test("jobs left open in the ledger get 'provider restarted' and are never answered twice", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "compute-recover-"));
+    dirs.push(dir);
+    const ledgerPath = join(dir, "ledger.db");
+    const providerKey = generateSecretKey();
+    const providerPk = getPublicKey(providerKey);
+    const customerKey = generateSecretKey();
+    const now = Math.floor(Date.now() / 1000);
+    const plain = finalizeEvent({ kind: 5050, created_at: now, tags: [["i", "half done", "text"]], content: "" }, customerKey);
+    const secret = finalizeEvent(
+      {
+        kind: 5050,
+        created_at: now,
+        tags: [["p", providerPk], ["encrypted"]],
+        content: nip44.encrypt(JSON.stringify([["i", "secret half done", "text"]]), nip44.getConversationKey(customerKey, providerPk)),
+      },
+      customerKey,
+    );
+    // The seen table lost this one (pruned), but the job row is there.
+    const unseen = finalizeEvent({ kind: 5050, created_at: now, tags: [["i", "queued when it crashed", "text"]], content: "" }, customerKey);
+    // What a crash mid-job leaves behind: the request marked seen and its row not finished.
+    const before = Ledger.open(ledgerPath);
+    for (const [ev, status, seen] of [[plain, "processing", true], [secret, "processing", true], [unseen, "queued", false]] as const) {
+      if (seen) before.markSeen(ev.id, ev.kind);
+      before.insertJob({ id: ev.id, kind: 5050, customer: ev.pubkey, requestJson: JSON.stringify(ev), relay: null, model: "llama3.2:latest", status, encrypted: ev === secret, createdAt: Date.now() - 1000 });
+    }
+    before.close();
+
+    const p = await provider({ ledgerPath, secretKey: providerKey, customerKey, offline: true });
+    const c = p.customer;
+    // The requests are still on the relays (a restart finds them again through the since window).
+    for (const ev of [plain, secret, unseen]) await c.publish(ev);
+    expect(await p.engine.recover()).toBe(3);
+    for (const ev of [plain, secret, unseen]) {
+      const err = await c.waitForStatus(ev.id, "error");
+      expect(err.extra).toContain("provider restarted");
+      expect(p.ledger.getJob(ev.id)).toMatchObject({ status: "error", error: "provider restarted" });
+    }
+    expect(c.feedback(secret.id)[0]!.encrypted).toBe(true);
+    expect(await p.engine.recover()).toBe(0);
+
+    await p.engine.goOnline();
+    await Bun.sleep(500);
+    for (const ev of [plain, secret, unseen]) {
+      expect(p.stored(6050, ev.id)).toEqual([]);
+      expect(c.feedback(ev.id).map((f) => f.status)).toEqual(["error"]);
+    }
+    expect(fake.requests("/api/generate").filter((r) => r.body?.prompt)).toEqual([]);
+  });
+});
+
+describe("relay trouble", () => {
+  test("a relay restarting mid-job: the result still reaches both relays, answered once", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 40 });
+    const p = await provider();
+    const c = p.customer;
+    const req = c.request({ inputs: [["through the storm", "text"]] });
+    await c.publish(req);
+    await c.waitForStatus(req.id, "processing");
+    await p.relays[0].stop();
+    await Bun.sleep(150);
+    await p.relays[0].restart();
+    const result = await c.waitForResult(req.id, 5000);
+    expect(result.content).toBe(fakeAnswer("through the storm", { responseTokens: 40 }));
+    await until(() => p.stored(6050, req.id, 0).length === 1, 4000, "result on the restarted relay");
+    expect(p.stored(6050, req.id, 1)).toHaveLength(1);
+    // The reconnect re-delivers the request (since window); it is not run or answered again.
+    await Bun.sleep(400);
+    expect(uniqueIds(p.stored(6050, req.id))).toHaveLength(1);
+    expect(fake.requests("/api/generate").filter((r) => r.body?.prompt === "through the storm")).toHaveLength(1);
+    expect(p.pool.views().every((v) => v.state === "connected")).toBe(true);
+  });
+
+  test("a relay that is down when the job ends: the other relay gets the result at once", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 20 });
+    const p = await provider();
+    const c = p.customer;
+    const req = c.request({ inputs: [["one relay left", "text"]] });
+    await c.publish(req);
+    await c.waitForStatus(req.id, "processing");
+    await p.relays[0].stop();
+    const started = Date.now();
+    await until(() => p.stored(6050, req.id, 1).length === 1, 4000, "result on the live relay");
+    // The live relay didn't wait for the dead one's publish deadline.
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(p.ledger.getJob(req.id)?.status).toBe("success");
+    // Back up: the publish still waiting for it completes, and it gets the result too.
+    await p.relays[0].restart();
+    await until(() => p.stored(6050, req.id, 0).length === 1, 3000, "result on the returning relay");
+  });
+});
