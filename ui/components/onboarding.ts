@@ -339,6 +339,7 @@ function SetPassword(props: { mnemonic: string; passphrase: string; onBack: () =
     <h1 class="onboard-title">Set a password</h1>
     <p class="lead">It encrypts your phrase on this computer and unlocks the app. It can't be recovered, but your phrase can always restore everything.</p>
     <form onSubmit=${submit} class="stack">
+      <input type="text" name="username" autocomplete="username" value="compute" class="sr-only" tabindex="-1" aria-hidden="true" readonly />
       <${Field} label="Password" id="pw" hint=${`At least ${MIN_PASSWORD} characters.`}>
         <input id="pw" type="password" class="input" autocomplete="new-password" value=${pw} data-testid="password" onInput=${(e: Event) => setPw((e.target as HTMLInputElement).value)} />
       <//>
@@ -379,6 +380,7 @@ export function Unlock() {
     <h1 class="onboard-title">Locked</h1>
     <p class="lead">Enter your password to unlock your identity and wallet.</p>
     <form onSubmit=${submit} class="stack">
+      <input type="text" name="username" autocomplete="username" value="compute" class="sr-only" tabindex="-1" aria-hidden="true" readonly />
       <${Field} label="Password" id="unlock-pw" error=${error} errorTestid="unlock-error">
         <input
           id="unlock-pw"

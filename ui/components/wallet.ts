@@ -100,6 +100,7 @@ export function ReceiveDialog(props: { onClose: () => void }) {
         <input
           id="receive-amount"
           class="input mono"
+          autofocus
           inputmode="numeric"
           autocomplete="off"
           placeholder="e.g. 5000"
@@ -206,6 +207,7 @@ export function SendDialog(props: { onClose: () => void }) {
         <textarea
           id="send-dest"
           class="input mono"
+          autofocus
           rows="3"
           spellcheck=${false}
           autocomplete="off"
