@@ -121,7 +121,7 @@ function formatIssues(err: z.ZodError, lead: string, names: Record<string, strin
     const key = names[path.join(".")] ?? names[path[0] ?? ""] ?? (path.length ? path.join(".") : "(root)");
     return `${key}: ${i.message}`;
   });
-  return `${lead}: ${parts.join("; ")}`;
+  return `${lead}: ${parts.join("; ")}.`;
 }
 
 const ENV_NAMES: Record<string, string> = {

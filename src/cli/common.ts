@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { defaultDataDir, type ConfigFlags } from "../config.ts";
+import { LOG_LEVELS, setLogLevel, type LogLevel } from "../log.ts";
 
 export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -46,9 +47,25 @@ export function parse<O extends ParseArgsConfig["options"]>(args: string[], opti
 
 export function intFlag(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
+  // Digits only: Number() would also take "", " 1", "0x10" and "1e3".
+  const n = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw new AppError("usage", `--${name} must be a whole number from ${min} to ${max}, not '${value}'.`);
   return n;
+}
+
+/**
+ * Log level for a one-shot command (init, status, …): --log-level, else COMPUTE_LOG_LEVEL, else
+ * `fallback`. Their output is for a person; info-level JSON lines on stderr would only be noise.
+ */
+export function applyLogLevel(values: { "log-level"?: string }, fallback: LogLevel = "warn"): void {
+  const flag = values["log-level"];
+  if (flag !== undefined) {
+    const level = LOG_LEVELS.find((l) => l === flag);
+    if (!level) throw new AppError("usage", `--log-level must be one of ${LOG_LEVELS.join(", ")}, not '${flag}'.`);
+    setLogLevel(level);
+    return;
+  }
+  setLogLevel(LOG_LEVELS.find((l) => l === process.env.COMPUTE_LOG_LEVEL) ?? fallback);
 }
 
 export function dataDirFrom(values: { "data-dir"?: string }): string {

@@ -7,7 +7,7 @@ import { Vault } from "../identity/vault.ts";
 import { generateMnemonic } from "../identity/mnemonic.ts";
 import { atomicWriteFile } from "../util/atomic.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, dataDirFrom, intFlag, parse, printJson, promptHidden, readPassword, readStdin } from "./common.ts";
+import { COMMON_HELP, applyLogLevel, dataDirFrom, intFlag, parse, printJson, promptHidden, readPassword, readStdin } from "./common.ts";
 
 const HELP = `Usage: compute init [--import] [--words 12|24] [--passphrase] [--force]
 
@@ -35,6 +35,7 @@ export async function init(args: string[]): Promise<number> {
     process.stdout.write(HELP + "\n");
     return 0;
   }
+  applyLogLevel(values);
   const words = intFlag(values.words, "words", 12, 24) ?? 12;
   if (words !== 12 && words !== 24) throw new AppError("usage", "--words must be 12 or 24.");
   if (values.import && values.words) throw new AppError("usage", "--words applies to a new phrase, not to --import.");

@@ -9,7 +9,7 @@ import { Inference } from "../inference/ollama.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { Snapshot } from "../server/snapshot.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, configFlagsFrom, dataDirFrom, parse, printJson } from "./common.ts";
+import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, parse, printJson } from "./common.ts";
 
 const HELP = `Usage: compute status [--json]
 
@@ -30,10 +30,18 @@ export interface StatusReport {
   earnings: { todaySats: number; todayJobs: number; weekSats: number; weekJobs: number; allSats: number; allJobs: number };
 }
 
-export async function fetchRunningState(url: string, token: string): Promise<Snapshot> {
-  const res = await fetch(`${url}/api/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
-  if (!res.ok) throw new AppError("unavailable", `The running compute answered ${res.status}.`);
-  return Snapshot.parse(await res.json());
+export async function fetchRunningState(url: string, token: string, timeoutMs = 5000): Promise<Snapshot> {
+  let res: Response;
+  try {
+    res = await fetch(`${url}/api/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message;
+    throw new AppError("unavailable", `The running compute at ${url} did not answer (${why}).`);
+  }
+  if (!res.ok) throw new AppError("unavailable", `The running compute at ${url} answered HTTP ${res.status}.`);
+  const parsed = Snapshot.safeParse(await res.json().catch(() => null));
+  if (!parsed.success) throw new AppError("unavailable", `The running compute at ${url} sent a state this version does not understand.`);
+  return parsed.data;
 }
 
 export async function status(args: string[]): Promise<number> {
@@ -42,6 +50,7 @@ export async function status(args: string[]): Promise<number> {
     process.stdout.write(HELP + "\n");
     return 0;
   }
+  applyLogLevel(values);
   const dataDir = dataDirFrom(values);
   const running = readLock(dataDir);
   let report: StatusReport;

@@ -161,25 +161,47 @@ describe("InstanceLock", () => {
     const d = dir();
     mkdirSync(d, { recursive: true });
     writeFileSync(lockPath(d), JSON.stringify({ pid: await deadPid(), startedAt: 1, url: null, token: null }));
-    const startAt = Date.now() + 1500;
+    const go = join(root, `go-${n}`);
+    // Each child says "ready", waits for the go file, tries once, reports, and then holds on
+    // (winner included) until killed, so a slow starter can't find the winner already gone.
     const script = `
+      import { existsSync } from "node:fs";
       import { InstanceLock } from ${JSON.stringify(LOCK_TS)};
-      while (Date.now() < ${startAt}) await Bun.sleep(1);
+      console.log("ready");
+      while (!existsSync(${JSON.stringify(go)})) await Bun.sleep(1);
       try {
         InstanceLock.acquire(${JSON.stringify(d)});
         console.log("won");
-        await Bun.sleep(800); // hold it while the others try
       } catch (e) {
         console.log(e.code === "conflict" ? "lost" : "error " + e.message);
       }
-      process.exit(0);
+      setInterval(() => {}, 1000);
     `;
     const procs = Array.from({ length: 5 }, () => Bun.spawn(["bun", "-e", script], { stdout: "pipe", stderr: "pipe" }));
     children.push(...procs);
-    const outs = await Promise.all(procs.map(async (p) => (await new Response(p.stdout).text()).trim()));
+    const readers = procs.map((p) => ({ reader: p.stdout.getReader(), text: "" }));
+    const until = async (word: RegExp) =>
+      Promise.all(
+        readers.map(async (r) => {
+          const deadline = Date.now() + 12_000;
+          while (!word.test(r.text)) {
+            if (Date.now() > deadline) throw new Error(`child said only ${JSON.stringify(r.text)}`);
+            const { value, done } = await r.reader.read();
+            if (done) throw new Error(`child exited after ${JSON.stringify(r.text)}`);
+            r.text += new TextDecoder().decode(value);
+          }
+        }),
+      );
+    await until(/ready/);
+    writeFileSync(go, "");
+    await until(/won|lost|error/);
+    const outs = readers.map((r) => r.text.replace("ready", "").trim());
+    for (const p of procs) p.kill("SIGKILL");
+    await Promise.all(procs.map((p) => p.exited));
     expect(outs.filter((o) => o === "won").length).toBe(1);
     expect(outs.filter((o) => o === "lost").length).toBe(4);
-    // The winner exited without releasing: stale again, and no stray temp files were left.
+    // The winner was killed without releasing: its lock is stale now, and no temp files were left.
     expect(readdirSync(d)).toEqual(["compute.lock"]);
+    expect(readLock(d)).toBeNull();
   }, 15_000);
 });
