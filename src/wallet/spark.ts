@@ -1,0 +1,721 @@
+// The real wallet: Breez Spark SDK (@breeztech/breez-sdk-spark 0.19.2), seeded from the same
+// mnemonic + passphrase as the Nostr key. The SDK is imported lazily in connect() so start-up
+// stays fast, through spark-plugin.ts (bun:sqlite storage, quiet import, embeddable wasm, timers
+// that don't hold the process). Every SDK call is raced against a timeout; SDK bigints become
+// checked JS numbers here and never travel further.
+//
+// Why `defaultConfig` (the SDK's "client" runtime) and not `defaultServerConfig`: only the
+// client runtime keeps the operators' event stream open, claims incoming transfers by itself
+// and emits `paymentSucceeded` as a payment lands. The server runtime does nothing until
+// `syncWallet` is called, so a provider would have to poll to notice each payment. The cost of
+// the client runtime — timers left behind after disconnect() that kept Node/Bun alive for up to
+// 150 s — is removed by spark-plugin.ts (they are unref'd), and disconnect() is still raced
+// against a timeout.
+import type * as Sdk from "@breeztech/breez-sdk-spark";
+import { randomUUID } from "node:crypto";
+import type { Bus } from "../bus.ts";
+import { AppError, errorMessage } from "../errors.ts";
+import { createLogger, getLogLevel } from "../log.ts";
+import { decodeBolt11, looksLikeBolt11, stripLightningPrefix, bech32Decode, wordsToBytes } from "./bolt11.ts";
+import { WalletStatusChanged, type WalletView } from "./events.ts";
+import { installSparkRuntime, setSparkStorageLog, sparkRuntimePatched } from "./spark-plugin.ts";
+import {
+  CreateInvoiceRequest,
+  LightningUsername,
+  PrepareSendRequest,
+  type DestinationType,
+  type Invoice,
+  type LightningAddress,
+  type ParsedInput,
+  type PreparedSend,
+  type ReceiveAddress,
+  type ReceivedPayment,
+  type SentPayment,
+  type Wallet,
+  type WalletNetwork,
+} from "./wallet.ts";
+
+// build.ts and the app reach the loader's knobs through the wallet module.
+export { setSparkWasmPath, sparkPlugin } from "./spark-plugin.ts";
+
+const log = createLogger("wallet");
+const sdkLog = createLogger("breez");
+
+export const NOT_CONFIGURED_MESSAGE =
+  "Set a Breez API key (free from Breez: config breezApiKey or env BREEZ_API_KEY) or use --network regtest";
+
+export interface SparkWalletOptions {
+  mnemonic: string;
+  passphrase?: string;
+  network: WalletNetwork;
+  apiKey?: string;
+  /** The SDK's storage folder, inside the product's data dir (the SDK adds network/identity subfolders). */
+  dataDir: string;
+  bus?: Bus;
+  /** Bound on every SDK call but sends. Default 15 s. */
+  timeoutMs?: number;
+  /** Bound on send(); the payment may still complete after it. Default 60 s. */
+  sendTimeoutMs?: number;
+  /** How long a prepared send stays valid. Default 10 min. */
+  quoteTtlMs?: number;
+}
+
+type SdkModule = typeof Sdk;
+
+// ---- process-wide SDK loading (once) ----
+
+let sdkModule: Promise<SdkModule> | null = null;
+let loggingReady: Promise<void> | null = null;
+
+function loadSdk(): Promise<SdkModule> {
+  sdkModule ??= (async () => {
+    installSparkRuntime();
+    setSparkStorageLog((level, line) => sdkLog.debug(line, { sdkLevel: level, from: "storage" }));
+    const started = performance.now();
+    const mod = (await import("@breeztech/breez-sdk-spark")) as SdkModule;
+    if (!sparkRuntimePatched()) {
+      log.warn("the Breez SDK was loaded without compute's plugin: its import may print to stdout and shutdown may wait for its timers");
+    }
+    log.debug("Breez SDK loaded", { ms: Math.round(performance.now() - started) });
+    return mod;
+  })().catch((err) => {
+    sdkModule = null;
+    throw new AppError("unavailable", `Could not load the Lightning wallet library: ${shortMessage(err)}`);
+  });
+  return sdkModule;
+}
+
+/** The SDK allows one initLogging per process; its lines go to our log at debug level. */
+function initLoggingOnce(mod: SdkModule): Promise<void> {
+  loggingReady ??= mod
+    .initLogging({ log: (entry) => sdkLog.debug(String(entry.line), { sdkLevel: String(entry.level) }) }, getLogLevel() === "debug" ? "debug" : "warn")
+    .catch((err) => log.debug("initLogging failed (already initialised?)", { err: shortMessage(err) }));
+  return loggingReady;
+}
+
+// ---- small helpers ----
+
+function shortMessage(err: unknown): string {
+  const first = errorMessage(err).split("\n")[0] ?? "";
+  return first.length > 300 ? first.slice(0, 297) + "..." : first;
+}
+
+const NETWORK_ERROR = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|network error|connection error|request error|error sending request|fetch failed|transport error|dns error|unable to connect/i;
+
+/** Turns an SDK failure into an AppError whose message says what failed and what to do. */
+export function sdkError(err: unknown, what: string): AppError {
+  if (err instanceof AppError) return err;
+  const msg = shortMessage(err);
+  if (/missing breez api key|invalid api key|api key/i.test(msg)) {
+    return new AppError("unavailable", `${what} failed: the Breez API key is missing or not accepted. ${NOT_CONFIGURED_MESSAGE}.`, { cause: msg });
+  }
+  if (NETWORK_ERROR.test(msg)) {
+    return new AppError("unavailable", `${what} failed: the Lightning service could not be reached; check the internet connection and try again.`, { cause: msg });
+  }
+  if (/insufficient (funds|balance)|not enough funds/i.test(msg)) {
+    return new AppError("invalid_input", `${what} failed: the wallet doesn't have enough funds for the amount plus fees.`, { cause: msg });
+  }
+  if (/invalid input|invalid invoice|invalid amount|expired|unsupported|not supported|parse/i.test(msg)) {
+    return new AppError("invalid_input", `${what} failed: ${msg}`, { cause: msg });
+  }
+  return new AppError("internal", `${what} failed: ${msg}`, { cause: msg });
+}
+
+/**
+ * Races a promise against a timer. `onLate` receives a value that arrives after the timeout, so
+ * e.g. an SDK connection that completes too late can still be closed.
+ */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string, onLate?: (value: T) => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new AppError("unavailable", `${what} timed out after ${Math.round(ms / 1000)} s; the Lightning service may be unreachable.`));
+    }, ms);
+  });
+  if (onLate) p.then((v) => timedOut && onLate(v), () => {});
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** SDK amounts arrive as bigint (or number, or decimal string): a checked non-negative integer. */
+export function toSafeInt(value: unknown, what: string): number {
+  let n: number;
+  if (typeof value === "bigint") n = Number(value);
+  else if (typeof value === "number") n = value;
+  else if (typeof value === "string" && /^\d+$/.test(value)) n = Number(value);
+  else throw new AppError("internal", `The wallet returned a malformed ${what}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new AppError("internal", `The wallet returned an out-of-range ${what}`);
+  return n;
+}
+
+/** A completed receive, as our type; null for anything else (sends, pending, tokens, malformed). */
+export function toReceivedPayment(p: Sdk.Payment): ReceivedPayment | null {
+  if (!p || typeof p !== "object" || typeof p.id !== "string" || p.id === "") return null;
+  if (p.paymentType !== "receive" || p.status !== "completed" || p.method === "token") return null;
+  if (p.details?.type === "token") return null;
+  let amountSats: number;
+  try {
+    amountSats = toSafeInt(p.amount, "payment amount");
+  } catch {
+    return null;
+  }
+  const ts = typeof p.timestamp === "number" && Number.isFinite(p.timestamp) ? p.timestamp : 0;
+  let bolt11: string | null = null;
+  let paymentHash: string | null = null;
+  const d = p.details;
+  if (d?.type === "lightning") {
+    bolt11 = typeof d.invoice === "string" ? d.invoice : null;
+    paymentHash = typeof d.htlcDetails?.paymentHash === "string" ? d.htlcDetails.paymentHash : null;
+    if (!paymentHash && bolt11) {
+      try {
+        paymentHash = decodeBolt11(bolt11).paymentHash;
+      } catch {}
+    }
+  } else if (d?.type === "spark" && typeof d.htlcDetails?.paymentHash === "string") {
+    paymentHash = d.htlcDetails.paymentHash;
+  }
+  return { id: p.id, amountMsats: amountSats * 1000, bolt11, paymentHash, receivedAt: Math.round(ts * 1000) };
+}
+
+const BITCOIN_ADDRESS = /^(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}$|^[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}$/i;
+const SPARK_ADDRESS = /^spark(rt|t|s|l)?1[02-9ac-hj-np-z]{20,}$/i;
+const LIGHTNING_ADDRESS = /^[a-z0-9._%+-]{1,64}@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/i;
+
+/** Classifies input without the SDK (used while it isn't connected; no LNURL lookups). */
+export function parseLocally(input: string): ParsedInput {
+  const raw = input.trim();
+  if (looksLikeBolt11(raw)) {
+    const inv = decodeBolt11(raw);
+    return {
+      type: "bolt11",
+      bolt11: stripLightningPrefix(raw),
+      amountMsats: inv.amountMsats,
+      paymentHash: inv.paymentHash,
+      description: inv.description,
+      expiresAt: inv.expiresAt,
+      network: inv.network,
+      payee: inv.payeePubkey,
+    };
+  }
+  const bare = raw.replace(/^(bitcoin|lightning):/i, "");
+  if (/^lnurl1/i.test(bare)) {
+    const { words } = bech32Decode(bare);
+    return { type: "lnurl_pay", url: new TextDecoder().decode(wordsToBytes(words, false)), minSendableMsats: null, maxSendableMsats: null };
+  }
+  if (LIGHTNING_ADDRESS.test(bare)) return { type: "lightning_address", address: bare.toLowerCase(), minSendableMsats: null, maxSendableMsats: null };
+  if (SPARK_ADDRESS.test(bare)) return { type: "spark_address", address: bare };
+  const addr = bare.split("?")[0]!;
+  if (BITCOIN_ADDRESS.test(addr)) return { type: "bitcoin_address", address: addr, network: null };
+  throw new AppError("invalid_input", "Not a Lightning invoice, Lightning address, LNURL, Spark address or bitcoin address.");
+}
+
+function fromSdkInput(input: string, parsed: Sdk.InputType): ParsedInput {
+  switch (parsed.type) {
+    case "bolt11Invoice":
+      return {
+        type: "bolt11",
+        bolt11: parsed.invoice.bolt11,
+        amountMsats: parsed.amountMsat === undefined || parsed.amountMsat === null ? null : toSafeInt(parsed.amountMsat, "invoice amount"),
+        paymentHash: parsed.paymentHash,
+        description: parsed.description ?? null,
+        expiresAt: (toSafeInt(parsed.timestamp, "invoice timestamp") + toSafeInt(parsed.expiry, "invoice expiry")) * 1000,
+        network: String(parsed.network),
+        payee: typeof parsed.payeePubkey === "string" ? parsed.payeePubkey : null,
+      };
+    case "lightningAddress":
+      return {
+        type: "lightning_address",
+        address: parsed.address,
+        minSendableMsats: toSafeInt(parsed.payRequest.minSendable, "minSendable"),
+        maxSendableMsats: toSafeInt(parsed.payRequest.maxSendable, "maxSendable"),
+      };
+    case "lnurlPay":
+      return {
+        type: "lnurl_pay",
+        url: parsed.url,
+        minSendableMsats: toSafeInt(parsed.minSendable, "minSendable"),
+        maxSendableMsats: toSafeInt(parsed.maxSendable, "maxSendable"),
+      };
+    case "bitcoinAddress":
+      return { type: "bitcoin_address", address: parsed.address, network: String(parsed.network) };
+    case "sparkAddress":
+      return { type: "spark_address", address: parsed.address };
+    default:
+      throw new AppError("invalid_input", `This kind of destination (${parsed.type}) is not supported: ${input.slice(0, 40)}`);
+  }
+}
+
+interface PendingSend {
+  quote: PreparedSend;
+  kind: "payment" | "lnurl";
+  payment?: Sdk.PrepareSendPaymentResponse;
+  lnurl?: Sdk.PrepareLnurlPayResponse;
+  options?: Sdk.SendPaymentOptions;
+}
+
+export class SparkWallet implements Wallet {
+  readonly network: WalletNetwork;
+  private readonly opts: Required<Pick<SparkWalletOptions, "timeoutMs" | "sendTimeoutMs" | "quoteTtlMs">> & SparkWalletOptions;
+  private sdk: Sdk.BreezSdk | null = null;
+  private listenerId: string | null = null;
+  private lnurlDomain: string | undefined;
+  private connecting: Promise<void> | null = null;
+  private state: WalletView;
+  private readonly paymentCbs = new Set<(p: ReceivedPayment) => void>();
+  private readonly syncedCbs = new Set<() => void>();
+  /** Ids already announced through onPayment: the SDK may report one payment more than once. */
+  private readonly announced = new Set<string>();
+  private readonly quotes = new Map<string, PendingSend>();
+  private balanceRefresh: Promise<void> | null = null;
+
+  constructor(options: SparkWalletOptions) {
+    if (typeof options.mnemonic !== "string" || options.mnemonic.trim().split(/\s+/).length < 12) {
+      throw new AppError("invalid_input", "The wallet needs the 12 or 24 word recovery phrase");
+    }
+    this.network = options.network;
+    this.opts = { timeoutMs: 15_000, sendTimeoutMs: 60_000, quoteTtlMs: 10 * 60_000, ...options };
+    this.state = this.configured
+      ? { state: "connecting", network: this.network, balanceSats: null, lightningAddress: null, message: "Not started" }
+      : { state: "not_configured", network: this.network, balanceSats: null, lightningAddress: null, message: NOT_CONFIGURED_MESSAGE };
+  }
+
+  /** Mainnet needs a Breez API key; regtest doesn't. */
+  get configured(): boolean {
+    return this.network === "regtest" || Boolean(this.opts.apiKey?.trim());
+  }
+
+  view(): WalletView {
+    return { ...this.state };
+  }
+
+  private setView(patch: Partial<WalletView>): void {
+    const next = { ...this.state, ...patch };
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    this.state = next;
+    this.opts.bus?.publish(WalletStatusChanged, { wallet: this.view() });
+  }
+
+  start(): Promise<void> {
+    return this.connect();
+  }
+
+  stop(): Promise<void> {
+    return this.disconnect();
+  }
+
+  connect(): Promise<void> {
+    if (!this.configured) {
+      this.setView({ state: "not_configured", message: NOT_CONFIGURED_MESSAGE });
+      return Promise.resolve();
+    }
+    if (this.sdk) return Promise.resolve();
+    this.connecting ??= this.doConnect().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async doConnect(): Promise<void> {
+    this.setView({ state: "connecting", message: null });
+    const started = performance.now();
+    try {
+      const mod = await loadSdk();
+      await withTimeout(initLoggingOnce(mod), this.opts.timeoutMs, "Starting the wallet's logging");
+      const config = mod.defaultConfig(this.network);
+      if (this.opts.apiKey?.trim()) config.apiKey = this.opts.apiKey.trim();
+      // A payment must stay linked to the bolt11 we issued (PLATFORM.md): no Spark shortcut.
+      config.preferSparkOverLightning = false;
+      this.lnurlDomain = config.lnurlDomain;
+      const sdk = await withTimeout(
+        mod.connect({
+          config,
+          seed: { type: "mnemonic", mnemonic: this.opts.mnemonic.trim(), passphrase: this.opts.passphrase || undefined },
+          storageDir: this.opts.dataDir,
+        }),
+        this.opts.timeoutMs,
+        "Connecting the wallet",
+        (late) => void late.disconnect().catch(() => {}),
+      );
+      this.sdk = sdk;
+      this.listenerId = await withTimeout(
+        sdk.addEventListener({ onEvent: (e) => this.onSdkEvent(e) }),
+        this.opts.timeoutMs,
+        "Subscribing to wallet events",
+      );
+      log.info("wallet connected", { network: this.network, ms: Math.round(performance.now() - started) });
+      this.setView({ state: "ready", message: null });
+      await this.refreshBalance();
+      void this.refreshLightningAddress();
+    } catch (err) {
+      const e = sdkError(err, "Connecting the wallet");
+      const sdk = this.sdk;
+      this.sdk = null;
+      this.listenerId = null;
+      if (sdk) void withTimeout(sdk.disconnect(), this.opts.timeoutMs, "Disconnecting").catch(() => {});
+      this.setView({ state: "error", message: e.message });
+      log.warn("wallet connect failed", { err: e.message });
+      throw e;
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.connecting) await this.connecting.catch(() => {});
+    const sdk = this.sdk;
+    const listenerId = this.listenerId;
+    this.sdk = null;
+    this.listenerId = null;
+    this.quotes.clear();
+    if (!sdk) return;
+    if (listenerId) {
+      await withTimeout(sdk.removeEventListener(listenerId), this.opts.timeoutMs, "Unsubscribing").catch((err) =>
+        log.debug("removeEventListener failed", { err: shortMessage(err) }),
+      );
+    }
+    // Shutdown must never hang on the wallet (PLATFORM.md): bounded, and a failure is only logged.
+    await withTimeout(sdk.disconnect(), Math.min(this.opts.timeoutMs, 5_000), "Disconnecting the wallet").catch((err) =>
+      log.warn("wallet disconnect did not finish cleanly", { err: shortMessage(err) }),
+    );
+    this.setView({ state: "connecting", message: "Wallet stopped" });
+    log.info("wallet disconnected");
+  }
+
+  private requireSdk(): Sdk.BreezSdk {
+    if (!this.configured) throw new AppError("unavailable", NOT_CONFIGURED_MESSAGE);
+    if (!this.sdk) {
+      throw new AppError("unavailable", this.state.state === "error" && this.state.message ? this.state.message : "The wallet is not connected yet.");
+    }
+    return this.sdk;
+  }
+
+  /** One SDK call: requires a connection, bounded by the timeout, errors mapped to AppError. */
+  private async call<T>(what: string, fn: (sdk: Sdk.BreezSdk) => Promise<T>, ms = this.opts.timeoutMs): Promise<T> {
+    const sdk = this.requireSdk();
+    try {
+      return await withTimeout(fn(sdk), ms, what);
+    } catch (err) {
+      throw sdkError(err, what);
+    }
+  }
+
+  // ---- events ----
+
+  private onSdkEvent(e: Sdk.SdkEvent): void {
+    try {
+      switch (e.type) {
+        case "paymentSucceeded": {
+          const p = toReceivedPayment(e.payment);
+          if (p) this.announce(p);
+          void this.refreshBalance();
+          break;
+        }
+        case "paymentPending":
+        case "paymentFailed":
+        case "claimedDeposits":
+        case "newDeposits":
+          void this.refreshBalance();
+          break;
+        case "synced":
+          void this.refreshBalance();
+          for (const cb of [...this.syncedCbs]) this.safeCall(() => cb(), "onSynced");
+          break;
+        case "lightningAddressChanged":
+          this.setView({ lightningAddress: e.lightningAddress?.lightningAddress ?? null });
+          break;
+        default:
+          break;
+      }
+      log.debug("wallet event", { type: e.type });
+    } catch (err) {
+      // An event handler runs inside the SDK's callback: never let it throw back into the SDK.
+      log.error("wallet event handling failed", { type: (e as { type?: string })?.type, err: shortMessage(err) });
+    }
+  }
+
+  private announce(p: ReceivedPayment): void {
+    if (this.announced.has(p.id)) return;
+    this.announced.add(p.id);
+    if (this.announced.size > 10_000) this.announced.delete(this.announced.values().next().value!);
+    log.info("payment received", { id: p.id, amountMsats: p.amountMsats });
+    for (const cb of [...this.paymentCbs]) this.safeCall(() => cb(p), "onPayment");
+  }
+
+  private safeCall(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      log.error(`${what} subscriber threw`, { err: shortMessage(err) });
+    }
+  }
+
+  onPayment(cb: (p: ReceivedPayment) => void): () => void {
+    this.paymentCbs.add(cb);
+    return () => this.paymentCbs.delete(cb);
+  }
+
+  onSynced(cb: () => void): () => void {
+    this.syncedCbs.add(cb);
+    return () => this.syncedCbs.delete(cb);
+  }
+
+  // ---- reads ----
+
+  private refreshBalance(): Promise<void> {
+    this.balanceRefresh ??= this.balance()
+      .then(() => {})
+      .catch((err) => log.debug("balance refresh failed", { err: shortMessage(err) }))
+      .finally(() => {
+        this.balanceRefresh = null;
+      });
+    return this.balanceRefresh;
+  }
+
+  private async refreshLightningAddress(): Promise<void> {
+    try {
+      const la = await this.getLightningAddress();
+      this.setView({ lightningAddress: la?.address ?? null });
+    } catch (err) {
+      log.debug("lightning address lookup failed", { err: shortMessage(err) });
+    }
+  }
+
+  async balance(): Promise<{ sats: number }> {
+    // Never ensureSynced: offline it can wait forever (PLATFORM.md); the cached balance is fine.
+    const info = await this.call("Reading the balance", (sdk) => sdk.getInfo({ ensureSynced: false }));
+    const sats = toSafeInt(info.balanceSats, "balance");
+    this.setView({ balanceSats: sats });
+    return { sats };
+  }
+
+  async listPayments(opts: { since?: number } = {}): Promise<ReceivedPayment[]> {
+    if (opts.since !== undefined && (!Number.isFinite(opts.since) || opts.since < 0)) {
+      throw new AppError("invalid_input", "since must be a unix time in ms");
+    }
+    const out: ReceivedPayment[] = [];
+    const limit = 100;
+    // Bounded: 100 pages of 100 is far beyond what reconciliation needs between two runs.
+    for (let page = 0; page < 100; page++) {
+      const res = await this.call("Listing payments", (sdk) =>
+        sdk.listPayments({
+          typeFilter: ["receive"],
+          statusFilter: ["completed"],
+          assetFilter: { type: "bitcoin" },
+          // The SDK counts in whole seconds: inclusive at one-second granularity.
+          fromTimestamp: opts.since === undefined ? undefined : Math.floor(opts.since / 1000),
+          sortAscending: true,
+          offset: page * limit,
+          limit,
+        }),
+      );
+      const payments = Array.isArray(res?.payments) ? res.payments : [];
+      for (const p of payments) {
+        const r = toReceivedPayment(p);
+        if (r) out.push(r);
+        else log.debug("skipped a payment while listing", { id: (p as { id?: unknown })?.id });
+      }
+      if (payments.length < limit) return out;
+    }
+    log.warn("listPayments stopped after 10000 payments", { since: opts.since });
+    return out;
+  }
+
+  // ---- receive ----
+
+  async createInvoice(req: CreateInvoiceRequest): Promise<Invoice> {
+    const checked = CreateInvoiceRequest.safeParse(req);
+    if (!checked.success) throw new AppError("invalid_input", `Bad invoice request: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const { amountMsats, description, expirySecs } = checked.data;
+    // Spark invoices are in whole sats: round up so the provider is never paid less than asked.
+    const amountSats = amountMsats === undefined ? undefined : Math.ceil(amountMsats / 1000);
+    const res = await this.call("Creating an invoice", (sdk) =>
+      sdk.receivePayment({ paymentMethod: { type: "bolt11Invoice", description, amountSats, expirySecs } }),
+    );
+    const bolt11 = typeof res?.paymentRequest === "string" ? res.paymentRequest : "";
+    let decoded;
+    try {
+      decoded = decodeBolt11(bolt11);
+    } catch (err) {
+      throw new AppError("internal", `The wallet returned an invoice that doesn't decode: ${shortMessage(err)}`);
+    }
+    return { bolt11, paymentHash: decoded.paymentHash, amountMsats: decoded.amountMsats, expiresAt: decoded.expiresAt };
+  }
+
+  async receiveAddress(kind: ReceiveAddress["kind"] = "spark"): Promise<ReceiveAddress> {
+    const paymentMethod: Sdk.ReceivePaymentMethod = kind === "bitcoin" ? { type: "bitcoinAddress" } : { type: "sparkAddress" };
+    const res = await this.call(kind === "bitcoin" ? "Getting a deposit address" : "Getting the Spark address", (sdk) =>
+      sdk.receivePayment({ paymentMethod }),
+    );
+    if (typeof res?.paymentRequest !== "string" || !res.paymentRequest) throw new AppError("internal", "The wallet returned no address");
+    return { kind, address: res.paymentRequest.replace(/^bitcoin:/i, "").split("?")[0]! };
+  }
+
+  // ---- parse / send ----
+
+  async parse(input: string): Promise<ParsedInput> {
+    if (typeof input !== "string" || !input.trim() || input.length > 4096) throw new AppError("invalid_input", "Enter an invoice or address");
+    if (!this.sdk) return parseLocally(input);
+    const parsed = await this.call("Reading the destination", (sdk) => sdk.parse(input.trim()));
+    return fromSdkInput(input, parsed);
+  }
+
+  async prepareSend(req: PrepareSendRequest): Promise<PreparedSend> {
+    const checked = PrepareSendRequest.safeParse(req);
+    if (!checked.success) throw new AppError("invalid_input", `Bad send request: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const { destination, amountSats } = checked.data;
+    this.pruneQuotes();
+    const parsed = await this.call("Reading the destination", (sdk) => sdk.parse(destination));
+    const id = randomUUID();
+    const expiresAt = Date.now() + this.opts.quoteTtlMs;
+    const needAmount = () => {
+      if (amountSats === undefined) throw new AppError("invalid_input", "Enter an amount in sats for this destination.");
+      return amountSats;
+    };
+    let pending: PendingSend;
+    switch (parsed.type) {
+      case "lightningAddress":
+      case "lnurlPay": {
+        const payRequest = parsed.type === "lightningAddress" ? parsed.payRequest : parsed;
+        const amount = needAmount();
+        const min = toSafeInt(payRequest.minSendable, "minSendable");
+        const max = toSafeInt(payRequest.maxSendable, "maxSendable");
+        if (amount * 1000 < min || amount * 1000 > max) {
+          throw new AppError("invalid_input", `This recipient accepts ${Math.ceil(min / 1000)}–${Math.floor(max / 1000)} sats.`);
+        }
+        const lnurl = await this.call("Getting a fee quote", (sdk) => sdk.prepareLnurlPay({ amount: BigInt(amount), payRequest }));
+        const type: DestinationType = parsed.type === "lightningAddress" ? "lightning_address" : "lnurl_pay";
+        pending = {
+          kind: "lnurl",
+          lnurl,
+          quote: { id, destination, destinationType: type, amountSats: toSafeInt(lnurl.amountSats, "amount"), feeSats: toSafeInt(lnurl.feeSats, "fee"), expiresAt },
+        };
+        break;
+      }
+      case "bolt11Invoice":
+      case "bitcoinAddress":
+      case "sparkAddress": {
+        let amount: bigint | undefined;
+        if (parsed.type === "bolt11Invoice" && parsed.amountMsat !== undefined && parsed.amountMsat !== null) {
+          if (amountSats !== undefined && amountSats * 1000 !== toSafeInt(parsed.amountMsat, "invoice amount")) {
+            throw new AppError("invalid_input", "This invoice already fixes its amount; leave the amount empty.");
+          }
+        } else {
+          amount = BigInt(needAmount());
+        }
+        const res = await this.call("Getting a fee quote", (sdk) =>
+          sdk.prepareSendPayment({ paymentRequest: { type: "input", input: destination }, amount }),
+        );
+        const m = res.paymentMethod;
+        let feeSats: number;
+        let options: Sdk.SendPaymentOptions | undefined;
+        let type: DestinationType;
+        if (m.type === "bolt11Invoice") {
+          feeSats = toSafeInt(m.lightningFeeSats, "fee");
+          options = { type: "bolt11Invoice", preferSpark: false };
+          type = "bolt11";
+        } else if (m.type === "bitcoinAddress") {
+          // The medium speed: what most wallets offer by default. Fee = service fee + L1 broadcast fee.
+          feeSats = toSafeInt(m.feeQuote.speedMedium.userFeeSat, "fee") + toSafeInt(m.feeQuote.speedMedium.l1BroadcastFeeSat, "fee");
+          options = { type: "bitcoinAddress", confirmationSpeed: "medium" };
+          type = "bitcoin_address";
+        } else if (m.type === "sparkAddress") {
+          feeSats = toSafeInt(m.fee, "fee");
+          type = "spark_address";
+        } else {
+          throw new AppError("invalid_input", `Paying this kind of destination (${m.type}) is not supported.`);
+        }
+        pending = { kind: "payment", payment: res, options, quote: { id, destination, destinationType: type, amountSats: toSafeInt(res.amount, "amount"), feeSats, expiresAt } };
+        break;
+      }
+      default:
+        throw new AppError("invalid_input", `Paying this kind of destination (${parsed.type}) is not supported.`);
+    }
+    this.quotes.set(id, pending);
+    return { ...pending.quote };
+  }
+
+  private pruneQuotes(): void {
+    const now = Date.now();
+    for (const [id, q] of this.quotes) if (q.quote.expiresAt < now) this.quotes.delete(id);
+  }
+
+  async send(prepared: PreparedSend | string): Promise<SentPayment> {
+    const id = typeof prepared === "string" ? prepared : prepared?.id;
+    const pending = typeof id === "string" ? this.quotes.get(id) : undefined;
+    if (!pending || pending.quote.expiresAt < Date.now()) {
+      if (pending) this.quotes.delete(pending.quote.id);
+      throw new AppError("not_found", "This payment quote has expired or was already used; prepare the payment again.");
+    }
+    let payment: Sdk.Payment;
+    try {
+      // The quote id is the idempotency key: a retry after a timeout can't pay twice.
+      if (pending.kind === "lnurl") {
+        const res = await this.call("Sending the payment", (sdk) => sdk.lnurlPay({ prepareResponse: pending.lnurl!, idempotencyKey: pending.quote.id }), this.opts.sendTimeoutMs);
+        payment = res.payment;
+      } else {
+        const res = await this.call(
+          "Sending the payment",
+          (sdk) => sdk.sendPayment({ prepareResponse: pending.payment!, options: pending.options, idempotencyKey: pending.quote.id }),
+          this.opts.sendTimeoutMs,
+        );
+        payment = res.payment;
+      }
+    } catch (err) {
+      if (err instanceof AppError && /timed out/.test(err.message)) {
+        throw new AppError("unavailable", "The payment is still in progress; check the wallet's payments before trying again (a retry with the same quote won't pay twice).");
+      }
+      this.quotes.delete(pending.quote.id);
+      throw err;
+    }
+    this.quotes.delete(pending.quote.id);
+    void this.refreshBalance();
+    const status = payment?.status === "completed" || payment?.status === "pending" || payment?.status === "failed" ? payment.status : "pending";
+    return {
+      id: typeof payment?.id === "string" ? payment.id : pending.quote.id,
+      status,
+      amountSats: payment ? toSafeInt(payment.amount, "amount") : pending.quote.amountSats,
+      feeSats: payment ? toSafeInt(payment.fees, "fee") : pending.quote.feeSats,
+    };
+  }
+
+  // ---- lightning address ----
+
+  private requireLnurlDomain(): void {
+    if (!this.lnurlDomain) {
+      throw new AppError("unavailable", `Lightning addresses are not available on ${this.network} (no LNURL server is configured for it).`);
+    }
+  }
+
+  async registerLightningAddress(username: string): Promise<LightningAddress> {
+    const checked = LightningUsername.safeParse(username);
+    if (!checked.success) throw new AppError("invalid_input", `Bad username: ${checked.error.issues[0]?.message ?? "invalid"}`);
+    this.requireSdk();
+    this.requireLnurlDomain();
+    const name = checked.data;
+    const free = await this.call("Checking the Lightning address", (sdk) => sdk.checkLightningAddressAvailable({ username: name }));
+    if (!free) throw new AppError("conflict", `The Lightning address ${name}@${this.lnurlDomain} is already taken.`);
+    const info = await this.call("Registering the Lightning address", (sdk) => sdk.registerLightningAddress({ username: name }));
+    const la = toLightningAddress(info);
+    this.setView({ lightningAddress: la.address });
+    return la;
+  }
+
+  async getLightningAddress(): Promise<LightningAddress | null> {
+    this.requireSdk();
+    if (!this.lnurlDomain) return null;
+    const info = await this.call("Reading the Lightning address", (sdk) => sdk.getLightningAddress());
+    return info ? toLightningAddress(info) : null;
+  }
+
+  async deleteLightningAddress(): Promise<void> {
+    this.requireSdk();
+    this.requireLnurlDomain();
+    await this.call("Deleting the Lightning address", (sdk) => sdk.deleteLightningAddress());
+    this.setView({ lightningAddress: null });
+  }
+}
+
+function toLightningAddress(info: Sdk.LightningAddressInfo): LightningAddress {
+  if (typeof info?.lightningAddress !== "string") throw new AppError("internal", "The wallet returned a malformed Lightning address");
+  const lnurl: unknown = info.lnurl?.bech32;
+  return { address: info.lightningAddress, username: String(info.username ?? info.lightningAddress.split("@")[0]), lnurl: typeof lnurl === "string" ? lnurl : null };
+}

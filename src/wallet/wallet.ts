@@ -1,0 +1,153 @@
+// The product's own wallet contract. Everything the rest of compute knows about Lightning goes
+// through `Wallet`: the Breez Spark implementation (spark.ts) and the test double
+// (test/fixtures/lightning-double.ts) both implement it. Amounts are integers in millisatoshis
+// (msats) or satoshis as the names say — never the SDK's bigints — and times are unix ms.
+import { z } from "zod";
+import type { WalletView } from "./events.ts";
+
+export const WalletNetwork = z.enum(["mainnet", "regtest"]);
+export type WalletNetwork = z.infer<typeof WalletNetwork>;
+
+const msats = z.number().int().nonnegative();
+const sats = z.number().int().nonnegative();
+
+export const CreateInvoiceRequest = z.object({
+  /** Omitted: the payer chooses the amount. Rounded up to whole sats (Spark invoices are in sats). */
+  amountMsats: z.number().int().positive().optional(),
+  description: z.string().max(639), // BOLT #11 `d` fits 639 bytes in one tagged field
+  expirySecs: z.number().int().min(1).max(30 * 86_400),
+});
+export type CreateInvoiceRequest = z.input<typeof CreateInvoiceRequest>;
+
+export const Invoice = z.object({
+  bolt11: z.string(),
+  paymentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** What the invoice asks for (after rounding up to whole sats); null when amountless. */
+  amountMsats: msats.nullable(),
+  expiresAt: z.number().int(),
+});
+export type Invoice = z.infer<typeof Invoice>;
+
+/** A completed incoming payment. `bolt11`/`paymentHash` link it to the invoice we issued. */
+export const ReceivedPayment = z.object({
+  id: z.string().min(1),
+  amountMsats: msats,
+  bolt11: z.string().nullable(),
+  paymentHash: z.string().nullable(),
+  receivedAt: z.number().int(),
+});
+export type ReceivedPayment = z.infer<typeof ReceivedPayment>;
+
+export const ReceiveAddress = z.object({
+  /** A Spark address (payable from Spark wallets) or a bitcoin deposit address. */
+  kind: z.enum(["spark", "bitcoin"]),
+  address: z.string(),
+});
+export type ReceiveAddress = z.infer<typeof ReceiveAddress>;
+
+export const DestinationType = z.enum(["bolt11", "lightning_address", "lnurl_pay", "bitcoin_address", "spark_address"]);
+export type DestinationType = z.infer<typeof DestinationType>;
+
+export const ParsedInput = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("bolt11"),
+    bolt11: z.string(),
+    amountMsats: msats.nullable(),
+    paymentHash: z.string(),
+    description: z.string().nullable(),
+    expiresAt: z.number().int(),
+    network: z.string(),
+    /** The node that signed it (from the signature, or its `n` field); null when not known. */
+    payee: z.string().nullable(),
+  }),
+  z.object({
+    type: z.literal("lightning_address"),
+    address: z.string(),
+    minSendableMsats: msats.nullable(),
+    maxSendableMsats: msats.nullable(),
+  }),
+  z.object({
+    type: z.literal("lnurl_pay"),
+    url: z.string(),
+    minSendableMsats: msats.nullable(),
+    maxSendableMsats: msats.nullable(),
+  }),
+  z.object({ type: z.literal("bitcoin_address"), address: z.string(), network: z.string().nullable() }),
+  z.object({ type: z.literal("spark_address"), address: z.string() }),
+]);
+export type ParsedInput = z.infer<typeof ParsedInput>;
+
+export const PrepareSendRequest = z.object({
+  destination: z.string().trim().min(1).max(4096),
+  /** Required unless the destination (a bolt11 with an amount) fixes it. */
+  amountSats: z.number().int().positive().optional(),
+});
+export type PrepareSendRequest = z.input<typeof PrepareSendRequest>;
+
+/**
+ * A send quote shown to the user before they confirm. JSON-safe: the SDK's own prepared object
+ * stays inside the wallet, found again by `id` (which is also the send's idempotency key, so a
+ * retried `send` can't pay twice).
+ */
+export const PreparedSend = z.object({
+  id: z.string(),
+  destination: z.string(),
+  destinationType: DestinationType,
+  amountSats: sats,
+  feeSats: sats,
+  /** Unix ms after which `send` refuses it and a new quote is needed. */
+  expiresAt: z.number().int(),
+});
+export type PreparedSend = z.infer<typeof PreparedSend>;
+
+export const SentPayment = z.object({
+  id: z.string(),
+  status: z.enum(["completed", "pending", "failed"]),
+  amountSats: sats,
+  feeSats: sats,
+});
+export type SentPayment = z.infer<typeof SentPayment>;
+
+export const LightningAddress = z.object({
+  address: z.string(),
+  username: z.string(),
+  /** The bech32 LNURL of the same pay endpoint. */
+  lnurl: z.string().nullable(),
+});
+export type LightningAddress = z.infer<typeof LightningAddress>;
+
+/** Lowercase letters, digits, '-', '_' and '.', not at the ends; what Lightning address servers accept. */
+export const LightningUsername = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/, "use 1–64 lowercase letters, digits, '.', '-' or '_'");
+
+export interface Wallet {
+  readonly network: WalletNetwork;
+  /** Idempotent. A wallet that can't be used (e.g. mainnet without an API key) resolves and says why in view(). */
+  connect(): Promise<void>;
+  /** Idempotent; bounded by a timeout so shutdown never hangs on the wallet. */
+  disconnect(): Promise<void>;
+  /** Same as connect/disconnect, for the app's start()/stop() lifecycle. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  view(): WalletView;
+  balance(): Promise<{ sats: number }>;
+  createInvoice(req: CreateInvoiceRequest): Promise<Invoice>;
+  /** "spark" (default) works offline; "bitcoin" asks the network for a static deposit address. */
+  receiveAddress(kind?: ReceiveAddress["kind"]): Promise<ReceiveAddress>;
+  /** Completed incoming payments as they arrive (at most once per payment id per process). */
+  onPayment(cb: (p: ReceivedPayment) => void): () => void;
+  /** The wallet caught up with the network: a good moment to reconcile with listPayments. */
+  onSynced(cb: () => void): () => void;
+  /** Completed incoming payments, oldest first; `since` is unix ms. For reconciliation. */
+  listPayments(opts?: { since?: number }): Promise<ReceivedPayment[]>;
+  prepareSend(req: PrepareSendRequest): Promise<PreparedSend>;
+  send(prepared: PreparedSend | string): Promise<SentPayment>;
+  registerLightningAddress(username: string): Promise<LightningAddress>;
+  getLightningAddress(): Promise<LightningAddress | null>;
+  deleteLightningAddress(): Promise<void>;
+  /** Classifies a destination; decodes a bolt11. Bad input → AppError("invalid_input"). */
+  parse(input: string): Promise<ParsedInput>;
+}
