@@ -124,3 +124,28 @@ describe("status without a running instance", () => {
     expect(JSON.parse(r.stdout).ollama.url).toBe(`http://127.0.0.1:${port}`);
   });
 });
+
+describe("status with a lock file", () => {
+  test("a live instance that does not answer: exit 1 with a sentence naming its address", async () => {
+    const d = newDir();
+    const sleeper = Bun.spawn(["bun", "-e", "setInterval(() => {}, 1000)"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      const port = closedPort();
+      await Bun.write(join(d, "compute.lock"), JSON.stringify({ pid: sleeper.pid, startedAt: Date.now(), url: `http://127.0.0.1:${port}`, token: "t" }));
+      const line = expectPlainError(await cli(["status", "--json"], { dataDir: d }), 1);
+      expect(line).toContain(`http://127.0.0.1:${port}`);
+      expect(line).toContain("did not answer");
+    } finally {
+      sleeper.kill("SIGKILL");
+    }
+  });
+  test("a stale lock (dead pid) is ignored", async () => {
+    const d = newDir();
+    const dead = Bun.spawn(["bun", "-e", ""], { stdout: "ignore", stderr: "ignore" });
+    await dead.exited;
+    await Bun.write(join(d, "compute.lock"), JSON.stringify({ pid: dead.pid, startedAt: 1, url: "http://127.0.0.1:1", token: "t" }));
+    const r = await cli(["status", "--json", "--ollama-url", `http://127.0.0.1:${closedPort()}`], { dataDir: d });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).running).toBe(false);
+  });
+});
