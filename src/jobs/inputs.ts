@@ -41,15 +41,84 @@ async function pause(ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
 }
 
-export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 4) {
-    const [a, b] = ip.split(".").map(Number) as [number, number];
-    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
-  }
-  const v6 = ip.toLowerCase();
-  if (v6.startsWith("::ffff:")) return isPrivateAddress(v6.slice(7));
-  return v6 === "::1" || v6 === "::" || v6.startsWith("fc") || v6.startsWith("fd") || v6.startsWith("fe80");
+function v4Private(b: number[]): boolean {
+  const [a, c] = b as [number, number];
+  return (
+    a === 0 || // "this" network
+    a === 10 ||
+    a === 127 ||
+    (a === 100 && c >= 64 && c <= 127) || // shared address space (CGNAT)
+    (a === 169 && c === 254) || // link-local
+    (a === 172 && c >= 16 && c <= 31) ||
+    (a === 192 && c === 168) ||
+    (a === 192 && c === 0 && b[2] === 0) || // IETF protocol assignments
+    (a === 198 && (c === 18 || c === 19)) || // benchmarking
+    a >= 224 // multicast and reserved
+  );
 }
+
+/** The 16 bytes of an IPv6 literal (a dotted IPv4 tail allowed), or null. */
+function v6Bytes(ip: string): number[] | null {
+  let text = ip.toLowerCase().replace(/%.*$/, ""); // drop a zone id
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    if (isIP(dotted[1]!) !== 4) return null;
+    const [a, b, c, d] = dotted[1]!.split(".").map(Number) as [number, number, number, number];
+    text = text.slice(0, -dotted[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const groups = (h: string) => (h === "" ? [] : h.split(":"));
+  const head = groups(halves[0]!);
+  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  const words = halves.length === 2 ? [...head, ...Array(Math.max(0, 8 - head.length - rest.length)).fill("0"), ...rest] : head;
+  if (words.length !== 8) return null;
+  const bytes: number[] = [];
+  for (const w of words) {
+    if (!/^[0-9a-f]{1,4}$/.test(w)) return null;
+    const n = parseInt(w, 16);
+    bytes.push(n >> 8, n & 0xff);
+  }
+  return bytes;
+}
+
+/**
+ * Whether an IP literal is loopback, private, link-local, shared, multicast or unspecified, so a
+ * customer's url input can't reach the operator's own network (e.g. Ollama on 127.0.0.1). IPv6
+ * forms that embed an IPv4 address (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::,
+ * 6to4 2002::) are judged by that address. Anything unreadable counts as private.
+ */
+export function isPrivateAddress(ip: string): boolean {
+  if (isIP(ip) === 4) return v4Private(ip.split(".").map(Number));
+  if (isIP(ip.replace(/%.*$/, "")) !== 6) return true;
+  const b = v6Bytes(ip);
+  if (!b || b.length !== 16) return true;
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (zero(0, 16)) return true; // ::
+  if (zero(0, 15) && b[15] === 1) return true; // ::1
+  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4Private(b.slice(12)); // ::ffff:a.b.c.d
+  if (zero(0, 12)) return v4Private(b.slice(12)); // ::a.b.c.d (deprecated compatible form)
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return v4Private(b.slice(12)); // NAT64
+  if (b[0] === 0x20 && b[1] === 0x02) return v4Private(b.slice(2, 6)); // 6to4
+  if ((b[0]! & 0xfe) === 0xfc) return true; // fc00::/7 unique local
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return true; // fe80::/10 link-local
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return true; // fec0::/10 old site-local
+  if (b[0] === 0xff) return true; // multicast
+  return false;
+}
+
+/** Rejects after ms (clearing its timer either way). */
+async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AppError("invalid_input", what)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Content types a prompt can be made of; anything else (images, archives …) is refused. */
+const TEXTUAL = /^(text\/|application\/(json|xml|xhtml\+xml|javascript|x-ndjson|ld\+json|rss\+xml|atom\+xml)\b)/i;
 
 async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
   let url: URL;
@@ -59,32 +128,51 @@ async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
     throw new AppError("invalid_input", `input url ${raw.slice(0, 100)} is not a valid URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new AppError("invalid_input", "url inputs must be http:// or https://");
+  const timeoutMs = opts.urlTimeoutMs ?? 10_000;
   if (!opts.allowPrivateUrls) {
+    // A customer must not make us fetch from the operator's own network (Ollama, router, …).
+    // Redirects are refused below so the check can't be sidestepped by one.
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    const addrs = isIP(host) ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+    const addrs = isIP(host) ? [host] : (await within(timeoutMs, `resolving ${url.hostname} took too long`, lookup(host, { all: true })).catch(() => [])).map((a) => a.address);
     if (addrs.length === 0) throw new AppError("invalid_input", `cannot resolve ${url.hostname}`);
     if (addrs.some(isPrivateAddress)) throw new AppError("invalid_input", `url ${url.hostname} points at a private address; this provider does not fetch those`);
   }
-  const signal = AbortSignal.any([AbortSignal.timeout(opts.urlTimeoutMs ?? 10_000), ...(opts.signal ? [opts.signal] : [])]);
-  const res = await fetch(url, { signal, redirect: "error" }).catch((err) => {
-    throw new AppError("invalid_input", `could not fetch ${url.hostname}: ${(err as Error).message}`);
-  });
-  if (!res.ok) throw new AppError("invalid_input", `fetching ${url.hostname} gave HTTP ${res.status}`);
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > opts.maxBytes) {
-      await reader.cancel();
-      throw new AppError("invalid_input", `the url's content is larger than ${opts.maxBytes} bytes`);
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(new AppError("invalid_input", `fetching ${url.hostname} took longer than ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+  const onAbort = () => ctl.abort(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    opts.signal?.throwIfAborted();
+    const res = await fetch(url, { signal: ctl.signal, redirect: "error" }).catch((err) => {
+      if (ctl.signal.aborted) throw ctl.signal.reason;
+      throw new AppError("invalid_input", `could not fetch ${url.hostname}: ${(err as Error).message}`);
+    });
+    if (!res.ok) throw new AppError("invalid_input", `fetching ${url.hostname} gave HTTP ${res.status}`);
+    const type = res.headers.get("content-type");
+    if (type && !TEXTUAL.test(type.trim())) throw new AppError("invalid_input", `the url gives ${type.split(";")[0]}, not text`);
+    const reader = res.body?.getReader();
+    if (!reader) return "";
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read().catch((err) => {
+        if (ctl.signal.aborted) throw ctl.signal.reason;
+        throw new AppError("invalid_input", `reading ${url.hostname} failed: ${(err as Error).message}`);
+      });
+      if (done) break;
+      size += value.length;
+      if (size > opts.maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new AppError("invalid_input", `the url's content is larger than ${opts.maxBytes} bytes`);
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+    return new TextDecoder().decode(Buffer.concat(chunks));
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
+    ctl.abort(); // release the connection if we stopped early
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 export async function resolveInputs(inputs: JobInput[], opts: ResolveOptions): Promise<string> {
