@@ -2,7 +2,7 @@
 // (optionally encrypted to one provider), publish it, and follow its feedback and result.
 import { finalizeEvent, getPublicKey } from "nostr-tools/pure";
 import { Relay } from "nostr-tools/relay";
-import { AppError } from "../errors.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import { decryptFrom, encryptFor, type EncryptionScheme } from "./crypto.ts";
 import { JOB_FEEDBACK, JOB_REQUEST_TEXT, JOB_RESULT_TEXT } from "./kinds.ts";
 import { NostrEvent } from "./nip90.ts";
@@ -79,22 +79,40 @@ export interface FollowOptions {
   connectTimeoutMs?: number;
 }
 
-/** Publishes the request on every relay and resolves with the first result. */
+/**
+ * Publishes the request on every relay and resolves with the first result. Rejects with
+ * AppError("unavailable") when no relay can be reached or takes the request, on timeout, or (with
+ * a provider named and stopOnProviderError) on that provider's error feedback. Every connection
+ * opened is closed before it settles, including ones that connect after it settled.
+ */
 export async function ask(req: AskRequest, secretKey: Uint8Array, opts: FollowOptions): Promise<AskResult> {
+  if (req.relays.length === 0) throw new AppError("usage", "No relay to ask on: give at least one relay.");
   const event = buildRequest(req, secretKey);
   const me = getPublicKey(secretKey);
   const started = performance.now();
-  const relays: Relay[] = [];
+  const relays = new Set<Relay>();
   const feedback: FeedbackSeen[] = [];
+  let settled = false;
+  const closeRelay = (r: Relay) => {
+    try {
+      r.close();
+    } catch {}
+  };
   try {
     return await new Promise<AskResult>((resolve, reject) => {
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
       const timer = setTimeout(() => {
         const last = feedback.at(-1);
-        reject(new AppError("unavailable", `No result within ${Math.round(opts.timeoutMs / 1000)} s${last ? ` (last feedback: ${last.status}${last.extra ? `: ${last.extra}` : ""})` : "; no provider answered"}.`));
+        finish(() => reject(new AppError("unavailable", `No result within ${Math.round(opts.timeoutMs / 1000)} s${last ? ` (last feedback: ${last.status}${last.extra ? `: ${last.extra}` : ""})` : "; no provider answered"}.`)));
       }, opts.timeoutMs);
-      let connected = 0;
-      let failed = 0;
+      const failures: string[] = [];
       const onEvent = (raw: unknown, relayUrl: string) => {
+        if (settled) return;
         const parsed = NostrEvent.safeParse(raw);
         if (!parsed.success) return;
         const ev = parsed.data;
@@ -115,37 +133,37 @@ export async function ask(req: AskRequest, secretKey: Uint8Array, opts: FollowOp
           feedback.push(f);
           opts.onFeedback?.(f);
           if (f.status === "error" && opts.stopOnProviderError && req.provider) {
-            clearTimeout(timer);
-            reject(new AppError("unavailable", `The provider answered with an error: ${f.extra ?? "no reason given"}.`));
+            finish(() => reject(new AppError("unavailable", `The provider answered with an error: ${f.extra ?? "no reason given"}.`)));
           }
         } else if (ev.kind === JOB_RESULT_TEXT) {
-          clearTimeout(timer);
-          resolve({ requestId: event.id, provider: ev.pubkey, content: opened.content, relay: relayUrl, ms, feedback, amountMsats: amount?.[1] ? Number(amount[1]) : null, bolt11: amount?.[2] ?? null });
+          finish(() => resolve({ requestId: event.id, provider: ev.pubkey, content: opened.content, relay: relayUrl, ms, feedback, amountMsats: amount?.[1] ? Number(amount[1]) : null, bolt11: amount?.[2] ?? null }));
+        }
+      };
+      const failed = (url: string, why: string) => {
+        failures.push(`${url}: ${why}`);
+        if (failures.length === req.relays.length) {
+          finish(() => reject(new AppError("unavailable", `No relay took the request (${failures.join("; ")}).`)));
         }
       };
       for (const url of req.relays) {
-        Relay.connect(url)
+        Relay.connect(url, { timeout: opts.connectTimeoutMs ?? 10_000 })
           .then(async (relay) => {
-            relays.push(relay);
+            // Connected after the answer came: nothing to do there.
+            if (settled) return closeRelay(relay);
+            relays.add(relay);
             relay.subscribe([{ kinds: [JOB_FEEDBACK, JOB_RESULT_TEXT], "#e": [event.id], "#p": [me] }], { onevent: (e) => onEvent(e, url) });
-            await relay.publish(event);
-            connected++;
-          })
-          .catch(() => {
-            failed++;
-            if (failed === req.relays.length) {
-              clearTimeout(timer);
-              reject(new AppError("unavailable", `Could not reach any relay (${req.relays.join(", ")}).`));
+            try {
+              await relay.publish(event);
+            } catch (err) {
+              failed(url, `refused the request: ${errorMessage(err)}`);
             }
-          });
+          })
+          .catch((err) => failed(url, `unreachable (${errorMessage(err)})`));
       }
-      void connected;
     });
   } finally {
-    for (const r of relays) {
-      try {
-        r.close();
-      } catch {}
-    }
+    settled = true;
+    for (const r of relays) closeRelay(r);
+    relays.clear();
   }
 }
