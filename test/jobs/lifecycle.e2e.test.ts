@@ -139,6 +139,23 @@ describe("being found (NIP-89 and liveness)", () => {
     expect(fake.requests("/api/generate").map((r) => r.body?.prompt)).not.toContain("waiting");
   });
 
+  test("onOffline: cancel → going offline aborts the running job and tells its customer", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 400 });
+    const p = await provider({ config: { limits: { onOffline: "cancel" } } });
+    const c = p.customer;
+    const req = c.request({ inputs: [["cut short", "text"]] });
+    await c.publish(req);
+    await c.waitForStatus(req.id, "processing");
+    await fake.waitFor(() => fake.active() === 1, 3000);
+    const before = fake.aborts();
+    await p.engine.goOffline();
+    const err = await c.waitForStatus(req.id, "error");
+    expect(err.extra).toContain("provider went offline");
+    await fake.waitFor(() => fake.aborts() > before, 2000);
+    await until(() => p.ledger.getJob(req.id)?.status === "cancelled", 2000, "cancelled in the ledger");
+    expect(c.results(req.id)).toEqual([]);
+  });
+
   test("stop() aborts a job still running after the grace time and tells its customer", async () => {
     fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 400 });
     const p = await provider();
@@ -146,6 +163,7 @@ describe("being found (NIP-89 and liveness)", () => {
     const req = c.request({ inputs: [["endless", "text"]] });
     await c.publish(req);
     await c.waitForStatus(req.id, "processing");
+    await fake.waitFor(() => fake.active() === 1, 3000);
     const before = fake.aborts();
     await p.engine.stop(200);
     expect(p.ledger.getJob(req.id)?.status).toBe("cancelled");

@@ -53,6 +53,22 @@ describe("admission", () => {
     expect(c.results(d!.id)).toEqual([]);
   });
 
+  test("a queued job whose NIP-40 expiration passes while it waits is never started", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 50 });
+    const p = await provider({ config: { limits: { maxConcurrentJobs: 1 } } });
+    const c = p.customer;
+    const first = c.request({ inputs: [["long first", "text"]] });
+    const second = c.request({ inputs: [["short lived", "text"]], expiration: Math.floor(Date.now() / 1000) + 1 });
+    await c.publish(first);
+    await c.waitForStatus(first.id, "processing");
+    await c.publish(second);
+    await until(() => p.ledger.getJob(second.id)?.status === "queued", 3000, "second queued");
+    await c.waitForResult(first.id, 4000);
+    await until(() => p.ledger.getJob(second.id)?.status === "expired", 2000, "second expired");
+    expect(prompts()).toEqual(["long first"]);
+    expect(c.feedback(second.id)).toEqual([]);
+  });
+
   test("per-customer rate limit: the request past the limit is refused; another customer is not affected", async () => {
     const p = await provider({ config: { limits: { perCustomerPerMinute: 2 } } });
     const c = p.customer;
