@@ -587,6 +587,18 @@ export class Engine {
     const limit = new AbortController();
     const timer = setTimeout(() => limit.abort(new JobTimeout(cfg.limits.jobTimeoutSecs)), cfg.limits.jobTimeoutSecs * 1000);
     const signal = AbortSignal.any([job.controller.signal, limit.signal]);
+    // The slot is given back as soon as the model is done, before the last publishes: a relay that
+    // is down can hold a publish until its deadline, and the next job shouldn't wait for that.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      this.generating--;
+      this.active.delete(job.request.id);
+      this.finish(job);
+      this.pump();
+    };
     try {
       job.startedAt = this.now();
       this.setStatus(job, "processing");
@@ -633,30 +645,33 @@ export class Engine {
       const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.relay, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // Recorded before publishing: from here on the job is answered, whatever happens next.
       this.setStatus(job, "success", { resultEventId: event.id, finishedAt: this.now() });
+      release();
       const outcomes = await this.deps.pool.publish(event, { extraRelays: job.request.relays });
       const delivered = outcomes.some((o) => o.ok);
-      if (!delivered) this.setStatus(job, "success", { error: "no relay accepted the result" });
+      if (!delivered) {
+        this.setStatus(job, "success", { error: "no relay accepted the result" });
+        this.finish(job);
+      }
       log.info("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
     } catch (err) {
       try {
         if (job.status === "success") {
           log.warn("publishing the result failed", { id: job.request.id, err });
         } else if (job.controller.signal.aborted) {
+          release();
           await this.endStopped(job);
         } else if (limit.signal.aborted) {
+          release();
           await this.fail(job, (limit.signal.reason as JobTimeout).message);
         } else {
+          release();
           await this.fail(job, customerReason(err));
         }
       } catch (inner) {
         log.error("closing a job failed", { id: job.request.id, err: inner });
       }
     } finally {
-      clearTimeout(timer);
-      this.generating--;
-      this.active.delete(job.request.id);
-      this.finish(job);
-      this.pump();
+      release();
     }
   }
 

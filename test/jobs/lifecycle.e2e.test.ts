@@ -265,4 +265,25 @@ describe("relay trouble", () => {
     await p.relays[0].restart();
     await until(() => p.stored(6050, req.id, 0).length === 1, 3000, "result on the returning relay");
   });
+
+  test("with a relay down, a finished job gives its slot back at once (delivery doesn't hold the model)", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 100, responseTokens: 20 });
+    const p = await provider({ config: { limits: { maxConcurrentJobs: 1 } } });
+    const c = p.customer;
+    await p.relays[0].stop();
+    const a = c.request({ inputs: [["first in line", "text"]] });
+    const b = c.request({ inputs: [["second in line", "text"]] });
+    await c.publish(a, [p.urls[1]!]);
+    await c.publish(b, [p.urls[1]!]);
+    const ra = await c.waitForResult(a.id, 5000);
+    const rb = await c.waitForResult(b.id, 5000);
+    // The pool keeps trying the dead relay until its publish deadline (3 s here); the second job
+    // must not have waited for that before it started.
+    const starts = fake.requests("/api/generate").filter((r) => r.body?.prompt).map((r) => r.startedAt ?? r.receivedAt);
+    expect(starts).toHaveLength(2);
+    expect(starts[1]! - starts[0]!).toBeLessThan(1500);
+    expect(rb.content).toBe(fakeAnswer("second in line", { responseTokens: 20 }));
+    expect(ra.content).toBe(fakeAnswer("first in line", { responseTokens: 20 }));
+    await p.relays[0].restart();
+  });
 });
