@@ -238,13 +238,14 @@ export class Engine {
     this.watchCancels();
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
-    await this.announce();
+    // Announcement, profile and first beat go out in the background: a relay that is down would
+    // otherwise hold GO ONLINE until its publish deadline. announce() sets announcementId at once.
+    this.track(this.announce());
     if (cfg.provider.publishProfile && cfg.provider.name) {
-      await this.publish(buildProfile({ name: cfg.provider.name, about: cfg.provider.about, picture: cfg.provider.picture, now: this.now() })).catch(() => {});
+      this.track(this.publish(buildProfile({ name: cfg.provider.name, about: cfg.provider.about, picture: cfg.provider.picture, now: this.now() })).catch(() => {}));
     }
-    await this.beat();
-    // goOffline() may have run while we awaited: don't leave a heartbeat behind it.
-    if (this.online && !this.heartbeat) this.heartbeat = setInterval(() => void this.track(this.beat()), this.deps.heartbeatMs ?? HEARTBEAT_INTERVAL_SECS * 1000);
+    this.track(this.beat());
+    this.heartbeat = setInterval(() => void this.track(this.beat()), this.deps.heartbeatMs ?? HEARTBEAT_INTERVAL_SECS * 1000);
     this.emitProvider();
     log.info("online", { models: served });
   }
@@ -264,7 +265,8 @@ export class Engine {
     }
     if (this.announcementId) {
       const d = this.announcementD();
-      await this.publish(buildWithdrawal({ announcementId: this.announcementId, pubkey: this.deps.pubkey, d, now: this.now() })).catch(() => {});
+      // In the background for the same reason as the announcement; stop() waits (bounded) for it.
+      this.track(this.publish(buildWithdrawal({ announcementId: this.announcementId, pubkey: this.deps.pubkey, d, now: this.now() })).catch(() => {}));
       this.announcementId = null;
       this.announcedModels = "";
     }

@@ -45,6 +45,7 @@ const tag = (tags: string[][], name: string) => tags.find((t) => t[0] === name);
 describe("being found (NIP-89 and liveness)", () => {
   test("31990 on going online: d, k=5050, served models in nip90Params, both encryption keys", async () => {
     const p = await provider();
+    await until(() => p.stored(31990).length === 2, 3000, "announcement on both relays");
     const ann = p.stored(31990);
     expect(ann).toHaveLength(2); // one per relay, the same event
     expect(uniqueIds(ann)).toHaveLength(1);
@@ -68,6 +69,7 @@ describe("being found (NIP-89 and liveness)", () => {
 
   test("a new served model → re-announced with the same d; going offline withdraws it (kind 5 with e and a)", async () => {
     const p = await provider();
+    await until(() => p.published(31990).length === 1, 3000, "announcement");
     const first = p.published(31990)[0]!;
     const d = tag(first.tags, "d")![1]!;
     fake.addModel({ name: "mistral:7b" });
@@ -81,6 +83,7 @@ describe("being found (NIP-89 and liveness)", () => {
     expect(p.published(31990)).toHaveLength(2);
 
     await p.engine.goOffline();
+    await until(() => p.published(5).some((e) => e.pubkey === p.pubkey), 3000, "withdrawal");
     const withdrawals = p.published(5).filter((e) => e.pubkey === p.pubkey);
     expect(withdrawals).toHaveLength(1);
     expect(withdrawals[0]!.tags).toContainEqual(["e", second.id]);
@@ -93,6 +96,7 @@ describe("being found (NIP-89 and liveness)", () => {
     expect(p.stored(7000, req.id)).toEqual([]);
     // Online again: a fresh announcement with the same d.
     await p.engine.goOnline();
+    await until(() => p.published(31990).length === 3, 3000, "announced again");
     const third = p.published(31990).at(-1)!;
     expect(third.id).not.toBe(second.id);
     expect(tag(third.tags, "d")![1]).toBe(d);
@@ -101,6 +105,7 @@ describe("being found (NIP-89 and liveness)", () => {
   test("heartbeat 11998 with d and expiration, every heartbeatMs; none after going offline or stop()", async () => {
     const p = await provider({ engine: { heartbeatMs: 100 } });
     await until(() => p.published(11998).length >= 4, 3000, "heartbeats");
+    await until(() => p.published(31990).length === 1, 3000, "announcement");
     const d = tag(p.published(31990)[0]!.tags, "d")![1];
     for (const beat of p.published(11998)) {
       expect(beat.pubkey).toBe(p.pubkey);
@@ -108,6 +113,7 @@ describe("being found (NIP-89 and liveness)", () => {
       expect(Number(tag(beat.tags, "expiration")![1])).toBe(beat.created_at + 300);
     }
     await p.engine.goOffline();
+    await Bun.sleep(50); // a beat already on its way may still land
     const n = p.published(11998).length;
     await Bun.sleep(350);
     expect(p.published(11998).length).toBe(n);
@@ -284,6 +290,22 @@ describe("relay trouble", () => {
     expect(starts[1]! - starts[0]!).toBeLessThan(1500);
     expect(rb.content).toBe(fakeAnswer("second in line", { responseTokens: 20 }));
     expect(ra.content).toBe(fakeAnswer("first in line", { responseTokens: 20 }));
+    await p.relays[0].restart();
+  });
+
+  test("GO ONLINE with a relay down returns at once; the live relay gets the announcement", async () => {
+    const p = await provider({ offline: true });
+    await p.relays[0].stop();
+    const t0 = Date.now();
+    await p.engine.goOnline();
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(p.engine.isOnline()).toBe(true);
+    await until(() => p.stored(31990, undefined, 1).length === 1, 3000, "announcement on the live relay");
+    expect(p.engine.view().announcementId).toBe(p.stored(31990, undefined, 1)[0]!.id);
+    const t1 = Date.now();
+    await p.engine.goOffline();
+    expect(Date.now() - t1).toBeLessThan(500);
+    await until(() => p.published(5).length === 0 && p.stored(5, undefined, 1).length === 1, 3000, "withdrawal on the live relay");
     await p.relays[0].restart();
   });
 });
