@@ -67,7 +67,7 @@ export interface EngineInference {
 }
 
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<Ledger, "markSeen" | "insertJob" | "updateJob" | "getJob" | "listJobs" | "getKv" | "setKv">;
+export type EngineLedger = Pick<Ledger, "markSeen" | "pruneSeen" | "insertJob" | "updateJob" | "getJob" | "listJobs" | "getKv" | "setKv">;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
@@ -121,6 +121,13 @@ const RECENT_FINISHED = 50;
 const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
 /** Feedback that only informs (processing, partial) must not hold a job up for long. */
 const INFO_FEEDBACK_TIMEOUT_MS = 5_000;
+/**
+ * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
+ * pruned; a request older than this is far outside any subscription's since window, and a job we
+ * took is still guarded by its ledger row.
+ */
+const SEEN_KEEP_MS = 24 * 3600_000;
+const SEEN_PRUNE_EVERY_MS = 3600_000;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
 
@@ -145,6 +152,7 @@ export class Engine {
   private customerLog = new Map<string, number[]>();
   private announcementId: string | null = null;
   private announcedModels = "";
+  private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
@@ -350,7 +358,21 @@ export class Engine {
 
   private async beat(): Promise<void> {
     if (!this.online) return;
+    this.pruneSeen();
     await this.publish(buildHeartbeat({ d: this.announcementD(), now: this.now() })).catch((err) => log.warn("heartbeat failed", { err }));
+  }
+
+  /** Forgets old seen ids (riding on the heartbeat, so no timer of its own). Never throws. */
+  private pruneSeen(): void {
+    const now = this.now();
+    if (now - this.lastPrune < SEEN_PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    try {
+      const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
+      if (n) log.debug("pruned seen events", { count: n });
+    } catch (err) {
+      log.warn("pruning seen events failed", { err });
+    }
   }
 
   // ---------------------------------------------------------------- events in

@@ -181,6 +181,18 @@ describe("being found (NIP-89 and liveness)", () => {
 });
 
 describe("crash recovery", () => {
+  test("seen request ids older than a day are pruned when going online; recent ones are kept", async () => {
+    const p = await provider({ offline: true });
+    const old = "0".repeat(63) + "1";
+    const recent = "0".repeat(63) + "2";
+    p.ledger.markSeen(old, 5050, Date.now() - 25 * 3600_000);
+    p.ledger.markSeen(recent, 5050, Date.now() - 3600_000);
+    await p.engine.goOnline();
+    await until(() => p.published(11998).length >= 1, 3000, "first beat");
+    expect(p.ledger.markSeen(old, 5050)).toBe(true); // forgotten, so new again
+    expect(p.ledger.markSeen(recent, 5050)).toBe(false);
+  });
+
   test("jobs left open in the ledger get 'provider restarted' and are never answered twice", async () => {
     const dir = mkdtempSync(join(tmpdir(), "compute-recover-"));
     dirs.push(dir);
