@@ -173,7 +173,8 @@ export class Engine {
     let closed = 0;
     const sends: Promise<unknown>[] = [];
     for (;;) {
-      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 200 });
+      // Jobs this engine holds right now are alive, not left over: never close those.
+      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 1000 }).filter((r) => !this.active.has(r.id) && !this.queue.some((j) => j.request.id === r.id));
       if (open.length === 0) break;
       for (const row of open) {
         const ref: RequestRef & { relays?: string[] } = { id: row.id, customer: row.customer, encrypted: null };

@@ -244,6 +244,19 @@ describe("crash recovery", () => {
   });
 });
 
+test("recover() while a job runs leaves that job alone", async () => {
+  fake.setPacing({ instant: false, tokensPerSec: 100, responseTokens: 30 });
+  const p = await provider();
+  const c = p.customer;
+  const req = c.request({ inputs: [["alive and well", "text"]] });
+  await c.publish(req);
+  await c.waitForStatus(req.id, "processing");
+  expect(await p.engine.recover()).toBe(0);
+  const r = await c.waitForResult(req.id, 3000);
+  expect(r.content).toBe(fakeAnswer("alive and well", { responseTokens: 30 }));
+  expect(c.feedback(req.id).map((f) => f.status)).not.toContain("error");
+});
+
 describe("relay trouble", () => {
   test("a relay restarting mid-job: the result still reaches both relays, answered once", async () => {
     fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 40 });
