@@ -32,6 +32,7 @@ import { resolveInputs, type InputFetcher } from "./inputs.ts";
 import { promptPreview } from "./job.ts";
 import type { JobInsert, JobPatch, Ledger } from "../ledger/ledger.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
+import { PaymentReceived } from "../wallet/events.ts";
 
 const log = createLogger("jobs");
 
@@ -67,7 +68,7 @@ export interface EngineInference {
 }
 
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<Ledger, "markSeen" | "pruneSeen" | "insertJob" | "updateJob" | "getJob" | "listJobs" | "getKv" | "setKv">;
+export type EngineLedger = Pick<Ledger, "markSeen" | "pruneSeen" | "insertJob" | "updateJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "findPaymentByHash">;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
@@ -105,6 +106,8 @@ interface Running {
   controller: AbortController;
   /** Who stopped the job, when someone did: the customer hears nothing more, otherwise an error. */
   stoppedBy: { by: "customer" | "provider"; reason: string } | null;
+  /** Paid before it ran (upfront, or a paid job resumed after a restart): never invoice it again. */
+  prepaid: boolean;
   tokens: number;
   tokensPerSec: number | null;
   amountMsats: number | null;
@@ -157,9 +160,15 @@ export class Engine {
   private stopped = false;
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
+  private unsubscribePayments: (() => void) | null = null;
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
+    // A payment for a job nobody is waiting on (it landed while we were down, or after a restart)
+    // still buys the job: run it (see resumePaid).
+    this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ jobId }) => {
+      if (jobId && this.online && !this.holds(jobId)) this.resumePaid();
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -167,16 +176,22 @@ export class Engine {
   /**
    * Closes jobs a crash left open: each gets an error feedback and is marked `error` in the
    * ledger, so it is never answered twice (its request id stays in the seen table, and a second
-   * insert of the same job is refused). Returns how many were closed.
+   * insert of the same job is refused). Jobs the customer already paid for are not closed: they
+   * are marked `paid` and run again when the provider goes online (resumePaid), since the money is
+   * ours. Returns how many were closed.
    */
   async recover(): Promise<number> {
     let closed = 0;
     const sends: Promise<unknown>[] = [];
     for (;;) {
       // Jobs this engine holds right now are alive, not left over: never close those.
-      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 1000 }).filter((r) => !this.active.has(r.id) && !this.queue.some((j) => j.request.id === r.id));
+      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 1000 }).filter((r) => !this.holds(r.id) && r.status !== "paid");
       if (open.length === 0) break;
       for (const row of open) {
+        if (row.paymentHash && this.deps.ledger.findPaymentByHash(row.paymentHash)) {
+          this.deps.ledger.updateJob(row.id, { status: "paid", updatedAt: this.now() });
+          continue;
+        }
         const ref: RequestRef & { relays?: string[] } = { id: row.id, customer: row.customer, encrypted: null };
         try {
           const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
@@ -198,6 +213,55 @@ export class Engine {
     await Promise.all(sends);
     if (closed) log.info("closed jobs left open by a restart", { count: closed });
     return closed;
+  }
+
+  /** Whether this engine is working on the job (running, queued or waiting for its payment). */
+  private holds(id: string): boolean {
+    return this.active.has(id) || this.queue.some((j) => j.request.id === id);
+  }
+
+  /**
+   * Runs the jobs the ledger says are paid but that nobody is working on: paid while we were down
+   * or before a restart. They skip admission (the customer paid for them) and go to the queue.
+   */
+  private resumePaid(): void {
+    if (!this.online) return;
+    const rows = this.deps.ledger.listJobs({ statuses: ["paid"], limit: 1000 }).filter((r) => !this.holds(r.id));
+    for (const row of rows) {
+      let request: JobRequest | null = null;
+      try {
+        const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
+        if (parsed.ok) request = parsed.request;
+      } catch {}
+      const cfg = this.deps.config();
+      const model = request ? chooseModel(request.params, this.deps.inference.servedModels(), cfg.provider.defaultModel) : null;
+      const job: Running = {
+        // Unreadable: just enough of a request to address the error feedback and show the job.
+        request: request ?? ({ id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest),
+        relay: row.relay ?? "",
+        model: model ?? row.model ?? "",
+        status: "paid",
+        controller: new AbortController(),
+        stoppedBy: null,
+        prepaid: true,
+        tokens: 0,
+        tokensPerSec: null,
+        amountMsats: row.amountMsats,
+        bolt11: row.bolt11,
+        error: null,
+        createdAt: row.createdAt,
+        startedAt: null,
+        preview: row.promptPreview,
+      };
+      if (!request || !model) {
+        const why = !request ? "the paid request can no longer be read" : `model ${request.params.model ?? row.model} is no longer offered`;
+        this.track(this.fail(job, `${why}; contact the provider about your payment`));
+        continue;
+      }
+      log.info("running a paid job left over from before", { id: row.id });
+      this.emitJob(job);
+      this.enqueue(job);
+    }
   }
 
   view(): ProviderView {
@@ -245,6 +309,7 @@ export class Engine {
       { onEvent: (ev, relay) => this.onEvent(ev, relay) },
     );
     this.watchCancels();
+    this.resumePaid();
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
     // Announcement, profile and first beat go out in the background: a relay that is down would
@@ -304,6 +369,8 @@ export class Engine {
     this.cancelSub?.close();
     this.cancelSub = null;
     this.cancelWatchKey = "";
+    this.unsubscribePayments?.();
+    this.unsubscribePayments = null;
   }
 
   /** The served set changed: re-announce so clients see the right models. */
@@ -444,6 +511,7 @@ export class Engine {
       status: "received",
       controller: new AbortController(),
       stoppedBy: null,
+      prepaid: false,
       tokens: 0,
       tokensPerSec: null,
       amountMsats: null,
@@ -533,6 +601,7 @@ export class Engine {
         amount: { msats: price, bolt11: invoice.bolt11 },
       });
       await payments.waitForPayment({ id: job.request.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt: this.now() + expirySecs * 1000, signal: job.controller.signal });
+      job.prepaid = true;
       this.setStatus(job, "paid");
       this.active.delete(job.request.id);
       this.enqueue(job);
@@ -665,7 +734,7 @@ export class Engine {
       signal.throwIfAborted();
       job.tokens = result.tokens;
       job.tokensPerSec = result.tokensPerSec;
-      const amount = cfg.pricing.mode === "after" ? await this.invoiceAfter(job, result.tokens) : undefined;
+      const amount = cfg.pricing.mode === "after" && !job.prepaid ? await this.invoiceAfter(job, result.tokens) : undefined;
       signal.throwIfAborted();
       const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.relay, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // Recorded before publishing: from here on the job is answered, whatever happens next.

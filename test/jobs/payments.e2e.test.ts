@@ -1,0 +1,215 @@
+// The provider end to end in the paid modes, with a scripted wallet standing in for the payments
+// work (EnginePayments): pay first (payment-required with a bolt11, then the job), pay after (an
+// amount tag on the result), the bid, and paid jobs that outlive a restart or are paid late.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+import { AppError } from "../../src/errors.ts";
+import type { EnginePayments } from "../../src/jobs/engine.ts";
+import { Ledger } from "../../src/ledger/ledger.ts";
+import { PaymentReceived } from "../../src/wallet/events.ts";
+import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startProvider, until, type Provider } from "./harness.ts";
+
+let fake: FakeOllama;
+const live: Provider[] = [];
+const dirs: string[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (e: unknown) => void unhandled.push(e);
+
+beforeAll(async () => {
+  process.on("unhandledRejection", onUnhandled);
+  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
+});
+afterEach(async () => {
+  for (const p of live.splice(0)) await p.stop();
+  fake.clearRequests();
+});
+afterAll(async () => {
+  await fake.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  process.off("unhandledRejection", onUnhandled);
+  expect(unhandled).toEqual([]);
+});
+
+/** A wallet that issues fake invoices and lets the test decide when one is paid. */
+function scriptedWallet() {
+  const waiting = new Map<string, { resolve(): void; reject(e: unknown): void }>();
+  const issued: Array<{ id: string; amountMsats: number; bolt11: string; paymentHash: string }> = [];
+  let n = 0;
+  const payments: EnginePayments = {
+    ready: () => ({ ok: true }),
+    async createInvoice(job) {
+      n++;
+      const paymentHash = n.toString(16).padStart(64, "a");
+      const bolt11 = `lnbcrt${job.amountMsats}n1test${n}`;
+      issued.push({ id: job.id, amountMsats: job.amountMsats, bolt11, paymentHash });
+      return { bolt11, paymentHash };
+    },
+    waitForPayment(job) {
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new AppError("not_found", "invoice expired unpaid")), Math.max(0, job.expiresAt - Date.now()));
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(job.signal.reason);
+        };
+        job.signal.addEventListener("abort", onAbort, { once: true });
+        waiting.set(job.paymentHash, {
+          resolve: () => {
+            clearTimeout(timer);
+            job.signal.removeEventListener("abort", onAbort);
+            resolve();
+          },
+          reject,
+        });
+      });
+    },
+  };
+  return {
+    payments,
+    issued,
+    pay(bolt11: string) {
+      const inv = issued.find((i) => i.bolt11 === bolt11);
+      if (!inv) throw new Error(`no such invoice ${bolt11}`);
+      waiting.get(inv.paymentHash)?.resolve();
+      waiting.delete(inv.paymentHash);
+    },
+  };
+}
+
+async function provider(opts: Parameters<typeof startProvider>[1] = {}): Promise<Provider> {
+  const p = await startProvider(fake, opts);
+  live.push(p);
+  return p;
+}
+
+describe("pay first (upfront)", () => {
+  test("payment-required with amount and bolt11; nothing runs until paid; then processing and the result", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ config: { pricing: { mode: "upfront", perJobMsats: 21_000 } }, engine: { payments: wallet.payments } });
+    const c = p.customer;
+    const req = c.request({ inputs: [["paid words", "text"]], bidMsats: 50_000 });
+    await c.publish(req);
+    const due = await c.waitForStatus(req.id, "payment-required");
+    const amount = due.tags.find((t) => t[0] === "amount")!;
+    expect(amount[1]).toBe("21000");
+    expect(amount[2]).toBe(wallet.issued[0]!.bolt11);
+    expect(due.extra).toContain("21 sats");
+    expect(p.ledger.getJob(req.id)).toMatchObject({ status: "payment-required", amountMsats: 21_000, bolt11: amount[2], paymentHash: wallet.issued[0]!.paymentHash });
+    await Bun.sleep(200);
+    expect(fake.requests("/api/generate").filter((r) => r.body?.prompt)).toEqual([]);
+    expect(c.feedback(req.id).map((f) => f.status)).toEqual(["payment-required"]);
+    wallet.pay(amount[2]!);
+    const result = await c.waitForResult(req.id);
+    expect(result.content).toBe(fakeAnswer("paid words"));
+    expect(result.event.tags.some((t) => t[0] === "amount")).toBe(false);
+    expect(c.feedback(req.id).map((f) => f.status)).toContain("processing");
+    expect(p.ledger.getJob(req.id)?.status).toBe("success");
+  });
+
+  test("a bid below the price → error naming both; no invoice", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ config: { pricing: { mode: "upfront", perJobMsats: 21_000 } }, engine: { payments: wallet.payments } });
+    const req = p.customer.request({ bidMsats: 1000 });
+    await p.customer.publish(req);
+    const err = await p.customer.waitForStatus(req.id, "error");
+    expect(err.extra).toBe("bid 1000 msats is below this provider's price of 21000 msats");
+    expect(wallet.issued).toEqual([]);
+  });
+
+  test("the customer cancels while the invoice is open: nothing runs, nothing more is sent", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ config: { pricing: { mode: "upfront", perJobMsats: 5000 } }, engine: { payments: wallet.payments } });
+    const c = p.customer;
+    const req = c.request();
+    await c.publish(req);
+    await c.waitForStatus(req.id, "payment-required");
+    await c.cancel(req.id);
+    await until(() => p.ledger.getJob(req.id)?.status === "cancelled", 3000, "cancelled");
+    await Bun.sleep(100);
+    expect(c.feedback(req.id).map((f) => f.status)).toEqual(["payment-required"]);
+  });
+
+  test("going online in a paid mode without a ready wallet is refused with a reason", async () => {
+    const p = await provider({ config: { pricing: { mode: "upfront" } }, offline: true });
+    const err = await p.engine.goOnline().catch((e) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err.message).toContain("Can't take paid jobs");
+    expect(p.engine.isOnline()).toBe(false);
+  });
+});
+
+describe("pay after", () => {
+  test("the result carries the amount for the tokens made and its bolt11", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ config: { pricing: { mode: "after", perJobMsats: 1000, per1kTokensMsats: 2000 } }, engine: { payments: wallet.payments } });
+    const req = p.customer.request({ inputs: [["a b c d", "text"]] });
+    await p.customer.publish(req);
+    const result = await p.customer.waitForResult(req.id);
+    // "echo: a b c d" is 5 tokens at the fake: 1000 + ceil(2000 * 5 / 1000) = 1010.
+    expect(result.event.tags).toContainEqual(["amount", "1010", wallet.issued[0]!.bolt11]);
+    expect(p.ledger.getJob(req.id)).toMatchObject({ status: "success", amountMsats: 1010, paymentHash: wallet.issued[0]!.paymentHash });
+  });
+});
+
+describe("paid jobs survive a restart", () => {
+  test("paid before the crash (never started, or mid-run) → run once the provider is online again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "compute-paid-"));
+    dirs.push(dir);
+    const ledgerPath = join(dir, "ledger.db");
+    const customerKey = generateSecretKey();
+    const now = Math.floor(Date.now() / 1000);
+    const paidWaiting = finalizeEvent({ kind: 5050, created_at: now, tags: [["i", "paid and waiting", "text"]], content: "" }, customerKey);
+    const paidRunning = finalizeEvent({ kind: 5050, created_at: now, tags: [["i", "paid and running", "text"]], content: "" }, customerKey);
+    const unpaidRunning = finalizeEvent({ kind: 5050, created_at: now, tags: [["i", "free and running", "text"]], content: "" }, customerKey);
+    const before = Ledger.open(ledgerPath);
+    const rows = [
+      { ev: paidWaiting, status: "paid" as const, hash: "b".repeat(64) },
+      { ev: paidRunning, status: "processing" as const, hash: "c".repeat(64) },
+      { ev: unpaidRunning, status: "processing" as const, hash: null },
+    ];
+    for (const r of rows) {
+      before.markSeen(r.ev.id, 5050);
+      before.insertJob({ id: r.ev.id, kind: 5050, customer: r.ev.pubkey, requestJson: JSON.stringify(r.ev), status: r.status, model: "llama3.2:latest", amountMsats: r.hash ? 5000 : null, bolt11: r.hash ? `lnbcrt50n1${r.hash.slice(0, 4)}` : null, paymentHash: r.hash, createdAt: Date.now() - 2000 });
+      if (r.hash) before.creditPayment({ id: `pay-${r.hash.slice(0, 4)}`, jobId: r.ev.id, amountMsats: 5000, paymentHash: r.hash, source: "invoice" });
+    }
+    before.close();
+
+    const wallet = scriptedWallet();
+    // The operator switched to pay-after meanwhile: jobs already paid must not be invoiced again.
+    const p = await provider({ ledgerPath, customerKey, offline: true, config: { pricing: { mode: "after", perJobMsats: 5000 } }, engine: { payments: wallet.payments } });
+    const c = p.customer;
+    expect(await p.engine.recover()).toBe(1); // only the unpaid one is closed
+    expect((await c.waitForStatus(unpaidRunning.id, "error")).extra).toContain("provider restarted");
+    expect(p.ledger.getJob(paidRunning.id)?.status).toBe("paid");
+    await p.engine.goOnline();
+    const [a, b] = await Promise.all([c.waitForResult(paidWaiting.id), c.waitForResult(paidRunning.id)]);
+    expect(a.content).toBe(fakeAnswer("paid and waiting"));
+    expect(b.content).toBe(fakeAnswer("paid and running"));
+    expect(p.ledger.getJob(paidWaiting.id)?.status).toBe("success");
+    // Answered once each, never invoiced again, the unpaid one never run.
+    await Bun.sleep(300);
+    expect(c.results(paidWaiting.id)).toHaveLength(1);
+    expect(c.results(paidRunning.id)).toHaveLength(1);
+    expect(wallet.issued).toEqual([]);
+    expect(fake.requests("/api/generate").map((r) => r.body?.prompt).filter(Boolean).sort()).toEqual(["paid and running", "paid and waiting"]);
+  });
+
+  test("an invoice from before the restart, paid now → the job runs", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ config: { pricing: { mode: "upfront", perJobMsats: 5000 } }, engine: { payments: wallet.payments } });
+    const c = p.customer;
+    // What the previous run left: a job waiting for its payment (nobody waits for it now).
+    const req = c.request({ inputs: [["paid late", "text"]] });
+    p.ledger.markSeen(req.id, 5050);
+    p.ledger.insertJob({ id: req.id, kind: 5050, customer: c.pubkey, requestJson: JSON.stringify(req), status: "payment-required", model: "llama3.2:latest", amountMsats: 5000, bolt11: "lnbcrt50n1late", paymentHash: "d".repeat(64), createdAt: Date.now() });
+    // The payments work credits it and says so on the bus.
+    expect(p.ledger.creditPayment({ id: "late-1", jobId: req.id, amountMsats: 5000, paymentHash: "d".repeat(64), source: "invoice", markJobPaid: true })).toBe(true);
+    p.bus.publish(PaymentReceived, { paymentId: "late-1", amountMsats: 5000, jobId: req.id });
+    const r = await c.waitForResult(req.id);
+    expect(r.content).toBe(fakeAnswer("paid late"));
+    expect(wallet.issued).toEqual([]);
+  });
+});
