@@ -212,7 +212,25 @@ export class Engine {
     }
     await Promise.all(sends);
     if (closed) log.info("closed jobs left open by a restart", { count: closed });
+    this.expireStaleInvoices();
     return closed;
+  }
+
+  /**
+   * Jobs whose invoice nobody waits on any more (left by a restart) and whose expiry has passed
+   * are marked expired, so they don't look open forever. Unexpired ones stay: a late payment still
+   * runs them (resumePaid). Never throws.
+   */
+  private expireStaleInvoices(): void {
+    try {
+      const cutoff = this.now() - this.deps.config().pricing.invoiceExpirySecs * 1000;
+      for (const row of this.deps.ledger.listJobs({ statuses: ["payment-required"], limit: 1000 })) {
+        if (this.holds(row.id) || row.updatedAt > cutoff) continue;
+        this.deps.ledger.updateJob(row.id, { status: "expired", error: "invoice expired unpaid", updatedAt: this.now(), finishedAt: this.now() });
+      }
+    } catch (err) {
+      log.warn("expiring old invoices failed", { err });
+    }
   }
 
   /** Whether this engine is working on the job (running, queued or waiting for its payment). */
@@ -435,6 +453,7 @@ export class Engine {
     const now = this.now();
     if (now - this.lastPrune < SEEN_PRUNE_EVERY_MS) return;
     this.lastPrune = now;
+    this.expireStaleInvoices();
     try {
       const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
       if (n) log.debug("pruned seen events", { count: n });

@@ -212,4 +212,20 @@ describe("paid jobs survive a restart", () => {
     expect(r.content).toBe(fakeAnswer("paid late"));
     expect(wallet.issued).toEqual([]);
   });
+
+  test("an invoice left unpaid past its expiry by a restart → the job is marked expired, silently", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ offline: true, config: { pricing: { mode: "upfront", perJobMsats: 5000, invoiceExpirySecs: 60 } }, engine: { payments: wallet.payments } });
+    const c = p.customer;
+    const old = c.request({ inputs: [["never paid", "text"]] });
+    const fresh = c.request({ inputs: [["maybe paid soon", "text"]] });
+    for (const [ev, age] of [[old, 120_000], [fresh, 10_000]] as const) {
+      p.ledger.insertJob({ id: ev.id, kind: 5050, customer: c.pubkey, requestJson: JSON.stringify(ev), status: "payment-required", amountMsats: 5000, bolt11: `lnbcrt50n1${ev.id.slice(0, 4)}`, paymentHash: ev.id, createdAt: Date.now() - age, updatedAt: Date.now() - age });
+    }
+    expect(await p.engine.recover()).toBe(0);
+    expect(p.ledger.getJob(old.id)).toMatchObject({ status: "expired", error: "invoice expired unpaid" });
+    expect(p.ledger.getJob(fresh.id)?.status).toBe("payment-required");
+    await Bun.sleep(100);
+    expect(c.feedback(old.id)).toEqual([]);
+  });
 });
