@@ -398,7 +398,19 @@ export class Engine {
     // Ollama briefly unreachable empties the list; announcing "no models" would only churn the
     // listing. Jobs meanwhile get an error feedback; the old announcement stays until models return.
     if (models.length === 0) return;
-    if (models.join(",") !== this.announcedModels) await this.announce();
+    if (this.announcementKey(models) !== this.announcedModels) await this.announce();
+  }
+
+  /** Settings changed (name, about, picture, pricing, token cap): re-announce if the announcement would differ. */
+  async configChanged(): Promise<void> {
+    return this.modelsChanged();
+  }
+
+  /** What the announcement says, to tell whether a new one is needed. */
+  private announcementKey(models: string[]): string {
+    const cfg = this.deps.config();
+    const p = cfg.provider;
+    return JSON.stringify([models, p.name, p.about, p.picture, cfg.pricing, cfg.limits.maxTokensCap]);
   }
 
   /** The operator cancels a job (dashboard): the customer gets an error feedback saying so. */
@@ -437,7 +449,7 @@ export class Engine {
       }),
     );
     this.announcementId = event.id;
-    this.announcedModels = models.join(",");
+    this.announcedModels = this.announcementKey(models);
     await this.deps.pool.publish(event).catch((err) => log.warn("announcement failed", { err }));
     this.emitProvider();
   }

@@ -102,6 +102,18 @@ describe("being found (NIP-89 and liveness)", () => {
     expect(tag(third.tags, "d")![1]).toBe(d);
   });
 
+  test("a settings change that shows in the announcement re-announces; one that doesn't, doesn't", async () => {
+    const p = await provider();
+    await until(() => p.published(31990).length === 1, 3000, "announcement");
+    p.setConfig({ limits: { perCustomerPerMinute: 99 } });
+    await p.engine.configChanged();
+    expect(p.published(31990)).toHaveLength(1);
+    p.setConfig({ provider: { name: "Renamed DVM" } });
+    await p.engine.configChanged();
+    await until(() => p.published(31990).length === 2, 3000, "re-announcement");
+    expect(JSON.parse(p.published(31990)[1]!.content).name).toBe("Renamed DVM");
+  });
+
   test("heartbeat 11998 with d and expiration, every heartbeatMs; none after going offline or stop()", async () => {
     const p = await provider({ engine: { heartbeatMs: 100 } });
     await until(() => p.published(11998).length >= 4, 3000, "heartbeats");
