@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 import { buildUi } from "./ui/build.ts";
+import { sparkPlugin } from "./src/wallet/spark-plugin.ts";
 
 const ROOT = import.meta.dir;
 const DIST = join(ROOT, "dist");
@@ -65,7 +66,8 @@ async function compile(target: Target): Promise<string> {
     compile: { target: target.name as never, outfile },
     minify: true,
     sourcemap: "none",
-    plugins: [webviewLibPlugin(target.webviewLib)],
+    // sparkPlugin embeds the Breez SDK's wasm and its storage on bun:sqlite (see src/wallet/spark-plugin.ts).
+    plugins: [webviewLibPlugin(target.webviewLib), sparkPlugin("build")],
     define: { "process.env.COMPUTE_COMPILED": '"1"' },
   });
   if (!result.success) {

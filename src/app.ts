@@ -10,7 +10,10 @@ import { createLogger, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
-import { UnifiedIdentity } from "./identity/identity.ts";
+import { UnifiedIdentity, type WalletSeed } from "./identity/identity.ts";
+import type { Wallet } from "./wallet/wallet.ts";
+import { Payments } from "./wallet/payments.ts";
+import { PaymentReceived } from "./wallet/events.ts";
 import { Vault } from "./identity/vault.ts";
 import { generateMnemonic, parseMnemonic, suggestWords } from "./identity/mnemonic.ts";
 import { IdentityChanged, type IdentityView } from "./identity/events.ts";
@@ -21,7 +24,7 @@ import { createServer } from "./server/server.ts";
 import { allowedHosts, newToken } from "./server/security.ts";
 import type { Controller, SendPreview, Settings } from "./server/controller.ts";
 import type { Snapshot } from "./server/snapshot.ts";
-import type { WalletView } from "./wallet/events.ts";
+import { WalletStatusChanged, type WalletView } from "./wallet/events.ts";
 import type { ProviderView } from "./jobs/provider-events.ts";
 import { assets } from "./server/assets.ts";
 import { RelayPool } from "./nostr/pool.ts";
@@ -42,6 +45,19 @@ export interface AppOptions {
   /** Tests shorten the SSE heartbeat and probe intervals. */
   heartbeatMs?: number;
   ollamaProbeMs?: number;
+  /**
+   * Builds the wallet once the identity is unlocked. Default: the Breez Spark wallet. Tests pass a
+   * Lightning test double here (settlement can't happen offline).
+   */
+  walletFactory?: (input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }) => Wallet | Promise<Wallet>;
+  /** How often payments are reconciled with the wallet's list (default 60 s). */
+  reconcileMs?: number;
+}
+
+async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
+  // Loaded lazily: the SDK is large and the HTTP server should answer before it is read.
+  const { SparkWallet } = await import("./wallet/spark.ts");
+  return new SparkWallet({ ...input.seed, network: input.config.network, apiKey: input.config.breezApiKey, dataDir: input.dir, bus: input.bus });
 }
 
 /** The npub is public: kept in clear beside the vault so status works without the password. */
@@ -76,8 +92,8 @@ export class App implements Controller {
   private identity: UnifiedIdentity | null = null;
   private pool: RelayPool | null = null;
   private engine: Engine | null = null;
-  /** The payments work plugs the wallet in here; null = free mode only. */
-  protected payments: EnginePayments | null = null;
+  private wallet: Wallet | null = null;
+  private payments: Payments | null = null;
   private stopped = false;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
 
@@ -194,6 +210,10 @@ export class App implements Controller {
       allowInsecureLocal: this.config.limits.allowPrivateUrls,
     });
     this.pool.start();
+    this.wallet = await (this.opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: this.config, dir: paths(this.dataDir).wallet, bus: this.bus });
+    this.payments = new Payments({ wallet: this.wallet, ledger: this.ledger, bus: this.bus, reconcileMs: this.opts.reconcileMs });
+    this.unsubscribePayments = this.bus.subscribe(PaymentReceived, () => void this.refreshBalance());
+    this.connectWallet();
     this.engine = new Engine({
       bus: this.bus,
       pool: this.pool,
@@ -212,12 +232,43 @@ export class App implements Controller {
   }
 
   private unsubscribeModels: (() => void) | null = null;
+  private unsubscribePayments: (() => void) | null = null;
+
+  /** In the background: the wallet may take a while (or fail) and the rest must not wait. */
+  private connectWallet(): void {
+    const wallet = this.wallet!;
+    wallet
+      .connect()
+      .then(async () => {
+        if (this.wallet !== wallet) return;
+        this.payments?.start();
+        await this.refreshBalance();
+        this.emitProvider();
+      })
+      .catch((err) => {
+        log.warn("the wallet did not connect", { err });
+        this.emitProvider();
+      });
+  }
+
+  private async refreshBalance(): Promise<void> {
+    if (this.wallet?.view().state !== "ready") return;
+    await this.wallet.balance().catch((err) => log.warn("balance failed", { err }));
+    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
+  }
 
   private async stopIdentityServices(): Promise<void> {
     this.unsubscribeModels?.();
     this.unsubscribeModels = null;
+    this.unsubscribePayments?.();
+    this.unsubscribePayments = null;
     await this.engine?.stop();
     this.engine = null;
+    this.payments?.stop();
+    this.payments = null;
+    const wallet = this.wallet;
+    this.wallet = null;
+    await wallet?.disconnect().catch((err) => log.warn("wallet disconnect failed", { err }));
     await this.pool?.stop();
     this.pool = null;
   }
@@ -352,25 +403,47 @@ export class App implements Controller {
 
   async updateSettings(patch: { pricing?: Record<string, unknown>; limits?: Record<string, unknown> }): Promise<Settings> {
     this.config = updateConfigFile(this.dataDir, patch);
+    await this.engine?.configChanged();
+    this.emitProvider();
     return this.settings();
   }
 
-  // ---- wallet (filled in by the payments work) ----
+  // ---- wallet ----
 
   protected walletView(): WalletView {
-    return { state: this.identity ? "not_configured" : "locked", network: this.config.network, balanceSats: null, lightningAddress: null, message: "The wallet is not built yet." };
+    if (this.wallet) return this.wallet.view();
+    return { state: "locked", network: this.config.network, balanceSats: null, lightningAddress: null, message: "Unlock your identity to open the wallet." };
   }
 
-  async walletReceive(): Promise<{ bolt11: string | null; address: string | null }> {
-    throw new AppError("unavailable", "The wallet is not available yet.");
+  private readyWallet(): Wallet {
+    const w = this.wallet;
+    if (!w) throw new AppError("locked", "Unlock your identity to use the wallet.");
+    const view = w.view();
+    if (view.state !== "ready") throw new AppError("unavailable", view.message ?? `The wallet is ${view.state.replace("_", " ")}.`);
+    return w;
   }
 
-  async walletPrepareSend(): Promise<SendPreview> {
-    throw new AppError("unavailable", "The wallet is not available yet.");
+  async walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }> {
+    const w = this.readyWallet();
+    if (amountSats) {
+      const invoice = await w.createInvoice({ amountMsats: amountSats * 1000, description: "compute: deposit", expirySecs: 3600 });
+      return { bolt11: invoice.bolt11, address: null };
+    }
+    return { bolt11: null, address: (await w.receiveAddress("spark")).address };
   }
 
-  async walletConfirmSend(): Promise<void> {
-    throw new AppError("unavailable", "The wallet is not available yet.");
+  async walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview> {
+    const prepared = await this.readyWallet().prepareSend({ destination, amountSats });
+    return { id: prepared.id, feeSats: prepared.feeSats, amountSats: prepared.amountSats, destinationType: prepared.destinationType };
+  }
+
+  async walletConfirmSend(id: string): Promise<void> {
+    await this.readyWallet().send(id);
+    await this.refreshBalance();
+  }
+
+  async walletPayments(limit = 50) {
+    return this.ledger.payments({ limit });
   }
 
   async cancelJob(id: string): Promise<void> {
