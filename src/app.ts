@@ -60,25 +60,8 @@ async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: strin
   return new SparkWallet({ ...input.seed, network: input.config.network, apiKey: input.config.breezApiKey, dataDir: input.dir, bus: input.bus });
 }
 
-/** The npub is public: kept in clear beside the vault so status works without the password. */
-const PublicIdentity = z.object({ npub: z.string(), pubkey: z.string() });
-
-export const paths = (dataDir: string) => ({
-  vault: join(dataDir, "vault.json"),
-  publicIdentity: join(dataDir, "identity.json"),
-  ledger: join(dataDir, "ledger.sqlite"),
-  wallet: join(dataDir, "wallet"),
-});
-
-export function readPublicIdentity(dataDir: string): z.infer<typeof PublicIdentity> | null {
-  const p = paths(dataDir).publicIdentity;
-  if (!existsSync(p)) return null;
-  try {
-    return PublicIdentity.parse(JSON.parse(readFileSync(p, "utf8")));
-  } catch {
-    return null;
-  }
-}
+export { paths, readPublicIdentity } from "./paths.ts";
+import { paths, readPublicIdentity } from "./paths.ts";
 
 export class App implements Controller {
   readonly bus = new Bus();

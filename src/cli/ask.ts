@@ -1,7 +1,7 @@
 // `compute ask "prompt"`: publish a kind 5050 job and print its feedback and result, timed.
 import { decode } from "nostr-tools/nip19";
 import { generateSecretKey } from "nostr-tools/pure";
-import { paths } from "../app.ts";
+import { paths } from "../paths.ts";
 import { loadConfig } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { UnifiedIdentity } from "../identity/identity.ts";

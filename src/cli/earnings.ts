@@ -1,6 +1,6 @@
 // `compute earnings`: today / this week / all time, from the ledger (or the running instance).
 import { existsSync } from "node:fs";
-import { paths } from "../app.ts";
+import { paths } from "../paths.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import type { Earnings } from "../ledger/events.ts";
 import { readLock } from "../util/lock.ts";

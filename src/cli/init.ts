@@ -1,6 +1,6 @@
 // `compute init`: create the identity (a new BIP39 phrase or an imported one) in an encrypted vault.
 import { existsSync, unlinkSync } from "node:fs";
-import { paths } from "../app.ts";
+import { paths } from "../paths.ts";
 import { AppError } from "../errors.ts";
 import { UnifiedIdentity } from "../identity/identity.ts";
 import { Vault } from "../identity/vault.ts";

@@ -1,5 +1,6 @@
 // `compute` (window) and `compute --headless`: run the services until a signal or the window closes.
-import { App, paths } from "../app.ts";
+import { App } from "../app.ts";
+import { paths } from "../paths.ts";
 import { Vault } from "../identity/vault.ts";
 import { AppError } from "../errors.ts";
 import { readLock } from "../util/lock.ts";

@@ -1,7 +1,7 @@
 // `compute selftest`: a job addressed to this provider, sent through each of its relays alone,
 // timed end to end. The quickest proof that the provider is reachable where customers look.
 import { generateSecretKey } from "nostr-tools/pure";
-import { readPublicIdentity } from "../app.ts";
+import { readPublicIdentity } from "../paths.ts";
 import { loadConfig } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { ask } from "../nostr/customer.ts";

@@ -1,6 +1,6 @@
 // `compute status`: from the running instance if one runs on this data dir, else from the files.
 import { existsSync } from "node:fs";
-import { paths, readPublicIdentity } from "../app.ts";
+import { paths, readPublicIdentity } from "../paths.ts";
 import { Bus } from "../bus.ts";
 import { loadConfig } from "../config.ts";
 import { AppError } from "../errors.ts";

@@ -222,7 +222,7 @@ async function unseal(path: string, file: VaultFile, password: string): Promise<
   }
   const { key, check } = await deriveKeys(password, salt, file.kdf);
   try {
-    if (!timingSafeEqual(check, storedCheck)) throw new AppError("unauthorized", "wrong password");
+    if (!timingSafeEqual(check, storedCheck)) throw new AppError("unauthorized", "The vault password is wrong.");
     let plain: Buffer;
     try {
       const d = createDecipheriv("aes-256-gcm", key, nonce);

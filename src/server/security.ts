@@ -4,6 +4,7 @@
 import type { MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { timingSafeEqual } from "node:crypto";
+import { networkInterfaces } from "node:os";
 import { AppError } from "../errors.ts";
 
 export const COOKIE = "compute_token";
@@ -25,7 +26,12 @@ export function tokenMatches(given: string | undefined | null, token: string): b
 export function allowedHosts(host: string, port: number): Set<string> {
   const names = new Set([host]);
   if (host === "127.0.0.1" || host === "localhost" || host === "::1") ["127.0.0.1", "localhost", "[::1]"].forEach((n) => names.add(n));
-  if (host === "0.0.0.0" || host === "::") ["127.0.0.1", "localhost", "[::1]"].forEach((n) => names.add(n));
+  if (host === "0.0.0.0" || host === "::") {
+    // Bound to every interface on purpose (--host): the machine's own addresses are fair names;
+    // any other name (a rebinding domain) is still refused.
+    ["127.0.0.1", "localhost", "[::1]"].forEach((n) => names.add(n));
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(a.address.split("%")[0]!);
+  }
   const out = new Set<string>();
   for (const n of names) {
     const h = (n.includes(":") && !n.startsWith("[") ? `[${n}]` : n).toLowerCase();

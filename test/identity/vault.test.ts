@@ -95,7 +95,7 @@ describe("Vault", () => {
     const before = readFileSync(path);
     const err = await appError(Vault.open(path, "wrong password!"));
     expect(err.code).toBe("unauthorized");
-    expect(err.message).toBe("wrong password");
+    expect(err.message).toBe("The vault password is wrong.");
     expect(readFileSync(path).equals(before)).toBe(true);
     // Passwords are compared after NFKC: a composed and a decomposed "é" are the same password.
     await Vault.create(path, SECRET, "caf\u00e9 au lait", { scrypt: FAST, force: true });
