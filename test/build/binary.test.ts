@@ -139,10 +139,49 @@ describe("compiled binary", () => {
       expect(stats.colors).toBeGreaterThan(200);
       expect(stats.mean).toBeGreaterThan(0.01);
       expect(stats.mean).toBeLessThan(0.6); // dark HUD, not a white error page
+      // Closing the window (WM_DELETE_WINDOW, as a window manager's close button sends) stops the app.
+      await closeWindow(x.display, "Compute");
+      expect(await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
+      expect(existsSync(join(dir, "data", "compute.lock"))).toBe(false);
     } finally {
       proc.kill("SIGTERM");
       await proc.exited;
       await x.stop();
     }
   }, 60_000);
+
+  test("a second `compute` opens a window on the running one instead of starting another", async () => {
+    const x = await startXvfb();
+    const env = { ...baseEnv(join(dir, "data")), DISPLAY: x.display };
+    const first = Bun.spawn([bin, "--headless", "--port", "0", "--relay", relay.url, "--ollama-url", ollama.url, "--payment-mode", "free"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+    let second: ReturnType<typeof Bun.spawn> | null = null;
+    try {
+      const [, url] = await readUntil(first.stdout, /Dashboard: (http:\/\/\S+)/, 15_000);
+      second = Bun.spawn([bin, "--port", "0"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+      await readUntil(second.stderr as ReadableStream<Uint8Array>, /already running \(pid \d+\); opening its dashboard/, 15_000);
+      const shot = join(ARTIFACTS, "window-second.png");
+      let stats = { colors: 0, mean: 0 };
+      for (let i = 0; i < 20 && stats.colors < 200; i++) {
+        await Bun.sleep(500);
+        await screenshot(x.display, shot);
+        stats = await imageStats(shot);
+      }
+      expect(stats.colors).toBeGreaterThan(200);
+      await closeWindow(x.display, "Compute");
+      expect(await Promise.race([second.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
+      // The first instance is untouched.
+      expect((await fetch(url!.replace(/\/\?token=.*$/, "/healthz"))).status).toBe(200);
+    } finally {
+      second?.kill("SIGTERM");
+      first.kill("SIGTERM");
+      await first.exited;
+      await x.stop();
+    }
+  }, 60_000);
 });
+
+async function closeWindow(display: string, title: string): Promise<void> {
+  const p = Bun.spawn(["/usr/bin/python3", join(import.meta.dir, "../fixtures/x-close-window.py"), title], { env: { ...process.env, DISPLAY: display }, stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0 || !out.includes("sent")) throw new Error(`could not close the window: ${await new Response(p.stderr).text()}`);
+}
