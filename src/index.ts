@@ -13,6 +13,7 @@ Usage:
   compute ask "prompt" [...]     send a text-generation job to providers and print the answer
   compute selftest               send a job to this provider through its relays and time it
   compute earnings [--json]      today / week / all time
+  compute password               change the vault password
   compute --version              print the version
 
 Run \`compute COMMAND --help\` for a command's options.`;
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./cli/status.ts")).status,
   ask: async () => (await import("./cli/ask.ts")).ask,
   selftest: async () => (await import("./cli/selftest.ts")).selftest,
+  password: async () => (await import("./cli/password.ts")).password,
   earnings: async () => (await import("./cli/earnings.ts")).earnings,
 };
 
