@@ -54,6 +54,12 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const app = await App.start({ dataDir, flags: configFlagsFrom(values), password });
+  if (!["127.0.0.1", "localhost", "::1"].includes(app.config.host)) {
+    process.stderr.write(
+      `compute: WARNING: the dashboard and API listen on ${app.config.host}, reachable from other machines. ` +
+        `Anyone with the link's token controls this provider and its wallet; use --host 127.0.0.1 unless you mean it.\n`,
+    );
+  }
   let stopping: Promise<void> | null = null;
   const shutdown = (why: string) => {
     stopping ??= (async () => {

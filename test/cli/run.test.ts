@@ -91,6 +91,15 @@ describe("compute --headless", () => {
       expect(r.code).toBe(0);
     });
 
+    test("--host other than loopback: a warning on stderr, and it still serves", async () => {
+      const p = spawn(["--headless", "--host", "0.0.0.0", "--port", "0", ...OFFLINE], d, PASSWORD);
+      const [, url] = await waitFor(p, /Dashboard: (http:\/\/\S+)/);
+      expect((await fetch(url!.replace(/\/\?token=.*$/, "/healthz"))).status).toBe(200);
+      p.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+      expect(await new Response(p.stderr).text()).toContain("WARNING: the dashboard and API listen on 0.0.0.0");
+    });
+
     test("no password and no terminal: exit 2", async () => {
       const r = await cli(["--headless", "--port", "0", ...OFFLINE], d);
       expect(r.code).toBe(2);
