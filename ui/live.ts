@@ -4,6 +4,8 @@ import { ApiError, connectStream, errorText, getState } from "./api.ts";
 import { connection, loadError, Sync, ui, type UiState } from "./state.ts";
 
 let sync: Sync | null = null;
+/** How long after a job's success the snapshot is re-read (lets several completions share one fetch). */
+const EARNINGS_REREAD_MS = 250;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 
 // Token streams can send many events a second: render at most once per frame.
@@ -33,8 +35,22 @@ export function startLive(): () => void {
     retryTimer = setTimeout(() => void sync?.resync(), 3_000);
   });
   const s = sync;
+  // Today's job count moves when a job succeeds, but the server only streams new earnings when a
+  // payment is credited (free jobs, and the success after an upfront payment, send none): re-read
+  // the snapshot shortly after a success. Coalesced, so a burst of completions costs one fetch.
+  let earningsTimer: ReturnType<typeof setTimeout> | undefined;
+  const earningsStale = () => {
+    if (earningsTimer !== undefined) return;
+    earningsTimer = setTimeout(() => {
+      earningsTimer = undefined;
+      void s.resync();
+    }, EARNINGS_REREAD_MS);
+  };
   const stop = connectStream({
-    onEvent: (ev) => s.handle(ev),
+    onEvent: (ev) => {
+      s.handle(ev);
+      if (ev.type === "job.status.changed" && (ev.properties.job as { status?: unknown } | undefined)?.status === "success") earningsStale();
+    },
     onStatus: (status) => {
       connection.value = status;
     },
@@ -44,6 +60,7 @@ export function startLive(): () => void {
   return () => {
     stop();
     clearTimeout(retryTimer);
+    clearTimeout(earningsTimer);
   };
 }
 

@@ -2,8 +2,8 @@
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { addRelay, errorText, removeRelay } from "../api.ts";
-import { formatLatency, relayTone } from "../format.ts";
-import { ui } from "../state.ts";
+import { formatLatency, relayTone, type Tone } from "../format.ts";
+import { ui, type RelayView } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Empty, Light, Panel } from "./kit.ts";
 
@@ -49,6 +49,16 @@ function AddRelay() {
 
 const STATE_TEXT: Record<string, string> = { connected: "connected", connecting: "connecting", failed: "failed", disconnected: "off" };
 
+/**
+ * The pool reports a live connection that dropped as "disconnected" WITH the reason and retries by
+ * itself; "disconnected" without a reason is a relay it stopped. Only the latter is "off": a drop
+ * shown as "off" reads as if the user had switched the relay off.
+ */
+function relayLook(r: RelayView): { text: string; tone: Tone; pulse: boolean; error: string | null } {
+  if (r.state === "disconnected" && r.error) return { text: "reconnecting", tone: "warn", pulse: true, error: r.error };
+  return { text: STATE_TEXT[r.state] ?? r.state, tone: relayTone(r.state), pulse: r.state === "connecting", error: r.state === "failed" ? r.error : null };
+}
+
 export function NetworkPanel() {
   const relays = ui.value!.snapshot.relays;
   const [removing, setRemoving] = useState<string | null>(null);
@@ -75,11 +85,12 @@ export function NetworkPanel() {
         : null}
     ${relays.length
       ? html`<ul class="relays" aria-label="Relays">
-          ${relays.map(
-            (r) => html`<li key=${r.url} class="relay" data-testid="relay-row" data-url=${r.url} data-state=${r.state}>
-              <${Light} tone=${relayTone(r.state)} pulse=${r.state === "connecting"} label=${STATE_TEXT[r.state] ?? r.state} />
+          ${relays.map((r) => {
+            const look = relayLook(r);
+            return html`<li key=${r.url} class="relay" data-testid="relay-row" data-url=${r.url} data-state=${r.state}>
+              <${Light} tone=${look.tone} pulse=${look.pulse} label=${look.text} />
               <span class="relay-url mono ellipsis" title=${r.error ? `${r.url}: ${r.error}` : r.url}>${r.url.replace(/^wss:\/\//, "")}</span>
-              <span class="relay-lat mono" data-testid="relay-latency">${r.state === "connected" ? formatLatency(r.latencyMs) : STATE_TEXT[r.state] ?? r.state}</span>
+              <span class="relay-lat mono" data-testid="relay-latency">${r.state === "connected" ? formatLatency(r.latencyMs) : look.text}</span>
               <button
                 type="button"
                 class="btn btn-ghost btn-icon btn-sm"
@@ -91,9 +102,9 @@ export function NetworkPanel() {
               >
                 ✕
               </button>
-              ${r.state === "failed" && r.error ? html`<p class="relay-error">${r.error}</p>` : null}
-            </li>`,
-          )}
+              ${look.error ? html`<p class="relay-error">${look.error}</p>` : null}
+            </li>`;
+          })}
         </ul>`
       : null}
     <${AddRelay} />

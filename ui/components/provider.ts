@@ -19,6 +19,8 @@ export function ProviderPanel() {
   const serving = s.models.filter((m) => m.served).length;
   const active = s.jobs.filter((j) => isActive(j.status)).length;
   const blocked = !p.online && p.blockers.length > 0;
+  // Online but every relay down: no request can reach us, so don't show the all-good green.
+  const stranded = p.online && connected === 0;
 
   const toggle = async () => {
     setPending(true);
@@ -44,17 +46,19 @@ export function ProviderPanel() {
       role="switch"
       aria-checked=${p.online ? "true" : "false"}
       aria-describedby=${p.blockers.length ? "blockers" : undefined}
-      class=${`online-toggle${p.online ? " is-online" : ""}${blocked ? " is-blocked" : ""}`}
+      class=${`online-toggle${p.online ? " is-online" : ""}${stranded ? " is-stranded" : ""}${blocked ? " is-blocked" : ""}`}
       data-testid="online-toggle"
       data-online=${p.online ? "true" : "false"}
       disabled=${pending || blocked}
       onClick=${toggle}
     >
-      <span class="online-icon" aria-hidden="true">${pending ? html`<${Spinner} />` : html`<${Light} tone=${p.online ? "ok" : blocked ? "bad" : "idle"} pulse=${p.online} />`}</span>
+      <span class="online-icon" aria-hidden="true">${pending ? html`<${Spinner} />` : html`<${Light} tone=${stranded ? "warn" : p.online ? "ok" : blocked ? "bad" : "idle"} pulse=${p.online} />`}</span>
       <span class="online-text">
         <span class="online-main" data-testid="online-state">${p.online ? "ONLINE" : "GO ONLINE"}</span>
         <span class="online-sub">
-          ${p.online
+          ${stranded
+            ? "No relay connected: customers can't reach you until one is back"
+            : p.online
             ? `Taking jobs on ${connected} relay${connected === 1 ? "" : "s"} · click to go offline`
             : blocked
               ? "Not ready yet: see below"
