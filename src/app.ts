@@ -31,6 +31,7 @@ import { RelayPool } from "./nostr/pool.ts";
 import { RelayListChanged } from "./nostr/events.ts";
 import { Engine, type EnginePayments } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
+import { JobStatusChanged } from "./jobs/events.ts";
 import { ModelsChanged } from "./inference/events.ts";
 import { jobRowToView } from "./ledger/ledger.ts";
 
@@ -207,6 +208,10 @@ export class App implements Controller {
       pubkey: identity.pubkey,
       config: () => this.config,
     });
+    // Jobs finishing change the job counts of the earnings (payments publish their own update).
+    this.unsubscribeJobs = this.bus.subscribe(JobStatusChanged, ({ job }) => {
+      if (job.status === "success") this.publishEarnings();
+    });
     this.unsubscribeModels = this.bus.subscribe(ModelsChanged, () => {
       this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
       this.emitProvider();
@@ -216,6 +221,7 @@ export class App implements Controller {
 
   private unsubscribeModels: (() => void) | null = null;
   private unsubscribePayments: (() => void) | null = null;
+  private unsubscribeJobs: (() => void) | null = null;
 
   /** In the background: the wallet may take a while (or fail) and the rest must not wait. */
   private connectWallet(): void {
@@ -245,6 +251,8 @@ export class App implements Controller {
     this.unsubscribeModels = null;
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
+    this.unsubscribeJobs?.();
+    this.unsubscribeJobs = null;
     await this.engine?.stop();
     this.engine = null;
     this.payments?.stop();
