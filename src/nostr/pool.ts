@@ -78,6 +78,11 @@ export interface PublishOptions {
   extraRelays?: string[];
   /** Deadline for the whole publish, including waiting for a disconnected relay to come back. */
   timeoutMs?: number;
+  /**
+   * Called each time the event reaches one of our relays after publish() has resolved (it was
+   * kept in the outbox because that relay was down or did not answer). Never throws out.
+   */
+  onLateDelivery?(result: PublishResult): void;
 }
 
 export interface FetchOptions {
@@ -98,7 +103,11 @@ export interface PoolSubscription {
 }
 
 export const DEFAULT_TIMEOUTS: PoolTimeouts = { connectMs: 10_000, publishMs: 10_000, fetchMs: 8_000, authMs: 8_000, pingMs: 10_000 };
-export const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
+/**
+ * Our relays are few and ours to use: one connection attempt every 15 s at most during an outage
+ * costs nothing next to a provider that stays deaf for up to a minute after its relay is back.
+ */
+export const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 15_000 };
 export const DEFAULT_RESUBSCRIBE_WINDOW_SEC = 60;
 export const DEFAULT_PING_INTERVAL_MS = 30_000;
 export const DEFAULT_MAX_EXTRA_RELAYS = 5;
@@ -106,6 +115,16 @@ export const DEFAULT_MAX_EXTRA_RELAYS = 5;
 const EXTRA_CHECK_CACHE = 1_000;
 /** Bigger frames are dropped unread: no NIP-90 event we handle comes near this. */
 const MAX_MESSAGE_CHARS = 4_000_000;
+/**
+ * The outbox: an event one of our relays did not acknowledge because it was down or silent is
+ * sent to it again when it reconnects, so a result finished during an outage still reaches the
+ * customer once a relay is back, however long the outage (publish() itself gives up at its
+ * deadline). Bounded in count and age; 10 minutes matches the default invoice expiry.
+ */
+export const OUTBOX_MAX_EVENTS = 1_000;
+export const OUTBOX_MAX_AGE_MS = 10 * 60_000;
+/** Resends per relay before an event is given up on (a relay that takes it but never says OK). */
+const OUTBOX_MAX_ATTEMPTS = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (no I/O)
@@ -757,6 +776,16 @@ class PoolRelay {
     this.probe(s);
   }
 
+  /**
+   * What a publish got back. A relay that is connected but refuses our events is not healthy for
+   * us: its error says so (and clears on the next event it accepts), so the status stays truthful.
+   */
+  noteOutcome(o: OkOutcome): void {
+    if (this.state !== "connected") return;
+    if (o.status === "rejected") this.setState("connected", `refuses our events: ${o.message || "no reason given"}`.slice(0, 300));
+    else if (o.status === "ok" && this.error !== null) this.setState("connected", null);
+  }
+
   /** The session ended or stopped answering: drop it and schedule a reconnect. */
   private lose(s: RelaySocket, state: "disconnected" | "failed", reason: string): void {
     if (this.socket !== s) return;
@@ -837,6 +866,8 @@ export class RelayPool {
   private readonly subs = new Map<string, PoolSub>();
   private readonly shortSockets = new Set<RelaySocket>();
   private readonly extraChecks = new Map<string, ExtraRelayCheck>();
+  /** Events waiting for a relay that missed them, by event id, oldest first (see OUTBOX_MAX_AGE_MS). */
+  private readonly outbox = new Map<string, OutboxEntry>();
   private running = false;
 
   constructor(opts: RelayPoolOptions) {
@@ -874,6 +905,8 @@ export class RelayPool {
   async stop(): Promise<void> {
     if (!this.running && this.shortSockets.size === 0) return;
     this.running = false;
+    if (this.outbox.size) log.warn("stopping with events no relay has acknowledged yet", { count: this.outbox.size });
+    this.outbox.clear();
     for (const r of this.relays.values()) r.stop();
     for (const s of this.shortSockets) s.close();
     this.shortSockets.clear();
@@ -881,6 +914,14 @@ export class RelayPool {
 
   views(): RelayView[] {
     return [...this.relays.values()].map((r) => r.view());
+  }
+
+  /** How many events wait in the outbox for a relay that missed them (per relay URL). */
+  pending(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const url of this.relays.keys()) out[url] = 0;
+    for (const e of this.outbox.values()) for (const url of e.relays.keys()) out[url] = (out[url] ?? 0) + 1;
+    return out;
   }
 
   /** Replace the relay list at runtime: new relays connect, removed ones are closed. */
@@ -892,6 +933,7 @@ export class RelayPool {
       if (nextSet.has(url)) continue;
       relay.stop();
       for (const sub of this.subs.values()) sub.perRelay.delete(url);
+      for (const [id, entry] of this.outbox) if (entry.relays.delete(url) && entry.relays.size === 0) this.outbox.delete(id);
       changed = true;
     }
     const rebuilt = new Map<string, PoolRelay>();
@@ -955,11 +997,76 @@ export class RelayPool {
       );
     }
     const results = await Promise.all(tasks);
+    this.keepForLater(event, results, opts.onLateDelivery);
     const okCount = results.filter((r) => r.ok).length;
     // A success is routine (two per job): debug, so a busy provider doesn't log every publish.
     if (okCount === 0 && results.length > 0) log.warn("event reached no relay", { eventId: event.id, kind: event.kind, ok: okCount, total: results.length, results });
     else log.debug("event published", { eventId: event.id, kind: event.kind, ok: okCount, total: results.length, results });
     return results;
+  }
+
+  /**
+   * Puts the event in the outbox for each of our relays that did not acknowledge it for a network
+   * reason (down, dropped, no OK in time). A relay that refused it is not asked again, and
+   * ephemeral events (NIP-01 kinds 20000-29999, AUTH) are worthless later.
+   */
+  private keepForLater(event: Event, results: PublishResult[], onLate?: (r: PublishResult) => void): void {
+    if (!this.running || (event.kind >= 20_000 && event.kind < 30_000)) return;
+    const missed = results.filter((r) => (r.status === "error" || r.status === "timeout") && this.relays.has(r.relay)).map((r) => r.relay);
+    if (missed.length === 0) return;
+    // A newer replaceable/addressable event (announcement, heartbeat) supersedes a waiting older one.
+    const key = replaceableKey(event);
+    if (key) {
+      for (const [id, e] of this.outbox) {
+        if (replaceableKey(e.event) !== key) continue;
+        if (e.event.created_at > event.created_at) return;
+        this.outbox.delete(id);
+      }
+    }
+    const entry = this.outbox.get(event.id) ?? { event, relays: new Map<string, number>(), addedAt: performance.now(), onLate };
+    for (const url of missed) entry.relays.set(url, entry.relays.get(url) ?? 0);
+    this.outbox.set(event.id, entry);
+    while (this.outbox.size > OUTBOX_MAX_EVENTS) {
+      const [oldest] = this.outbox.keys();
+      this.outbox.delete(oldest!);
+      log.warn("outbox full: dropped the oldest waiting event", { eventId: oldest, max: OUTBOX_MAX_EVENTS });
+    }
+  }
+
+  /** A relay is back: send it, in order, what it missed. */
+  private flushOutbox(relay: PoolRelay, socket: RelaySocket): void {
+    const now = performance.now();
+    const nowSec = Math.floor(this.now() / 1000);
+    const due: OutboxEntry[] = [];
+    for (const [id, e] of this.outbox) {
+      const exp = Number(e.event.tags.find((t) => t[0] === "expiration")?.[1]);
+      // NIP-40: an expired event must not be published; an old one is no use to anyone.
+      if (now - e.addedAt > OUTBOX_MAX_AGE_MS || (Number.isFinite(exp) && exp <= nowSec)) {
+        this.outbox.delete(id);
+        continue;
+      }
+      if (e.relays.has(relay.url)) due.push(e);
+    }
+    if (due.length === 0) return;
+    log.info("relay back: sending what it missed", { relay: relay.url, count: due.length });
+    const deadline = performance.now() + this.ctx.timeouts.publishMs;
+    for (const e of due) {
+      // publishOn sends at once, so the EVENTs leave in outbox order; the OKs are awaited together.
+      void this.publishOn(socket, e.event, deadline).then((o) => {
+        const tries = (e.relays.get(relay.url) ?? 0) + 1;
+        relay.noteOutcome(o);
+        if (o.status === "ok" || o.status === "rejected" || tries >= OUTBOX_MAX_ATTEMPTS) e.relays.delete(relay.url);
+        else e.relays.set(relay.url, tries);
+        if (e.relays.size === 0 && this.outbox.get(e.event.id) === e) this.outbox.delete(e.event.id);
+        if (o.status === "ok" && e.onLate) {
+          try {
+            e.onLate(toResult(relay.url, o));
+          } catch (err) {
+            log.error("onLateDelivery threw", { relay: relay.url, err: errorMessage(err) });
+          }
+        }
+      });
+    }
   }
 
   /**
@@ -1006,6 +1113,7 @@ export class RelayPool {
       last = await this.publishOn(s, event, deadline);
       if (last.status !== "error" || s.isOpen) break;
     }
+    if (last) relay.noteOutcome(last);
     if (last) return toResult(relay.url, last);
     const why = relay.view().error;
     return { relay: relay.url, ok: false, status: "error", message: why ? `not connected: ${why}` : "not connected" };
@@ -1084,6 +1192,7 @@ export class RelayPool {
 
   private onRelayConnected(relay: PoolRelay, socket: RelaySocket): void {
     for (const sub of this.subs.values()) this.reqOn(sub, relay, socket);
+    this.flushOutbox(relay, socket);
   }
 
   private onRelayLost(relay: PoolRelay, socket: RelaySocket): void {
@@ -1144,6 +1253,23 @@ export class RelayPool {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+interface OutboxEntry {
+  event: Event;
+  /** Relays still missing it → resends so far. */
+  relays: Map<string, number>;
+  /** performance.now() when it was first kept. */
+  addedAt: number;
+  onLate?: (r: PublishResult) => void;
+}
+
+/** NIP-01: replaceable kinds are keyed by kind+pubkey, addressable ones by kind+pubkey+d. */
+function replaceableKey(e: Event): string | null {
+  const k = e.kind;
+  if (k === 0 || k === 3 || (k >= 10_000 && k < 20_000)) return `${k}:${e.pubkey}`;
+  if (k >= 30_000 && k < 40_000) return `${k}:${e.pubkey}:${e.tags.find((t) => t[0] === "d")?.[1] ?? ""}`;
+  return null;
+}
 
 function left(deadline: number): number {
   return Math.max(0, deadline - performance.now());
