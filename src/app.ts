@@ -53,6 +53,10 @@ export interface AppOptions {
   walletFactory?: (input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }) => Wallet | Promise<Wallet>;
   /** How often payments are reconciled with the wallet's list (default 60 s). */
   reconcileMs?: number;
+  /** Bound on each wallet call made for a job (default 15 s); tests shorten it. */
+  walletCallMs?: number;
+  /** How long a receive matching no invoice waits for its zap receipt (default 30 s). */
+  zapGraceMs?: number;
 }
 
 async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
@@ -195,7 +199,14 @@ export class App implements Controller {
     });
     this.pool.start();
     this.wallet = await (this.opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: this.config, dir: paths(this.dataDir).wallet, bus: this.bus });
-    this.payments = new Payments({ wallet: this.wallet, ledger: this.ledger, bus: this.bus, reconcileMs: this.opts.reconcileMs });
+    this.payments = new Payments({
+      wallet: this.wallet,
+      ledger: this.ledger,
+      bus: this.bus,
+      reconcileMs: this.opts.reconcileMs,
+      walletCallMs: this.opts.walletCallMs,
+      zapGraceMs: this.opts.zapGraceMs,
+    });
     this.unsubscribePayments = this.bus.subscribe(PaymentReceived, () => void this.refreshBalance());
     this.connectWallet();
     this.engine = new Engine({
@@ -231,6 +242,8 @@ export class App implements Controller {
       .then(async () => {
         if (this.wallet !== wallet) return;
         this.payments?.start();
+        // Zaps are watched while the wallet has a Lightning address (engine.watchZaps).
+        void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
         await this.refreshBalance();
         this.emitProvider();
       })
@@ -435,6 +448,31 @@ export class App implements Controller {
 
   async walletPayments(limit = 50) {
     return this.ledger.payments({ limit });
+  }
+
+  async walletBalance(): Promise<{ sats: number; network: string }> {
+    const w = this.readyWallet();
+    const { sats } = await w.balance();
+    return { sats, network: w.network };
+  }
+
+  async walletLightningAddress(): Promise<{ address: string; lnurl: string | null } | null> {
+    const la = await this.readyWallet().getLightningAddress();
+    return la ? { address: la.address, lnurl: la.lnurl } : null;
+  }
+
+  /** Registers a Lightning address (NIP-57 zaps then reach us, and the engine starts watching them). */
+  async walletSetLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }> {
+    const la = await this.readyWallet().registerLightningAddress(username);
+    await this.engine?.walletChanged();
+    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
+    return { address: la.address, lnurl: la.lnurl };
+  }
+
+  async walletDeleteLightningAddress(): Promise<void> {
+    await this.readyWallet().deleteLightningAddress();
+    await this.engine?.walletChanged();
+    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
   }
 
   async cancelJob(id: string): Promise<void> {

@@ -8,7 +8,7 @@ import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { DELETION, JOB_REQUEST_TEXT, PING } from "../nostr/kinds.ts";
+import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts";
 import {
   buildFeedback,
   buildPong,
@@ -33,6 +33,7 @@ import { promptPreview } from "./job.ts";
 import type { JobInsert, JobPatch, Ledger } from "../ledger/ledger.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
+import { readZapClaim, type ZapClaim, type ZapOutcome } from "../wallet/payments.ts";
 
 const log = createLogger("jobs");
 
@@ -72,12 +73,19 @@ export type EngineLedger = Pick<Ledger, "markSeen" | "pruneSeen" | "insertJob" |
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
-  /** Issues an invoice for a job; resolves to the bolt11 and payment hash. */
-  createInvoice(job: { id: string; amountMsats: number; description: string; expirySecs: number }): Promise<{ bolt11: string; paymentHash: string }>;
+  /**
+   * Issues an invoice for a job; resolves to the bolt11, its payment hash and (when the wallet
+   * says) when it expires, unix ms. Bounded: a wallet that doesn't answer rejects.
+   */
+  createInvoice(job: { id: string; amountMsats: number; description: string; expirySecs: number }): Promise<{ bolt11: string; paymentHash: string; expiresAt?: number }>;
   /** Resolves when the invoice is paid, rejects on expiry or abort. */
   waitForPayment(job: { id: string; paymentHash: string; bolt11: string; expiresAt: number; signal: AbortSignal }): Promise<void>;
   /** Whether paid modes can work now (wallet ready); a reason otherwise. */
   ready(): { ok: true } | { ok: false; reason: string };
+  /** NIP-57: whether zaps can reach us (the wallet has a Lightning address). */
+  zapsEnabled?(): Promise<boolean>;
+  /** A checked zap receipt naming one of `jobId`'s events; credited only if the wallet has the payment. */
+  zapReceived?(claim: ZapClaim, jobId: string): Promise<ZapOutcome>;
 }
 
 export interface EngineDeps {
@@ -108,6 +116,13 @@ interface Running {
   stoppedBy: { by: "customer" | "provider"; reason: string } | null;
   /** Paid before it ran (upfront, or a paid job resumed after a restart): never invoice it again. */
   prepaid: boolean;
+  /** Within the customer's free allowance (pricing.freeJobsPerCustomer): never invoiced. */
+  free?: boolean;
+  /**
+   * Set aside at shutdown, not ended: its ledger row stays payable (payment-required) or paid, so
+   * the job runs after the restart once paid; the customer hears nothing now.
+   */
+  parked?: boolean;
   tokens: number;
   tokensPerSec: number | null;
   amountMsats: number | null;
@@ -133,6 +148,15 @@ const SEEN_KEEP_MS = 24 * 3600_000;
 const SEEN_PRUNE_EVERY_MS = 3600_000;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
+/**
+ * Zap receipts are read this far back on subscribe, so a zap made while we were down still names
+ * its job (the payment itself is found by reconciliation either way).
+ */
+const ZAP_LOOKBACK_SECS = 24 * 3600;
+/** Ledger kv key: which job one of our feedback/result events belongs to (survives restarts). */
+export const zapTargetKey = (eventId: string) => `zap.event.${eventId}`;
+/** Ledger kv key: how many free jobs a customer has had (pricing.freeJobsPerCustomer). */
+const freeUsedKey = (customer: string) => `free.used.${customer}`;
 
 class JobTimeout extends Error {
   constructor(readonly secs: number) {
@@ -161,6 +185,10 @@ export class Engine {
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
   private unsubscribePayments: (() => void) | null = null;
+  /** NIP-57 zap receipts p-tagged to us, while zaps can reach us (see watchZaps). */
+  private zapSub: { close(): void } | null = null;
+  private zapsOn = false;
+  private zapSeen = new Set<string>();
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
@@ -328,6 +356,7 @@ export class Engine {
     );
     this.watchCancels();
     this.resumePaid();
+    this.track(this.watchZaps());
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
     // Announcement, profile and first beat go out in the background: a relay that is down would
@@ -347,13 +376,19 @@ export class Engine {
     this.online = false;
     this.sub?.close();
     this.sub = null;
+    this.zapSub?.close();
+    this.zapSub = null;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     const cfg = this.deps.config();
-    // Queued jobs never started: tell their customers. Running ones finish unless configured otherwise.
-    for (const job of [...this.queue]) this.stopJob(job, "provider", "provider went offline; please send the job again");
+    // Queued jobs never started: tell their customers. Running ones finish unless configured
+    // otherwise. Jobs the customer already paid for keep their place (the money is ours), and an
+    // open invoice stays payable: if it is paid, that job runs too.
+    for (const job of [...this.queue]) if (!job.prepaid) this.stopJob(job, "provider", "provider went offline; please send the job again");
     if (cfg.limits.onOffline === "cancel") {
-      for (const job of [...this.active.values()]) this.stopJob(job, "provider", "provider went offline; please send the job again");
+      for (const job of [...this.active.values()]) {
+        if (!job.prepaid && job.status !== "payment-required") this.stopJob(job, "provider", "provider went offline; please send the job again");
+      }
     }
     if (this.announcementId) {
       const d = this.announcementD();
@@ -375,9 +410,14 @@ export class Engine {
     if (this.stopped) return;
     await this.goOffline();
     this.stopped = true;
+    // Waiting for a payment is not work in progress: set those aside at once (see park).
+    for (const job of [...this.active.values()]) if (job.status === "payment-required") this.park(job);
     const deadline = performance.now() + graceMs;
     while (this.active.size && performance.now() < deadline) await Bun.sleep(20);
-    for (const job of [...this.active.values(), ...this.queue]) this.stopJob(job, "provider", "provider is shutting down; please send the job again");
+    for (const job of [...this.active.values(), ...this.queue]) {
+      if (job.prepaid) this.park(job);
+      else this.stopJob(job, "provider", "provider is shutting down; please send the job again");
+    }
     const drainUntil = performance.now() + STOP_DRAIN_MS;
     while (this.tasks.size && performance.now() < drainUntil) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -389,6 +429,94 @@ export class Engine {
     this.cancelWatchKey = "";
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
+  }
+
+  /**
+   * Shutdown, for a job that must outlive it: one waiting for its payment keeps its row as
+   * payment-required (a payment that lands while we are down is found by reconciliation and runs
+   * the job after the restart, see resumePaid); a paid one goes back to 'paid' and runs again.
+   * The customer is told nothing: the job isn't over.
+   */
+  private park(job: Running): void {
+    if (job.parked || job.stoppedBy) return;
+    job.parked = true;
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1);
+    if (job.prepaid && job.status !== "success") {
+      try {
+        this.deps.ledger.updateJob(job.request.id, { status: "paid", updatedAt: this.now() });
+      } catch (err) {
+        log.warn("could not set a paid job aside", { id: job.request.id, err });
+      }
+    }
+    job.controller.abort(new AppError("unavailable", "provider is shutting down"));
+    log.info("paid or payable job set aside for after the restart", { id: job.request.id, status: job.status });
+  }
+
+  /** The wallet changed (a Lightning address set or removed): start or stop watching zaps. */
+  async walletChanged(): Promise<void> {
+    await this.watchZaps();
+  }
+
+  /**
+   * PROTOCOL.md: a provider that shows an invoice should also watch for zaps of its feedback and
+   * results. Zaps reach us only through a Lightning address, so the kind 9735 subscription is open
+   * only while the wallet has one.
+   */
+  private async watchZaps(): Promise<void> {
+    const payments = this.deps.payments;
+    let on = false;
+    if (payments?.zapsEnabled && payments.zapReceived) {
+      on = await payments.zapsEnabled().catch((err) => {
+        log.debug("could not tell whether zaps are on", { err });
+        return false;
+      });
+    }
+    this.zapsOn = on;
+    if (!on || !this.online || this.stopped) {
+      this.zapSub?.close();
+      this.zapSub = null;
+      return;
+    }
+    if (this.zapSub) return;
+    const since = Math.floor(this.now() / 1000) - ZAP_LOOKBACK_SECS;
+    this.zapSub = this.deps.pool.subscribe([{ kinds: [ZAP_RECEIPT], "#p": [this.deps.pubkey], since }], {
+      onEvent: (ev, relay) => this.onEvent(ev, relay),
+    });
+    log.info("watching zaps of our feedback and results");
+  }
+
+  /** Remembers which job an event of ours belongs to, so a zap of it can pay for that job. */
+  private noteZapTarget(eventId: string, jobId: string): void {
+    if (!this.zapsOn) return;
+    try {
+      this.deps.ledger.setKv(zapTargetKey(eventId), jobId);
+    } catch (err) {
+      log.warn("could not record a zap target", { eventId, err });
+    }
+  }
+
+  private async onZapReceipt(event: NostrEvent): Promise<void> {
+    const payments = this.deps.payments;
+    if (!payments?.zapReceived || !this.zapsOn) return;
+    // The same receipt arrives through several relays and again on every resubscribe.
+    if (this.zapSeen.has(event.id)) return;
+    this.zapSeen.add(event.id);
+    if (this.zapSeen.size > 10_000) this.zapSeen.delete(this.zapSeen.values().next().value!);
+    const read = readZapClaim(event, this.deps.pubkey);
+    if (!read.ok) {
+      log.debug("zap receipt ignored", { id: event.id, reason: read.reason });
+      return;
+    }
+    const jobId = this.deps.ledger.getKv(zapTargetKey(read.claim.eventId));
+    if (!jobId) {
+      // A zap of something else of ours (a note, the announcement): the money still shows up in
+      // the wallet and is booked as a plain receive.
+      log.debug("zap of an event that belongs to no job", { id: event.id, eventId: read.claim.eventId });
+      return;
+    }
+    const outcome = await payments.zapReceived(read.claim, jobId);
+    log.info("zap receipt", { receiptId: event.id, jobId, amountMsats: read.claim.amountMsats, outcome });
   }
 
   /** The served set changed: re-announce so clients see the right models. */
@@ -490,6 +618,7 @@ export class Engine {
 
   private async handle(event: NostrEvent, relay: string): Promise<void> {
     if (event.kind === DELETION) return this.onDeletion(event);
+    if (event.kind === ZAP_RECEIPT) return this.onZapReceipt(event);
     if (event.kind === PING) {
       const ping = parsePing(event, this.deps.pubkey);
       if (ping && this.deps.ledger.markSeen(event.id, event.kind)) await this.publish(buildPong({ ping, relayHint: relay, now: this.now() }));
@@ -512,7 +641,10 @@ export class Engine {
     const served = this.deps.inference.servedModels();
     const model = chooseModel(request.params, served, cfg.provider.defaultModel);
     const estimate = Math.min(request.params.maxTokens ?? cfg.limits.maxTokensCap, cfg.limits.maxTokensCap);
-    const price = cfg.pricing.mode === "upfront" ? priceFor(model, cfg.pricing, estimate) : priceFor(model, cfg.pricing, 0);
+    // The free allowance (announced in NIP-89 as freeJobsPerCustomer): the first jobs of each
+    // customer cost nothing, so people can try us before paying.
+    const free = cfg.pricing.mode !== "free" && cfg.pricing.freeJobsPerCustomer > 0 && this.freeUsed(request.customer) < cfg.pricing.freeJobsPerCustomer;
+    const price = free ? 0 : cfg.pricing.mode === "upfront" ? priceFor(model, cfg.pricing, estimate) : priceFor(model, cfg.pricing, 0);
     const verdict = admit(request, {
       providerPubkey: this.deps.pubkey,
       now: this.now(),
@@ -543,6 +675,7 @@ export class Engine {
       controller: new AbortController(),
       stoppedBy: null,
       prepaid: false,
+      free,
       tokens: 0,
       tokensPerSec: null,
       amountMsats: null,
@@ -559,10 +692,24 @@ export class Engine {
       return;
     }
     this.emitJob(job);
+    if (free) this.useFree(request.customer);
     if (cfg.pricing.mode === "upfront" && price > 0) {
       await this.chargeFirst(job, price);
     } else {
       this.enqueue(job);
+    }
+  }
+
+  private freeUsed(customer: string): number {
+    const n = Number(this.deps.ledger.getKv(freeUsedKey(customer)) ?? 0);
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  }
+
+  private useFree(customer: string): void {
+    try {
+      this.deps.ledger.setKv(freeUsedKey(customer), String(this.freeUsed(customer) + 1));
+    } catch (err) {
+      log.warn("could not count a free job", { customer, err });
     }
   }
 
@@ -618,20 +765,41 @@ export class Engine {
   private async chargeFirst(job: Running, price: number): Promise<void> {
     const payments = this.deps.payments;
     const cfg = this.deps.config();
-    if (!payments) return this.fail(job, "this provider cannot take payments right now");
+    const ready = payments?.ready() ?? { ok: false as const, reason: "no wallet" };
+    if (!payments || !ready.ok) {
+      log.warn("an upfront job came while payments can't be taken", { id: job.request.id, reason: ready.ok ? "" : ready.reason });
+      return this.fail(job, "this provider can't take payments right now; please try again later");
+    }
     this.active.set(job.request.id, job);
     this.watchCancels();
+    let invoice: { bolt11: string; paymentHash: string; expiresAt?: number };
+    const expirySecs = cfg.pricing.invoiceExpirySecs;
     try {
-      const expirySecs = cfg.pricing.invoiceExpirySecs;
-      const invoice = await payments.createInvoice({ id: job.request.id, amountMsats: price, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs });
+      invoice = await payments.createInvoice({ id: job.request.id, amountMsats: price, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs });
+    } catch (err) {
+      this.active.delete(job.request.id);
+      this.watchCancels();
+      if (job.controller.signal.aborted) return job.parked ? undefined : this.endStopped(job);
+      // The operator reads the wallet's reason in the log; the customer gets one they can act on.
+      log.warn("could not create an invoice", { id: job.request.id, err: errorMessage(err) });
+      return this.fail(job, "this provider's wallet could not create an invoice just now; please try again later");
+    }
+    try {
       job.amountMsats = price;
       job.bolt11 = invoice.bolt11;
       this.setStatus(job, "payment-required", { paymentHash: invoice.paymentHash });
-      await this.sendFeedback(job.request, job.relay, "payment-required", {
+      const feedback = this.feedbackEvent(job.request, job.relay, "payment-required", {
         extraInfo: `pay ${Math.ceil(price / 1000)} sats to run this job`,
         amount: { msats: price, bolt11: invoice.bolt11 },
       });
-      await payments.waitForPayment({ id: job.request.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt: this.now() + expirySecs * 1000, signal: job.controller.signal });
+      // NIP-90: the customer may zap this feedback instead of paying the invoice.
+      this.noteZapTarget(feedback.id, job.request.id);
+      const expiresAt = invoice.expiresAt ?? this.now() + expirySecs * 1000;
+      // Wait while the feedback goes out: a quick payer may pay before our publish returns.
+      const paid = payments.waitForPayment({ id: job.request.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt, signal: job.controller.signal });
+      paid.catch(() => {});
+      await this.deps.pool.publish(feedback, { extraRelays: job.request.relays });
+      await paid;
       job.prepaid = true;
       this.setStatus(job, "paid");
       this.active.delete(job.request.id);
@@ -639,10 +807,12 @@ export class Engine {
     } catch (err) {
       this.active.delete(job.request.id);
       this.watchCancels();
+      if (job.parked) return;
       if (job.controller.signal.aborted) return this.endStopped(job);
       if (err instanceof AppError && err.code === "not_found") {
         this.setStatus(job, "expired", { error: "invoice expired unpaid", finishedAt: this.now() });
         this.finish(job);
+        await this.sendFeedback(job.request, job.relay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
         return;
       }
       await this.fail(job, `could not charge for the job: ${errorMessage(err)}`);
@@ -765,9 +935,11 @@ export class Engine {
       signal.throwIfAborted();
       job.tokens = result.tokens;
       job.tokensPerSec = result.tokensPerSec;
-      const amount = cfg.pricing.mode === "after" && !job.prepaid ? await this.invoiceAfter(job, result.tokens) : undefined;
+      const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.invoiceAfter(job, result.tokens) : undefined;
       signal.throwIfAborted();
       const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.relay, providerSecretKey: this.deps.secretKey, now: this.now() }));
+      // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
+      this.noteZapTarget(event.id, job.request.id);
       // Recorded before publishing: from here on the job is answered, whatever happens next.
       this.setStatus(job, "success", { resultEventId: event.id, finishedAt: this.now() });
       release();
@@ -782,6 +954,8 @@ export class Engine {
       try {
         if (job.status === "success") {
           log.warn("publishing the result failed", { id: job.request.id, err });
+        } else if (job.parked) {
+          release();
         } else if (job.controller.signal.aborted) {
           release();
           await this.endStopped(job);
@@ -800,12 +974,24 @@ export class Engine {
     }
   }
 
-  private async invoiceAfter(job: Running, tokens: number) {
+  /**
+   * Pay-after: the amount for the tokens made and an invoice for it. A wallet that can't make the
+   * invoice doesn't cost the customer the answer: the result still goes out with the amount (and
+   * no bolt11), which they can pay by zapping the result.
+   */
+  private async invoiceAfter(job: Running, tokens: number): Promise<{ msats: number; bolt11?: string } | undefined> {
     const cfg = this.deps.config();
     const msats = finalAmount(job.model, cfg.pricing, tokens);
     if (msats <= 0 || !this.deps.payments) return undefined;
-    const invoice = await this.deps.payments.createInvoice({ id: job.request.id, amountMsats: msats, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs: cfg.pricing.invoiceExpirySecs });
     job.amountMsats = msats;
+    let invoice: { bolt11: string; paymentHash: string };
+    try {
+      invoice = await this.deps.payments.createInvoice({ id: job.request.id, amountMsats: msats, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs: cfg.pricing.invoiceExpirySecs });
+    } catch (err) {
+      log.warn("could not create the pay-after invoice; the result goes out with the amount only", { id: job.request.id, err: errorMessage(err) });
+      this.deps.ledger.updateJob(job.request.id, { amountMsats: msats, updatedAt: this.now() });
+      return { msats };
+    }
     job.bolt11 = invoice.bolt11;
     this.deps.ledger.updateJob(job.request.id, { amountMsats: msats, bolt11: invoice.bolt11, paymentHash: invoice.paymentHash, updatedAt: this.now() });
     return { msats, bolt11: invoice.bolt11 };
@@ -857,6 +1043,15 @@ export class Engine {
     );
   }
 
+  private feedbackEvent(
+    request: RequestRef,
+    relay: string | null,
+    status: FeedbackStatus,
+    extra: { extraInfo?: string; content?: string; amount?: { msats: number; bolt11?: string } } = {},
+  ): NostrEvent {
+    return this.sign(buildFeedback({ request, status, ...extra, relayHint: relay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
+  }
+
   private async sendFeedback(
     request: RequestRef & { relays?: string[] },
     relay: string | null,
@@ -864,8 +1059,7 @@ export class Engine {
     extra: { extraInfo?: string; content?: string; amount?: { msats: number; bolt11?: string } } = {},
     timeoutMs?: number,
   ) {
-    const template = buildFeedback({ request, status, ...extra, relayHint: relay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() });
-    return this.publish(template, request.relays, timeoutMs);
+    return this.deps.pool.publish(this.feedbackEvent(request, relay, status, extra), { extraRelays: request.relays, ...(timeoutMs ? { timeoutMs } : {}) });
   }
 
   private setStatus(job: Running, status: JobStatus, patch: JobPatch = {}): void {

@@ -17,6 +17,16 @@ export interface SendPreview {
   destinationType: string;
 }
 
+export interface WalletPayment {
+  id: string;
+  jobId: string | null;
+  amountMsats: number;
+  bolt11: string | null;
+  paymentHash: string | null;
+  source: "invoice" | "zap" | "other";
+  receivedAt: number;
+}
+
 export interface Controller {
   readonly bus: Bus;
   snapshot(): Snapshot;
@@ -37,5 +47,12 @@ export interface Controller {
   walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
   walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
   walletConfirmSend(id: string): Promise<void>;
+  // Optional so small controllers (tests, the UI dev server) need not implement the whole wallet.
+  walletBalance?(): Promise<{ sats: number; network: string }>;
+  /** Payments received, newest first (the ledger's view: job, source). */
+  walletPayments?(limit?: number): Promise<WalletPayment[]>;
+  walletLightningAddress?(): Promise<{ address: string; lnurl: string | null } | null>;
+  walletSetLightningAddress?(username: string): Promise<{ address: string; lnurl: string | null }>;
+  walletDeleteLightningAddress?(): Promise<void>;
   cancelJob(id: string): Promise<void>;
 }

@@ -169,6 +169,28 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     return c.json({ ok: true });
   });
 
+  const need = <K extends keyof Controller>(name: K): NonNullable<Controller[K]> => {
+    const fn = ctl[name];
+    if (typeof fn !== "function") throw new AppError("not_found", "This build's wallet does not offer that.");
+    return (fn as (...a: unknown[]) => unknown).bind(ctl) as NonNullable<Controller[K]>;
+  };
+  api.get("/wallet/balance", async (c) => c.json(await need("walletBalance")()));
+  api.get("/wallet/payments", async (c) => {
+    const raw = c.req.query("limit");
+    const limit = raw === undefined ? 50 : /^\d{1,4}$/.test(raw) ? Math.min(Number(raw), 1000) : NaN;
+    if (!Number.isInteger(limit)) throw new AppError("invalid_input", "limit must be a whole number from 0 to 1000.");
+    return c.json({ payments: await need("walletPayments")(limit) });
+  });
+  api.get("/wallet/lightning-address", async (c) => c.json({ lightningAddress: await need("walletLightningAddress")() }));
+  api.put("/wallet/lightning-address", async (c) => {
+    const { username } = await body(c, z.strictObject({ username: z.string().trim().min(1).max(64) }));
+    return c.json({ lightningAddress: await need("walletSetLightningAddress")(username) });
+  });
+  api.delete("/wallet/lightning-address", async (c) => {
+    await need("walletDeleteLightningAddress")();
+    return c.json({ ok: true });
+  });
+
   api.post("/jobs/:id/cancel", async (c) => {
     const id = c.req.param("id");
     if (!/^[0-9a-f]{64}$/.test(id)) throw new AppError("invalid_input", "A job id is 64 hex characters.");

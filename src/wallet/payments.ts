@@ -161,7 +161,11 @@ export class Payments implements EnginePayments {
     this.unsubs.push(w.onPayment((p) => void this.credit(p, "invoice")));
     this.unsubs.push(w.onSynced(() => void this.reconcile()));
     this.timer = setInterval(() => void this.reconcile(), this.opts.reconcileMs ?? DEFAULT_RECONCILE_MS);
-    void this.reconcile();
+    // Learn whether zaps are on before the first pass: a zap paid while we were down must be held
+    // for its receipt (replayed when the engine subscribes), not booked as a plain receive.
+    void this.zapsEnabled().finally(() => {
+      if (this.running) void this.reconcile();
+    });
   }
 
   /** Idempotent. Receives still held for a zap receipt are booked by the next start's reconciliation. */
