@@ -11,8 +11,8 @@ import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
 import { UnifiedIdentity, type WalletSeed } from "./identity/identity.ts";
-import type { Wallet } from "./wallet/wallet.ts";
-import { Payments } from "./wallet/payments.ts";
+import { LightningUsername, type Wallet } from "./wallet/wallet.ts";
+import { Payments, checkDestination } from "./wallet/payments.ts";
 import { PaymentReceived } from "./wallet/events.ts";
 import { Vault } from "./identity/vault.ts";
 import { generateMnemonic, parseMnemonic, suggestWords } from "./identity/mnemonic.ts";
@@ -437,7 +437,9 @@ export class App implements Controller {
   }
 
   async walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview> {
-    const prepared = await this.readyWallet().prepareSend({ destination, amountSats });
+    const wallet = this.readyWallet();
+    await checkDestination(destination);
+    const prepared = await wallet.prepareSend({ destination, amountSats });
     return { id: prepared.id, feeSats: prepared.feeSats, amountSats: prepared.amountSats, destinationType: prepared.destinationType };
   }
 
@@ -463,7 +465,9 @@ export class App implements Controller {
 
   /** Registers a Lightning address (NIP-57 zaps then reach us, and the engine starts watching them). */
   async walletSetLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }> {
-    const la = await this.readyWallet().registerLightningAddress(username);
+    const name = LightningUsername.safeParse(username);
+    if (!name.success) throw new AppError("invalid_input", `Bad Lightning address name '${username}': ${name.error.issues[0]?.message ?? "invalid"}.`);
+    const la = await this.readyWallet().registerLightningAddress(name.data);
     await this.engine?.walletChanged();
     this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
     return { address: la.address, lnurl: la.lnurl };

@@ -13,6 +13,7 @@ Usage:
   compute ask "prompt" [...]     send a text-generation job to providers and print the answer
   compute selftest               send a job to this provider through its relays and time it
   compute earnings [--json]      today / week / all time
+  compute wallet balance|receive|send|history|address   the Lightning wallet
   compute password               change the vault password
   compute --version              print the version
 
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   selftest: async () => (await import("./cli/selftest.ts")).selftest,
   password: async () => (await import("./cli/password.ts")).password,
   earnings: async () => (await import("./cli/earnings.ts")).earnings,
+  wallet: async () => (await import("./cli/wallet.ts")).wallet,
 };
 
 export async function main(argv: string[]): Promise<number> {

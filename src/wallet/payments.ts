@@ -437,6 +437,21 @@ export class Payments implements EnginePayments {
   }
 }
 
+/**
+ * Refuses, before the wallet is asked, a destination that is none of the kinds a wallet can pay:
+ * the SDK's own answer for those is a bare "invalid input". The wallet module is loaded lazily.
+ */
+export async function checkDestination(destination: string): Promise<void> {
+  const { parseLocally } = await import("./spark.ts");
+  try {
+    parseLocally(destination);
+  } catch (err) {
+    const shown = destination.trim().length > 40 ? `${destination.trim().slice(0, 37)}...` : destination.trim();
+    const why = errorMessage(err).replace(/\.$/, "");
+    throw new AppError("invalid_input", `Can't pay '${shown}': ${why.charAt(0).toLowerCase()}${why.slice(1)}.`);
+  }
+}
+
 /** The payment hash of a receive: as reported, else read from its bolt11. */
 function paymentHashOf(p: ReceivedPayment): string | null {
   if (p.paymentHash) return p.paymentHash.toLowerCase();

@@ -1,0 +1,362 @@
+// `compute wallet balance | receive | send | history | address`: the Lightning wallet from the
+// command line. When compute runs on this data dir the command asks it over its API (the lock file
+// gives the address and token), so the wallet is never opened twice; otherwise it opens the wallet
+// itself (the vault password unlocks the seed) and holds the data dir's lock while it does.
+import { existsSync } from "node:fs";
+import { loadConfig } from "../config.ts";
+import { AppError, httpStatus, type ErrorCode } from "../errors.ts";
+import { Vault } from "../identity/vault.ts";
+import { Ledger } from "../ledger/ledger.ts";
+import { paths } from "../paths.ts";
+import type { SendPreview, WalletPayment } from "../server/controller.ts";
+import { InstanceLock, readLock } from "../util/lock.ts";
+import { checkDestination } from "../wallet/payments.ts";
+import type { Wallet } from "../wallet/wallet.ts";
+import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword } from "./common.ts";
+
+const HELP = `Usage: compute wallet COMMAND [options]
+
+The Lightning wallet (Breez Spark) that jobs are paid into.
+
+Commands:
+  balance                       the balance in sats
+  receive [--amount SATS]       a Lightning invoice for SATS (valid 1 hour); without --amount,
+                                the wallet's Spark address
+  send DESTINATION [--amount SATS] [--yes]
+                                pay a Lightning invoice, Lightning address, LNURL, Spark address or
+                                bitcoin address; shows the amount and the fee and asks before paying
+  history [--limit N]           payments received, newest first, with the job each one paid and
+                                how it came (invoice or zap)
+  address [NAME] [--delete]     show the Lightning address (customers' zaps reach you through it),
+                                register NAME@<domain>, or delete it
+
+Asks the compute running on this data dir when there is one; otherwise opens the wallet itself,
+which needs the vault password (COMPUTE_PASSWORD, --password-file, or a prompt on a terminal).
+
+Options:
+  --amount SATS     the amount in sats
+  --yes             send without asking (required when not on a terminal)
+  --limit N         how many payments history lists (default 50)
+  --delete          with address: delete the Lightning address
+${COMMON_HELP}
+
+Exit codes: 0 done, 1 failed, 2 bad usage.`;
+
+const SUBCOMMANDS = ["balance", "receive", "send", "history", "address"] as const;
+type Sub = (typeof SUBCOMMANDS)[number];
+
+/** One payment as the CLI shows it. `source`/`jobId` null: the running compute hasn't booked it yet. */
+export interface HistoryEntry {
+  id: string;
+  amountSats: number;
+  receivedAt: number;
+  source: WalletPayment["source"] | null;
+  jobId: string | null;
+}
+
+interface Backend {
+  balance(): Promise<{ sats: number; network: string }>;
+  receive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
+  prepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
+  confirmSend(id: string): Promise<void>;
+  history(limit: number): Promise<HistoryEntry[]>;
+  lightningAddress(): Promise<{ address: string; lnurl: string | null } | null>;
+  setLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }>;
+  deleteLightningAddress(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | null; jobId: string | null }): HistoryEntry => ({
+  id: p.id,
+  amountSats: p.amountMsats / 1000,
+  receivedAt: p.receivedAt,
+  source: p.source,
+  jobId: p.jobId,
+});
+
+// ---- the running compute, over its API ----
+
+const ERROR_CODES = new Set(Object.keys(httpStatus));
+
+function apiBackend(url: string, token: string): Backend {
+  const call = async <T>(method: string, path: string, body?: unknown, timeoutMs = 20_000): Promise<T> => {
+    let res: Response;
+    try {
+      res = await fetch(`${url}/api${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message;
+      throw new AppError("unavailable", `The running compute at ${url} did not answer (${why}).`);
+    }
+    const data = (await res.json().catch(() => null)) as { error?: { name?: string; message?: string } } | null;
+    if (!res.ok) {
+      const e = data?.error;
+      const code = (e?.name && ERROR_CODES.has(e.name) ? e.name : "unavailable") as ErrorCode;
+      // Usage errors are about this command line; the server's 400s are about the input.
+      throw new AppError(code === "usage" ? "invalid_input" : code, e?.message ?? `The running compute at ${url} answered HTTP ${res.status}.`);
+    }
+    if (data === null) throw new AppError("unavailable", `The running compute at ${url} sent an answer this version does not understand.`);
+    return data as T;
+  };
+  const expect = <T>(v: unknown, ok: (v: unknown) => boolean): T => {
+    if (!ok(v)) throw new AppError("unavailable", `The running compute at ${url} sent an answer this version does not understand.`);
+    return v as T;
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+  return {
+    async balance() {
+      return expect(await call("GET", "/wallet/balance"), (v) => isObj(v) && typeof v.sats === "number" && typeof v.network === "string");
+    },
+    async receive(amountSats) {
+      return expect(await call("POST", "/wallet/receive", amountSats ? { amountSats } : {}), (v) => isObj(v) && "bolt11" in v && "address" in v);
+    },
+    async prepareSend(destination, amountSats) {
+      return expect(await call("POST", "/wallet/send/prepare", { destination, ...(amountSats ? { amountSats } : {}) }), (v) => isObj(v) && typeof v.id === "string" && typeof v.feeSats === "number" && typeof v.amountSats === "number");
+    },
+    async confirmSend(id) {
+      await call("POST", "/wallet/send/confirm", { id }, 90_000);
+    },
+    async history(limit) {
+      const r = expect<{ payments: WalletPayment[] }>(await call("GET", `/wallet/payments?limit=${limit}`), (v) => isObj(v) && Array.isArray(v.payments));
+      return r.payments.map(toEntry);
+    },
+    async lightningAddress() {
+      return expect<{ lightningAddress: { address: string; lnurl: string | null } | null }>(await call("GET", "/wallet/lightning-address"), (v) => isObj(v) && "lightningAddress" in v).lightningAddress;
+    },
+    async setLightningAddress(username) {
+      return expect<{ lightningAddress: { address: string; lnurl: string | null } }>(await call("PUT", "/wallet/lightning-address", { username }), (v) => isObj(v) && isObj(v.lightningAddress)).lightningAddress;
+    },
+    async deleteLightningAddress() {
+      await call("DELETE", "/wallet/lightning-address");
+    },
+    async close() {},
+  };
+}
+
+// ---- the wallet itself, when nothing runs on the data dir ----
+
+async function directBackend(dataDir: string, values: Record<string, unknown>): Promise<Backend> {
+  const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
+  const p = paths(dataDir);
+  if (!Vault.exists(p.vault)) throw new AppError("not_found", "No identity yet: run `compute init` first; the wallet comes from its seed phrase.");
+  const password = await readPassword(values as { "password-file"?: string }, { prompt: "Vault password: ", required: true });
+  const seed = await Vault.open(p.vault, password!);
+  // The wallet's storage is the running compute's too: hold the data dir while we use it.
+  const lock = InstanceLock.acquire(dataDir);
+  let wallet: Wallet | null = null;
+  try {
+    const { SparkWallet } = await import("../wallet/spark.ts");
+    wallet = new SparkWallet({ mnemonic: seed.mnemonic, passphrase: seed.passphrase, network: config.network, apiKey: config.breezApiKey, dataDir: p.wallet });
+    await wallet.connect();
+    const view = wallet.view();
+    if (view.state !== "ready") {
+      const msg = view.message ?? `The wallet is ${view.state.replace("_", " ")}`;
+      throw new AppError("unavailable", /[.!?]$/.test(msg) ? msg : `${msg}.`);
+    }
+  } catch (err) {
+    await wallet?.disconnect().catch(() => {});
+    lock.release();
+    throw err;
+  }
+  const w = wallet;
+  return {
+    async balance() {
+      return { sats: (await w.balance()).sats, network: w.network };
+    },
+    async receive(amountSats) {
+      if (amountSats) return { bolt11: (await w.createInvoice({ amountMsats: amountSats * 1000, description: "compute: deposit", expirySecs: 3600 })).bolt11, address: null };
+      return { bolt11: null, address: (await w.receiveAddress("spark")).address };
+    },
+    async prepareSend(destination, amountSats) {
+      await checkDestination(destination);
+      const q = await w.prepareSend({ destination, amountSats });
+      return { id: q.id, feeSats: q.feeSats, amountSats: q.amountSats, destinationType: q.destinationType };
+    },
+    async confirmSend(id) {
+      await w.send(id);
+    },
+    async history(limit) {
+      const received = (await w.listPayments()).reverse().slice(0, limit);
+      // What compute booked (job, invoice or zap) is in its ledger; anything else isn't booked yet.
+      const ledger = existsSync(p.ledger) ? Ledger.open(p.ledger) : null;
+      try {
+        return received.map((r) => {
+          const booked = ledger ? (ledger.getPayment(r.id) ?? (r.paymentHash ? ledger.findPaymentByHash(r.paymentHash) : null)) : null;
+          return toEntry({ id: r.id, amountMsats: r.amountMsats, receivedAt: r.receivedAt, source: booked?.source ?? null, jobId: booked?.jobId ?? null });
+        });
+      } finally {
+        ledger?.close();
+      }
+    },
+    async lightningAddress() {
+      const la = await w.getLightningAddress();
+      return la ? { address: la.address, lnurl: la.lnurl } : null;
+    },
+    async setLightningAddress(username) {
+      const la = await w.registerLightningAddress(username);
+      return { address: la.address, lnurl: la.lnurl };
+    },
+    async deleteLightningAddress() {
+      await w.deleteLightningAddress();
+    },
+    async close() {
+      await w.disconnect().catch(() => {});
+      lock.release();
+    },
+  };
+}
+
+// ---- the command ----
+
+const sats = (n: number) => `${n.toLocaleString("en-US", { maximumFractionDigits: 3 })} sat${n === 1 ? "" : "s"}`;
+const KIND: Record<string, string> = {
+  bolt11: "Lightning invoice",
+  lightning_address: "Lightning address",
+  lnurl_pay: "LNURL",
+  bitcoin_address: "bitcoin address",
+  spark_address: "Spark address",
+};
+
+/** One answer line from the terminal (echoed: it's a yes/no, not a secret). */
+async function askLine(question: string): Promise<string> {
+  process.stderr.write(question);
+  const stdin = process.stdin;
+  stdin.resume();
+  try {
+    return await new Promise<string>((resolve) => {
+      let got = "";
+      const onData = (chunk: Buffer) => {
+        got += chunk.toString("utf8");
+        const nl = got.indexOf("\n");
+        if (nl >= 0) {
+          stdin.off("data", onData);
+          stdin.off("end", onEnd);
+          resolve(got.slice(0, nl));
+        }
+      };
+      const onEnd = () => resolve(got);
+      stdin.on("data", onData);
+      stdin.once("end", onEnd);
+    });
+  } finally {
+    stdin.pause();
+  }
+}
+
+export async function wallet(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      amount: { type: "string" },
+      yes: { type: "boolean", short: "y" },
+      limit: { type: "string" },
+      delete: { type: "boolean" },
+    },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(HELP + "\n");
+    return 0;
+  }
+  const [first, ...rest] = positionals;
+  if (!first) throw new AppError("usage", `Say what to do: compute wallet ${SUBCOMMANDS.join("|")}; see --help.`);
+  if (!(SUBCOMMANDS as readonly string[]).includes(first)) throw new AppError("usage", `Unknown wallet command '${first}'; use one of ${SUBCOMMANDS.join(", ")}.`);
+  const sub = first as Sub;
+  const wantArgs = sub === "send" ? 1 : sub === "address" ? (values.delete ? 0 : rest.length > 0 ? 1 : 0) : 0;
+  if (sub === "send" && rest.length === 0) throw new AppError("usage", "Say where to send: compute wallet send DESTINATION [--amount SATS].");
+  if (rest.length !== wantArgs) throw new AppError("usage", `Unexpected argument '${rest[wantArgs]}'; see --help.`);
+  const amount = intFlag(values.amount, "amount", 1, 2_100_000_000_000_000);
+  if (amount !== undefined && sub !== "receive" && sub !== "send") throw new AppError("usage", `--amount goes with receive or send, not ${sub}.`);
+  const limit = intFlag(values.limit, "limit", 1, 1000) ?? 50;
+  if (values.limit !== undefined && sub !== "history") throw new AppError("usage", "--limit goes with history.");
+  if (values.yes && sub !== "send") throw new AppError("usage", "--yes goes with send.");
+  if (values.delete && sub !== "address") throw new AppError("usage", "--delete goes with address.");
+  // Money leaves only after a person said yes: off a terminal nobody can, unless --yes says so.
+  if (sub === "send" && !values.yes && !process.stdin.isTTY) {
+    throw new AppError("usage", "Not on a terminal, so nobody can confirm the payment: pass --yes to send without asking.");
+  }
+  applyLogLevel(values);
+
+  const dataDir = dataDirFrom(values);
+  const running = readLock(dataDir);
+  let backend: Backend;
+  if (running?.url && running.token) backend = apiBackend(running.url, running.token);
+  else if (running) throw new AppError("conflict", `compute (pid ${running.pid}) is using this data dir and isn't serving its API yet; try again in a moment.`);
+  else backend = await directBackend(dataDir, values);
+
+  try {
+    switch (sub) {
+      case "balance": {
+        const b = await backend.balance();
+        if (values.json) printJson(b);
+        else process.stdout.write(`${sats(b.sats)}${b.network === "mainnet" ? "" : ` (${b.network})`}\n`);
+        return 0;
+      }
+      case "receive": {
+        const r = await backend.receive(amount);
+        if (values.json) printJson(r);
+        else if (r.bolt11) {
+          process.stdout.write(`${r.bolt11}\n`);
+          process.stderr.write(`A Lightning invoice for ${sats(amount!)}, valid for 1 hour.\n`);
+        } else {
+          process.stdout.write(`${r.address}\n`);
+          process.stderr.write("The wallet's Spark address (for Spark wallets). For a Lightning invoice, pass --amount SATS.\n");
+        }
+        return 0;
+      }
+      case "send": {
+        const destination = rest[0]!;
+        const q = await backend.prepareSend(destination, amount);
+        const shown = destination.length > 60 ? `${destination.slice(0, 57)}...` : destination;
+        const summary = `Send ${sats(q.amountSats)} to ${shown} (${KIND[q.destinationType] ?? q.destinationType}); fee ${sats(q.feeSats)}; total ${sats(q.amountSats + q.feeSats)}.`;
+        if (!values.json) process.stdout.write(summary + "\n");
+        if (!values.yes) {
+          const answer = await askLine("Send it? [y/N] ");
+          if (!/^\s*y(es)?\s*$/i.test(answer)) {
+            process.stderr.write("Not sent.\n");
+            return 1;
+          }
+        }
+        await backend.confirmSend(q.id);
+        if (values.json) printJson({ sent: true, amountSats: q.amountSats, feeSats: q.feeSats, destinationType: q.destinationType });
+        else process.stdout.write("Sent.\n");
+        return 0;
+      }
+      case "history": {
+        const list = await backend.history(limit);
+        if (values.json) {
+          printJson(list);
+          return 0;
+        }
+        if (list.length === 0) {
+          process.stdout.write("No payments received yet.\n");
+          return 0;
+        }
+        for (const p of list) {
+          const when = new Date(p.receivedAt).toISOString().replace("T", " ").slice(0, 16);
+          const how = p.source ?? "not booked yet";
+          process.stdout.write(`${when}  ${`+${sats(p.amountSats)}`.padStart(14)}  ${how.padEnd(7)}${p.jobId ? `  job ${p.jobId.slice(0, 12)}` : ""}\n`);
+        }
+        return 0;
+      }
+      case "address": {
+        if (values.delete) {
+          await backend.deleteLightningAddress();
+          if (values.json) printJson({ lightningAddress: null });
+          else process.stdout.write("Lightning address deleted.\n");
+          return 0;
+        }
+        const la = rest[0] ? await backend.setLightningAddress(rest[0]) : await backend.lightningAddress();
+        if (values.json) printJson({ lightningAddress: la });
+        else process.stdout.write(la ? `${la.address}\n` : "No Lightning address yet: `compute wallet address NAME` registers one.\n");
+        return 0;
+      }
+    }
+  } finally {
+    await backend.close();
+  }
+}
