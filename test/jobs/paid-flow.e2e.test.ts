@@ -205,6 +205,32 @@ describe("pay first (upfront), Lightning test double", () => {
     expect(second.snapshot().earnings.todaySats).toBe(8);
   });
 
+  test("a paid job still queued at shutdown is kept, not cancelled: it runs once after the restart", async () => {
+    const wallet = new LightningDouble();
+    const w = await world(wallet, { mode: "upfront", priceMsats: 2_000, config: { limits: { maxConcurrentJobs: 1, perCustomerPerMinute: 1000, partialIntervalMs: 100_000, allowPrivateUrls: true } } });
+    const first = await w.start();
+    await fake.setPacing({ instant: false, timeToFirstTokenMs: 700 });
+    try {
+      const a = w.customer.request({ inputs: [["running at shutdown", "text"]] });
+      const b = w.customer.request({ inputs: [["queued at shutdown", "text"]] });
+      for (const req of [a, b]) {
+        await w.customer.publish(req);
+        wallet.settle(amountTag(await w.customer.waitForStatus(req.id, "payment-required"))![2]!);
+      }
+      await until(() => first.snapshot().jobs.find((j) => j.id === b.id)?.status === "queued", 3000, "b queued");
+      await first.stop();
+      expect((await w.customer.waitForResult(a.id)).content).toBe(fakeAnswer("running at shutdown"));
+      expect(w.customer.feedback(b.id).map((f) => f.status)).toEqual(["payment-required"]);
+      await w.start();
+      expect((await w.customer.waitForResult(b.id, 5000)).content).toBe(fakeAnswer("queued at shutdown"));
+      await Bun.sleep(200);
+      expect(w.customer.results(b.id)).toHaveLength(1);
+      expect(w.prompts().sort()).toEqual(["queued at shutdown", "running at shutdown"]);
+    } finally {
+      await fake.setPacing({ instant: true, timeToFirstTokenMs: 0 });
+    }
+  });
+
   test("the wallet failing or hanging → upfront jobs refused with a clear message; nothing credited", async () => {
     const wallet = new LightningDouble();
     const w = await world(wallet, { mode: "upfront", priceMsats: 5_000 });
