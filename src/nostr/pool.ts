@@ -986,7 +986,8 @@ export class RelayPool {
     const timeoutMs = opts.timeoutMs ?? this.ctx.timeouts.publishMs;
     const deadline = performance.now() + timeoutMs;
     const tasks: Promise<PublishResult>[] = [];
-    for (const relay of this.relays.values()) tasks.push(this.publishToPoolRelay(relay, event, deadline));
+    const ours = [...this.relays.values()];
+    for (const relay of ours) tasks.push(this.publishToPoolRelay(relay, event, deadline));
     const { accepted, refused } = this.pickExtraRelays(opts.extraRelays ?? []);
     for (const r of refused) tasks.push(Promise.resolve({ relay: r.relay, ok: false, status: "error" as const, message: r.reason }));
     for (const url of accepted) {
@@ -997,7 +998,7 @@ export class RelayPool {
       );
     }
     const results = await Promise.all(tasks);
-    this.keepForLater(event, results, opts.onLateDelivery);
+    this.keepForLater(event, results.slice(0, ours.length), opts.onLateDelivery);
     const okCount = results.filter((r) => r.ok).length;
     // A success is routine (two per job): debug, so a busy provider doesn't log every publish.
     if (okCount === 0 && results.length > 0) log.warn("event reached no relay", { eventId: event.id, kind: event.kind, ok: okCount, total: results.length, results });
@@ -1008,7 +1009,8 @@ export class RelayPool {
   /**
    * Puts the event in the outbox for each of our relays that did not acknowledge it for a network
    * reason (down, dropped, no OK in time). A relay that refused it is not asked again, and
-   * ephemeral events (NIP-01 kinds 20000-29999, AUTH) are worthless later.
+   * ephemeral events (NIP-01 kinds 20000-29999, AUTH) are worthless later. `results` are the pool
+   * relays' own: extra relays get no second try.
    */
   private keepForLater(event: Event, results: PublishResult[], onLate?: (r: PublishResult) => void): void {
     if (!this.running || (event.kind >= 20_000 && event.kind < 30_000)) return;
@@ -1135,6 +1137,13 @@ export class RelayPool {
     const refused: { relay: string; reason: string }[] = [];
     const seen = new Set<string>();
     for (const raw of input) {
+      // One of ours (customers usually name relays they share with us): the pool relay's result
+      // covers it, whatever the extra-relay policy would say about the URL (ws:// on a LAN, …).
+      let ours = false;
+      try {
+        ours = typeof raw === "string" && this.relays.has(normalizeRelayUrl(raw));
+      } catch {}
+      if (ours) continue;
       const check = this.checkExtra(raw);
       const label = typeof raw === "string" ? raw.slice(0, 200) : String(raw);
       if (!check.ok) {
