@@ -252,6 +252,40 @@ export function jobRowToView(row: JobRow): JobView {
   };
 }
 
+function checkSeen(eventId: string, kind: number): void {
+  if (typeof eventId !== "string" || !eventId) throw new AppError("invalid_input", "markSeen needs an event id.");
+  if (!Number.isInteger(kind)) throw new AppError("invalid_input", "markSeen needs an integer kind.");
+}
+
+function parseInsert(row: JobInsert): z.output<typeof JobInsert> {
+  const parsed = JobInsert.safeParse(row);
+  if (!parsed.success) throw invalid("Invalid job", parsed.error);
+  return parsed.data;
+}
+
+/** The UPDATE for a checked patch (updateJob / patchJob): SQL without RETURNING, and its parameters. */
+function updateStatement(id: string, patch: JobPatch): { sql: string; params: Record<string, string | number | null> } {
+  const parsed = JobPatch.safeParse(patch);
+  if (!parsed.success) throw invalid(`Invalid change to job ${id}`, parsed.error);
+  const p: Record<string, unknown> = { ...parsed.data };
+  for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
+  p.updatedAt ??= Date.now();
+  if ("bolt11" in p) p.bolt11 = lower(p.bolt11 as string | null);
+  if ("paymentHash" in p) p.paymentHash = lower(p.paymentHash as string | null);
+  if ("encrypted" in p) p.encrypted = p.encrypted ? 1 : 0;
+  const sets: string[] = [];
+  const params: Record<string, string | number | null> = { id };
+  for (const [k, v] of Object.entries(p)) {
+    const col = JOB_COLUMNS[k as keyof JobRow];
+    sets.push(`${col} = $${k}`);
+    params[k] = v as string | number | null;
+  }
+  if (!("finishedAt" in p) && p.status && TERMINAL_STATUSES.includes(p.status as JobStatus)) {
+    sets.push("finished_at = COALESCE(finished_at, $updatedAt)");
+  }
+  return { sql: `UPDATE jobs SET ${sets.join(", ")} WHERE id = $id`, params };
+}
+
 export interface LedgerOptions {
   /** How long a write waits for another connection's lock before failing. */
   busyTimeoutMs?: number;
@@ -333,12 +367,16 @@ export class Ledger {
 
   /** Records an event id; true if it was not seen before (the caller should handle it). */
   markSeen(eventId: string, kind: number, now = Date.now()): boolean {
-    if (typeof eventId !== "string" || !eventId) throw new AppError("invalid_input", "markSeen needs an event id.");
-    if (!Number.isInteger(kind)) throw new AppError("invalid_input", "markSeen needs an integer kind.");
+    checkSeen(eventId, kind);
     const r = this.db
       .query("INSERT INTO seen_events (event_id, kind, seen_at) VALUES ($id, $kind, $now) ON CONFLICT DO NOTHING")
       .run({ id: eventId, kind, now: Math.floor(now) });
     return r.changes === 1;
+  }
+
+  /** Whether markSeen (or admitJob) recorded this event id; writes nothing. */
+  isSeen(eventId: string): boolean {
+    return this.db.query("SELECT 1 FROM seen_events WHERE event_id = $id").get({ id: eventId }) !== null;
   }
 
   /** Forgets ids seen before the unix-ms timestamp `olderThanMs`; returns how many were removed. */
@@ -351,9 +389,26 @@ export class Ledger {
 
   /** Records a new job; false if a job with this id already exists (nothing is changed then). */
   insertJob(row: JobInsert): boolean {
-    const parsed = JobInsert.safeParse(row);
-    if (!parsed.success) throw invalid("Invalid job", parsed.error);
-    const j = parsed.data;
+    return this.insertParsed(parseInsert(row));
+  }
+
+  /**
+   * A request taken on: records the job (as insertJob) and marks its event id seen (as markSeen,
+   * for `kind`; already seen is fine), in one transaction. With isSeen instead of markSeen up
+   * front, a job costs one commit instead of two. False (nothing changed) if the job exists.
+   */
+  admitJob(row: JobInsert, kind: number, now = Date.now()): boolean {
+    const j = parseInsert(row);
+    checkSeen(j.id, kind);
+    const db = this.db;
+    return db.transaction((): boolean => {
+      if (!this.insertParsed(j)) return false;
+      db.query("INSERT INTO seen_events (event_id, kind, seen_at) VALUES ($id, $kind, $now) ON CONFLICT DO NOTHING").run({ id: j.id, kind, now: Math.floor(now) });
+      return true;
+    })();
+  }
+
+  private insertParsed(j: z.output<typeof JobInsert>): boolean {
     const updatedAt = j.updatedAt ?? j.createdAt;
     const finishedAt = j.finishedAt ?? (TERMINAL_STATUSES.includes(j.status) ? updatedAt : null);
     // ON CONFLICT(id) DO NOTHING only absorbs the duplicate id; unlike INSERT OR IGNORE it still
@@ -398,30 +453,23 @@ export class Ledger {
    * unless the patch sets it. Unknown id → AppError("not_found").
    */
   updateJob(id: string, patch: JobPatch): JobRow {
-    const parsed = JobPatch.safeParse(patch);
-    if (!parsed.success) throw invalid(`Invalid change to job ${id}`, parsed.error);
-    const p: Record<string, unknown> = { ...parsed.data };
-    for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
-    p.updatedAt ??= Date.now();
-    if ("bolt11" in p) p.bolt11 = lower(p.bolt11 as string | null);
-    if ("paymentHash" in p) p.paymentHash = lower(p.paymentHash as string | null);
-    if ("encrypted" in p) p.encrypted = p.encrypted ? 1 : 0;
-    const sets: string[] = [];
-    const params: Record<string, string | number | null> = { id };
-    for (const [k, v] of Object.entries(p)) {
-      const col = JOB_COLUMNS[k as keyof JobRow];
-      sets.push(`${col} = $${k}`);
-      params[k] = v as string | number | null;
-    }
-    if (!("finishedAt" in p) && p.status && TERMINAL_STATUSES.includes(p.status as JobStatus)) {
-      sets.push("finished_at = COALESCE(finished_at, $updatedAt)");
-    }
-    const row = this.db.query(`UPDATE jobs SET ${sets.join(", ")} WHERE id = $id RETURNING *`).get(params) as DbJobRow | null;
+    const { sql, params } = updateStatement(id, patch);
+    const row = this.db.query(`${sql} RETURNING *`).get(params) as DbJobRow | null;
     if (!row) throw new AppError("not_found", `No job ${id} in the ledger.`, { id });
     return jobFromDb(row);
   }
 
+  /**
+   * updateJob for the hot path (the engine's status changes, whose callers drop the row): the same
+   * checks and rules, without reading the row back and converting it. Unknown id → not_found.
+   */
+  patchJob(id: string, patch: JobPatch): void {
+    const { sql, params } = updateStatement(id, patch);
+    if (this.db.query(sql).run(params).changes !== 1) throw new AppError("not_found", `No job ${id} in the ledger.`, { id });
+  }
+
   getJob(id: string): JobRow | null {
+
     const row = this.db.query("SELECT * FROM jobs WHERE id = $id").get({ id }) as DbJobRow | null;
     return row ? jobFromDb(row) : null;
   }
