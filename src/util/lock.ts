@@ -4,7 +4,7 @@ import { existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, m
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
-import { atomicWriteFile } from "./atomic.ts";
+import { atomicWriteFile, fsProblem } from "./atomic.ts";
 
 export const LockInfo = z.object({
   // kill(0 or negative pid, 0) probes a process group and would "find" it alive.
@@ -90,6 +90,23 @@ export class InstanceLock {
   private constructor(private readonly dataDir: string) {}
 
   static acquire(dataDir: string): InstanceLock {
+    try {
+      return InstanceLock.take(dataDir);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      // The first write to the data dir happens here: a read-only or full disk shows up as errno
+      // codes, which say nothing to a person.
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = fsProblem(err) ?? (err as Error).message;
+      throw new AppError(
+        "unavailable",
+        `The data dir ${dataDir} is not writable: ${why}${code ? ` (${code})` : ""}. compute keeps its ledger and settings there; use another one with --data-dir, or fix it.`,
+        { dataDir, code: code ?? null },
+      );
+    }
+  }
+
+  private static take(dataDir: string): InstanceLock {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const path = resolve(lockPath(dataDir));
     if (heldHere.has(path)) {
