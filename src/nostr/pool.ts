@@ -292,7 +292,17 @@ class RelaySocket {
   private authState: "none" | "pending" | "ok" | "failed" = "none";
   private authPromise: Promise<boolean> | null = null;
   private invalidEvents = 0;
-  /** Unix ms of the last frame received: how recent our view of the relay is. */
+  /**
+   * REQ and CLOSE frames wait here for the next turn of the event loop (setImmediate) while EVENT
+   * and AUTH go out at once: a job's feedback is then never queued at the relay behind the
+   * subscription changes the same job caused (the engine re-subscribes its cancel watch as jobs
+   * start and end; a relay answers each REQ with a stored-event query first). A subscription
+   * opened and closed within one turn never reaches the relay at all.
+   */
+  private subFrames: unknown[][] = [];
+  private subFlush: ReturnType<typeof setImmediate> | null = null;
+  /** Subscription ids whose REQ went out: closing one of them owes the relay a CLOSE. */
+  private readonly sentReqs = new Set<string>();
   lastHeardAt: number | null = null;
   /** Called once when the connection ends without close() having been called. */
   onEnd: (reason: string) => void = () => {};
@@ -375,6 +385,10 @@ class RelaySocket {
     if (this.ended) return;
     this.ended = true;
     this.timers.clear();
+    if (this.subFlush) clearImmediate(this.subFlush);
+    this.subFlush = null;
+    this.subFrames = [];
+    this.sentReqs.clear();
     this.endSignal.abort();
     for (const [, set] of this.okWaiters) for (const w of set) w({ status: "error", message: reason });
     this.okWaiters.clear();
@@ -464,21 +478,50 @@ class RelaySocket {
     }
   }
 
-  /** REQ (NIP-01). Replaces a subscription of the same id. Returns false when not connected. */
-  req(id: string, filters: Filter[], h: SocketSubHandlers): boolean {
+  /**
+   * REQ (NIP-01). Replaces a subscription of the same id. Returns false when not connected. Sent
+   * on the next turn of the event loop (see subFrames) unless `now` (the latency probe).
+   */
+  req(id: string, filters: Filter[], h: SocketSubHandlers, now = false): boolean {
     if (!this.isOpen) return false;
     this.subs.set(id, { filters, h });
-    if (!this.send(["REQ", id, ...filters])) {
+    const frame = ["REQ", id, ...filters];
+    if (!now) {
+      // A newer REQ for the id overwrites the older one (NIP-01), so only the newest need go out.
+      this.dropQueuedReq(id);
+      this.queueSubFrame(frame);
+      return true;
+    }
+    if (!this.send(frame)) {
       this.subs.delete(id);
       return false;
     }
+    this.sentReqs.add(id);
     return true;
   }
 
-  /** CLOSE (NIP-01); no callback fires for it. */
+  /** CLOSE (NIP-01); no callback fires for it. Nothing is sent for a REQ that never went out. */
   unreq(id: string): void {
     if (!this.subs.delete(id)) return;
-    this.send(["CLOSE", id]);
+    this.dropQueuedReq(id);
+    if (this.sentReqs.delete(id)) this.queueSubFrame(["CLOSE", id]);
+  }
+
+  private dropQueuedReq(id: string): void {
+    if (this.subFrames.length) this.subFrames = this.subFrames.filter((f) => !(f[0] === "REQ" && f[1] === id));
+  }
+
+  private queueSubFrame(frame: unknown[]): void {
+    this.subFrames.push(frame);
+    this.subFlush ??= setImmediate(() => {
+      this.subFlush = null;
+      const frames = this.subFrames;
+      this.subFrames = [];
+      for (const f of frames) {
+        if (!this.send(f)) return; // closed meanwhile: finish() tells the subscriptions
+        if (f[0] === "REQ") this.sentReqs.add(f[1] as string);
+      }
+    });
   }
 
   /** Sends EVENT and waits for the matching OK (NIP-01). Never rejects. */
@@ -522,11 +565,16 @@ class RelaySocket {
         resolve(answered ? Math.max(0, Math.round(performance.now() - started)) : null);
       };
       const timer = this.timers.after(timeoutMs, () => finish(false));
-      const sent = this.req(id, [{ ids: ["0".repeat(64)], limit: 1 }], {
-        onEvent: () => {},
-        onEose: () => finish(true),
-        onClosed: (_reason, byRelay) => finish(byRelay),
-      });
+      const sent = this.req(
+        id,
+        [{ ids: ["0".repeat(64)], limit: 1 }],
+        {
+          onEvent: () => {},
+          onEose: () => finish(true),
+          onClosed: (_reason, byRelay) => finish(byRelay),
+        },
+        true,
+      );
       if (!sent) finish(false);
     });
   }
