@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   let name = "run";
   let args = argv;
   if (first && !first.startsWith("-")) {
-    if (!(first in COMMANDS)) {
+    if (!Object.hasOwn(COMMANDS, first)) {
       process.stderr.write(`compute: unknown command '${first}'; run \`compute --help\` for the list.\n`);
       return 2;
     }

@@ -40,8 +40,13 @@ export function parse<O extends ParseArgsConfig["options"]>(args: string[], opti
   try {
     return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals, strict: true });
   } catch (err) {
-    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, "");
-    throw new AppError("usage", `${msg.replace(/\.$/, "")}; see --help.`);
+    // parseArgs writes several lines; the CLI says one sentence.
+    const raw = (err as Error).message;
+    const ambiguous = raw.match(/^Option '(--?[\w-]+)' argument is ambiguous/);
+    const msg = ambiguous
+      ? `${ambiguous[1]} needs a value (to give one that starts with a dash, write ${ambiguous[1]}=VALUE)`
+      : raw.split("\n")[0]!.replace(/\. To specify a positional argument.*$/s, "").replace(/\.$/, "");
+    throw new AppError("usage", `${msg}; see --help.`);
   }
 }
 

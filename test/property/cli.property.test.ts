@@ -64,8 +64,8 @@ test(
 // Known bug (src/index.ts, main): `first in COMMANDS` is true for names every object has
 // (constructor, toString, __proto__ …), so `compute constructor` calls Object's own property and
 // prints a raw runtime error ("… is not a function") with exit 1 instead of "unknown command",
-// exit 2. Use Object.hasOwn(COMMANDS, first). Flip to test() once fixed.
-test.failing(
+// exit 2. Use Object.hasOwn(COMMANDS, first). Fixed.
+test(
   "a command named like an Object property is an unknown command: exit 2 with a clear line",
   async () => {
     const s = await fuzz("proto", 50);
@@ -78,8 +78,8 @@ test.failing(
 // Known bug (src/cli/common.ts, parse): only Node's "To specify a positional argument" tail is cut
 // from parseArgs' messages; an option given a value that starts with a dash gets three lines
 // ("argument is ambiguous", "Did you forget …", "To specify an option argument …"). The CLI means
-// to print one sentence. Flip to test() once fixed.
-test.failing("an option whose value looks like a flag: one line on stderr", async () => {
+// to print one sentence. Fixed.
+test("an option whose value looks like a flag: one line on stderr", async () => {
   const cwd = join(scratch, "ambiguous");
   mkdirSync(cwd, { recursive: true });
   const proc = Bun.spawn([process.execPath, new URL("../../src/index.ts", import.meta.url).pathname, "status", "--data-dir", "--json"], {
