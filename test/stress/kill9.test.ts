@@ -27,6 +27,7 @@ const KILL_WINDOW_MS = 900;
 /** How long a trial waits, after the restart, for the job's final answer. */
 const RESOLVE_MS = 8_000;
 const TOKENS = 30;
+const TOKENS_PER_SEC = 100;
 
 let fake: FakeOllama;
 let relay: TestRelay;
@@ -35,7 +36,7 @@ let child: ChildProvider | null = null;
 let dataDir = "";
 
 beforeAll(async () => {
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], tokensPerSec: 100, responseTokens: TOKENS });
+  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], tokensPerSec: TOKENS_PER_SEC, responseTokens: TOKENS });
   relay = await startRelay();
   customer = await startCustomer([relay.url]);
 });
@@ -53,6 +54,7 @@ interface Trial {
   jobId: string;
   prompt: string;
   killAtMs: number;
+  nearEnd: boolean;
   downMs: number;
   payDelayMs: number;
   /** What the customer had seen for the job when the kill came. */
@@ -88,10 +90,12 @@ test(
       const killAtMs = Math.floor(rnd() * KILL_WINDOW_MS);
       const downMs = Math.floor(rnd() * 300);
       const payDelayMs = Math.floor(rnd() * 400);
+      // Half the kills land anywhere in the job's life, half within ±30 ms of the generation's end.
+      const nearEnd = rnd() < 0.5;
       const prompt = `trial ${i} seed ${seed}`;
       const req = customer.request({ inputs: [[prompt, "text"]] });
       let up = true;
-      const trial: Trial = { i, seed, jobId: req.id, prompt, killAtMs, downMs, payDelayMs, seenAtKill: "", paidWhile: null, outcome: "none", error: null, restartMs: 0 };
+      const trial: Trial = { i, seed, jobId: req.id, prompt, killAtMs, nearEnd, downMs, payDelayMs, seenAtKill: "", paidWhile: null, outcome: "none", error: null, restartMs: 0 };
       trials.push(trial);
 
       // The customer's wallet: pays the invoice as soon as it sees one (after payDelayMs), whether
@@ -105,7 +109,15 @@ test(
       })();
 
       await customer.publish(req);
-      await Bun.sleep(killAtMs);
+      if (nearEnd) {
+        // Aim at the end of the generation: the result being recorded and sent.
+        const t0 = Date.now();
+        const processing = await customer.waitFor((r) => forJob(req.id)(r) && r.status === "processing", KILL_WINDOW_MS + 500).catch(() => null);
+        const genMs = (TOKENS / TOKENS_PER_SEC) * 1000;
+        await Bun.sleep(processing ? Math.max(0, genMs + killAtMs / 30 - 30) : Math.max(0, killAtMs - (Date.now() - t0)));
+      } else {
+        await Bun.sleep(killAtMs);
+      }
       await child.kill9();
       up = false;
       const seen = customer.all().filter(forJob(req.id));
@@ -127,7 +139,7 @@ test(
         if (late) trial.outcome = late.event.kind === 6050 ? "result" : "error";
       }
       console.log(
-        `  trial ${String(i).padStart(2)} seed ${seed}: kill at ${killAtMs} ms (had seen: ${trial.seenAtKill}), down ${downMs} ms, ` +
+        `  trial ${String(i).padStart(2)} seed ${seed}: kill ${nearEnd ? "near the generation's end" : `at ${killAtMs} ms`} (had seen: ${trial.seenAtKill}), down ${downMs} ms, ` +
           `restart ${trial.restartMs} ms, paid ${trial.paidWhile ?? "never"}${trial.paidWhile ? ` (+${payDelayMs} ms)` : ""} → ${trial.outcome}${trial.error ? ` (${trial.error})` : ""}`,
       );
     }
