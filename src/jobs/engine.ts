@@ -795,10 +795,19 @@ export class Engine {
       // NIP-90: the customer may zap this feedback instead of paying the invoice.
       this.noteZapTarget(feedback.id, job.request.id);
       const expiresAt = invoice.expiresAt ?? this.now() + expirySecs * 1000;
-      // Wait while the feedback goes out: a quick payer may pay before our publish returns.
+      // The waiter is registered before the feedback leaves (a quick payer may pay before our
+      // publish returns), and the publish is not awaited: a relay that takes the event and never
+      // answers would otherwise hold a paid job until the publish deadline. stop() drains it.
       const paid = payments.waitForPayment({ id: job.request.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt, signal: job.controller.signal });
       paid.catch(() => {});
-      await this.deps.pool.publish(feedback, { extraRelays: job.request.relays });
+      this.track(
+        this.deps.pool.publish(feedback, { extraRelays: job.request.relays }).then(
+          (outcomes) => {
+            if (!outcomes.some((o) => o.ok)) log.warn("no relay took the payment-required feedback", { id: job.request.id });
+          },
+          (err) => log.warn("publishing the payment-required feedback failed", { id: job.request.id, err }),
+        ),
+      );
       await paid;
       job.prepaid = true;
       this.setStatus(job, "paid");

@@ -32,10 +32,11 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
-// Known bug (src/jobs/engine.ts, chargeFirst): it awaits the payment-required feedback's publish
-// on every relay before it awaits the payment, so a silent relay holds a paid job for the whole
-// publish deadline (measured: the result came 10.0 s after the payment). Flip to test() once fixed.
-test.failing(
+// Was a bug (src/jobs/engine.ts, chargeFirst): it awaited the payment-required feedback's publish
+// on every relay before it awaited the payment, so a silent relay held a paid job for the whole
+// publish deadline (the result came 10.0 s after the payment). The publish now goes out in the
+// background, after the payment waiter is registered.
+test(
   "upfront with a silent relay: a paid job's result comes within 3 s of the payment",
   async () => {
     const wallet = new LightningDouble();
