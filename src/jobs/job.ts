@@ -4,6 +4,8 @@
 //   received → queued                          (free / pay-after)
 //   received → payment-required → paid → queued (upfront; payment-required → expired if unpaid)
 //   queued → processing → success
+//   received | paid → processing                (a free slot: the job skips the queue)
+//   queued | processing → paid                  (a paid job set aside at shutdown or after a crash)
 //   any non-final → error | cancelled;  not yet processing → expired (invoice or NIP-40 expiry)
 import { z } from "zod";
 import { AppError } from "../errors.ts";
@@ -41,12 +43,19 @@ export type Job = z.infer<typeof Job>;
 export const FINAL_STATUSES: readonly JobStatus[] = ["success", "error", "cancelled", "expired"];
 
 const NEXT: Record<JobStatus, readonly JobStatus[]> = {
-  received: ["payment-required", "queued", "expired", "error", "cancelled"],
+  // → processing: a job that finds a generation slot free starts at once; the engine doesn't
+  // write a `queued` row only to overwrite it in the same tick (one ledger commit less per job).
+  received: ["payment-required", "queued", "processing", "expired", "error", "cancelled"],
   "payment-required": ["paid", "expired", "error", "cancelled"],
-  paid: ["queued", "expired", "error", "cancelled"],
+  // → processing: as for received (the payment came, a slot is free).
+  paid: ["queued", "processing", "expired", "error", "cancelled"],
   // A queued job whose NIP-40 expiration passes before a slot frees up is never started.
-  queued: ["processing", "expired", "error", "cancelled"],
-  processing: ["success", "error", "cancelled"],
+  // → paid: shutdown sets a job the customer already paid for aside instead of ending it; back
+  // in `paid` it runs once after the restart (the customer paid; the job must still be answered).
+  queued: ["processing", "paid", "expired", "error", "cancelled"],
+  // → paid: the same for a paid job whose generation the shutdown aborted, and for one a crash
+  // left processing whose payment the ledger holds (recovery runs it again, it is not closed).
+  processing: ["success", "paid", "error", "cancelled"],
   success: [],
   error: [],
   cancelled: [],
@@ -126,14 +135,28 @@ export function promptPreview(request: Pick<JobRequest, "inputs">): string {
   return chars.length <= PREVIEW_CHARS ? text : chars.slice(0, PREVIEW_CHARS - 1).join("") + "…";
 }
 
-export function toView(job: Job): JobView {
+/**
+ * What the dashboard shows of the output while it is generated: its last 120 UTF-16 units, without
+ * a half surrogate pair at the cut.
+ */
+export function outputPreview(text: string): string {
+  if (text.length <= PREVIEW_CHARS) return text;
+  const code = text.charCodeAt(text.length - PREVIEW_CHARS);
+  return text.slice(code >= 0xdc00 && code <= 0xdfff ? 1 - PREVIEW_CHARS : -PREVIEW_CHARS);
+}
+
+/**
+ * The view of a job. `preview` defaults to promptPreview of its request; a holder that already
+ * computed it (or kept it from the ledger row, for a request it can no longer read) passes it.
+ */
+export function toView(job: Job, preview: string = promptPreview(job.request)): JobView {
   return {
     id: job.id,
     kind: job.kind,
     customer: job.customer,
     model: job.model,
     status: job.status,
-    promptPreview: promptPreview(job.request),
+    promptPreview: preview,
     tokens: job.tokens,
     tokensPerSec: job.tokensPerSec,
     amountMsats: job.amountMsats,

@@ -3,7 +3,7 @@ import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { AppError } from "../../src/errors.ts";
 import { JobStatus, JobView } from "../../src/jobs/events.ts";
-import { canTransition, isFinal, Job, newJob, promptPreview, toView, transition } from "../../src/jobs/job.ts";
+import { canTransition, isFinal, Job, newJob, outputPreview, promptPreview, toView, transition } from "../../src/jobs/job.ts";
 import { JOB_REQUEST_TEXT } from "../../src/nostr/kinds.ts";
 import { type JobRequest, parseJobRequest } from "../../src/nostr/nip90.ts";
 
@@ -58,11 +58,11 @@ describe("state machine", () => {
 
   test("every illegal move throws conflict; the legal table matches the design", () => {
     const legal: Record<string, string[]> = {
-      received: ["payment-required", "queued", "expired", "error", "cancelled"],
+      received: ["payment-required", "queued", "processing", "expired", "error", "cancelled"],
       "payment-required": ["paid", "expired", "error", "cancelled"],
-      paid: ["queued", "expired", "error", "cancelled"],
-      queued: ["processing", "expired", "error", "cancelled"],
-      processing: ["success", "error", "cancelled"],
+      paid: ["queued", "processing", "expired", "error", "cancelled"],
+      queued: ["processing", "paid", "expired", "error", "cancelled"],
+      processing: ["success", "paid", "error", "cancelled"],
       success: [],
       error: [],
       cancelled: [],
@@ -88,6 +88,19 @@ describe("state machine", () => {
         }
       }
     }
+  });
+
+  test("a free slot skips the queue; a paid job set aside goes back to paid and keeps its first paidAt", () => {
+    const straight = transition(newJob(req([["i", "hi"]]), { now: T0 }), "processing", { now: T0 + 1 });
+    expect(straight).toMatchObject({ status: "processing", startedAt: T0 + 1 });
+    let j = transition(transition(newJob(req([["i", "hi"]]), { now: T0 }), "payment-required", { now: T0 + 1 }), "paid", { now: T0 + 2 });
+    j = transition(transition(j, "processing", { now: T0 + 3 }), "paid", { now: T0 + 4 });
+    expect(j).toMatchObject({ status: "paid", paidAt: T0 + 2, finishedAt: null, updatedAt: T0 + 4 });
+    j = transition(transition(transition(j, "queued", { now: T0 + 5 }), "paid", { now: T0 + 6 }), "processing", { now: T0 + 7 });
+    expect(transition(j, "success", { now: T0 + 8 })).toMatchObject({ status: "success", startedAt: T0 + 7, finishedAt: T0 + 8 });
+    // Never back to paid once over, nor from an open invoice without the payment.
+    expect(canTransition("success", "paid")).toBe(false);
+    expect(canTransition("received", "paid")).toBe(false);
   });
 
   test("isFinal", () => {
@@ -129,6 +142,24 @@ describe("views", () => {
     const emoji = promptPreview(req([["i", "🚀".repeat(200)]]));
     expect(Array.from(emoji).length).toBe(120);
     expect(emoji.startsWith("🚀".repeat(119))).toBe(true);
+  });
+
+  test("toView takes a preview its holder already has (e.g. from the ledger row)", () => {
+    const j = newJob(req([["i", "what the request says"]]), { now: T0 });
+    expect(toView(j).promptPreview).toBe("what the request says");
+    expect(toView(j, "kept from the row").promptPreview).toBe("kept from the row");
+  });
+
+  test("outputPreview: the last 120 units of the output, never half an emoji", () => {
+    expect(outputPreview("short")).toBe("short");
+    const text = "head " + "x".repeat(200) + " TAIL";
+    expect(outputPreview(text)).toBe(text.slice(-120));
+    expect(outputPreview(text)).toEndWith(" TAIL");
+    // 🚀 is two UTF-16 units: here the 120th unit from the end is the second half of one.
+    const odd = "🚀".repeat(100) + "a";
+    expect(odd.slice(-120).charCodeAt(0)).toBeGreaterThanOrEqual(0xdc00);
+    expect(outputPreview(odd)).toBe("🚀".repeat(59) + "a");
+    expect(outputPreview("🚀".repeat(100))).toBe("🚀".repeat(60));
   });
 
   test("several inputs joined; non-text inputs described; whitespace collapsed", () => {
