@@ -1,7 +1,8 @@
 // The job engine: takes kind 5050 requests from the relays, decides with pure functions
 // (nip90 parsing, admission), runs accepted ones on Ollama with bounded concurrency and a bounded
-// queue, and answers with kind 7000 feedback and a kind 6050 result. Every transition is a ledger
-// row and a bus event. Online/offline (announcement, heartbeat, pings) lives here too.
+// queue, and answers with kind 7000 feedback and a kind 6050 result. Every status change goes
+// through job.ts's state machine and is a ledger row and a bus event. Online/offline
+// (announcement, heartbeat, pings) lives here too.
 import { finalizeEvent } from "nostr-tools/pure";
 import type { Filter } from "nostr-tools/filter";
 import type { Bus } from "../bus.ts";
@@ -29,8 +30,8 @@ import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./e
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs, type InputFetcher } from "./inputs.ts";
-import { promptPreview } from "./job.ts";
-import type { JobInsert, JobPatch, Ledger } from "../ledger/ledger.ts";
+import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
+import type { JobInsert, Ledger } from "../ledger/ledger.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { readZapClaim, type ZapClaim, type ZapOutcome } from "../wallet/payments.ts";
@@ -106,11 +107,12 @@ export interface EngineDeps {
   sinceWindowSecs?: number;
 }
 
-interface Running {
-  request: JobRequest;
-  relay: string;
+/**
+ * A job this engine holds: the job as job.ts defines it (status changes go through its
+ * transition()), plus what only this process knows about it.
+ */
+type Running = Job & {
   model: string;
-  status: JobStatus;
   controller: AbortController;
   /** Who stopped the job, when someone did: the customer hears nothing more, otherwise an error. */
   stoppedBy: { by: "customer" | "provider"; reason: string } | null;
@@ -123,17 +125,13 @@ interface Running {
    * the job runs after the restart once paid; the customer hears nothing now.
    */
   parked?: boolean;
-  tokens: number;
-  tokensPerSec: number | null;
-  amountMsats: number | null;
-  bolt11: string | null;
-  error: string | null;
-  createdAt: number;
-  startedAt: number | null;
+  /** promptPreview, computed once (or kept from the ledger row of a request no longer readable). */
   preview: string;
-}
+};
 
-const PREVIEW = 120;
+/** The fields of a ledger patch that a status change may carry besides the status itself. */
+type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: string };
+
 const RECENT_FINISHED = 50;
 /** Statuses a crash can leave a job in; recover() closes them. */
 const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
@@ -211,13 +209,16 @@ export class Engine {
   async recover(): Promise<number> {
     let closed = 0;
     const sends: Promise<unknown>[] = [];
+    // Each row is looked at once, so a row whose move is refused (a bug, logged) can't spin the loop.
+    const done = new Set<string>();
     for (;;) {
       // Jobs this engine holds right now are alive, not left over: never close those.
-      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 1000 }).filter((r) => !this.holds(r.id) && r.status !== "paid");
+      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 1000 }).filter((r) => !this.holds(r.id) && r.status !== "paid" && !done.has(r.id));
       if (open.length === 0) break;
       for (const row of open) {
+        done.add(row.id);
         if (row.paymentHash && this.deps.ledger.findPaymentByHash(row.paymentHash)) {
-          this.deps.ledger.updateJob(row.id, { status: "paid", updatedAt: this.now() });
+          this.moveRow(row, "paid");
           continue;
         }
         const ref: RequestRef & { relays?: string[] } = { id: row.id, customer: row.customer, encrypted: null };
@@ -233,7 +234,7 @@ export class Engine {
           // A damaged row still gets closed; the feedback just goes out unencrypted-unknown.
         }
         // Close the row first: the loop must make progress even if the feedback can't be sent.
-        this.deps.ledger.updateJob(row.id, { status: "error", error: "provider restarted", updatedAt: this.now(), finishedAt: this.now() });
+        if (!this.moveRow(row, "error", { error: "provider restarted" })) continue;
         closed++;
         sends.push(this.sendFeedback(ref, row.relay, "error", { extraInfo: "provider restarted; please send the job again" }).catch(() => {}));
       }
@@ -254,7 +255,7 @@ export class Engine {
       const cutoff = this.now() - this.deps.config().pricing.invoiceExpirySecs * 1000;
       for (const row of this.deps.ledger.listJobs({ statuses: ["payment-required"], limit: 1000 })) {
         if (this.holds(row.id) || row.updatedAt > cutoff) continue;
-        this.deps.ledger.updateJob(row.id, { status: "expired", error: "invoice expired unpaid", updatedAt: this.now(), finishedAt: this.now() });
+        this.moveRow(row, "expired", { error: "invoice expired unpaid" });
       }
     } catch (err) {
       log.warn("expiring old invoices failed", { err });
@@ -281,22 +282,20 @@ export class Engine {
       } catch {}
       const cfg = this.deps.config();
       const model = request ? chooseModel(request.params, this.deps.inference.servedModels(), cfg.provider.defaultModel) : null;
+      // Unreadable: just enough of a request to address the error feedback and show the job.
+      const stub = { id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest;
       const job: Running = {
-        // Unreadable: just enough of a request to address the error feedback and show the job.
-        request: request ?? ({ id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest),
-        relay: row.relay ?? "",
-        model: model ?? row.model ?? "",
+        ...newJob(request ?? stub, { now: row.createdAt, sourceRelay: row.relay }),
+        // Restored as the ledger has it (paid), not moved there.
         status: "paid",
+        updatedAt: row.updatedAt,
+        model: model ?? row.model ?? "",
+        amountMsats: row.amountMsats,
+        bolt11: row.bolt11,
+        paymentHash: row.paymentHash,
         controller: new AbortController(),
         stoppedBy: null,
         prepaid: true,
-        tokens: 0,
-        tokensPerSec: null,
-        amountMsats: row.amountMsats,
-        bolt11: row.bolt11,
-        error: null,
-        createdAt: row.createdAt,
-        startedAt: null,
         preview: row.promptPreview,
       };
       if (!request || !model) {
@@ -327,7 +326,7 @@ export class Engine {
   }
 
   jobs(): JobView[] {
-    const live = [...this.active.values(), ...this.queue].map((r) => this.toView(r));
+    const live = [...this.active.values(), ...this.queue].map((r) => toView(r, r.preview));
     const ids = new Set(live.map((j) => j.id));
     return [...live, ...this.recent.filter((j) => !ids.has(j.id))].slice(0, RECENT_FINISHED);
   }
@@ -442,9 +441,10 @@ export class Engine {
     job.parked = true;
     const i = this.queue.indexOf(job);
     if (i >= 0) this.queue.splice(i, 1);
-    if (job.prepaid && job.status !== "success") {
+    // Queued or cut short while running: back to paid (job.ts), so it runs after the restart.
+    if (job.prepaid && (job.status === "queued" || job.status === "processing")) {
       try {
-        this.deps.ledger.updateJob(job.request.id, { status: "paid", updatedAt: this.now() });
+        this.setStatus(job, "paid");
       } catch (err) {
         log.warn("could not set a paid job aside", { id: job.request.id, err });
       }
@@ -668,21 +668,12 @@ export class Engine {
     }
     this.noteCustomer(request.customer);
     const job: Running = {
-      request,
-      relay,
+      ...newJob(request, { now: this.now(), sourceRelay: relay }),
       model: verdict.model,
-      status: "received",
       controller: new AbortController(),
       stoppedBy: null,
       prepaid: false,
       free,
-      tokens: 0,
-      tokensPerSec: null,
-      amountMsats: null,
-      bolt11: null,
-      error: null,
-      createdAt: this.now(),
-      startedAt: null,
       preview: promptPreview(request),
     };
     // A job already in the ledger was handled before (the seen table may have been pruned since):
@@ -788,7 +779,7 @@ export class Engine {
       job.amountMsats = price;
       job.bolt11 = invoice.bolt11;
       this.setStatus(job, "payment-required", { paymentHash: invoice.paymentHash });
-      const feedback = this.feedbackEvent(job.request, job.relay, "payment-required", {
+      const feedback = this.feedbackEvent(job.request, job.sourceRelay, "payment-required", {
         extraInfo: `pay ${Math.ceil(price / 1000)} sats to run this job`,
         amount: { msats: price, bolt11: invoice.bolt11 },
       });
@@ -798,14 +789,14 @@ export class Engine {
       // The waiter is registered before the feedback leaves (a quick payer may pay before our
       // publish returns), and the publish is not awaited: a relay that takes the event and never
       // answers would otherwise hold a paid job until the publish deadline. stop() drains it.
-      const paid = payments.waitForPayment({ id: job.request.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt, signal: job.controller.signal });
+      const paid = payments.waitForPayment({ id: job.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt, signal: job.controller.signal });
       paid.catch(() => {});
       this.track(
         this.deps.pool.publish(feedback, { extraRelays: job.request.relays }).then(
           (outcomes) => {
-            if (!outcomes.some((o) => o.ok)) log.warn("no relay took the payment-required feedback", { id: job.request.id });
+            if (!outcomes.some((o) => o.ok)) log.warn("no relay took the payment-required feedback", { id: job.id });
           },
-          (err) => log.warn("publishing the payment-required feedback failed", { id: job.request.id, err }),
+          (err) => log.warn("publishing the payment-required feedback failed", { id: job.id, err }),
         ),
       );
       await paid;
@@ -819,9 +810,9 @@ export class Engine {
       if (job.parked) return;
       if (job.controller.signal.aborted) return this.endStopped(job);
       if (err instanceof AppError && err.code === "not_found") {
-        this.setStatus(job, "expired", { error: "invoice expired unpaid", finishedAt: this.now() });
+        if (!this.setStatus(job, "expired", { error: "invoice expired unpaid" })) return;
         this.finish(job);
-        await this.sendFeedback(job.request, job.relay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
+        await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
         return;
       }
       await this.fail(job, `could not charge for the job: ${errorMessage(err)}`);
@@ -873,7 +864,7 @@ export class Engine {
       const [job] = this.queue.splice(best, 1);
       // NIP-40: a job whose expiration passed while it waited is never started.
       if (job!.request.expiration !== null && job!.request.expiration * 1000 <= this.now()) {
-        this.setStatus(job!, "expired", { error: "the request expired while queued", finishedAt: this.now() });
+        this.setStatus(job!, "expired", { error: "the request expired while queued" });
         this.finish(job!);
         continue;
       }
@@ -904,7 +895,6 @@ export class Engine {
       this.pump();
     };
     try {
-      job.startedAt = this.now();
       this.setStatus(job, "processing");
       // Informational: sent in the background so a slow or reconnecting relay never delays the job.
       this.background(job, "processing");
@@ -930,7 +920,7 @@ export class Engine {
             lastProgress = t;
             const secs = (t - (job.startedAt ?? job.createdAt)) / 1000;
             job.tokensPerSec = secs > 0 ? Math.round((tokens / secs) * 10) / 10 : null;
-            this.deps.bus.publish(JobProgress, { id: job.request.id, tokens, tokensPerSec: job.tokensPerSec, preview: text.slice(-PREVIEW) });
+            this.deps.bus.publish(JobProgress, { id: job.request.id, tokens, tokensPerSec: job.tokensPerSec, preview: outputPreview(text) });
           }
           // Partial feedback is throttled (PROTOCOL.md: never one event per token), and never
           // more than one in flight.
@@ -946,16 +936,16 @@ export class Engine {
       job.tokensPerSec = result.tokensPerSec;
       const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.invoiceAfter(job, result.tokens) : undefined;
       signal.throwIfAborted();
-      const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.relay, providerSecretKey: this.deps.secretKey, now: this.now() }));
+      const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
       this.noteZapTarget(event.id, job.request.id);
       // Recorded before publishing: from here on the job is answered, whatever happens next.
-      this.setStatus(job, "success", { resultEventId: event.id, finishedAt: this.now() });
+      this.setStatus(job, "success", { resultEventId: event.id });
       release();
       const outcomes = await this.deps.pool.publish(event, { extraRelays: job.request.relays });
       const delivered = outcomes.some((o) => o.ok);
       if (!delivered) {
-        this.setStatus(job, "success", { error: "no relay accepted the result" });
+        this.note(job, { error: "no relay accepted the result" });
         this.finish(job);
       }
       log.info("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
@@ -998,29 +988,31 @@ export class Engine {
       invoice = await this.deps.payments.createInvoice({ id: job.request.id, amountMsats: msats, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs: cfg.pricing.invoiceExpirySecs });
     } catch (err) {
       log.warn("could not create the pay-after invoice; the result goes out with the amount only", { id: job.request.id, err: errorMessage(err) });
-      this.deps.ledger.updateJob(job.request.id, { amountMsats: msats, updatedAt: this.now() });
+      this.deps.ledger.updateJob(job.id, { amountMsats: msats, updatedAt: this.now() });
       return { msats };
     }
     job.bolt11 = invoice.bolt11;
-    this.deps.ledger.updateJob(job.request.id, { amountMsats: msats, bolt11: invoice.bolt11, paymentHash: invoice.paymentHash, updatedAt: this.now() });
+    job.paymentHash = invoice.paymentHash;
+    this.deps.ledger.updateJob(job.id, { amountMsats: msats, bolt11: invoice.bolt11, paymentHash: invoice.paymentHash, updatedAt: this.now() });
     return { msats, bolt11: invoice.bolt11 };
   }
 
   /** A stopped job: cancelled in the ledger; an error feedback unless the customer cancelled it. */
   private async endStopped(job: Running): Promise<void> {
-    if (job.status === "cancelled") return;
+    // Already over (cancelled by an earlier call, or ended some other way): nothing more to say.
+    if (isFinal(job.status)) return;
     const stop = job.stoppedBy ?? { by: "provider" as const, reason: "cancelled by the provider" };
-    this.setStatus(job, "cancelled", { finishedAt: this.now(), error: stop.reason });
+    if (!this.setStatus(job, "cancelled", { error: stop.reason })) return;
     if (!this.active.has(job.request.id)) this.finish(job);
     // NIP-09: the customer asked to stop; we send nothing more. Anyone else deserves a reason.
-    if (stop.by === "provider") await this.sendFeedback(job.request, job.relay, "error", { extraInfo: stop.reason }).catch(() => {});
+    if (stop.by === "provider") await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: stop.reason }).catch(() => {});
   }
 
   private async fail(job: Running, reason: string): Promise<void> {
-    job.error = reason;
-    this.setStatus(job, "error", { error: reason, finishedAt: this.now() });
+    // A refused move means the job already ended: a second answer would contradict the first.
+    if (!this.setStatus(job, "error", { error: reason })) return;
     if (!this.active.has(job.request.id)) this.finish(job);
-    await this.sendFeedback(job.request, job.relay, "error", { extraInfo: reason }).catch(() => {});
+    await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: reason }).catch(() => {});
     log.info("job failed", { id: job.request.id, reason });
   }
 
@@ -1028,7 +1020,7 @@ export class Engine {
     if (this.recent.some((j) => j.id === job.request.id)) {
       this.recent = this.recent.filter((j) => j.id !== job.request.id);
     }
-    this.recent.unshift(this.toView(job));
+    this.recent.unshift(toView(job, job.preview));
     if (this.recent.length > RECENT_FINISHED) this.recent.length = RECENT_FINISHED;
   }
 
@@ -1045,7 +1037,7 @@ export class Engine {
   /** Informational feedback for a running job, not awaited by it; never rejects. */
   private background(job: Running, status: "processing" | "partial", extra: { content?: string } = {}): Promise<void> {
     return this.track(
-      this.sendFeedback(job.request, job.relay, status, extra, INFO_FEEDBACK_TIMEOUT_MS).then(
+      this.sendFeedback(job.request, job.sourceRelay, status, extra, INFO_FEEDBACK_TIMEOUT_MS).then(
         () => undefined,
         (err) => log.debug("feedback not sent", { id: job.request.id, status, err }),
       ),
@@ -1071,34 +1063,71 @@ export class Engine {
     return this.deps.pool.publish(this.feedbackEvent(request, relay, status, extra), { extraRelays: request.relays, ...(timeoutMs ? { timeoutMs } : {}) });
   }
 
-  private setStatus(job: Running, status: JobStatus, patch: JobPatch = {}): void {
-    job.status = status;
+  /**
+   * Whether job.ts allows the move. An illegal one is a bug in this file: logged and refused
+   * (nothing changes), never thrown into a job's task.
+   */
+  private legal(id: string, from: JobStatus, to: JobStatus): boolean {
+    if (canTransition(from, to)) return true;
+    log.error("bug: illegal job status change refused", { id, from, to });
+    return false;
+  }
+
+  /**
+   * Moves a held job to `to` with job.ts's transition() (which stamps startedAt, finishedAt,
+   * paidAt, error), records it in the ledger and tells the bus. Returns whether the move was made.
+   */
+  private setStatus(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
+    if (!this.legal(job.id, job.status, to)) return false;
+    Object.assign(job, transition(job, to, { now: this.now(), error: patch.error }));
     if (patch.error !== undefined) job.error = patch.error;
-    this.deps.ledger.updateJob(job.request.id, {
-      status,
+    if (patch.resultEventId !== undefined) job.resultEventId = patch.resultEventId;
+    if (patch.paymentHash !== undefined) job.paymentHash = patch.paymentHash;
+    this.deps.ledger.updateJob(job.id, {
+      status: to,
       tokens: job.tokens,
       tokensPerSec: job.tokensPerSec,
       amountMsats: job.amountMsats,
       bolt11: job.bolt11,
-      updatedAt: this.now(),
+      updatedAt: job.updatedAt,
+      ...(job.finishedAt !== null ? { finishedAt: job.finishedAt } : {}),
       ...patch,
     });
     this.emitJob(job);
+    return true;
+  }
+
+  /** Changes a held job's fields without a status change (the ledger row and the bus follow). */
+  private note(job: Running, patch: { error: string }): void {
+    job.updatedAt = this.now();
+    job.error = patch.error;
+    this.deps.ledger.updateJob(job.id, { ...patch, updatedAt: job.updatedAt });
+    this.emitJob(job);
+  }
+
+  /** setStatus for a ledger row no one holds (recovery, stale invoices). */
+  private moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch: { error?: string } = {}): boolean {
+    if (!this.legal(row.id, row.status, to)) return false;
+    const now = this.now();
+    this.deps.ledger.updateJob(row.id, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });
+    return true;
   }
 
   private emitJob(job: Running): void {
-    this.deps.bus.publish(JobStatusChanged, { job: this.toView(job) });
+    this.deps.bus.publish(JobStatusChanged, { job: toView(job, job.preview) });
   }
 
   private emitProvider(): void {
     this.deps.bus.publish(ProviderChanged, { provider: this.view() });
   }
 
-  private toView(job: Running): JobView {
+  private toRow(job: Running): JobInsert {
     return {
-      id: job.request.id,
-      kind: job.request.kind,
-      customer: job.request.customer,
+      id: job.id,
+      kind: job.kind,
+      customer: job.customer,
+      requestJson: JSON.stringify(job.request.raw),
+      relay: job.sourceRelay,
       model: job.model,
       status: job.status,
       promptPreview: job.preview,
@@ -1106,36 +1135,16 @@ export class Engine {
       tokensPerSec: job.tokensPerSec,
       amountMsats: job.amountMsats,
       bolt11: job.bolt11,
+      paymentHash: job.paymentHash,
       error: job.error,
       encrypted: job.request.encrypted !== null,
+      resultEventId: job.resultEventId,
       createdAt: job.createdAt,
-      updatedAt: this.now(),
+      updatedAt: job.updatedAt,
+      finishedAt: job.finishedAt,
     };
   }
 
-  private toRow(job: Running): JobInsert {
-    return {
-      id: job.request.id,
-      kind: job.request.kind,
-      customer: job.request.customer,
-      requestJson: JSON.stringify(job.request.raw),
-      relay: job.relay,
-      model: job.model,
-      status: job.status,
-      promptPreview: job.preview,
-      tokens: 0,
-      tokensPerSec: null,
-      amountMsats: null,
-      bolt11: null,
-      paymentHash: null,
-      error: null,
-      encrypted: job.request.encrypted !== null,
-      resultEventId: null,
-      createdAt: job.createdAt,
-      updatedAt: job.createdAt,
-      finishedAt: null,
-    };
-  }
 }
 
 /** True when the event names providers (p tags) and we are not among them. */

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { Ledger } from "../../src/ledger/ledger.ts";
+import { setLogSink } from "../../src/log.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startProvider, uniqueIds, until, type Provider } from "./harness.ts";
 
@@ -254,6 +255,30 @@ describe("crash recovery", () => {
     }
     expect(fake.requests("/api/generate").filter((r) => r.body?.prompt)).toEqual([]);
   });
+});
+
+test("recover(): a move job.ts forbids is logged as a bug and refused, not thrown, and the loop ends", async () => {
+  const p = await provider({ offline: true });
+  const c = p.customer;
+  // A row no run of the engine leaves: still 'received' yet carrying a credited payment hash, so
+  // recovery would move received → paid, which job.ts does not allow.
+  const odd = c.request({ inputs: [["odd row", "text"]] });
+  const hash = "e".repeat(64);
+  p.ledger.insertJob({ id: odd.id, kind: 5050, customer: c.pubkey, requestJson: JSON.stringify(odd), status: "received", amountMsats: 5000, paymentHash: hash, createdAt: Date.now() });
+  p.ledger.creditPayment({ id: "odd-pay", amountMsats: 5000, paymentHash: hash, source: "invoice" });
+  const lines: string[] = [];
+  const prev = setLogSink((line) => void lines.push(line));
+  try {
+    expect(await p.engine.recover()).toBe(0);
+  } finally {
+    setLogSink(prev);
+  }
+  const bug = lines.map((l) => JSON.parse(l)).find((r) => String(r.msg).includes("illegal job status change"));
+  expect(bug).toMatchObject({ level: "error", id: odd.id, from: "received", to: "paid" });
+  // Left as it was: neither paid nor closed, and the customer heard nothing.
+  expect(p.ledger.getJob(odd.id)?.status).toBe("received");
+  await Bun.sleep(100);
+  expect(c.feedback(odd.id)).toEqual([]);
 });
 
 test("recover() while a job runs leaves that job alone", async () => {
