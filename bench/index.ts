@@ -7,22 +7,23 @@
 //   2. streaming: Inference.generate vs a bare fetch of the same NDJSON stream;
 //   3. start-up: compiled cold start to the first HTTP 200, idle RSS, binary and UI sizes.
 //
-// Options: --quick (fewer jobs), --no-wasm (skip the nostr-wasm floor), --no-startup,
+// Options: --quick (fewer jobs), --no-wasm (skip provider-js and floor-wasm), --no-startup,
 //          --json FILE (also write the figures as JSON), --profile DIR (CPU profile of the
 //          provider child, Markdown, written when it exits), --verbose (show the child's stderr),
 //          --ablations (also run the provider with parts of its work switched off, one at a time,
 //          to price each part; see ABLATIONS in bench/responder.ts), --binary PATH (time this
-//          compiled binary instead of dist/compute).
+//          compiled binary instead of dist/compute), --only KINDS (comma list of responder kinds),
+//          --repeat N (N interleaved rounds of every kind: medians, latency over all samples).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startOllamaServer, type FakeOllama } from "../test/fixtures/ollama-server.ts";
 import { startRelay } from "../test/fixtures/relay.ts";
 import { Customers, type PhaseResult } from "./load.ts";
-import { ABLATIONS, type Ablation, type FromChild, type ResponderArgs, type ResponderKind, type ToChild } from "./responder.ts";
+import { ABLATIONS, isProvider, RESPONDER_KINDS, type Ablation, type FromChild, type ResponderArgs, type ResponderKind, type ToChild } from "./responder.ts";
 import { startup, uiSizes, type SizesResult, type StartupResult } from "./startup.ts";
 import { streamingOverhead, type StreamingResult } from "./streaming.ts";
-import { fmt, goal, machine, percentile, table } from "./util.ts";
+import { fmt, goal, machine, median, percentile, table } from "./util.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -37,6 +38,8 @@ const { values: flags } = parseArgs({
     verbose: { type: "boolean" },
     ablations: { type: "boolean" },
     binary: { type: "string" },
+    only: { type: "string" },
+    repeat: { type: "string" },
   },
 });
 
@@ -56,9 +59,10 @@ class Responder {
     const prof = flags.profile && kind.startsWith("provider") ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${flags.profile}`] : [];
     if (prof.length) mkdirSync(flags.profile!, { recursive: true });
     this.ready = this.next("ready") as Promise<Extract<FromChild, { t: "ready" }>>;
-    const wasm = kind === "provider-wasm" ? ["--preload", join(import.meta.dir, "wasm-plugin.ts")] : [];
-    this.proc = Bun.spawn([process.execPath, ...prof, ...wasm, join(import.meta.dir, "responder.ts"), JSON.stringify(args)], {
+    this.proc = Bun.spawn([process.execPath, ...prof, join(import.meta.dir, "responder.ts"), JSON.stringify(args)], {
       cwd: ROOT,
+      // provider-js: the product's signer kept on its pure-JS fallback.
+      env: { ...process.env, ...(kind === "provider-js" ? { COMPUTE_NOSTR_WASM: "0" } : {}) },
       stdout: "ignore",
       stderr: flags.verbose ? "inherit" : "ignore",
       ipc: (msg: FromChild) => {
@@ -164,7 +168,7 @@ async function dispatch(kind: ResponderKind, fake: FakeOllama, opts: { warmOnly?
     const paced = await phase(PLAN.paced, PLAN.rate);
     const burst = await phase(PLAN.burst, null);
     let serial: Phase | null = null;
-    if ((kind === "provider" || kind === "provider-wasm") && !opts.ablate?.length) {
+    if (isProvider(kind) && !opts.ablate?.length) {
       await child.limits(1);
       serial = await phase(PLAN.serial, null);
     }
@@ -175,6 +179,47 @@ async function dispatch(kind: ResponderKind, fake: FakeOllama, opts: { warmOnly?
     await child.stop().catch(() => {});
     await relay.stop();
   }
+}
+
+/** One figure set from several rounds of the same kind: medians, latency samples pooled. */
+function combine(ds: Dispatch[]): Dispatch {
+  if (ds.length === 1) return ds[0]!;
+  const phase = (ps: Phase[]): Phase => ({
+    jobs: ps.reduce((n, p) => n + p.jobs, 0),
+    results: ps.reduce((n, p) => n + p.results, 0),
+    errors: ps.reduce((n, p) => n + p.errors, 0),
+    processingMs: ps.flatMap((p) => p.processingMs),
+    resultMs: ps.flatMap((p) => p.resultMs),
+    turnaroundMs: ps.flatMap((p) => p.turnaroundMs),
+    wallS: median(ps.map((p) => p.wallS)),
+    jobsPerSec: median(ps.map((p) => p.jobsPerSec)),
+    firstError: ps.find((p) => p.firstError)?.firstError ?? null,
+    cpuMsPerJob: median(ps.map((p) => p.cpuMsPerJob)),
+    parentCpuMsPerJob: median(ps.map((p) => p.parentCpuMsPerJob)),
+    reqsPerJob: median(ps.map((p) => p.reqsPerJob)),
+  });
+  const serial = ds.map((d) => d.serial).filter((x): x is Phase => x !== null);
+  return {
+    kind: ds[0]!.kind,
+    ablate: ds[0]!.ablate,
+    setupMs: median(ds.map((d) => d.setupMs)),
+    signer: ds[0]!.signer,
+    paced: phase(ds.map((d) => d.paced)),
+    burst: phase(ds.map((d) => d.burst)),
+    serial: serial.length ? phase(serial) : null,
+    peakRssKb: Math.max(...ds.map((d) => d.peakRssKb ?? 0)) || null,
+  };
+}
+
+/** provider ÷ other throughput, per round (each pair ran back to back, on the same machine state). */
+function ratios(rounds: Dispatch[][], other: ResponderKind): number[] {
+  const out: number[] = [];
+  for (const round of rounds) {
+    const p = round.find((d) => d.kind === "provider");
+    const o = round.find((d) => d.kind === other);
+    if (p && o) out.push(p.burst.jobsPerSec / o.burst.jobsPerSec);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- output
@@ -220,24 +265,34 @@ async function main() {
   );
 
   const fake = await startOllamaServer({ instant: true, numParallel: 64 });
-  const runs: Dispatch[] = [];
+  const rounds: Dispatch[][] = [];
+  let runs: Dispatch[] = [];
   const ablations: Dispatch[] = [];
   let streaming: StreamingResult | null = null;
   let start: StartupResult | null = null;
   let sizes: SizesResult | null = null;
   try {
-    const kinds: ResponderKind[] = ["provider", "floor", ...(flags["no-wasm"] ? [] : (["provider-wasm", "floor-wasm"] as const))];
+    const kinds: ResponderKind[] = flags.only
+      ? flags.only.split(",").map((k) => k.trim() as ResponderKind)
+      : RESPONDER_KINDS.filter((k) => !flags["no-wasm"] || k === "provider" || k === "floor");
+    for (const k of kinds) if (!RESPONDER_KINDS.includes(k)) throw new Error(`unknown responder kind ${k}; one of ${RESPONDER_KINDS.join(", ")}`);
+    const repeat = Math.max(1, Math.floor(Number(flags.repeat ?? 1)) || 1);
     // The relay and the customers live in this process: warm their code up once, unmeasured, so
     // the first responder measured is not charged for our JIT.
     process.stdout.write("warming up the relay and customers… ");
     await dispatch("floor", fake, { warmOnly: true });
     console.log("done");
-    for (const kind of kinds) {
-      process.stdout.write(`dispatch: ${kind}… `);
-      const t = performance.now();
-      runs.push((await dispatch(kind, fake))!);
-      console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
+    for (let r = 0; r < repeat; r++) {
+      const round: Dispatch[] = [];
+      for (const kind of kinds) {
+        process.stdout.write(`dispatch: ${kind}${repeat > 1 ? ` (round ${r + 1} of ${repeat})` : ""}… `);
+        const t = performance.now();
+        round.push((await dispatch(kind, fake))!);
+        console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
+      }
+      rounds.push(round);
     }
+    runs = kinds.map((k) => combine(rounds.map((round) => round.find((d) => d.kind === k)!)));
     if (flags.ablations) {
       const sets: Ablation[][] = [...ABLATIONS.map((a) => [a]), [...ABLATIONS]];
       for (const ablate of sets) {
@@ -266,14 +321,23 @@ async function main() {
   }
 
   console.log("\n## Dispatch (customer-side latency; CPU from the responder child's own counters)\n");
+  if (rounds.length > 1) console.log(`${rounds.length} rounds, run interleaved: CPU, jobs/s and RSS are medians; latency percentiles are over every round's samples.\n`);
   console.log(dispatchTable(runs));
 
-  const provider = runs.find((r) => r.kind === "provider")!;
-  const floor = runs.find((r) => r.kind === "floor")!;
-  const ratio = provider.burst.jobsPerSec / floor.burst.jobsPerSec;
-  console.log(`\nprovider / floor throughput: ${fmt(ratio * 100, 0)} %; CPU per job at saturation: provider ${ms(provider.burst.cpuMsPerJob)} ms vs floor ${ms(floor.burst.cpuMsPerJob)} ms`);
+  const provider = runs.find((r) => r.kind === "provider");
+  const floor = runs.find((r) => r.kind === "floor");
+  const floorRatios = ratios(rounds, "floor");
+  const ratio = floorRatios.length ? median(floorRatios) : NaN;
+  const range = (xs: number[]) => (xs.length > 1 ? ` (rounds: ${xs.map((x) => fmt(x * 100, 0)).join(", ")} %)` : "");
+  if (provider && floor) {
+    console.log(`\nprovider / floor throughput: ${fmt(ratio * 100, 0)} %${range(floorRatios)}; CPU per job at saturation: provider ${ms(provider.burst.cpuMsPerJob)} ms vs floor ${ms(floor.burst.cpuMsPerJob)} ms`);
+  }
+  const wasmRatios = ratios(rounds, "floor-wasm");
+  if (provider && wasmRatios.length) {
+    console.log(`provider / floor-wasm throughput (same signature code): ${fmt(median(wasmRatios) * 100, 0)} %${range(wasmRatios)}`);
+  }
 
-  if (ablations.length) {
+  if (ablations.length && provider && floor) {
     console.log("\n## What-if: the provider with parts of its work switched off (bench/responder.ts ABLATIONS)\n");
     const rows = [provider, ...ablations].map((d) => [
       d.ablate.length ? d.ablate.map((a) => ABLATION_LABEL[a]).join(" + ") : "provider as is",
@@ -311,6 +375,7 @@ async function main() {
     sizeRows.push(
       [`cold start to first /healthz 200, median of ${start.coldStartMs.length}, ms`, ms(start.coldStartMedianMs!)],
       ["  min / max, ms", `${ms(Math.min(...start.coldStartMs))} / ${ms(Math.max(...start.coldStartMs))}`],
+      [`\`compute --version\` (runtime + bundle load), median, ms`, ms(start.versionMedianMs)],
       ["idle RSS of --headless after 3 s, MiB", mb(start.idleRssKb)],
       ["  peak RSS so far (VmHWM), MiB", mb(start.idlePeakRssKb)],
       [`binary ${flags.binary ? "(--binary)" : "dist/compute"}, MiB`, fmt(start.binaryBytes! / 2 ** 20, 1)],
@@ -326,13 +391,16 @@ async function main() {
   }
   console.log(table(["", "value"], sizeRows));
 
-  const p50 = percentile(provider.paced.processingMs, 50);
-  const p99 = percentile(provider.paced.processingMs, 99);
-  const goals: string[][] = [
-    [`request → processing p50 ≤ 5 ms at ${PLAN.rate} jobs/s`, `${ms(p50)} ms`, goal(p50 <= 5)],
-    [`request → processing p99 ≤ 25 ms at ${PLAN.rate} jobs/s`, `${ms(p99)} ms`, goal(p99 <= 25)],
-    ["throughput ≥ 80 % of the floor", `${fmt(ratio * 100, 0)} %`, goal(ratio >= 0.8)],
-  ];
+  const goals: string[][] = [];
+  if (provider) {
+    const p50 = percentile(provider.paced.processingMs, 50);
+    const p99 = percentile(provider.paced.processingMs, 99);
+    goals.push(
+      [`request → processing p50 ≤ 5 ms at ${PLAN.rate} jobs/s`, `${ms(p50)} ms`, goal(p50 <= 5)],
+      [`request → processing p99 ≤ 25 ms at ${PLAN.rate} jobs/s`, `${ms(p99)} ms`, goal(p99 <= 25)],
+    );
+  }
+  if (Number.isFinite(ratio)) goals.push(["throughput ≥ 80 % of the floor", `${fmt(ratio * 100, 0)} %`, goal(ratio >= 0.8)]);
   if (streaming) goals.push(["streaming adds < 2 %", `${fmt(streaming.overheadPct, 2)} %`, goal(streaming.overheadPct < 2)]);
   if (start && !start.skipped) goals.push(["compiled cold start ≤ 60 ms", `${ms(start.coldStartMedianMs!)} ms`, goal(start.coldStartMedianMs! <= 60)]);
   console.log("\n## Goals\n");
@@ -354,7 +422,9 @@ async function main() {
       plan: PLAN,
       ablations: ablations.map((r) => ({ ...r, paced: strip(r.paced), burst: strip(r.burst) })),
       dispatch: runs.map((r) => ({ ...r, paced: strip(r.paced), burst: strip(r.burst), serial: r.serial && strip(r.serial) })),
+      rounds: rounds.length,
       ratio,
+      ratios: { floor: floorRatios, floorWasm: wasmRatios },
       streaming,
       startup: start,
       sizes,

@@ -1,12 +1,12 @@
 // The thing under test, run in a child process so its CPU time and memory are its own (the relay,
-// the customers and the fake Ollama stay in the parent). Two kinds:
+// the customers and the fake Ollama stay in the parent). Kinds:
 //   provider    – the product's Engine wired the way src/app.ts wires it (RelayPool, Inference,
 //                 Ledger in a temp dir, Bus), free mode, against the local relay and fake Ollama;
+//                 signatures by src/nostr/signer.ts (nostr-wasm once loaded, as in the product);
+//   provider-js – the same with COMPUTE_NOSTR_WASM=0 (the signer's pure-JS fallback);
 //   floor       – the least a correct NIP-90 responder must do: verify each 5050 (nostr-tools'
 //                 Relay does), sign and publish one 7000 "processing" and one 6050 result;
-//   floor-wasm  – the same floor with nostr-wasm plugged into nostr-tools/wasm for sign/verify;
-//   provider-wasm – the provider in a process started with `--preload bench/wasm-plugin.ts`, so
-//                 nostr-tools' sign/verify run on nostr-wasm (an experiment; src/ unchanged).
+//   floor-wasm  – the same floor with nostr-wasm plugged into nostr-tools/wasm for sign/verify.
 // Parent ↔ child over Bun IPC: the child says {t:"ready"}; {t:"mark"} asks for a CPU/RSS reading;
 // {t:"limits"} changes the provider's concurrency; {t:"stop"} ends it.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +17,9 @@ import * as pure from "nostr-tools/pure";
 import type { Event, EventTemplate } from "nostr-tools/pure";
 import { procStatusKb } from "./util.ts";
 
-export type ResponderKind = "provider" | "provider-wasm" | "floor" | "floor-wasm";
+export type ResponderKind = "provider" | "provider-js" | "floor" | "floor-wasm";
+export const RESPONDER_KINDS: readonly ResponderKind[] = ["provider", "floor", "provider-js", "floor-wasm"];
+export const isProvider = (k: ResponderKind) => k === "provider" || k === "provider-js";
 
 /**
  * What-if switches for the provider, to price each part of its per-job cost (the Engine takes its
@@ -55,6 +57,7 @@ async function startProvider(args: ResponderArgs, secretKey: Uint8Array, pubkey:
   const { Ledger } = await import("../src/ledger/ledger.ts");
   const { RelayPool } = await import("../src/nostr/pool.ts");
   const { setLogLevel } = await import("../src/log.ts");
+  const { initSigner } = await import("../src/nostr/signer.ts");
   // The product's default level; the parent sends our stderr to /dev/null, so the cost of
   // formatting the per-job log lines is counted but nothing is shown.
   const off = new Set(args.ablate ?? []);
@@ -66,6 +69,8 @@ async function startProvider(args: ResponderArgs, secretKey: Uint8Array, pubkey:
     limits: { maxConcurrentJobs: n, queueSize: 10_000, perCustomerPerMinute: 100_000, partialIntervalMs: 600_000 },
   });
   let config = ConfigSchema.parse(raw(args.maxConcurrentJobs));
+  // The pool loads nostr-wasm when it starts; waiting here keeps the load out of the warm-up.
+  const signer = await initSigner();
   const dir = mkdtempSync(join(tmpdir(), "compute-bench-"));
   const bus = new Bus();
   const ledger = Ledger.open(off.has("memory-ledger") ? ":memory:" : join(dir, "ledger.db"));
@@ -103,6 +108,7 @@ async function startProvider(args: ResponderArgs, secretKey: Uint8Array, pubkey:
   const engine = new Engine({ bus, pool: enginePool, inference: engineInference, ledger, payments: null, secretKey, pubkey, config: () => config });
   await engine.goOnline();
   return {
+    signer,
     setLimits(n: number) {
       config = ConfigSchema.parse(raw(n));
     },
@@ -145,6 +151,7 @@ async function startFloor(args: ResponderArgs, secretKey: Uint8Array, pubkey: st
   });
   void pubkey;
   return {
+    signer: (wasm ? "wasm" : "js") as "wasm" | "js",
     setLimits(_n: number) {},
     async stop() {
       relay.close();
@@ -157,7 +164,7 @@ async function main() {
   const t0 = performance.now();
   const secretKey = pure.generateSecretKey();
   const pubkey = pure.getPublicKey(secretKey);
-  const responder = args.kind === "provider" || args.kind === "provider-wasm" ? await startProvider(args, secretKey, pubkey) : await startFloor(args, secretKey, pubkey, args.kind === "floor-wasm");
+  const responder = isProvider(args.kind) ? await startProvider(args, secretKey, pubkey) : await startFloor(args, secretKey, pubkey, args.kind === "floor-wasm");
   process.on("message", async (msg: ToChild) => {
     if (msg.t === "mark") {
       const u = process.cpuUsage();
@@ -170,10 +177,8 @@ async function main() {
       process.exit(0);
     }
   });
-  // Sanity check for the wasm runs: which implementation signs in this process (the provider's
-  // goes through nostr-tools/pure, rewritten by bench/wasm-plugin.ts when preloaded).
-  const viaWasm = args.kind === "floor-wasm" || pure.finalizeEvent.toString().includes("nw.");
-  send({ t: "ready", pubkey, setupMs: performance.now() - t0, signer: viaWasm ? "wasm" : "js" });
+  // Which implementation signs and verifies in this process (the provider's: src/nostr/signer.ts).
+  send({ t: "ready", pubkey, setupMs: performance.now() - t0, signer: responder.signer });
 }
 
 // Only when run as the child: bench/index.ts imports this file for its types and ABLATIONS.

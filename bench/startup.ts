@@ -14,6 +14,8 @@ export interface StartupResult {
   binaryBytes: number | null;
   coldStartMs: number[];
   coldStartMedianMs: number | null;
+  /** `compute --version`, spawn → exit, median: runtime start plus loading the bundle, nothing else. */
+  versionMedianMs: number | null;
   idleRssKb: number | null;
   idlePeakRssKb: number | null;
 }
@@ -51,7 +53,7 @@ async function waitHealthy(port: number, proc: Bun.Subprocess, timeoutMs: number
 }
 
 export async function startup(bin: string, relayUrl: string, ollamaUrl: string, runs = 10): Promise<StartupResult> {
-  const empty: StartupResult = { skipped: null, binaryBytes: null, coldStartMs: [], coldStartMedianMs: null, idleRssKb: null, idlePeakRssKb: null };
+  const empty: StartupResult = { skipped: null, binaryBytes: null, coldStartMs: [], coldStartMedianMs: null, versionMedianMs: null, idleRssKb: null, idlePeakRssKb: null };
   if (!existsSync(bin)) return { ...empty, skipped: `${bin} is missing (run \`bun run build\` first)` };
   const dir = mkdtempSync(join(tmpdir(), "compute-bench-bin-"));
   const env = {
@@ -73,6 +75,12 @@ export async function startup(bin: string, relayUrl: string, ollamaUrl: string, 
   try {
     const init = Bun.spawnSync([bin, "init", "--import"], { cwd: dir, env, stdin: Buffer.from(generateMnemonic(wordlist)), stdout: "pipe", stderr: "pipe" });
     if (init.exitCode !== 0) return { ...empty, skipped: `\`compute init --import\` failed: ${init.stderr.toString().trim().slice(0, 200)}` };
+    const versionTimes: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      const t0 = performance.now();
+      Bun.spawnSync([bin, "--version"], { cwd: dir, env, stdout: "ignore", stderr: "ignore" });
+      if (i > 0) versionTimes.push(performance.now() - t0);
+    }
     const times: number[] = [];
     // One unmeasured start first: the page cache then holds the binary, as on a machine that runs it.
     for (let i = 0; i <= runs; i++) {
@@ -98,7 +106,7 @@ export async function startup(bin: string, relayUrl: string, ollamaUrl: string, 
     } finally {
       await end(proc);
     }
-    return { skipped: null, binaryBytes: statSync(bin).size, coldStartMs: times, coldStartMedianMs: median(times), idleRssKb, idlePeakRssKb };
+    return { skipped: null, binaryBytes: statSync(bin).size, coldStartMs: times, coldStartMedianMs: median(times), versionMedianMs: median(versionTimes), idleRssKb, idlePeakRssKb };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
