@@ -3,7 +3,6 @@
 // queue, and answers with kind 7000 feedback and a kind 6050 result. Every status change goes
 // through job.ts's state machine and is a ledger row and a bus event. Online/offline
 // (announcement, heartbeat, pings) lives here too.
-import { finalizeEvent } from "nostr-tools/pure";
 import type { Filter } from "nostr-tools/filter";
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
@@ -32,6 +31,7 @@ import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs, type InputFetcher } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
 import type { JobInsert, Ledger } from "../ledger/ledger.ts";
+import { signEvent } from "../nostr/signer.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { readZapClaim, type ZapClaim, type ZapOutcome } from "../wallet/payments.ts";
@@ -70,7 +70,7 @@ export interface EngineInference {
 }
 
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<Ledger, "markSeen" | "pruneSeen" | "insertJob" | "updateJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "findPaymentByHash">;
+export type EngineLedger = Pick<Ledger, "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "findPaymentByHash">;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
@@ -144,6 +144,8 @@ const INFO_FEEDBACK_TIMEOUT_MS = 5_000;
  */
 const SEEN_KEEP_MS = 24 * 3600_000;
 const SEEN_PRUNE_EVERY_MS = 3600_000;
+/** How long changes to the set of held jobs are gathered before the cancel watch is updated. */
+const CANCEL_WATCH_EVERY_MS = 250;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
 /**
@@ -167,8 +169,9 @@ export class Engine {
   private sub: { close(): void } | null = null;
   /** NIP-09 cancellations: a subscription on the ids of the jobs we hold (see watchCancels). */
   private cancelSub: { close(): void } | null = null;
-  private cancelWatchKey = "";
-  private cancelWatchQueued = false;
+  /** The job ids cancelSub covers (it may still name jobs that have ended since). */
+  private cancelWatchIds = new Set<string>();
+  private cancelWatchTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private active = new Map<string, Running>(); // processing or waiting for payment
   private queue: Running[] = [];
@@ -423,9 +426,11 @@ export class Engine {
       await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => (timer = setTimeout(r, Math.max(1, drainUntil - performance.now()))))]);
       clearTimeout(timer);
     }
+    if (this.cancelWatchTimer) clearTimeout(this.cancelWatchTimer);
+    this.cancelWatchTimer = null;
     this.cancelSub?.close();
     this.cancelSub = null;
-    this.cancelWatchKey = "";
+    this.cancelWatchIds.clear();
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
   }
@@ -625,10 +630,14 @@ export class Engine {
       return;
     }
     if (event.kind !== JOB_REQUEST_TEXT || !this.online) return;
-    // The same request arrives through several relays: handle it once, across restarts too.
-    if (!this.deps.ledger.markSeen(event.id, event.kind)) return;
+    // The same request arrives through several relays: handle it once, across restarts too. A
+    // request we take is marked seen in the same commit as its ledger row (admitJob); any other is
+    // marked on its way out below. Everything up to there is synchronous, so a copy from another
+    // relay can't slip in between the check and the mark.
+    if (this.deps.ledger.isSeen(event.id)) return;
     const parsed = parseJobRequest(event, { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
     if (!parsed.ok) {
+      this.deps.ledger.markSeen(event.id, event.kind);
       // A malformed request addressed to another provider is theirs to answer, not ours.
       if (!parsed.silent && parsed.ref && !addressedElsewhere(event, this.deps.pubkey)) {
         await this.sendFeedback(parsed.ref, relay, "error", { extraInfo: parsed.reason });
@@ -651,7 +660,7 @@ export class Engine {
       limits: cfg.limits,
       servedModels: served,
       defaultModel: cfg.provider.defaultModel,
-      seen: () => false, // markSeen above already deduplicated
+      seen: () => false, // isSeen above already deduplicated
       customerRecent: (pk, since) => (this.customerLog.get(pk) ?? []).filter((t) => t >= since).length,
       activeCount: this.generating,
       queuedCount: this.queue.length,
@@ -659,6 +668,7 @@ export class Engine {
       paymentMode: cfg.pricing.mode,
     });
     if (!verdict.accept) {
+      this.deps.ledger.markSeen(event.id, event.kind);
       if (!verdict.silent) {
         this.noteCustomer(request.customer);
         await this.sendFeedback(request, relay, "error", { extraInfo: verdict.reason });
@@ -678,7 +688,8 @@ export class Engine {
     };
     // A job already in the ledger was handled before (the seen table may have been pruned since):
     // answering it again would charge or answer twice.
-    if (!this.deps.ledger.insertJob(this.toRow(job))) {
+    if (!this.deps.ledger.admitJob(this.toRow(job), event.kind, job.createdAt)) {
+      this.deps.ledger.markSeen(event.id, event.kind);
       log.info("request already in the ledger; not answering it again", { id: request.id });
       return;
     }
@@ -717,27 +728,38 @@ export class Engine {
   /**
    * Keeps one subscription for kind 5 events that e-tag a job we hold (queued, waiting for payment
    * or running). Customers' clients differ in what else they tag (k, p), so the job id is the one
-   * thing to match on. Coalesced to one update per tick; closed when no job is held.
+   * thing to match on. Every REQ costs the relay a stored query and public relays rate-limit them,
+   * so changes are gathered for CANCEL_WATCH_EVERY_MS and the subscription is only reopened when
+   * a job joins the set: ids of jobs that ended ride along until then, and a job over within the
+   * window needs no REQ at all. Closed when no job is held. A kind 5 sent before our REQ is still
+   * found: the relay has stored it, and `since` reaches back past it.
    */
   private watchCancels(): void {
-    if (this.cancelWatchQueued) return;
-    this.cancelWatchQueued = true;
-    queueMicrotask(() => {
-      this.cancelWatchQueued = false;
-      const jobs = [...this.active.values(), ...this.queue];
-      const ids = jobs.map((j) => j.request.id).sort();
-      const key = this.stopped ? "" : ids.join(",");
-      if (key === this.cancelWatchKey) return;
-      this.cancelWatchKey = key;
+    if (this.cancelWatchTimer || this.stopped) return;
+    this.cancelWatchTimer = setTimeout(() => {
+      this.cancelWatchTimer = null;
+      this.updateCancelWatch();
+    }, CANCEL_WATCH_EVERY_MS);
+  }
+
+  private updateCancelWatch(): void {
+    if (this.stopped) return;
+    const jobs = [...this.active.values(), ...this.queue];
+    if (jobs.length === 0) {
       this.cancelSub?.close();
       this.cancelSub = null;
-      if (!key) return;
-      // A kind 5 sent before this REQ reaches the relay is still stored there: `since` the oldest
-      // request (the customer's own clock, like its deletion's) minus a margin finds it.
-      const since = Math.min(...jobs.map((j) => j.request.createdAt)) - 60;
-      this.cancelSub = this.deps.pool.subscribe([{ kinds: [DELETION], "#e": ids, since }], {
-        onEvent: (ev) => this.onDeletion(ev),
-      });
+      this.cancelWatchIds.clear();
+      return;
+    }
+    if (this.cancelSub && jobs.every((j) => this.cancelWatchIds.has(j.id))) return;
+    const ids = jobs.map((j) => j.id);
+    // The customer's clock, like its deletion's: the oldest request minus a margin.
+    let since = Infinity;
+    for (const j of jobs) since = Math.min(since, j.request.createdAt);
+    this.cancelSub?.close();
+    this.cancelWatchIds = new Set(ids);
+    this.cancelSub = this.deps.pool.subscribe([{ kinds: [DELETION], "#e": ids, since: since - 60 }], {
+      onEvent: (ev) => this.onDeletion(ev),
     });
   }
 
@@ -988,12 +1010,12 @@ export class Engine {
       invoice = await this.deps.payments.createInvoice({ id: job.request.id, amountMsats: msats, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs: cfg.pricing.invoiceExpirySecs });
     } catch (err) {
       log.warn("could not create the pay-after invoice; the result goes out with the amount only", { id: job.request.id, err: errorMessage(err) });
-      this.deps.ledger.updateJob(job.id, { amountMsats: msats, updatedAt: this.now() });
+      this.deps.ledger.patchJob(job.id, { amountMsats: msats, updatedAt: this.now() });
       return { msats };
     }
     job.bolt11 = invoice.bolt11;
     job.paymentHash = invoice.paymentHash;
-    this.deps.ledger.updateJob(job.id, { amountMsats: msats, bolt11: invoice.bolt11, paymentHash: invoice.paymentHash, updatedAt: this.now() });
+    this.deps.ledger.patchJob(job.id, { amountMsats: msats, bolt11: invoice.bolt11, paymentHash: invoice.paymentHash, updatedAt: this.now() });
     return { msats, bolt11: invoice.bolt11 };
   }
 
@@ -1027,7 +1049,8 @@ export class Engine {
   // ---------------------------------------------------------------- out
 
   private sign(template: EventTemplate): NostrEvent {
-    return finalizeEvent(template, this.deps.secretKey) as NostrEvent;
+    // nostr-wasm once the pool has loaded it (initSigner), the pure-JS code until then.
+    return signEvent(template, this.deps.secretKey) as NostrEvent;
   }
 
   private async publish(template: EventTemplate, extraRelays?: string[], timeoutMs?: number) {
@@ -1083,7 +1106,7 @@ export class Engine {
     if (patch.error !== undefined) job.error = patch.error;
     if (patch.resultEventId !== undefined) job.resultEventId = patch.resultEventId;
     if (patch.paymentHash !== undefined) job.paymentHash = patch.paymentHash;
-    this.deps.ledger.updateJob(job.id, {
+    this.deps.ledger.patchJob(job.id, {
       status: to,
       tokens: job.tokens,
       tokensPerSec: job.tokensPerSec,
@@ -1101,7 +1124,7 @@ export class Engine {
   private note(job: Running, patch: { error: string }): void {
     job.updatedAt = this.now();
     job.error = patch.error;
-    this.deps.ledger.updateJob(job.id, { ...patch, updatedAt: job.updatedAt });
+    this.deps.ledger.patchJob(job.id, { ...patch, updatedAt: job.updatedAt });
     this.emitJob(job);
   }
 
@@ -1109,7 +1132,7 @@ export class Engine {
   private moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch: { error?: string } = {}): boolean {
     if (!this.legal(row.id, row.status, to)) return false;
     const now = this.now();
-    this.deps.ledger.updateJob(row.id, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });
+    this.deps.ledger.patchJob(row.id, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });
     return true;
   }
 
