@@ -1,36 +1,11 @@
 // The provider end to end, part 1: requests in, feedback and results out, over real relays, the
 // fake Ollama and a real ledger. Each test can fail: answers are derived from the prompt by the
 // fake, and replies are read back by a customer that knows nothing of the product's code.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { startProvider, uniqueIds, until, type Provider } from "./harness.ts";
+import { describe, expect, test } from "bun:test";
+import { fakeAnswer } from "../fixtures/ollama-server.ts";
+import { providerSuite, uniqueIds, until } from "./harness.ts";
 
-let fake: FakeOllama;
-const live: Provider[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => void unhandled.push(e);
-
-beforeAll(async () => {
-  process.on("unhandledRejection", onUnhandled);
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }, { name: "qwen2.5:0.5b" }], instant: true });
-});
-afterEach(async () => {
-  for (const p of live.splice(0)) await p.stop();
-  await fake.setFault(null);
-  fake.setPacing({ instant: true, tokensPerSec: 1000, timeToFirstTokenMs: 0, responseTokens: null });
-  fake.clearRequests();
-});
-afterAll(async () => {
-  await fake.stop();
-  process.off("unhandledRejection", onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-
-async function provider(opts: Parameters<typeof startProvider>[1] = {}): Promise<Provider> {
-  const p = await startProvider(fake, opts);
-  live.push(p);
-  return p;
-}
+const { fake, provider } = providerSuite({ models: [{ name: "llama3.2" }, { name: "qwen2.5:0.5b" }] });
 
 const generateRequests = () => fake.requests("/api/generate").filter((r) => r.body?.prompt);
 

@@ -1,7 +1,9 @@
 // One provider, wired the way app.ts wires it, against real local servers: two test relays, the
 // fake Ollama, a Ledger in a temp file, Inference, RelayPool and the Engine; plus a customer built
 // only from nostr-tools (test/fixtures/customer.ts). Each test gets fresh relays and a fresh
-// ledger so requests of one test never replay into the next; the fake Ollama is per file.
+// ledger so requests of one test never replay into the next; the fake Ollama is per file
+// (providerSuite sets up the file: the fake, the providers' clean-up, unhandled rejections).
+import { afterAll, afterEach, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +16,7 @@ import { Engine, type EngineDeps } from "../../src/jobs/engine.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { RelayPool } from "../../src/nostr/pool.ts";
 import { startCustomer, type Customer } from "../fixtures/customer.ts";
-import type { FakeOllama } from "../fixtures/ollama-server.ts";
+import { startOllamaServer, type FakeModelSpec, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 
 export interface ProviderOptions {
@@ -189,4 +191,80 @@ export async function startProvider(fake: FakeOllama, opts: ProviderOptions = {}
 /** Unique events by id (the same event stored on both relays counts once). */
 export function uniqueIds(events: Event[]): string[] {
   return [...new Set(events.map((e) => e.id))];
+}
+
+export interface SuiteOptions {
+  /** What the file's fake Ollama serves; default llama3.2. It always answers instantly. */
+  models?: FakeModelSpec[];
+  /** More clean-up after each test, after the providers stopped and the fake was reset. */
+  afterEach?: (fake: FakeOllama) => unknown;
+}
+
+export interface Suite {
+  /**
+   * The file's fake Ollama, usable inside tests and hooks (it starts in beforeAll). A stand-in
+   * that forwards to it, so it can be taken at the top of the file.
+   */
+  fake: FakeOllama;
+  /** A provider (startProvider) that is stopped after the test. */
+  provider(opts?: ProviderOptions): Promise<Provider>;
+  /** A temp dir removed after the file. */
+  tempDir(prefix: string): string;
+}
+
+/**
+ * The set-up every end-to-end file of the engine shares, as bun:test hooks of the calling file:
+ * one fake Ollama for the file; after each test, its providers stopped and the fake's faults,
+ * pacing and request log reset; at the end, temp dirs removed and no unhandled rejection allowed.
+ */
+export function providerSuite(opts: SuiteOptions = {}): Suite {
+  let real: FakeOllama | null = null;
+  const live: Provider[] = [];
+  const dirs: string[] = [];
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => void unhandled.push(e);
+
+  beforeAll(async () => {
+    process.on("unhandledRejection", onUnhandled);
+    real = await startOllamaServer({ models: opts.models ?? [{ name: "llama3.2" }], instant: true });
+  });
+  afterEach(async () => {
+    for (const p of live.splice(0)) await p.stop();
+    if (!real) return;
+    await real.setFault(null);
+    real.setPacing({ instant: true, tokensPerSec: 1000, timeToFirstTokenMs: 0, responseTokens: null });
+    real.clearRequests();
+    await opts.afterEach?.(real);
+  });
+  afterAll(async () => {
+    await real?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    process.off("unhandledRejection", onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
+  const current = (): FakeOllama => {
+    if (!real) throw new Error("the fake Ollama starts in beforeAll; use it inside tests and hooks");
+    return real;
+  };
+  const fake = new Proxy({} as FakeOllama, {
+    get(_target, key) {
+      const f = current();
+      const value = Reflect.get(f, key, f);
+      return typeof value === "function" ? value.bind(f) : value;
+    },
+  });
+  return {
+    fake,
+    async provider(options = {}) {
+      const p = await startProvider(current(), options);
+      live.push(p);
+      return p;
+    },
+    tempDir(prefix) {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+  };
 }

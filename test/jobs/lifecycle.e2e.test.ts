@@ -1,45 +1,16 @@
 // The provider end to end, part 4: being found (NIP-89 announcement, re-announce, withdrawal,
 // heartbeat), going offline and stopping, crash recovery, and a relay restarting mid-job.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { setLogSink } from "../../src/log.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { startProvider, uniqueIds, until, type Provider } from "./harness.ts";
+import { fakeAnswer } from "../fixtures/ollama-server.ts";
+import { providerSuite, uniqueIds, until } from "./harness.ts";
 
-let fake: FakeOllama;
-const live: Provider[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => void unhandled.push(e);
-const dirs: string[] = [];
-
-beforeAll(async () => {
-  process.on("unhandledRejection", onUnhandled);
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
-});
-afterEach(async () => {
-  for (const p of live.splice(0)) await p.stop();
-  await fake.setFault(null);
-  fake.setPacing({ instant: true, tokensPerSec: 1000, timeToFirstTokenMs: 0, responseTokens: null });
-  fake.removeModel("mistral:7b");
-  fake.clearRequests();
-});
-afterAll(async () => {
-  await fake.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  process.off("unhandledRejection", onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-
-async function provider(opts: Parameters<typeof startProvider>[1] = {}): Promise<Provider> {
-  const p = await startProvider(fake, opts);
-  live.push(p);
-  return p;
-}
+// A test adds mistral:7b to see a re-announce; the next test must not see it.
+const { fake, provider, tempDir } = providerSuite({ afterEach: (f) => f.removeModel("mistral:7b") });
 
 const tag = (tags: string[][], name: string) => tags.find((t) => t[0] === name);
 
@@ -207,8 +178,7 @@ describe("crash recovery", () => {
   });
 
   test("jobs left open in the ledger get 'provider restarted' and are never answered twice", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "compute-recover-"));
-    dirs.push(dir);
+    const dir = tempDir("compute-recover-");
     const ledgerPath = join(dir, "ledger.db");
     const providerKey = generateSecretKey();
     const providerPk = getPublicKey(providerKey);

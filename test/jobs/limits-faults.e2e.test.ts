@@ -1,35 +1,10 @@
 // The provider end to end, part 3: admission limits, throttled partial feedback, the job timeout,
 // and a misbehaving Ollama (500, cut stream, stall, refused connection) followed by recovery.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { startProvider, until, type Provider } from "./harness.ts";
+import { describe, expect, test } from "bun:test";
+import { fakeAnswer } from "../fixtures/ollama-server.ts";
+import { providerSuite, until } from "./harness.ts";
 
-let fake: FakeOllama;
-const live: Provider[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => void unhandled.push(e);
-
-beforeAll(async () => {
-  process.on("unhandledRejection", onUnhandled);
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
-});
-afterEach(async () => {
-  for (const p of live.splice(0)) await p.stop();
-  await fake.setFault(null);
-  fake.setPacing({ instant: true, tokensPerSec: 1000, timeToFirstTokenMs: 0, responseTokens: null });
-  fake.clearRequests();
-});
-afterAll(async () => {
-  await fake.stop();
-  process.off("unhandledRejection", onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-
-async function provider(opts: Parameters<typeof startProvider>[1] = {}): Promise<Provider> {
-  const p = await startProvider(fake, opts);
-  live.push(p);
-  return p;
-}
+const { fake, provider } = providerSuite();
 
 const prompts = () => fake.requests("/api/generate").filter((r) => r.body?.prompt).map((r) => r.body.prompt as string);
 

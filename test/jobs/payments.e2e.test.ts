@@ -1,38 +1,17 @@
 // The provider end to end in the paid modes, with a scripted wallet standing in for the payments
 // work (EnginePayments): pay first (payment-required with a bolt11, then the job), pay after (an
 // amount tag on the result), the bid, and paid jobs that outlive a restart or are paid late.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
 import { AppError } from "../../src/errors.ts";
 import type { EnginePayments } from "../../src/jobs/engine.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { PaymentReceived } from "../../src/wallet/events.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { startProvider, until, type Provider } from "./harness.ts";
+import { fakeAnswer } from "../fixtures/ollama-server.ts";
+import { providerSuite, until } from "./harness.ts";
 
-let fake: FakeOllama;
-const live: Provider[] = [];
-const dirs: string[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => void unhandled.push(e);
-
-beforeAll(async () => {
-  process.on("unhandledRejection", onUnhandled);
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
-});
-afterEach(async () => {
-  for (const p of live.splice(0)) await p.stop();
-  fake.clearRequests();
-});
-afterAll(async () => {
-  await fake.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  process.off("unhandledRejection", onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+const { fake, provider, tempDir } = providerSuite();
 
 /** A wallet that issues fake invoices and lets the test decide when one is paid. */
 function scriptedWallet() {
@@ -77,12 +56,6 @@ function scriptedWallet() {
       waiting.delete(inv.paymentHash);
     },
   };
-}
-
-async function provider(opts: Parameters<typeof startProvider>[1] = {}): Promise<Provider> {
-  const p = await startProvider(fake, opts);
-  live.push(p);
-  return p;
 }
 
 describe("pay first (upfront)", () => {
@@ -156,8 +129,7 @@ describe("pay after", () => {
 
 describe("paid jobs survive a restart", () => {
   test("paid before the crash (never started, or mid-run) → run once the provider is online again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "compute-paid-"));
-    dirs.push(dir);
+    const dir = tempDir("compute-paid-");
     const ledgerPath = join(dir, "ledger.db");
     const customerKey = generateSecretKey();
     const now = Math.floor(Date.now() / 1000);
