@@ -7,6 +7,8 @@
 //   - every payment made is credited exactly once, and nothing else is credited;
 //   - no job is answered twice (kind 6050 events per job id on the relay);
 //   - every paid job ends with a result or an error feedback.
+// Known to fail now and then (about one trial in a hundred): a kill between the ledger recording a
+// job as done and its result leaving; test/stress/crash-window.test.ts reproduces it for certain.
 // Seeds are printed; COMPUTE_STRESS_SEED=<n> replays a run, COMPUTE_KILL_TRIALS=<n> sets the count.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
@@ -166,6 +168,14 @@ test(
     };
     const made = paymentsMade(wdir);
 
+    const count = (f: (t: Trial) => boolean) => trials.filter(f).length;
+    console.log(
+      `kill -9 summary: ${TRIALS} trials in ${(elapsed / 1000).toFixed(1)} s (${Math.round(elapsed / TRIALS)} ms each); ` +
+        `results ${count((t) => t.outcome === "result")}, errors ${count((t) => t.outcome === "error")}, no answer ${count((t) => t.outcome === "none")}; ` +
+        `paid ${count((t) => t.paidWhile !== null)} (${count((t) => t.paidWhile === "down")} while down), paid with an error ${count((t) => t.paidWhile !== null && t.outcome === "error")}; ` +
+        `restart to online: median ${median(trials.map((t) => t.restartMs))} ms`,
+    );
+
     // Every payment made is credited exactly once; nothing else is credited.
     expect(credited.map((p) => p.id).sort()).toEqual(made.map((p) => p.id).sort());
     expect(new Set(credited.map((p) => p.paymentHash)).size).toBe(credited.length);
@@ -184,14 +194,6 @@ test(
     expect(unanswered.map(describe)).toEqual([]);
     // Every payment belongs to one of our trials' jobs.
     expect([...paidJobs].every((id) => trials.some((t) => t.jobId === id))).toBe(true);
-
-    const count = (f: (t: Trial) => boolean) => trials.filter(f).length;
-    console.log(
-      `kill -9 summary: ${TRIALS} trials in ${(elapsed / 1000).toFixed(1)} s (${Math.round(elapsed / TRIALS)} ms each); ` +
-        `results ${count((t) => t.outcome === "result")}, errors ${count((t) => t.outcome === "error")}, no answer ${count((t) => t.outcome === "none")}; ` +
-        `paid ${count((t) => t.paidWhile !== null)} (${count((t) => t.paidWhile === "down")} while down), paid with an error ${count((t) => t.paidWhile !== null && t.outcome === "error")}; ` +
-        `restart to online: median ${median(trials.map((t) => t.restartMs))} ms`,
-    );
   },
   TRIALS * 6_000 + 30_000,
 );
