@@ -375,7 +375,7 @@ async function main() {
     sizeRows.push(
       [`cold start to first /healthz 200, median of ${start.coldStartMs.length}, ms`, ms(start.coldStartMedianMs!)],
       ["  min / max, ms", `${ms(Math.min(...start.coldStartMs))} / ${ms(Math.max(...start.coldStartMs))}`],
-      [`\`compute --version\` (runtime + bundle load), median, ms`, ms(start.versionMedianMs)],
+      [`\`compute --version\` (runtime + bundle load), median, ms`, fmt(start.versionMedianMs, 1)],
       ["idle RSS of --headless after 3 s, MiB", mb(start.idleRssKb)],
       ["  peak RSS so far (VmHWM), MiB", mb(start.idlePeakRssKb)],
       [`binary ${flags.binary ? "(--binary)" : "dist/compute"}, MiB`, fmt(start.binaryBytes! / 2 ** 20, 1)],
