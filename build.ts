@@ -66,6 +66,9 @@ async function compile(target: Target): Promise<string> {
     compile: { target: target.name as never, outfile },
     minify: true,
     sourcemap: "none",
+    // Bytecode cuts start-up (first HTTP answer ~90 → ~59 ms here); it needs ESM output.
+    bytecode: true,
+    format: "esm",
     // sparkPlugin embeds the Breez SDK's wasm and its storage on bun:sqlite (see src/wallet/spark-plugin.ts).
     plugins: [webviewLibPlugin(target.webviewLib), sparkPlugin("build")],
     define: { "process.env.COMPUTE_COMPILED": '"1"' },

@@ -10,9 +10,11 @@ import { createLogger, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
-import { UnifiedIdentity, type WalletSeed } from "./identity/identity.ts";
+import type { UnifiedIdentity, WalletSeed } from "./identity/identity.ts";
 import { LightningUsername, type Wallet } from "./wallet/wallet.ts";
-import { Payments, checkDestination } from "./wallet/payments.ts";
+// Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
+// HTTP server already answers: start-up stays fast.
+import type { Payments } from "./wallet/payments.ts";
 import { PaymentReceived } from "./wallet/events.ts";
 import { Vault } from "./identity/vault.ts";
 import { generateMnemonic, parseMnemonic, suggestWords } from "./identity/mnemonic.ts";
@@ -27,9 +29,9 @@ import type { Snapshot } from "./server/snapshot.ts";
 import { WalletStatusChanged, type WalletView } from "./wallet/events.ts";
 import type { ProviderView } from "./jobs/provider-events.ts";
 import { assets } from "./server/assets.ts";
-import { RelayPool } from "./nostr/pool.ts";
+import type { RelayPool } from "./nostr/pool.ts";
 import { RelayListChanged } from "./nostr/events.ts";
-import { Engine, type EnginePayments } from "./jobs/engine.ts";
+import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
 import { JobStatusChanged } from "./jobs/events.ts";
 import { ModelsChanged } from "./inference/events.ts";
@@ -190,6 +192,7 @@ export class App implements Controller {
   /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
   private async startIdentityServices(): Promise<void> {
     const identity = this.identity!;
+    const [{ RelayPool }, { Payments }, { Engine }] = await Promise.all([import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]);
     this.pool = new RelayPool({
       relays: this.config.relays,
       bus: this.bus,
@@ -310,6 +313,7 @@ export class App implements Controller {
   async createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
     const vault = paths(this.dataDir).vault;
     if (Vault.exists(vault)) throw new AppError("conflict", "An identity already exists; unlock it, or replace it with `compute init --force`.");
+    const { UnifiedIdentity } = await import("./identity/identity.ts");
     const identity = await UnifiedIdentity.fromMnemonic(input.mnemonic, input.passphrase ?? "");
     await Vault.create(vault, identity.walletSeed(), input.password);
     await this.onUnlocked(identity);
@@ -321,6 +325,7 @@ export class App implements Controller {
     if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
     if (this.identity) return;
     const seed = await Vault.open(vault, password);
+    const { UnifiedIdentity } = await import("./identity/identity.ts");
     await this.onUnlocked(await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase));
   }
 
@@ -438,7 +443,7 @@ export class App implements Controller {
 
   async walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview> {
     const wallet = this.readyWallet();
-    await checkDestination(destination);
+    await (await import("./wallet/payments.ts")).checkDestination(destination);
     const prepared = await wallet.prepareSend({ destination, amountSats });
     return { id: prepared.id, feeSats: prepared.feeSats, amountSats: prepared.amountSats, destinationType: prepared.destinationType };
   }
