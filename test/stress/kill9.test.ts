@@ -9,7 +9,8 @@
 //   - every paid job ends with a result or an error feedback.
 // Known to fail now and then (about one trial in a hundred): a kill between the ledger recording a
 // job as done and its result leaving; test/stress/crash-window.test.ts reproduces it for certain.
-// Seeds are printed; COMPUTE_STRESS_SEED=<n> replays a run, COMPUTE_KILL_TRIALS=<n> sets the count.
+// Seeds are printed; COMPUTE_STRESS_SEED=<n> replays a run, COMPUTE_KILL_TRIALS=<n> sets the count,
+// COMPUTE_KILL_WINDOW_MS=<ms> narrows the uniform kills (e.g. 60 to aim at the request's intake).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { Ledger } from "../../src/ledger/ledger.ts";
@@ -25,7 +26,7 @@ const TRIALS = Number(process.env.COMPUTE_KILL_TRIALS ?? (SLOW ? 60 : 20));
 const BASE_SEED = Number(process.env.COMPUTE_STRESS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PRICE_MSATS = 2_000;
 /** The kill lands uniformly in this window after the request is published (a job lives ~0.5 s). */
-const KILL_WINDOW_MS = 900;
+const KILL_WINDOW_MS = Number(process.env.COMPUTE_KILL_WINDOW_MS ?? 900);
 /** How long a trial waits, after the restart, for the job's final answer. */
 const RESOLVE_MS = 8_000;
 const TOKENS = 30;
