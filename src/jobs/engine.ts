@@ -677,6 +677,7 @@ export class Engine {
       return;
     }
     this.noteCustomer(request.customer);
+    const charge = cfg.pricing.mode === "upfront" && price > 0;
     const job: Running = {
       ...newJob(request, { now: this.now(), sourceRelay: relay }),
       model: verdict.model,
@@ -686,6 +687,11 @@ export class Engine {
       free,
       preview: promptPreview(request),
     };
+    // A slot is free: the job is recorded straight as processing, so one ledger commit (not two)
+    // comes before the processing feedback. Otherwise it is recorded as received, then charged or
+    // queued.
+    const startNow = !charge && this.generating < cfg.limits.maxConcurrentJobs;
+    if (startNow) this.move(job, "processing");
     // A job already in the ledger was handled before (the seen table may have been pruned since):
     // answering it again would charge or answer twice.
     if (!this.deps.ledger.admitJob(this.toRow(job), event.kind, job.createdAt)) {
@@ -695,8 +701,10 @@ export class Engine {
     }
     this.emitJob(job);
     if (free) this.useFree(request.customer);
-    if (cfg.pricing.mode === "upfront" && price > 0) {
+    if (charge) {
       await this.chargeFirst(job, price);
+    } else if (startNow) {
+      this.track(this.runJob(job, true));
     } else {
       this.enqueue(job);
     }
@@ -895,7 +903,8 @@ export class Engine {
     this.watchCancels();
   }
 
-  private async runJob(job: Running): Promise<void> {
+  /** `recorded`: the job is already processing, in memory and in the ledger (see handle). */
+  private async runJob(job: Running, recorded = false): Promise<void> {
     const cfg = this.deps.config();
     this.generating++;
     this.active.set(job.request.id, job);
@@ -917,7 +926,7 @@ export class Engine {
       this.pump();
     };
     try {
-      this.setStatus(job, "processing");
+      if (!recorded) this.setStatus(job, "processing");
       // Informational: sent in the background so a slow or reconnecting relay never delays the job.
       this.background(job, "processing");
       const prompt = await resolveInputs(job.request.inputs, {
@@ -1101,11 +1110,7 @@ export class Engine {
    * paidAt, error), records it in the ledger and tells the bus. Returns whether the move was made.
    */
   private setStatus(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
-    if (!this.legal(job.id, job.status, to)) return false;
-    Object.assign(job, transition(job, to, { now: this.now(), error: patch.error }));
-    if (patch.error !== undefined) job.error = patch.error;
-    if (patch.resultEventId !== undefined) job.resultEventId = patch.resultEventId;
-    if (patch.paymentHash !== undefined) job.paymentHash = patch.paymentHash;
+    if (!this.move(job, to, patch)) return false;
     this.deps.ledger.patchJob(job.id, {
       status: to,
       tokens: job.tokens,
@@ -1117,6 +1122,16 @@ export class Engine {
       ...patch,
     });
     this.emitJob(job);
+    return true;
+  }
+
+  /** The in-memory half of setStatus: the move and its stamps, nothing recorded or told. */
+  private move(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
+    if (!this.legal(job.id, job.status, to)) return false;
+    Object.assign(job, transition(job, to, { now: this.now(), error: patch.error }));
+    if (patch.error !== undefined) job.error = patch.error;
+    if (patch.resultEventId !== undefined) job.resultEventId = patch.resultEventId;
+    if (patch.paymentHash !== undefined) job.paymentHash = patch.paymentHash;
     return true;
   }
 
