@@ -155,6 +155,8 @@ const STOP_DRAIN_MS = 3_000;
 const ZAP_LOOKBACK_SECS = 24 * 3600;
 /** Ledger kv key: which job one of our feedback/result events belongs to (survives restarts). */
 export const zapTargetKey = (eventId: string) => `zap.event.${eventId}`;
+/** Ledger kv key: created_at (s) of our last NIP-89 announcement or withdrawal (see nip89Time). */
+const NIP89_LAST_KEY = "nip89.created_at";
 /** Ledger kv key: how many free jobs a customer has had (pricing.freeJobsPerCustomer). */
 const freeUsedKey = (customer: string) => `free.used.${customer}`;
 
@@ -395,7 +397,8 @@ export class Engine {
     if (this.announcementId) {
       const d = this.announcementD();
       // In the background for the same reason as the announcement; stop() waits (bounded) for it.
-      this.track(this.publish(buildWithdrawal({ announcementId: this.announcementId, pubkey: this.deps.pubkey, d, now: this.now() })).catch(() => {}));
+      const now = this.nip89Time(false);
+      this.track(this.publish(buildWithdrawal({ announcementId: this.announcementId, pubkey: this.deps.pubkey, d, now })).catch(() => {}));
       this.announcementId = null;
       this.announcedModels = "";
     }
@@ -565,6 +568,30 @@ export class Engine {
     return d;
   }
 
+  /**
+   * The time (unix ms, whole seconds) for our next announcement (`after`) or withdrawal. Relays
+   * compare created_at in seconds: of two versions of a replaceable event with the same created_at
+   * they keep the lowest id (NIP-01), and a NIP-09 deletion by `a` tag removes every version up to
+   * its own created_at, so a re-announcement in the same second as the previous announcement or
+   * withdrawal could be dropped (going offline and online again within a second left no
+   * announcement). Each announcement is therefore strictly later than the last NIP-89 event, a
+   * withdrawal no earlier than the announcement it withdraws. Kept in the ledger so a quick
+   * restart follows the same rule.
+   */
+  private nip89Time(after: boolean): number {
+    const now = Math.floor(this.now() / 1000);
+    try {
+      const raw = Number(this.deps.ledger.getKv(NIP89_LAST_KEY) ?? 0);
+      const last = Number.isSafeInteger(raw) && raw > 0 ? raw : 0;
+      const t = Math.max(now, after ? last + 1 : last);
+      this.deps.ledger.setKv(NIP89_LAST_KEY, String(t));
+      return t * 1000;
+    } catch (err) {
+      log.warn("could not read or keep the last announcement time", { err });
+      return now * 1000;
+    }
+  }
+
   private async announce(): Promise<void> {
     const cfg = this.deps.config();
     const models = this.deps.inference.servedModels();
@@ -578,7 +605,7 @@ export class Engine {
         paramRanges: defaultParamRanges(cfg.limits.maxTokensCap),
         pricing: cfg.pricing,
         encryption: true,
-        now: this.now(),
+        now: this.nip89Time(true),
       }),
     );
     this.announcementId = event.id;

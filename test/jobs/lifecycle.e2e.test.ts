@@ -72,6 +72,15 @@ describe("being found (NIP-89 and liveness)", () => {
     const third = p.published(31990).at(-1)!;
     expect(third.id).not.toBe(second.id);
     expect(tag(third.tags, "d")![1]).toBe(d);
+    // All of it within a second or two: relays compare created_at in seconds, so each version must
+    // be later than the one before (NIP-01 keeps the lowest id on a tie) and the re-announcement
+    // later than the withdrawal (NIP-09 `a` deletes every version up to its created_at).
+    expect(second.created_at).toBeGreaterThan(first.created_at);
+    expect(withdrawals[0]!.created_at).toBeGreaterThanOrEqual(second.created_at);
+    expect(third.created_at).toBeGreaterThan(withdrawals[0]!.created_at);
+    // The relay kept the re-announcement, not an older version.
+    await until(() => p.stored(31990, undefined, 0).some((e) => e.id === third.id), 3000, "third stored");
+    expect(p.stored(31990, undefined, 0).map((e) => e.id)).toEqual([third.id]);
   });
 
   test("a settings change that shows in the announcement re-announces; one that doesn't, doesn't", async () => {
