@@ -20,7 +20,7 @@ function req(tags: string[][], content = ""): JobRequest {
   return r.request;
 }
 
-function ctx(over: Partial<AdmissionContext> & { limits?: Partial<Limits> } = {}): AdmissionContext {
+function ctx(over: Omit<Partial<AdmissionContext>, "limits"> & { limits?: Partial<Limits> } = {}): AdmissionContext {
   const { limits, ...rest } = over;
   return {
     providerPubkey: providerPk,
