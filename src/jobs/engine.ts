@@ -70,7 +70,7 @@ export interface EngineInference {
 }
 
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<Ledger, "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "findPaymentByHash">;
+export type EngineLedger = Pick<Ledger, "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash">;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
@@ -133,6 +133,14 @@ type Running = Job & {
 type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: string };
 
 const RECENT_FINISHED = 50;
+/**
+ * A signed result waiting to be confirmed on a relay. Kept in the ledger BEFORE the job is marked
+ * done, so a crash between recording and sending never loses the answer: recover() sends it again
+ * (the same event id, so relays and customers see it once).
+ */
+const PENDING_RESULT = "result.pending.";
+/** Pending results older than this are given up on at start-up. */
+const PENDING_RESULT_MAX_AGE_MS = 24 * 3600_000;
 /** Statuses a crash can leave a job in; recover() closes them. */
 const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
 /** Feedback that only informs (processing, partial) must not hold a job up for long. */
@@ -213,7 +221,7 @@ export class Engine {
    */
   async recover(): Promise<number> {
     let closed = 0;
-    const sends: Promise<unknown>[] = [];
+    const sends: Promise<unknown>[] = [this.resendPendingResults()];
     // Each row is looked at once, so a row whose move is refused (a bug, logged) can't spin the loop.
     const done = new Set<string>();
     for (;;) {
@@ -248,6 +256,44 @@ export class Engine {
     if (closed) log.info("closed jobs left open by a restart", { count: closed });
     this.expireStaleInvoices();
     return closed;
+  }
+
+  /**
+   * Results signed and kept before a crash or stop but never confirmed on a relay: the job is
+   * marked done if the crash came first, and the same event is sent again. Never throws.
+   */
+  private resendPendingResults(): Promise<unknown> {
+    const sends: Promise<unknown>[] = [];
+    try {
+      for (const { key, value } of this.deps.ledger.listKv(PENDING_RESULT)) {
+        const id = key.slice(PENDING_RESULT.length);
+        let stored: { event: NostrEvent; relays?: string[] };
+        try {
+          stored = JSON.parse(value);
+        } catch {
+          this.deps.ledger.deleteKv(key);
+          continue;
+        }
+        const row = this.deps.ledger.getJob(id);
+        if (!row || stored.event.created_at * 1000 < this.now() - PENDING_RESULT_MAX_AGE_MS) {
+          this.deps.ledger.deleteKv(key);
+          continue;
+        }
+        if (row.status !== "success") this.moveRow(row, "success", { resultEventId: stored.event.id });
+        log.info("sending a result left unsent by a restart", { id });
+        sends.push(
+          this.deps.pool
+            .publish(stored.event, { extraRelays: stored.relays ?? [] })
+            .then((outcomes) => {
+              if (outcomes.some((o) => o.ok)) this.deps.ledger.deleteKv(key);
+            })
+            .catch((err) => log.warn("resending a result failed", { id, err })),
+        );
+      }
+    } catch (err) {
+      log.warn("looking for unsent results failed", { err });
+    }
+    return Promise.all(sends);
   }
 
   /**
@@ -997,11 +1043,14 @@ export class Engine {
       const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
       this.noteZapTarget(event.id, job.request.id);
-      // Recorded before publishing: from here on the job is answered, whatever happens next.
+      // The signed result is kept first, then the job is recorded as done: from here on the job is
+      // answered, whatever happens next (a crash before the send is repaired by recover()).
+      this.deps.ledger.setKv(PENDING_RESULT + job.request.id, JSON.stringify({ event, relays: job.request.relays }));
       this.setStatus(job, "success", { resultEventId: event.id });
       release();
       const outcomes = await this.deps.pool.publish(event, { extraRelays: job.request.relays });
       const delivered = outcomes.some((o) => o.ok);
+      if (delivered) this.deps.ledger.deleteKv(PENDING_RESULT + job.request.id);
       if (!delivered) {
         this.note(job, { error: "no relay accepted the result" });
         this.finish(job);
@@ -1171,7 +1220,7 @@ export class Engine {
   }
 
   /** setStatus for a ledger row no one holds (recovery, stale invoices). */
-  private moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch: { error?: string } = {}): boolean {
+  private moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch: { error?: string; resultEventId?: string } = {}): boolean {
     if (!this.legal(row.id, row.status, to)) return false;
     const now = this.now();
     this.deps.ledger.patchJob(row.id, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });

@@ -598,6 +598,13 @@ export class Ledger {
     this.db.query("DELETE FROM kv WHERE key = $key").run({ key });
   }
 
+  /** Every key/value whose key starts with `prefix`, in key order. */
+  listKv(prefix: string): Array<{ key: string; value: string }> {
+    return this.db
+      .query("SELECT key, value FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key")
+      .all({ p: prefix }) as Array<{ key: string; value: string }>;
+  }
+
   // ── earnings ─────────────────────────────────────────────────────────────────────────────────
 
   /**

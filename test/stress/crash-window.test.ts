@@ -35,8 +35,8 @@ afterAll(async () => {
 // Known bug (src/jobs/engine.ts, runJob/recover): the signed result exists only in memory between
 // setStatus("success") and pool.publish. Fix: keep the signed result event in the ledger with the
 // success (same transaction), and have recover() send again the stored results of recent success
-// jobs (the same event id, so relays and customers see it once). Flip to test() once fixed.
-test.failing(
+// jobs (the same event id, so relays and customers see it once). Fixed: the engine keeps the signed result before recording success; recover() sends it.
+test(
   "a paid job recorded as done whose result never left before the crash is answered after the restart",
   async () => {
     const wallet = new LightningDouble();
