@@ -30,11 +30,11 @@ import { WalletStatusChanged, type WalletView } from "./wallet/events.ts";
 import type { ProviderView } from "./jobs/provider-events.ts";
 import { assets } from "./server/assets.ts";
 import type { RelayPool } from "./nostr/pool.ts";
-import { RelayListChanged } from "./nostr/events.ts";
+import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
 import { JobStatusChanged } from "./jobs/events.ts";
-import { ModelsChanged } from "./inference/events.ts";
+import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
 import { jobRowToView } from "./ledger/ledger.ts";
 
 const log = createLogger("app");
@@ -226,6 +226,13 @@ export class App implements Controller {
     this.unsubscribeJobs = this.bus.subscribe(JobStatusChanged, ({ job }) => {
       if (job.status === "success") this.publishEarnings();
     });
+    // GO ONLINE's blockers include "no relay connected": tell the UI when that changes.
+    const unRelay = this.bus.subscribe(RelayStatusChanged, () => this.emitProvider());
+    const unOllama = this.bus.subscribe(OllamaStatusChanged, () => this.emitProvider());
+    this.unsubscribeRelays = () => {
+      unRelay();
+      unOllama();
+    };
     this.unsubscribeModels = this.bus.subscribe(ModelsChanged, () => {
       this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
       this.emitProvider();
@@ -236,6 +243,7 @@ export class App implements Controller {
   private unsubscribeModels: (() => void) | null = null;
   private unsubscribePayments: (() => void) | null = null;
   private unsubscribeJobs: (() => void) | null = null;
+  private unsubscribeRelays: (() => void) | null = null;
 
   /** In the background: the wallet may take a while (or fail) and the rest must not wait. */
   private connectWallet(): void {
@@ -269,6 +277,8 @@ export class App implements Controller {
     this.unsubscribePayments = null;
     this.unsubscribeJobs?.();
     this.unsubscribeJobs = null;
+    this.unsubscribeRelays?.();
+    this.unsubscribeRelays = null;
     await this.engine?.stop();
     this.engine = null;
     this.payments?.stop();

@@ -141,7 +141,17 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     const navsBefore = navigations;
     const jobsBefore = Number(await text("[data-testid=earnings-today-jobs]"));
 
-    await page.click("[data-testid=online-toggle]");
+    // A bounded click, retried only if it did not land (an unbounded click was seen to hang in
+    // headless Chromium while the page itself stayed responsive).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await page.click("[data-testid=online-toggle]", { timeout: 3_000 });
+        break;
+      } catch (err) {
+        if ((await attr("[data-testid=online-toggle]", "data-online")) === "true") break;
+        if (attempt === 2) throw err;
+      }
+    }
     await until(() => attr("[data-testid=online-toggle]", "data-online"), (v) => v === "true", 5_000, "online");
     expect(await text("[data-testid=online-state]")).toBe("ONLINE");
     expect(app.snapshot().provider.online).toBe(true);
