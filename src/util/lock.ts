@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, mkdirSync, linkSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { Database } from "bun:sqlite";
 import { AppError } from "../errors.ts";
 import { atomicWriteFile, fsProblem } from "./atomic.ts";
 
@@ -112,41 +113,31 @@ export class InstanceLock {
     if (heldHere.has(path)) {
       throw new AppError("conflict", `This process already runs compute on the data dir ${dataDir}.`, { pid: process.pid, url: readLock(dataDir)?.url ?? null });
     }
-    const text = JSON.stringify({ pid: process.pid, startedAt: Date.now(), url: null, token: null });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        createExclusive(path, text);
-        const lock = new InstanceLock(dataDir);
-        lock.held = true;
-        heldHere.add(path);
-        return lock;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // The lock itself is an exclusive SQLite transaction held for the life of the process: the OS
+    // releases it when the process dies (even by kill -9), so there is no stale lock to take over
+    // and no race between processes taking one. compute.lock beside it only says who runs where.
+    const db = new Database(`${path}.db`, { create: true });
+    try {
+      db.exec("PRAGMA busy_timeout = 0");
+      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      db.exec("BEGIN EXCLUSIVE");
+      db.exec("CREATE TABLE IF NOT EXISTS held (pid INTEGER)");
+    } catch (err) {
+      db.close();
+      if (/locked|busy/i.test((err as Error).message)) {
+        const other = readLock(dataDir);
+        throw conflict(other ?? { pid: 0, startedAt: 0, url: null, token: null });
       }
-      const other = readLock(dataDir);
-      if (other && other.pid !== process.pid) throw conflict(other);
-      // A stale lock (its process died without cleaning up, or it is our own pid from before a
-      // container restart). Take it over by renaming it aside first: if two processes race for
-      // the same stale lock only one rename succeeds, and a live lock grabbed by mistake (created
-      // between our read and our rename) is put back.
-      const aside = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.stale`;
-      try {
-        renameSync(path, aside);
-      } catch {
-        continue; // someone else moved it; try again
-      }
-      const moved = parseLockFile(aside);
-      if (moved && moved.pid !== process.pid && alive(moved.pid)) {
-        try {
-          linkSync(aside, path);
-        } catch {}
-        unlinkQuiet(aside);
-        throw conflict(moved);
-      }
-      unlinkQuiet(aside);
+      throw err;
     }
-    throw new AppError("conflict", `Could not lock the data dir ${dataDir}; remove ${path} if no compute is running.`);
+    atomicWriteFile(path, JSON.stringify({ pid: process.pid, startedAt: Date.now(), url: null, token: null }), 0o600);
+    const lock = new InstanceLock(dataDir);
+    lock.held = true;
+    lock.db = db;
+    heldHere.add(path);
+    return lock;
   }
+
 
   get isHeld(): boolean {
     return this.held;
@@ -159,9 +150,16 @@ export class InstanceLock {
   }
 
   /** Removes the lock file if it is still ours; calling it again is harmless. */
+  private db: Database | null = null;
+
   release(): void {
     if (!this.held) return;
     this.held = false;
+    try {
+      this.db?.exec("ROLLBACK");
+    } catch {}
+    this.db?.close();
+    this.db = null;
     const path = resolve(lockPath(this.dataDir));
     heldHere.delete(path);
     const info = parseLockFile(path);

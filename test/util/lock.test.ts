@@ -70,7 +70,7 @@ describe("InstanceLock", () => {
     expect(existsSync(lockPath(d))).toBe(false);
     expect(readLock(d)).toBeNull();
     lock.release(); // idempotent
-    expect(readdirSync(d)).toEqual([]);
+    expect(readdirSync(d).filter((f) => !f.startsWith("compute.lock.db"))).toEqual([]);
   });
 
   test("publish records url and token; after release publish does nothing", () => {
@@ -82,7 +82,7 @@ describe("InstanceLock", () => {
     lock.release();
     lock.publish("http://127.0.0.1:4567", "secret-token");
     expect(existsSync(lockPath(d))).toBe(false);
-    expect(readdirSync(d)).toEqual([]);
+    expect(readdirSync(d).filter((f) => !f.startsWith("compute.lock.db"))).toEqual([]);
   });
 
   test("a second acquire in the same process is a conflict until release", () => {
@@ -126,7 +126,7 @@ describe("InstanceLock", () => {
     const lock = InstanceLock.acquire(d);
     expect(readLock(d)).toMatchObject({ pid: process.pid, url: null, token: null });
     lock.release();
-    expect(readdirSync(d)).toEqual([]);
+    expect(readdirSync(d).filter((f) => !f.startsWith("compute.lock.db"))).toEqual([]);
   });
 
   test("garbage and impossible pids in the lock file count as stale", () => {
@@ -201,7 +201,7 @@ describe("InstanceLock", () => {
     expect(outs.filter((o) => o === "won").length).toBe(1);
     expect(outs.filter((o) => o === "lost").length).toBe(4);
     // The winner was killed without releasing: its lock is stale now, and no temp files were left.
-    expect(readdirSync(d)).toEqual(["compute.lock"]);
+    expect(readdirSync(d).filter((f) => !f.startsWith("compute.lock.db"))).toEqual(["compute.lock"]);
     expect(readLock(d)).toBeNull();
   }, 15_000);
 });
