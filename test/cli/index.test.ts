@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { closedPort } from "../fixtures/common.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const root = mkdtempSync(join(tmpdir(), "compute-cli-"));
@@ -33,13 +34,6 @@ async function cli(args: string[], o: { dataDir?: string; env?: Record<string, s
   return { code, stdout, stderr };
 }
 
-/** A local port nothing listens on. */
-function closedPort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 /** An error: exit code, one line on stderr starting "compute: ", a sentence ending in a period. */
 function expectPlainError(r: Result, code: number): string {

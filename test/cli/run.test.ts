@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { closedPort } from "../fixtures/common.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const root = mkdtempSync(join(tmpdir(), "compute-cli-run-"));
@@ -19,12 +20,6 @@ const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon h
 const NPUB = "npub1zutzeysacnf9rru6zqwmxd54mud0k44tst6l70ja5mhv8jjumytsd2x7nu";
 const PASSWORD = "correct horse battery";
 
-function closedPort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 const DEAD = closedPort();
 const OFFLINE = ["--ollama-url", `http://127.0.0.1:${DEAD}`, "--relay", `ws://127.0.0.1:${DEAD}`];
 

@@ -14,6 +14,7 @@ import { Vault } from "../../src/identity/vault.ts";
 import { paths } from "../../src/paths.ts";
 import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
+import { closedPort } from "../fixtures/common.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const root = mkdtempSync(join(tmpdir(), "compute-cli-wallet-"));
@@ -26,12 +27,6 @@ afterAll(() => {
 const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean";
 const PASSWORD = "correct horse battery";
 
-function closedPort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 const DEAD = closedPort();
 const OFFLINE = ["--ollama-url", `http://127.0.0.1:${DEAD}`, "--relay", `ws://127.0.0.1:${DEAD}`];
 

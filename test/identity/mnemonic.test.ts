@@ -9,20 +9,12 @@ import {
   parseMnemonic,
   suggestWords,
 } from "../../src/identity/mnemonic.ts";
+import { appError as errorOf } from "../fixtures/common.ts";
 
 const LEADER = "leader monkey parrot ring guide accident before fence cannon height naive bean";
 const WHAT =
   "what bleak badge arrange retreat wolf trade produce cricket blur garlic valid proud rude strong choose busy staff weather area salt hollow arm fade";
 
-function errorOf(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
 
 describe("generateMnemonic", () => {
   test("12 and 24 words, valid per the library, different every time", () => {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError } from "../../src/errors.ts";
 import { Ledger, type JobInsert, type JobPatch } from "../../src/ledger/ledger.ts";
+import { appError } from "../fixtures/common.ts";
 
 const root = mkdtempSync(join(tmpdir(), "compute-ledger-hot-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -30,15 +31,6 @@ const job = (i: number, over: Partial<JobInsert> = {}): JobInsert => ({
   createdAt: T0 + i,
   ...over,
 });
-function appError(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
 
 describe("admitJob / isSeen", () => {
   test("records the job and its seen mark together; a second admission changes nothing", () => {

@@ -9,6 +9,7 @@ import { JobView } from "../../src/jobs/events.ts";
 import { Earnings } from "../../src/ledger/events.ts";
 import { jobRowToView, Ledger, type JobInsert } from "../../src/ledger/ledger.ts";
 import { MIGRATIONS, migrate } from "../../src/ledger/migrations.ts";
+import { appError } from "../fixtures/common.ts";
 
 const root = mkdtempSync(join(tmpdir(), "compute-ledger-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -44,15 +45,6 @@ function job(i: number, over: Partial<JobInsert> = {}): JobInsert {
   };
 }
 
-function appError(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
 
 describe("opening", () => {
   test("WAL mode, foreign keys, busy timeout, schema version, file mode 0600", () => {
