@@ -40,7 +40,11 @@ export interface PoolTimeouts {
   fetchMs: number;
   /** Whole AUTH exchange: waiting for the challenge, signing, waiting for OK. */
   authMs: number;
-  /** A latency probe (REQ → EOSE) that takes longer marks the relay as not responding. */
+  /**
+   * A latency probe (REQ → EOSE) that takes longer marks the relay as not responding (and the
+   * connection is dropped and made again). Also the longest a just-opened connection waits for
+   * the relay's first answer.
+   */
   pingMs: number;
 }
 
@@ -60,7 +64,10 @@ export interface RelayPoolOptions {
   allowInsecureLocal?: boolean;
   /** Most extra relays contacted per publish/fetch (NIP-90 `relays` tag is customer input). */
   maxExtraRelays?: number;
-  /** Time between latency probes on a connected relay. */
+  /**
+   * Time between latency probes on a connected relay: with pingMs, the longest a relay that went
+   * silent can still be shown healthy (a publish left without an OK probes at once instead).
+   */
   pingIntervalMs?: number;
   timeouts?: Partial<PoolTimeouts>;
 }
@@ -109,7 +116,18 @@ export const DEFAULT_TIMEOUTS: PoolTimeouts = { connectMs: 10_000, publishMs: 10
  */
 export const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 15_000 };
 export const DEFAULT_RESUBSCRIBE_WINDOW_SEC = 60;
-export const DEFAULT_PING_INTERVAL_MS = 30_000;
+/**
+ * A probe is a REQ matching nothing and its CLOSE (a few dozen bytes, an index lookup for the
+ * relay): every 15 s bounds how long a relay that went silent still looks healthy to 25 s.
+ */
+export const DEFAULT_PING_INTERVAL_MS = 15_000;
+/**
+ * A relay whose websocket is open but that has not answered anything yet is reported as state
+ * "connecting" with this text as its error, never as "connected": a relay that takes connections
+ * and never answers (overloaded, half-dead proxy) would otherwise look healthy until its first
+ * probe's deadline. Publishing and subscribing don't wait for the answer: the socket is used at once.
+ */
+export const AWAITING_ANSWER = "connected, waiting for the relay to answer";
 export const DEFAULT_MAX_EXTRA_RELAYS = 5;
 /** Most remembered extra-relay URL checks (pickExtraRelays). */
 const EXTRA_CHECK_CACHE = 1_000;
@@ -304,6 +322,8 @@ class RelaySocket {
   /** Subscription ids whose REQ went out: closing one of them owes the relay a CLOSE. */
   private readonly sentReqs = new Set<string>();
   lastHeardAt: number | null = null;
+  /** Called for every NIP-01 message the relay sends (any type), before it is handled. */
+  onFrame: () => void = () => {};
   /** Called once when the connection ends without close() having been called. */
   onEnd: (reason: string) => void = () => {};
 
@@ -369,6 +389,7 @@ class RelaySocket {
   close(): void {
     if (this.ended) return;
     this.onEnd = () => {};
+    this.onFrame = () => {};
     this.finish("connection closed");
     const ws = this.ws;
     if (ws) {
@@ -423,6 +444,7 @@ class RelaySocket {
       return;
     }
     if (!Array.isArray(msg) || typeof msg[0] !== "string") return;
+    this.onFrame();
     switch (msg[0]) {
       case "EVENT": {
         const sub = typeof msg[1] === "string" ? this.subs.get(msg[1]) : undefined;
@@ -716,6 +738,13 @@ class PoolRelay {
   private readonly timers = new Timers();
   private retryTimer: Handle | null = null;
   private probeTimer: Handle | null = null;
+  /** The socket is open: publish and subscribe use it, whether or not the relay answered yet. */
+  private sessionOpen = false;
+  /** The relay sent something on this connection: only then is it reported "connected". */
+  private answered = false;
+  /** performance.now() when the websocket opened (for the first-answer time in the log). */
+  private openedAt = 0;
+  private probing = false;
   private readonly waiters = new Set<(s: RelaySocket | null) => void>();
 
   constructor(
@@ -729,8 +758,12 @@ class PoolRelay {
     return { url: this.url, state: this.state, latencyMs: this.latencyMs, error: this.error, since: this.since };
   }
 
+  /**
+   * The open socket, as soon as the websocket is open: events may go to a relay that has not
+   * answered yet (it usually answers them). The reported state waits for an answer instead.
+   */
   get connectedSocket(): RelaySocket | null {
-    return this.state === "connected" && this.socket?.isOpen ? this.socket : null;
+    return this.sessionOpen && this.socket?.isOpen ? this.socket : null;
   }
 
   get isRunning(): boolean {
@@ -750,6 +783,7 @@ class PoolRelay {
     this.timers.clear();
     this.retryTimer = null;
     this.probeTimer = null;
+    this.resetSession();
     const s = this.socket;
     this.socket = null;
     if (s) {
@@ -799,6 +833,7 @@ class PoolRelay {
   private async connect(): Promise<void> {
     if (!this.running) return;
     this.retryTimer = null;
+    this.resetSession();
     this.setState("connecting", this.error);
     const s = new RelaySocket(this.url, this.ctx.now);
     this.socket = s;
@@ -816,12 +851,33 @@ class PoolRelay {
       return;
     }
     s.onEnd = (reason) => this.lose(s, "disconnected", reason);
-    this.setState("connected", null);
-    log.info("relay connected", { relay: this.url });
+    s.onFrame = () => this.heard(s);
+    this.sessionOpen = true;
+    this.openedAt = performance.now();
+    // Not "connected" yet: a relay that takes the connection may still never answer (see
+    // AWAITING_ANSWER). The probe goes out first, before the subscriptions and the outbox, so the
+    // first answer comes as soon as the relay can give one; its deadline is the usual pingMs, so
+    // a relay that is merely slow is shown connecting a little longer, never dropped and retried.
+    this.setState("connecting", AWAITING_ANSWER);
+    log.debug("relay websocket open, waiting for its first answer", { relay: this.url });
+    this.probe(s);
     for (const w of [...this.waiters]) w(s);
     this.waiters.clear();
     this.ctx.onConnected(this, s);
-    this.probe(s);
+  }
+
+  /** Any frame from the relay on this connection: the first one makes it "connected". */
+  private heard(s: RelaySocket): void {
+    if (this.answered || this.socket !== s || !this.running) return;
+    this.answered = true;
+    this.setState("connected", null);
+    log.info("relay connected", { relay: this.url, firstAnswerMs: Math.round(performance.now() - this.openedAt) });
+  }
+
+  private resetSession(): void {
+    this.sessionOpen = false;
+    this.answered = false;
+    this.probing = false;
   }
 
   /**
@@ -832,6 +888,18 @@ class PoolRelay {
     if (this.state !== "connected") return;
     if (o.status === "rejected") this.setState("connected", `refuses our events: ${o.message || "no reason given"}`.slice(0, 300));
     else if (o.status === "ok" && this.error !== null) this.setState("connected", null);
+    // No OK in time: maybe the relay went silent since the last probe. Probe now rather than at
+    // the next interval, so it is shown not responding within pingMs instead of up to
+    // pingIntervalMs + pingMs (a relay slow to OK but answering the probe stays connected).
+    else if (o.status === "timeout") this.probeNow();
+  }
+
+  private probeNow(): void {
+    const s = this.socket;
+    if (!s || !this.sessionOpen || this.probing || !this.running) return;
+    this.timers.cancel(this.probeTimer);
+    this.probeTimer = null;
+    this.probe(s);
   }
 
   /** The session ended or stopped answering: drop it and schedule a reconnect. */
@@ -840,6 +908,7 @@ class PoolRelay {
     this.socket = null;
     this.timers.cancel(this.probeTimer);
     this.probeTimer = null;
+    this.resetSession();
     s.close();
     this.ctx.onLost(this, s);
     this.latencyMs = null;
@@ -862,12 +931,22 @@ class PoolRelay {
     this.retryTimer = this.timers.after(delay, () => void this.connect());
   }
 
-  /** Round trip of a REQ that matches nothing; repeated every pingIntervalMs while connected. */
+  /**
+   * Round trip of a REQ that matches nothing: sent when the socket opens, then every
+   * pingIntervalMs (or at once after a publish got no OK). No answer within pingMs: the relay is
+   * marked failed ("not responding"), the connection dropped and made again with backoff; it is
+   * shown connected again once a new connection gets an answer.
+   */
   private probe(s: RelaySocket): void {
-    void s.ping(this.ctx.timeouts.pingMs).then((ms) => {
+    this.probeTimer = null;
+    this.probing = true;
+    const pingMs = this.ctx.timeouts.pingMs;
+    void s.ping(pingMs).then((ms) => {
       if (this.socket !== s || !this.running) return;
+      this.probing = false;
       if (ms === null) {
-        this.lose(s, "failed", `relay not responding (no answer to a REQ within ${this.ctx.timeouts.pingMs} ms)`);
+        const why = this.answered ? `no answer to a REQ within ${pingMs} ms` : `the connection opened but nothing came back within ${pingMs} ms`;
+        this.lose(s, "failed", `relay not responding (${why})`);
         return;
       }
       // A relay that answers is healthy: the next outage starts the backoff from the bottom.

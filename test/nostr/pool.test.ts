@@ -12,6 +12,7 @@ import {
   normalizeRelayUrl,
   RelayPool,
   resumeFilters,
+  AWAITING_ANSWER,
   type RelayPoolOptions,
 } from "../../src/nostr/pool.ts";
 import { connectRaw } from "../fixtures/relay-client.ts";
@@ -107,8 +108,13 @@ describe("relay pool", () => {
     pool.start();
     await until(() => pool.views().every((v) => v.state === "connected" && v.latencyMs !== null), 3000, "both connected");
     for (const url of [a.url, b.url]) {
-      const seen = statuses.filter((s) => s.url === url).map((s) => s.state);
-      expect(seen.slice(0, 2)).toEqual(["connecting", "connected"]);
+      const seen = statuses.filter((s) => s.url === url);
+      // Connecting (dialing, then open and waiting for the relay's first answer), then connected.
+      expect(seen.slice(0, 3).map((s) => [s.state, s.error])).toEqual([
+        ["connecting", null],
+        ["connecting", AWAITING_ANSWER],
+        ["connected", null],
+      ]);
     }
     expect(state(a.url)).toBe("connected");
     // The latency probe is a REQ the relay answered.
@@ -141,9 +147,12 @@ describe("relay pool", () => {
     const good = await relay();
     const rejecting = await relay({ mode: "reject" });
     const silent = await relay({ mode: "silent" });
-    const { pool } = makePool([good.url, rejecting.url, silent.url], { timeouts: { pingMs: 20_000 } });
+    const { pool, state } = makePool([good.url, rejecting.url, silent.url], { timeouts: { pingMs: 20_000 } });
     pool.start();
-    await until(() => pool.views().every((v) => v.state === "connected"), 3000, "connected");
+    // The silent relay's socket is open but it never answered: not shown connected, yet used.
+    await until(() => state(good.url) === "connected" && state(rejecting.url) === "connected", 3000, "connected");
+    await until(() => pool.views()[2]!.error === AWAITING_ANSWER, 3000, "silent relay open");
+    expect(state(silent.url)).toBe("connecting");
     const ev = jobRequest({ kind: 7000 });
     const started = Date.now();
     const results = await pool.publish(ev, { timeoutMs: 400 });
@@ -439,14 +448,14 @@ describe("relay pool", () => {
     const busPath = new URL("../../src/bus.ts", import.meta.url).pathname;
     writeFileSync(
       script,
-      `import { RelayPool } from ${JSON.stringify(poolPath)};
+      `import { AWAITING_ANSWER, RelayPool } from ${JSON.stringify(poolPath)};
 import { Bus } from ${JSON.stringify(busPath)};
 const key = new Uint8Array(${JSON.stringify([...providerKey])});
 const pool = new RelayPool({ relays: [${JSON.stringify(r.url)}, ${JSON.stringify(silent.url)}, "ws://127.0.0.1:9"], bus: new Bus(), signer: { secretKey: key },
   allowInsecureLocal: true, pingIntervalMs: 60000, timeouts: { pingMs: 60000, connectMs: 60000, publishMs: 60000, fetchMs: 60000, authMs: 60000 }, backoff: { baseMs: 30000, maxMs: 60000 } });
 pool.start();
 pool.subscribe([{ kinds: [5050] }], { onEvent() {} });
-while (!pool.views().slice(0, 2).every((v) => v.state === "connected")) await Bun.sleep(5);
+while (pool.views()[0].state !== "connected" || pool.views()[1].error !== AWAITING_ANSWER) await Bun.sleep(5);
 const ev = ${JSON.stringify(jobRequest({ kind: 7000 }))};
 const pending = pool.publish(ev, { timeoutMs: 60000, extraRelays: [${JSON.stringify(silent.url + "/extra")}] });
 const fetching = pool.fetch([{ kinds: [1] }], { timeoutMs: 60000 });

@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import type { App } from "../../src/app.ts";
-import { DEFAULT_TIMEOUTS } from "../../src/nostr/pool.ts";
+import { AWAITING_ANSWER, DEFAULT_TIMEOUTS } from "../../src/nostr/pool.ts";
 import { RelayStatusChanged, type RelayView } from "../../src/nostr/events.ts";
 import { startCustomer, type Customer } from "../fixtures/customer.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
@@ -75,14 +75,20 @@ test(
     expect(view(app, good)).toMatchObject({ state: "connected", error: null });
     expect(rejecting.events()).toEqual([]);
 
-    // The silent relay never answers a REQ: it never shows a latency, and within the probe's
+    // The silent relay never answers a REQ: it is never shown connected (its socket is open but
+    // it is "waiting for the relay to answer"), never shows a latency, and within the probe's
     // deadline it is marked failed with the reason.
+    await until(() => view(app, silent).error === AWAITING_ANSWER, 3000, "silent relay's socket open");
+    expect(view(app, silent)).toMatchObject({ state: "connecting", latencyMs: null });
     await until(
       () => statuses.some((s) => s.url === silent.url && s.state === "failed" && /not responding/.test(s.error ?? "")),
       DEFAULT_TIMEOUTS.pingMs + 3000,
       "silent relay failed as not responding",
     );
     expect(statuses.filter((s) => s.url === silent.url && s.latencyMs !== null)).toEqual([]);
+    expect(statuses.filter((s) => s.url === silent.url && s.state === "connected")).toEqual([]);
+    // GO ONLINE's checklist and the dashboard count only relays that answer.
+    expect(app.snapshot().relays.filter((r) => r.state === "connected").map((r) => r.url).sort()).toEqual([good.url, rejecting.url].sort());
     expect(statuses.filter((s) => s.url === good.url).at(-1)?.latencyMs).not.toBeNull();
 
     // Answered once, on the good relay only.
