@@ -5,7 +5,7 @@
 //   bun run build --host-only  host only (what the tests use)
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import type { BunPlugin } from "bun";
 import { buildUi } from "./ui/build.ts";
 import { sparkPlugin } from "./src/wallet/spark-plugin.ts";
@@ -59,6 +59,38 @@ function webviewLibPlugin(lib: string): BunPlugin {
   };
 }
 
+/**
+ * One copy of each crypto package per version. nostr-tools and @scure/bip32 each bring their own
+ * nested copy of @noble/curves (and of @noble/hashes, @scure/base); bundled as they are, the binary
+ * would hold two secp256k1 implementations with two precomputed tables and two sets of optimized
+ * code in memory (~4 MiB of idle RSS). package.json pins @scure/bip32 and @scure/bip39 to the
+ * versions nostr-tools uses, so the copies are identical; this plugin makes every import of a
+ * package at a version already seen resolve to the first copy. Different versions stay apart.
+ */
+export function dedupeCryptoPlugin(): BunPlugin {
+  const firstCopy = new Map<string, string>(); // name@version -> package dir
+  const packageDirOf = (file: string, name: string): string | null => {
+    const marker = `${sep}node_modules${sep}${name.replace("/", sep)}${sep}`;
+    const at = file.lastIndexOf(marker);
+    return at < 0 ? null : file.slice(0, at + marker.length - 1);
+  };
+  return {
+    name: "dedupe-crypto-packages",
+    setup(build) {
+      build.onResolve({ filter: /^@(noble|scure)\/[^/]+/ }, (args) => {
+        const name = /^@(noble|scure)\/[^/]+/.exec(args.path)![0];
+        const resolved = Bun.resolveSync(args.path, args.resolveDir ?? dirname(args.importer));
+        const dir = packageDirOf(resolved, name);
+        if (!dir) return { path: resolved };
+        const version = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
+        const key = `${name}@${version}`;
+        const first = firstCopy.get(key) ?? (firstCopy.set(key, dir), dir);
+        return { path: join(first, relative(dir, resolved)) };
+      });
+    },
+  };
+}
+
 async function compile(target: Target): Promise<string> {
   const outfile = join(DIST, target.out);
   const result = await Bun.build({
@@ -69,8 +101,9 @@ async function compile(target: Target): Promise<string> {
     // Bytecode cuts start-up (first HTTP answer ~90 → ~59 ms here); it needs ESM output.
     bytecode: true,
     format: "esm",
-    // sparkPlugin embeds the Breez SDK's wasm and its storage on bun:sqlite (see src/wallet/spark-plugin.ts).
-    plugins: [webviewLibPlugin(target.webviewLib), sparkPlugin("build")],
+    // sparkPlugin embeds the Breez SDK's wasm and its storage on bun:sqlite (see src/wallet/spark-plugin.ts);
+    // dedupeCryptoPlugin keeps one copy of noble/scure per version.
+    plugins: [webviewLibPlugin(target.webviewLib), sparkPlugin("build"), dedupeCryptoPlugin()],
     define: { "process.env.COMPUTE_COMPILED": '"1"' },
   });
   if (!result.success) {
