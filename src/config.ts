@@ -36,6 +36,11 @@ export const Limits = z.strictObject({
   maxConcurrentJobs: z.int().min(1).max(64).default(1),
   /** Jobs waiting for a slot; beyond it a request gets error "busy, try later". */
   queueSize: z.int().min(0).max(10_000).default(16),
+  /**
+   * Jobs one customer may have waiting in that queue; beyond it their request is refused with a
+   * reason naming their waiting jobs, so one customer's burst can't fill the queue for everyone.
+   */
+  maxQueuedPerCustomer: z.int().min(1).max(10_000).default(2),
   maxInputBytes: z.int().min(1).max(10_000_000).default(32_000),
   maxTokensCap: z.int().min(1).max(1_000_000).default(2048),
   perCustomerPerMinute: z.int().min(1).max(100_000).default(6),

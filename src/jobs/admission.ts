@@ -20,6 +20,8 @@ export interface AdmissionContext {
   activeCount: number;
   /** Jobs waiting for a slot. */
   queuedCount: number;
+  /** Jobs of this request's customer among them (limits.maxQueuedPerCustomer). */
+  customerQueued: number;
   /** Our price for this job in msats (pricing.priceFor). */
   price: number;
   paymentMode: PaymentMode;
@@ -120,7 +122,15 @@ export function admit(request: JobRequest, ctx: AdmissionContext): Admission {
     return loud(`bid ${request.bidMsats} msats is below this provider's price of ${ctx.price} msats`);
   }
 
+  // A job that starts at once waits for nothing. One that would wait takes a place in a queue
+  // shared by every customer: each customer gets at most maxQueuedPerCustomer of its places, so
+  // one customer's burst can't fill it for the others (checked first: it is the reason the
+  // customer can act on).
   const freeSlot = ctx.activeCount < limits.maxConcurrentJobs;
+  if (!freeSlot && ctx.customerQueued >= limits.maxQueuedPerCustomer) {
+    const n = ctx.customerQueued;
+    return loud(`you already have ${n} ${n === 1 ? "job" : "jobs"} waiting here (at most ${limits.maxQueuedPerCustomer} per customer); try again when one finishes`);
+  }
   if (!freeSlot && ctx.queuedCount >= limits.queueSize) return loud("busy, try later");
 
   return { accept: true, model };

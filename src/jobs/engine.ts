@@ -30,7 +30,7 @@ import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs, type InputFetcher } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
-import type { JobInsert, Ledger } from "../ledger/ledger.ts";
+import { jobRowToView, type JobInsert, type Ledger } from "../ledger/ledger.ts";
 import { signEvent } from "../nostr/signer.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
@@ -48,7 +48,15 @@ export interface PublishOutcome {
 
 export interface EnginePool extends InputFetcher {
   subscribe(filters: Filter[], handlers: { onEvent(event: NostrEvent, relay: string): void }): { close(): void };
-  publish(event: NostrEvent, opts?: { extraRelays?: string[]; timeoutMs?: number }): Promise<PublishOutcome[]>;
+  publish(
+    event: NostrEvent,
+    opts?: {
+      extraRelays?: string[];
+      timeoutMs?: number;
+      /** The pool's outbox delivered the event to one of our relays after publish() resolved. */
+      onLateDelivery?(outcome: PublishOutcome): void;
+    },
+  ): Promise<PublishOutcome[]>;
 }
 
 export interface GenerateResult {
@@ -127,6 +135,8 @@ type Running = Job & {
   parked?: boolean;
   /** promptPreview, computed once (or kept from the ledger row of a request no longer readable). */
   preview: string;
+  /** Its place in the fair order while it waits in the queue (see nextTurn). */
+  turn?: number;
 };
 
 /** The fields of a ledger patch that a status change may carry besides the status itself. */
@@ -139,6 +149,11 @@ const RECENT_FINISHED = 50;
  * (the same event id, so relays and customers see it once).
  */
 const PENDING_RESULT = "result.pending.";
+/**
+ * The note a job answered while no relay took its result carries. The pool keeps the result in
+ * its outbox and sends it when a relay is back; that late delivery clears the note.
+ */
+const UNDELIVERED = "no relay accepted the result";
 /** Pending results older than this are given up on at start-up. */
 const PENDING_RESULT_MAX_AGE_MS = 24 * 3600_000;
 /** Statuses a crash can leave a job in; recover() closes them. */
@@ -185,6 +200,15 @@ export class Engine {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private active = new Map<string, Running>(); // processing or waiting for payment
   private queue: Running[] = [];
+  /**
+   * Fair order of the queue (start-time fair queueing): a queued job's turn is one past the later
+   * of its customer's previous turn and the turn of the job started last, and the lowest turn
+   * starts first. A customer's jobs thus take turns with everyone else's (round robin) instead of
+   * holding the queue in arrival order, and a newcomer waits at most one round.
+   */
+  private turnNow = 0;
+  /** Each customer's last turn given out, kept while it is still ahead of turnNow. */
+  private lastTurn = new Map<string, number>();
   private generating = 0;
   private recent: JobView[] = [];
   private customerLog = new Map<string, number[]>();
@@ -283,9 +307,11 @@ export class Engine {
         log.info("sending a result left unsent by a restart", { id });
         sends.push(
           this.deps.pool
-            .publish(stored.event, { extraRelays: stored.relays ?? [] })
+            .publish(stored.event, { extraRelays: stored.relays ?? [], onLateDelivery: (o) => this.resultDelivered(id, null, o.relay) })
             .then((outcomes) => {
-              if (outcomes.some((o) => o.ok)) this.deps.ledger.deleteKv(key);
+              const ok = outcomes.find((o) => o.ok);
+              if (ok) this.resultDelivered(id, null, ok.relay);
+              else this.noteRow(id, UNDELIVERED);
             })
             .catch((err) => log.warn("resending a result failed", { id, err })),
         );
@@ -737,6 +763,7 @@ export class Engine {
       customerRecent: (pk, since) => (this.customerLog.get(pk) ?? []).filter((t) => t >= since).length,
       activeCount: this.generating,
       queuedCount: this.queue.length,
+      customerQueued: this.queuedOf(request.customer),
       price,
       paymentMode: cfg.pricing.mode,
     });
@@ -949,22 +976,45 @@ export class Engine {
     if (this.generating < this.deps.config().limits.maxConcurrentJobs) {
       this.track(this.runJob(job));
     } else {
+      job.turn = this.nextTurn(job.request.customer);
       this.queue.push(job);
       this.setStatus(job, "queued");
       this.watchCancels();
     }
   }
 
+  /** How many of the queued jobs are this customer's (limits.maxQueuedPerCustomer). */
+  private queuedOf(customer: string): number {
+    let n = 0;
+    for (const j of this.queue) if (j.request.customer === customer) n++;
+    return n;
+  }
+
+  /** The next turn of a customer's queued job (see turnNow). */
+  private nextTurn(customer: string): number {
+    const turn = Math.max(this.turnNow, this.lastTurn.get(customer) ?? 0) + 1;
+    this.lastTurn.set(customer, turn);
+    return turn;
+  }
+
   private pump(): void {
     while (this.queue.length && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
-      // Fairness between customers: take the oldest job of the customer with the fewest running.
+      // Fairness between customers: of the customers with the fewest jobs held (running or
+      // waiting for payment), the job with the lowest turn (round robin, see turnNow); the oldest
+      // on a tie.
       const busy = new Map<string, number>();
       for (const j of this.active.values()) busy.set(j.request.customer, (busy.get(j.request.customer) ?? 0) + 1);
+      const held = (j: Running) => busy.get(j.request.customer) ?? 0;
       let best = 0;
       for (let i = 1; i < this.queue.length; i++) {
-        if ((busy.get(this.queue[i]!.request.customer) ?? 0) < (busy.get(this.queue[best]!.request.customer) ?? 0)) best = i;
+        const a = this.queue[i]!;
+        const b = this.queue[best]!;
+        if (held(a) < held(b) || (held(a) === held(b) && (a.turn ?? 0) < (b.turn ?? 0))) best = i;
       }
       const [job] = this.queue.splice(best, 1);
+      this.turnNow = Math.max(this.turnNow, job!.turn ?? 0);
+      // A customer whose last turn is behind turnNow is no different from a new one.
+      for (const [customer, turn] of this.lastTurn) if (turn <= this.turnNow) this.lastTurn.delete(customer);
       // NIP-40: a job whose expiration passed while it waited is never started.
       if (job!.request.expiration !== null && job!.request.expiration * 1000 <= this.now()) {
         this.setStatus(job!, "expired", { error: "the request expired while queued" });
@@ -1048,11 +1098,20 @@ export class Engine {
       this.deps.ledger.setKv(PENDING_RESULT + job.request.id, JSON.stringify({ event, relays: job.request.relays }));
       this.setStatus(job, "success", { resultEventId: event.id });
       release();
-      const outcomes = await this.deps.pool.publish(event, { extraRelays: job.request.relays });
+      // A relay that was down gets the result from the pool's outbox when it is back; that late
+      // delivery clears the note below (it may in principle come before publish() returns here).
+      let lateDelivered = false;
+      const outcomes = await this.deps.pool.publish(event, {
+        extraRelays: job.request.relays,
+        onLateDelivery: (o) => {
+          lateDelivered = true;
+          this.resultDelivered(job.request.id, job, o.relay);
+        },
+      });
       const delivered = outcomes.some((o) => o.ok);
       if (delivered) this.deps.ledger.deleteKv(PENDING_RESULT + job.request.id);
-      if (!delivered) {
-        this.note(job, { error: "no relay accepted the result" });
+      if (!delivered && !lateDelivered) {
+        this.note(job, { error: UNDELIVERED });
         this.finish(job);
       }
       log.info("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
@@ -1212,11 +1271,51 @@ export class Engine {
   }
 
   /** Changes a held job's fields without a status change (the ledger row and the bus follow). */
-  private note(job: Running, patch: { error: string }): void {
+  private note(job: Running, patch: { error: string | null }): void {
     job.updatedAt = this.now();
     job.error = patch.error;
     this.deps.ledger.patchJob(job.id, { ...patch, updatedAt: job.updatedAt });
     this.emitJob(job);
+  }
+
+  /**
+   * A result reached a relay after being noted as undelivered (the pool's outbox sent it when a
+   * relay came back, or a resend after a restart got through): it no longer waits to be sent
+   * again, and the job no longer says no relay took it. `job`: the job when this engine holds it
+   * (running or recent), else null for a row from before a restart. Never throws.
+   */
+  private resultDelivered(id: string, job: Running | null, relay: string): void {
+    try {
+      this.deps.ledger.deleteKv(PENDING_RESULT + id);
+      if (job) {
+        if (job.error !== UNDELIVERED) return;
+        this.note(job, { error: null });
+        this.finish(job);
+      } else if (!this.noteRow(id, null, UNDELIVERED)) {
+        return;
+      }
+      log.info("result delivered after all", { id, relay });
+    } catch (err) {
+      log.warn("could not record a late result delivery", { id, err });
+    }
+  }
+
+  /**
+   * Sets the note of an answered job's ledger row no one holds (only if it currently is `ifNow`,
+   * when given) and tells the bus. Returns whether it changed.
+   */
+  private noteRow(id: string, error: string | null, ifNow?: string): boolean {
+    try {
+      const row = this.deps.ledger.getJob(id);
+      if (!row || row.status !== "success" || row.error === error || (ifNow !== undefined && row.error !== ifNow)) return false;
+      const updatedAt = this.now();
+      this.deps.ledger.patchJob(id, { error, updatedAt });
+      this.deps.bus.publish(JobStatusChanged, { job: jobRowToView({ ...row, error, updatedAt }) });
+      return true;
+    } catch (err) {
+      log.warn("could not note a job's result delivery", { id, err });
+      return false;
+    }
   }
 
   /** setStatus for a ledger row no one holds (recovery, stale invoices). */

@@ -31,6 +31,7 @@ function ctx(over: Omit<Partial<AdmissionContext>, "limits"> & { limits?: Partia
     customerRecent: () => 0,
     activeCount: 0,
     queuedCount: 0,
+    customerQueued: 0,
     price: 10_000,
     paymentMode: "upfront",
     ...rest,
@@ -139,6 +140,33 @@ describe("admit: loud rejects a person can act on", () => {
     expect(admit(hi(), ctx({ limits, activeCount: 2, queuedCount: 2 })).accept).toBe(true); // queue room
     expect(admit(hi(), ctx({ limits, activeCount: 2, queuedCount: 3 }))).toEqual({ accept: false, silent: false, reason: "busy, try later" });
     expect(admit(hi(), ctx({ limits: { maxConcurrentJobs: 1, queueSize: 0 }, activeCount: 1 })).accept).toBe(false);
+  });
+
+  test("per-customer share of the queue: a customer with maxQueuedPerCustomer jobs waiting is refused, others are not", () => {
+    const limits = { maxConcurrentJobs: 1, queueSize: 10, maxQueuedPerCustomer: 2 };
+    // Room in the queue, the customer below its share → accept.
+    expect(admit(hi(), ctx({ limits, activeCount: 1, queuedCount: 5, customerQueued: 1 })).accept).toBe(true);
+    // At its share (or above: paid jobs resumed after a restart skip admission) → its own reason.
+    for (const n of [2, 3]) {
+      expect(admit(hi(), ctx({ limits, activeCount: 1, queuedCount: 5, customerQueued: n }))).toEqual({
+        accept: false,
+        silent: false,
+        reason: `you already have ${n} jobs waiting here (at most 2 per customer); try again when one finishes`,
+      });
+    }
+    expect(admit(hi(), ctx({ limits: { ...limits, maxQueuedPerCustomer: 1 }, activeCount: 1, customerQueued: 1 }))).toMatchObject({
+      reason: "you already have 1 job waiting here (at most 1 per customer); try again when one finishes",
+    });
+    // A free slot: the job waits for nothing, so the share does not apply.
+    expect(admit(hi(), ctx({ limits, activeCount: 0, queuedCount: 0, customerQueued: 2 })).accept).toBe(true);
+    // Queue full and the customer at its share: the share is the reason (the one it can act on).
+    expect(admit(hi(), ctx({ limits, activeCount: 1, queuedCount: 10, customerQueued: 2 }))).toMatchObject({ reason: expect.stringContaining("you already have 2 jobs waiting") });
+    // Queue full of others' jobs: busy.
+    expect(admit(hi(), ctx({ limits, activeCount: 1, queuedCount: 10, customerQueued: 0 }))).toMatchObject({ reason: "busy, try later" });
+    // The default share.
+    expect(Limits.parse({}).maxQueuedPerCustomer).toBe(2);
+    expect(Limits.safeParse({ maxQueuedPerCustomer: 0 }).success).toBe(false);
+    expect(Limits.safeParse({ maxQueuedPerCustomer: 1.5 }).success).toBe(false);
   });
 
   test("silent reasons come before loud ones", () => {

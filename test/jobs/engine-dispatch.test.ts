@@ -52,7 +52,9 @@ async function world(maxConcurrentJobs = 4, ledger = Ledger.open(":memory:")) {
     },
   };
   const sk = generateSecretKey();
-  const config = ConfigSchema.parse({ relays: ["ws://127.0.0.1:1"], pricing: { mode: "free" }, limits: { maxConcurrentJobs, perCustomerPerMinute: 1000, partialIntervalMs: 100_000 } });
+  // One customer sends every burst here: its share of the queue (tested in admission.test.ts and
+  // fairness-delivery.e2e.test.ts) is lifted like its rate limit.
+  const config = ConfigSchema.parse({ relays: ["ws://127.0.0.1:1"], pricing: { mode: "free" }, limits: { maxConcurrentJobs, perCustomerPerMinute: 1000, maxQueuedPerCustomer: 1000, partialIntervalMs: 100_000 } });
   const engine = new Engine({ bus: new Bus(), pool, inference, ledger, payments: null, secretKey: sk, pubkey: getPublicKey(sk), config: () => config });
   await engine.goOnline();
   stops.push(async () => {
