@@ -33,7 +33,8 @@ import type { RelayPool } from "./nostr/pool.ts";
 import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
-import { JobStatusChanged } from "./jobs/events.ts";
+import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
+import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
 import { jobRowToView } from "./ledger/ledger.ts";
 
@@ -59,6 +60,8 @@ export interface AppOptions {
   walletCallMs?: number;
   /** How long a receive matching no invoice waits for its zap receipt (default 30 s). */
   zapGraceMs?: number;
+  /** Quiet time after which memory is given back (default 10 s; 0 = never; src/util/idle-trim.ts). */
+  idleTrimMs?: number;
 }
 
 async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
@@ -85,6 +88,8 @@ export class App implements Controller {
   private wallet: Wallet | null = null;
   private payments: Payments | null = null;
   private stopped = false;
+  /** Gives memory back after start-up and after each busy spell. */
+  trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
 
   private constructor(private readonly opts: AppOptions) {}
@@ -129,6 +134,20 @@ export class App implements Controller {
     this.push("inference", () => this.inference.stop());
 
     this.startHttp();
+
+    // Start-up, unlocks and jobs are activity; when they are over, memory goes back (idle-trim.ts).
+    const trimmer = new IdleTrimmer({ quietMs: this.opts.idleTrimMs ?? IDLE_TRIM_MS });
+    this.trimmer = trimmer;
+    const unJobs = this.bus.subscribe(JobStatusChanged, () => trimmer.activity());
+    const unProgress = this.bus.subscribe(JobProgress, () => trimmer.activity());
+    const unIdentity = this.bus.subscribe(IdentityChanged, () => trimmer.activity());
+    trimmer.start();
+    this.push("idle trim", () => {
+      trimmer.stop();
+      unJobs();
+      unProgress();
+      unIdentity();
+    });
 
     if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.unlock(this.opts.password);
     log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.identityView().state });
