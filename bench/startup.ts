@@ -1,5 +1,6 @@
 // The compiled binary: spawn → first 200 on /healthz (with an identity in the data dir and the
-// vault password in the environment, as a headless service runs), idle memory after 3 s, and the
+// vault password in the environment, as a headless service runs), idle memory (online without and
+// with the wallet, next to the runtime floor of bench/rss-floor.ts), and the
 // sizes people download (binary, gzipped dashboard bundle). Everything stays on 127.0.0.1: the
 // binary is pointed at the bench's relay and fake Ollama.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -18,6 +19,78 @@ export interface StartupResult {
   versionMedianMs: number | null;
   idleRssKb: number | null;
   idlePeakRssKb: number | null;
+  /** Idle memory of the product in each set-up, and of the runtime floor (bench/rss-floor.ts). */
+  idle: IdleSample[];
+}
+
+export interface IdleSample {
+  name: string;
+  /** null when this set-up could not run; `skipped` says why. */
+  rssKb: number | null;
+  anonKb: number | null;
+  fileKb: number | null;
+  peakKb: number | null;
+  skipped?: string;
+}
+
+/**
+ * How long a started process is left alone before its memory is read: the product trims its memory
+ * after 10 s without activity (src/util/idle-trim.ts), so it is read after 15 s; the floor after 8 s.
+ */
+const IDLE_SETTLE_MS = 15_000;
+const FLOOR_SETTLE_MS = 8000;
+
+function sample(name: string, pid: number): IdleSample {
+  return {
+    name,
+    rssKb: procStatusKb(pid, "VmRSS"),
+    anonKb: procStatusKb(pid, "RssAnon"),
+    fileKb: procStatusKb(pid, "RssFile"),
+    peakKb: procStatusKb(pid, "VmHWM"),
+  };
+}
+
+async function stopProcess(proc: Bun.Subprocess): Promise<void> {
+  proc.kill("SIGTERM");
+  const killer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+  await proc.exited;
+  clearTimeout(killer);
+}
+
+/**
+ * The runtime floor: bench/rss-floor.ts compiled as build.ts compiles the product, run with no
+ * crypto, with nostr-tools' pure-JS signatures, and with nostr-wasm, each left idle like the product.
+ */
+export async function runtimeFloor(root: string, relayUrl: string, ollamaUrl: string): Promise<IdleSample[]> {
+  const dir = mkdtempSync(join(tmpdir(), "compute-bench-floor-"));
+  try {
+    const outfile = join(dir, "rss-floor");
+    const built = await Bun.build({ entrypoints: [join(root, "bench/rss-floor.ts")], compile: { outfile }, minify: true, bytecode: true, format: "esm" });
+    if (!built.success) return [{ name: "runtime floor", rssKb: null, anonKb: null, fileKb: null, peakKb: null, skipped: built.logs.map(String).join("; ").slice(0, 200) }];
+    const out: IdleSample[] = [];
+    for (const crypto of ["none", "js", "wasm"] as const) {
+      const proc = Bun.spawn([outfile, dir, relayUrl, ollamaUrl, "--crypto", crypto], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      const name = `runtime floor, ${crypto === "none" ? "no signatures" : crypto === "js" ? "signing in pure JS" : "signing with nostr-wasm"}`;
+      try {
+        const reader = proc.stdout.getReader();
+        const first = await Promise.race([
+          reader.read().then((r) => (r.done ? "exited" : new TextDecoder().decode(r.value))),
+          Bun.sleep(15_000).then(() => "timeout"),
+        ]);
+        if (!first.startsWith("ready")) {
+          out.push({ name, rssKb: null, anonKb: null, fileKb: null, peakKb: null, skipped: `did not start (${first.trim().slice(0, 80)})` });
+          continue;
+        }
+        await Bun.sleep(FLOOR_SETTLE_MS);
+        out.push(sample(name, proc.pid));
+      } finally {
+        await stopProcess(proc);
+      }
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface SizesResult {
@@ -53,7 +126,7 @@ async function waitHealthy(port: number, proc: Bun.Subprocess, timeoutMs: number
 }
 
 export async function startup(bin: string, relayUrl: string, ollamaUrl: string, runs = 10): Promise<StartupResult> {
-  const empty: StartupResult = { skipped: null, binaryBytes: null, coldStartMs: [], coldStartMedianMs: null, versionMedianMs: null, idleRssKb: null, idlePeakRssKb: null };
+  const empty: StartupResult = { skipped: null, binaryBytes: null, coldStartMs: [], coldStartMedianMs: null, versionMedianMs: null, idleRssKb: null, idlePeakRssKb: null, idle: [] };
   if (!existsSync(bin)) return { ...empty, skipped: `${bin} is missing (run \`bun run build\` first)` };
   const dir = mkdtempSync(join(tmpdir(), "compute-bench-bin-"));
   const env = {
@@ -64,14 +137,9 @@ export async function startup(bin: string, relayUrl: string, ollamaUrl: string, 
     COMPUTE_PASSWORD: "bench-vault-password",
     COMPUTE_LOG_LEVEL: "warn",
   };
-  const spawn = (port: number) =>
-    Bun.spawn([bin, "--headless", "--port", String(port), "--relay", relayUrl, "--ollama-url", ollamaUrl], { cwd: dir, env, stdout: "ignore", stderr: "ignore" });
-  const end = async (proc: Bun.Subprocess) => {
-    proc.kill("SIGTERM");
-    const killer = setTimeout(() => proc.kill("SIGKILL"), 5000);
-    await proc.exited;
-    clearTimeout(killer);
-  };
+  const spawn = (port: number, extra: string[] = []) =>
+    Bun.spawn([bin, "--headless", "--port", String(port), "--relay", relayUrl, "--ollama-url", ollamaUrl, ...extra], { cwd: dir, env, stdout: "ignore", stderr: "ignore" });
+  const end = stopProcess;
   try {
     const init = Bun.spawnSync([bin, "init", "--import"], { cwd: dir, env, stdin: Buffer.from(generateMnemonic(wordlist)), stdout: "pipe", stderr: "pipe" });
     if (init.exitCode !== 0) return { ...empty, skipped: `\`compute init --import\` failed: ${init.stderr.toString().trim().slice(0, 200)}` };
@@ -94,19 +162,26 @@ export async function startup(bin: string, relayUrl: string, ollamaUrl: string, 
         await end(proc);
       }
     }
-    const port = freePort();
-    const proc = spawn(port);
-    let idleRssKb: number | null = null;
-    let idlePeakRssKb: number | null = null;
-    try {
-      await waitHealthy(port, proc, 10_000);
-      await Bun.sleep(3000);
-      idleRssKb = procStatusKb(proc.pid, "VmRSS");
-      idlePeakRssKb = procStatusKb(proc.pid, "VmHWM");
-    } finally {
-      await end(proc);
+    // Idle: online (subscribed to the relay, Ollama probed), no job; without a wallet (mainnet
+    // with no Breez API key: the wallet is not configured) and with one (regtest connects offline).
+    const idle: IdleSample[] = [];
+    for (const [name, extra] of [
+      ["compute --headless --online, no wallet", ["--online"]],
+      ["compute --headless --online, wallet (regtest)", ["--online", "--network", "regtest"]],
+    ] as const) {
+      const port = freePort();
+      const proc = spawn(port, [...extra]);
+      try {
+        await waitHealthy(port, proc, 10_000);
+        await Bun.sleep(IDLE_SETTLE_MS);
+        idle.push(sample(name, proc.pid));
+      } finally {
+        await end(proc);
+      }
     }
-    return { skipped: null, binaryBytes: statSync(bin).size, coldStartMs: times, coldStartMedianMs: median(times), versionMedianMs: median(versionTimes), idleRssKb, idlePeakRssKb };
+    const idleRssKb = idle[0]?.rssKb ?? null;
+    const idlePeakRssKb = idle[0]?.peakKb ?? null;
+    return { skipped: null, binaryBytes: statSync(bin).size, coldStartMs: times, coldStartMedianMs: median(times), versionMedianMs: median(versionTimes), idleRssKb, idlePeakRssKb, idle };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -60,7 +60,7 @@ export function table(head: string[], rows: string[][]): string {
 }
 
 /** Reads a field (kB) of /proc/<pid>/status, e.g. VmRSS or VmHWM; null where there is no /proc. */
-export function procStatusKb(pid: number | "self", field: "VmRSS" | "VmHWM"): number | null {
+export function procStatusKb(pid: number | "self", field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile"): number | null {
   try {
     const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
     return m ? Number(m[1]) : null;
