@@ -391,7 +391,12 @@ export class App implements Controller {
       const ready = this.payments?.ready() ?? { ok: false as const, reason: "the wallet is not set up" };
       if (!ready.ok) out.push(`Paid mode needs a working wallet (${ready.reason}); set it up, or use payment mode free.`);
     }
-    if (this.pool && !this.pool.views().some((r) => r.state === "connected")) out.push("No relay is connected: check your network or add a relay under NETWORK.");
+    const relays = this.pool?.views() ?? null;
+    if (relays && !relays.some((r) => r.state === "connected")) {
+      // A relay whose socket is open but that has not answered yet (RelayPool's AWAITING_ANSWER).
+      const waiting = relays.some((r) => r.state === "connecting" && r.error !== null);
+      out.push(waiting ? "Waiting for your relays to answer: a relay that stays silent is marked failed within 10 s." : "No relay is connected: check your network or add a relay under NETWORK.");
+    }
     return out;
   }
 

@@ -205,7 +205,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     const downMs = Date.now() - stoppedAt;
     expect(["connecting", "failed", "disconnected"]).toContain(state!);
     // A drop reads as a drop (not as "off"), and ONLINE stops looking all-good while no relay is up.
-    expect(["reconnecting", "connecting", "failed"]).toContain(await text(`${relayRow} [data-testid=relay-latency]`));
+    expect(["reconnecting", "connecting", "waiting", "failed"]).toContain(await text(`${relayRow} [data-testid=relay-latency]`));
     expect(await page.locator(`${relayRow} .light-ok`).count()).toBe(0);
     await until(() => text("[data-testid=online-toggle]"), (v) => v.includes("No relay connected"), 2_000, "online warning");
     await Bun.sleep(300); // let the colour transitions finish before the picture
@@ -219,6 +219,21 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     await until(() => text("[data-testid=online-toggle]"), (v) => v.includes("Taking jobs on 1 relay"), 2_000, "online again");
     expect(await page.evaluate(() => (window as unknown as { __e2eMarker?: number }).__e2eMarker)).toBe(4242);
     process.stdout.write(`  relay drop shown after ${downMs} ms (state ${state}); green again ${upMs} ms after restart\n`);
+  }, 15_000);
+
+  test("a relay that takes the connection but never answers shows 'waiting' with the reason, never green", async () => {
+    const silent = await startRelay({ mode: "silent" });
+    try {
+      await app.addRelay(silent.url);
+      const row = `[data-testid=relay-row][data-url^="${silent.url}"]`;
+      await until(() => text(`${row} [data-testid=relay-latency]`).catch(() => ""), (v) => v === "waiting", 3_000, "silent relay waiting");
+      expect(await page.locator(`${row} .light-ok`).count()).toBe(0);
+      expect(await text(`${row} .relay-error`)).toContain("waiting for the relay to answer");
+      expect(await attr(row, "data-state")).toBe("connecting");
+    } finally {
+      await app.removeRelay(silent.url);
+      await silent.stop();
+    }
   }, 15_000);
 
   test("screenshots at 1100×760 and 800×600", async () => {

@@ -56,6 +56,9 @@ const STATE_TEXT: Record<string, string> = { connected: "connected", connecting:
  */
 function relayLook(r: RelayView): { text: string; tone: Tone; pulse: boolean; error: string | null } {
   if (r.state === "disconnected" && r.error) return { text: "reconnecting", tone: "warn", pulse: true, error: r.error };
+  // The socket is open but the relay has not answered yet (a silent relay stays here until its
+  // probe fails): say so instead of a bare "connecting".
+  if (r.state === "connecting" && r.error) return { text: "waiting", tone: "warn", pulse: true, error: r.error };
   return { text: STATE_TEXT[r.state] ?? r.state, tone: relayTone(r.state), pulse: r.state === "connecting", error: r.state === "failed" ? r.error : null };
 }
 
