@@ -65,6 +65,7 @@ export interface SettingsForm {
   freeJobsPerCustomer: string;
   maxConcurrentJobs: string;
   queueSize: string;
+  maxQueuedPerCustomer: string;
   maxInputBytes: string;
   maxTokensCap: string;
   perCustomerPerMinute: string;
@@ -77,7 +78,15 @@ export interface SettingsPatch {
   pricing: Pick<Pricing, "mode" | "perJobMsats" | "per1kTokensMsats" | "invoiceExpirySecs" | "freeJobsPerCustomer">;
   limits: Pick<
     Limits,
-    "maxConcurrentJobs" | "queueSize" | "maxInputBytes" | "maxTokensCap" | "perCustomerPerMinute" | "jobTimeoutSecs" | "onOffline" | "allowPrivateUrls"
+    | "maxConcurrentJobs"
+    | "queueSize"
+    | "maxQueuedPerCustomer"
+    | "maxInputBytes"
+    | "maxTokensCap"
+    | "perCustomerPerMinute"
+    | "jobTimeoutSecs"
+    | "onOffline"
+    | "allowPrivateUrls"
   >;
 }
 
@@ -92,6 +101,7 @@ export function settingsToForm(pricing: Pricing, limits: Limits): SettingsForm {
     freeJobsPerCustomer: String(pricing.freeJobsPerCustomer),
     maxConcurrentJobs: String(limits.maxConcurrentJobs),
     queueSize: String(limits.queueSize),
+    maxQueuedPerCustomer: String(limits.maxQueuedPerCustomer),
     maxInputBytes: String(limits.maxInputBytes),
     maxTokensCap: String(limits.maxTokensCap),
     perCustomerPerMinute: String(limits.perCustomerPerMinute),
@@ -107,6 +117,7 @@ const INT_FIELDS = [
   ["freeJobsPerCustomer", 0, Number.MAX_SAFE_INTEGER],
   ["maxConcurrentJobs", 1, 64],
   ["queueSize", 0, 10_000],
+  ["maxQueuedPerCustomer", 1, 10_000],
   ["maxInputBytes", 1, 10_000_000],
   ["maxTokensCap", 1, 1_000_000],
   ["perCustomerPerMinute", 1, 100_000],
@@ -146,6 +157,7 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
       limits: {
         maxConcurrentJobs: ints.maxConcurrentJobs!,
         queueSize: ints.queueSize!,
+        maxQueuedPerCustomer: ints.maxQueuedPerCustomer!,
         maxInputBytes: ints.maxInputBytes!,
         maxTokensCap: ints.maxTokensCap!,
         perCustomerPerMinute: ints.perCustomerPerMinute!,

@@ -69,6 +69,7 @@ describe("settings form", () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(r.patch.pricing.perJobMsats).toBe(defaults.pricing.perJobMsats);
     expect(r.patch.limits.maxConcurrentJobs).toBe(defaults.limits.maxConcurrentJobs);
+    expect(r.patch.limits.maxQueuedPerCustomer).toBe(defaults.limits.maxQueuedPerCustomer);
     const merged = ConfigSchema.safeParse({ pricing: { ...defaults.pricing, ...r.patch.pricing }, limits: { ...defaults.limits, ...r.patch.limits } });
     expect(merged.success).toBe(true);
   });
@@ -85,12 +86,13 @@ describe("settings form", () => {
       perJobSats: "abc",
       maxConcurrentJobs: "0",
       queueSize: "1.5",
+      maxQueuedPerCustomer: "0",
       invoiceExpirySecs: "5",
     };
     const r = formToPatch(form);
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(Object.keys(r.errors).sort()).toEqual(["invoiceExpirySecs", "maxConcurrentJobs", "perJobSats", "queueSize"]);
+    expect(Object.keys(r.errors).sort()).toEqual(["invoiceExpirySecs", "maxConcurrentJobs", "maxQueuedPerCustomer", "perJobSats", "queueSize"]);
     expect(r.errors.maxConcurrentJobs).toBe("Between 1 and 64.");
   });
 

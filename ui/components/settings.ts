@@ -17,6 +17,7 @@ type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivate
 const LIMIT_FIELDS: [NumField, string, string][] = [
   ["maxConcurrentJobs", "Jobs at once", "Ollama runs one at a time unless OLLAMA_NUM_PARALLEL is set."],
   ["queueSize", "Queue length", "Waiting jobs beyond this are told to try later."],
+  ["maxQueuedPerCustomer", "Waiting jobs per customer", "One customer's burst can't fill the queue; waiting jobs run in turns."],
   ["maxTokensCap", "Max tokens per job", "Upper bound on what one request may generate."],
   ["maxInputBytes", "Max prompt size (bytes)", ""],
   ["perCustomerPerMinute", "Requests per customer per minute", ""],
