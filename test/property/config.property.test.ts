@@ -29,7 +29,7 @@ const configLike = fc.record(
     network: leaf,
     breezApiKey: leaf,
     provider: fc.oneof(section(["name", "about", "picture", "servedModels", "defaultModel", "publishProfile"]), leaf),
-    limits: fc.oneof(section(["maxConcurrentJobs", "queueSize", "maxInputBytes", "maxTokensCap", "perCustomerPerMinute", "jobTimeoutSecs", "partialIntervalMs", "allow", "deny", "allowPrivateUrls", "onOffline"]), leaf),
+    limits: fc.oneof(section(["maxConcurrentJobs", "queueSize", "maxQueuedPerCustomer", "maxInputBytes", "maxTokensCap", "perCustomerPerMinute", "jobTimeoutSecs", "partialIntervalMs", "allow", "deny", "allowPrivateUrls", "onOffline"]), leaf),
     pricing: fc.oneof(section(["mode", "perJobMsats", "per1kTokensMsats", "models", "invoiceExpirySecs", "freeJobsPerCustomer"]), leaf),
   },
   { requiredKeys: [] },
@@ -43,7 +43,7 @@ const nearlyValid = fc.record(
     online: fc.boolean(),
     provider: fc.record({ name: fc.string({ maxLength: 101 }), servedModels: fc.option(fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 })) }, { requiredKeys: [] }),
     limits: fc.record(
-      { queueSize: fc.integer({ min: -1, max: 10_001 }), perCustomerPerMinute: fc.integer({ min: 0, max: 100 }), maxConcurrentJobs: fc.integer({ min: 0, max: 65 }), onOffline: fc.constantFrom("finish", "cancel", "stop") },
+      { queueSize: fc.integer({ min: -1, max: 10_001 }), maxQueuedPerCustomer: fc.integer({ min: 0, max: 10_001 }), perCustomerPerMinute: fc.integer({ min: 0, max: 100 }), maxConcurrentJobs: fc.integer({ min: 0, max: 65 }), onOffline: fc.constantFrom("finish", "cancel", "stop") },
       { requiredKeys: [] },
     ),
     pricing: fc.record({ mode: fc.constantFrom("free", "upfront", "after", "later"), perJobMsats: fc.integer({ min: -1, max: 1e9 }), invoiceExpirySecs: fc.integer({ min: 29, max: 86_401 }) }, { requiredKeys: [] }),
