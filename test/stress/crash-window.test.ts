@@ -1,8 +1,9 @@
 // The one crash window the kill -9 trials found (test/stress/kill9.test.ts, about one trial in a
 // hundred with kills aimed at the end of generation): the job is recorded as done (status success,
-// result event id) and the process dies before the signed result leaves for the relays. After the
-// restart nothing sends it, so a customer who paid never gets an answer. Reproduced here without
-// luck: the result's publish is swallowed, the App is stopped, started again on the same data dir.
+// result event id) and the process dies before the signed result leaves for the relays. Before the
+// fix nothing sent it after the restart, so a customer who paid never got an answer; now the engine
+// keeps the signed result and recover() sends it. Reproduced here without luck: the result's
+// publish is swallowed, the App is stopped, started again on the same data dir.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import type { App } from "../../src/app.ts";
