@@ -1193,7 +1193,7 @@ export class Engine {
   // ---------------------------------------------------------------- out
 
   private sign(template: EventTemplate): NostrEvent {
-    // nostr-wasm once the pool has loaded it (initSigner), the pure-JS code until then.
+    // nostr-wasm once signing got busy enough to load it (signer.ts), the pure-JS code until then.
     return signEvent(template, this.deps.secretKey) as NostrEvent;
   }
 

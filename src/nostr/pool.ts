@@ -17,7 +17,7 @@ import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { RelayListChanged, RelayStatusChanged, type RelayView } from "./events.ts";
-import { hasEventShape, initSigner, signEvent, verifyEvent } from "./signer.ts";
+import { hasEventShape, signEvent, verifyEvent } from "./signer.ts";
 
 const log = createLogger("nostr.pool");
 
@@ -1023,8 +1023,7 @@ export class RelayPool {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // Loads nostr-wasm in the background (signing works in pure JS until it is ready).
-    void initSigner();
+    // nostr-wasm loads by itself once signing and verifying get busy (signer.ts).
     for (const r of this.relays.values()) r.start();
   }
 

@@ -4,9 +4,11 @@
 //     about 0.30 ms to sign and 0.22 ms to verify on the bench machine (BENCHMARKS.md);
 //   - nostr-tools' pure JS (noble-curves): about 0.53 ms and 0.33 ms.
 // The wasm module embeds its binary as base64 text, so it also loads inside the compiled binary.
-// It is loaded on demand (initSigner), never at import: instantiating it costs ~10 ms that cold
-// start should not pay. Until it is ready, or if it fails to load or fails its self-test, the pure
-// JS code answers, so every call here works at any time.
+// It is loaded when signing and verifying get busy (WASM_DEMAND_OPS operations within
+// WASM_DEMAND_WINDOW_MS), or by initSigner(), never at import or start: an idle provider signs a few
+// events a minute, which pure JS does in well under a millisecond each, and a loaded wasm module
+// stays in memory for good (~5–9 MiB of idle RSS here, BENCHMARKS.md). Until it is ready, or if it
+// fails to load or fails its self-test, the pure JS code answers, so every call works at any time.
 import { finalizeEvent as jsFinalize, getPublicKey, verifiedSymbol, verifyEvent as jsVerify, type Event, type EventTemplate } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -32,6 +34,33 @@ const WASM_MAX_SERIALIZED_BYTES = 256 * 1024;
 let wasm: WasmNostr | null = null;
 let loading: Promise<SignerKind> | null = null;
 
+/** Signatures made plus signatures checked within the window that make loading nostr-wasm worth it. */
+export const WASM_DEMAND_OPS = 50;
+export const WASM_DEMAND_WINDOW_MS = 10_000;
+let demandWindowStart = -Infinity;
+let demandOps = 0;
+/** initSigner({ wasm: false }) or COMPUTE_NOSTR_WASM=0: pure JS for good, whatever the demand. */
+let jsOnly = process.env.COMPUTE_NOSTR_WASM === "0";
+
+/** One signature made or checked: past WASM_DEMAND_OPS in the window, nostr-wasm loads. */
+function noteDemand(): void {
+  if (wasm || loading || jsOnly) return;
+  const now = performance.now();
+  if (now - demandWindowStart > WASM_DEMAND_WINDOW_MS) {
+    demandWindowStart = now;
+    demandOps = 0;
+  }
+  if (++demandOps >= WASM_DEMAND_OPS) {
+    log.debug("signing got busy; loading nostr-wasm", { ops: demandOps });
+    void initSigner();
+  }
+}
+
+/** The load under way (or done), if any: resolves with the kind then in use. */
+export function signerReady(): Promise<SignerKind> {
+  return loading ?? Promise.resolve(signerKind());
+}
+
 /** Which implementation signs and verifies right now. */
 export function signerKind(): SignerKind {
   return wasm ? "wasm" : "js";
@@ -49,7 +78,10 @@ export interface InitSignerOptions {
  * Never rejects: a failure is logged and the pure-JS code stays. Idempotent.
  */
 export function initSigner(opts: InitSignerOptions = {}): Promise<SignerKind> {
-  if (opts.wasm === false || process.env.COMPUTE_NOSTR_WASM === "0") return Promise.resolve(signerKind());
+  if (opts.wasm === false || process.env.COMPUTE_NOSTR_WASM === "0") {
+    jsOnly = true;
+    return Promise.resolve(signerKind());
+  }
   const load = opts.load ?? (async () => (await import("nostr-wasm")).initNostrWasm());
   loading ??= (async (): Promise<SignerKind> => {
     try {
@@ -69,6 +101,9 @@ export function initSigner(opts: InitSignerOptions = {}): Promise<SignerKind> {
 export function resetSigner(): void {
   wasm = null;
   loading = null;
+  demandWindowStart = -Infinity;
+  demandOps = 0;
+  jsOnly = process.env.COMPUTE_NOSTR_WASM === "0";
 }
 
 /**
@@ -120,6 +155,7 @@ function fitsWasm(e: { content: string; tags: string[][] }): boolean {
 export function signEvent(template: EventTemplate, secretKey: Uint8Array): Event {
   assertTemplate(template);
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) throw new Error("a secret key is 32 bytes");
+  noteDemand();
   const event = { kind: template.kind, created_at: template.created_at, tags: template.tags, content: template.content, pubkey: "", id: "", sig: "" };
   if (wasm && fitsWasm(event)) {
     wasm.finalizeEvent(event, secretKey);
@@ -170,6 +206,7 @@ export function verifyEvent(event: Event): boolean {
   if (typeof cached === "boolean") return cached;
   // nostr-wasm reads the hex fields without checking them (a short id would skip its id check).
   if (!hasEventShape(event)) return false;
+  noteDemand();
   if (wasm && fitsWasm(event)) {
     try {
       wasm.verifyEvent(event);

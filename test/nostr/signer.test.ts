@@ -2,7 +2,7 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent as jsVerify, type Event } from "nostr-tools/pure";
 import { WireEvent } from "../../src/nostr/pool.ts";
-import { hasEventShape, initSigner, resetSigner, signEvent, signerKind, verifyEvent } from "../../src/nostr/signer.ts";
+import { WASM_DEMAND_OPS, hasEventShape, initSigner, resetSigner, signEvent, signerKind, signerReady, verifyEvent } from "../../src/nostr/signer.ts";
 
 const sk = generateSecretKey();
 const pk = getPublicKey(sk);
@@ -119,6 +119,39 @@ describe("initSigner", () => {
     };
     expect(await Promise.all([initSigner({ load }), initSigner({ load }), initSigner({ load })])).toEqual(["wasm", "wasm", "wasm"]);
     expect(loads).toBe(1);
+  });
+});
+
+describe("nostr-wasm on demand", () => {
+  beforeEach(() => resetSigner());
+
+  test("an idle signer stays in pure JS; a burst of signatures and checks loads nostr-wasm", async () => {
+    const signed = signEvent(template("one"), sk);
+    for (let i = 2; i < WASM_DEMAND_OPS; i++) expect(verifyEvent(wire(signed))).toBe(true);
+    expect(await signerReady()).toBe("js");
+    expect(signerKind()).toBe("js");
+    // The operation that crosses the threshold starts the load; it answers in JS meanwhile.
+    expect(verifyEvent(wire(signed))).toBe(true);
+    expect(await signerReady()).toBe("wasm");
+    const after = signEvent(template("two"), sk);
+    expect(jsVerify(wire(after))).toBe(true);
+  });
+
+  test("checks answered from the cache are not demand; COMPUTE_NOSTR_WASM=0 and initSigner({wasm:false}) pin pure JS", async () => {
+    const signed = signEvent(template("cached"), sk);
+    for (let i = 0; i < WASM_DEMAND_OPS * 2; i++) verifyEvent(signed);
+    expect(await signerReady()).toBe("js");
+    await initSigner({ wasm: false });
+    for (let i = 0; i < WASM_DEMAND_OPS * 2; i++) verifyEvent(wire(signed));
+    expect(await signerReady()).toBe("js");
+    process.env.COMPUTE_NOSTR_WASM = "0";
+    try {
+      resetSigner();
+      for (let i = 0; i < WASM_DEMAND_OPS * 2; i++) verifyEvent(wire(signed));
+      expect(await signerReady()).toBe("js");
+    } finally {
+      delete process.env.COMPUTE_NOSTR_WASM;
+    }
   });
 });
 
