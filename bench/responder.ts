@@ -66,7 +66,7 @@ async function startProvider(args: ResponderArgs, secretKey: Uint8Array, pubkey:
     relays: [args.relayUrl],
     ollamaUrl: args.ollamaUrl,
     pricing: { mode: "free" },
-    limits: { maxConcurrentJobs: n, queueSize: 10_000, perCustomerPerMinute: 100_000, partialIntervalMs: 600_000 },
+    limits: { maxConcurrentJobs: n, queueSize: 10_000, maxQueuedPerCustomer: 10_000, perCustomerPerMinute: 100_000, partialIntervalMs: 600_000 },
   });
   let config = ConfigSchema.parse(raw(args.maxConcurrentJobs));
   // The pool loads nostr-wasm when it starts; waiting here keeps the load out of the warm-up.
