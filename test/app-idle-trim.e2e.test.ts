@@ -2,21 +2,19 @@
 // once after each busy spell, and jobs run as before after a trim (the trim drops compiled code).
 // Real relay, the Ollama test server, a customer from nostr-tools, the real App, the real trim.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { App } from "../src/app.ts";
-import { Vault } from "../src/identity/vault.ts";
-import { paths, readPublicIdentity } from "../src/paths.ts";
+import type { App } from "../src/app.ts";
+import { readPublicIdentity } from "../src/paths.ts";
 import { startCustomer, type Customer } from "./fixtures/customer.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "./fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "./fixtures/relay.ts";
+import { startTestApp, type TestApp } from "./fixtures/test-app.ts";
 import { until } from "./jobs/harness.ts";
 
 const QUIET_MS = 400;
 let fake: FakeOllama;
 let relay: TestRelay;
 let customer: Customer;
+let started: TestApp;
 let app: App;
 let dataDir: string;
 
@@ -24,26 +22,20 @@ beforeAll(async () => {
   fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
   relay = await startRelay();
   customer = await startCustomer([relay.url]);
-  dataDir = mkdtempSync(join(tmpdir(), "compute-trim-"));
-  await Vault.create(paths(dataDir).vault, { mnemonic: "leader monkey parrot ring guide accident before fence cannon height naive bean", passphrase: "" }, "pw-trim-test", { scrypt: { N: 1024, r: 8, p: 1 } });
-  writeFileSync(join(dataDir, "config.json"), JSON.stringify({ limits: { perCustomerPerMinute: 1000, partialIntervalMs: 100_000 } }));
-  app = await App.start({
-    dataDir,
-    env: {},
-    password: "pw-trim-test",
-    flags: { port: 0, relays: [relay.url], ollamaUrl: fake.url, paymentMode: "free", logLevel: "error" },
-    ollamaProbeMs: 200,
-    idleTrimMs: QUIET_MS,
+  started = await startTestApp({
+    flags: { relays: [relay.url], ollamaUrl: fake.url, paymentMode: "free" },
+    config: { limits: { perCustomerPerMinute: 1000, partialIntervalMs: 100_000 } },
+    options: { ollamaProbeMs: 200, idleTrimMs: QUIET_MS },
   });
+  ({ app, dataDir } = started);
   await app.setOnline(true);
 });
 
 afterAll(async () => {
-  await app?.stop();
+  await started?.stop();
   customer?.close();
   await relay?.stop();
   await fake?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 test("trims once after start-up, again after a job, and serves jobs after each trim", async () => {

@@ -7,30 +7,13 @@ import { finalizeEvent, generateSecretKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
 import { RelayStatusChanged, type RelayView } from "../../src/nostr/events.ts";
 import { AWAITING_ANSWER, RelayPool, type RelayPoolOptions } from "../../src/nostr/pool.ts";
-import { startRelay, type StartRelayOptions, type TestRelay } from "../fixtures/relay.ts";
+import { cleanups, relay, runCleanups, until } from "./helpers.ts";
 
 const key = generateSecretKey();
 let seq = 0;
 const feedback = (): Event => finalizeEvent({ kind: 7000, tags: [["status", "processing"]], content: `fb ${seq++}`, created_at: Math.floor(Date.now() / 1000) }, key);
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function relay(opts?: StartRelayOptions): Promise<TestRelay> {
-  const r = await startRelay(opts);
-  cleanups.push(() => r.stop());
-  return r;
-}
+afterEach(runCleanups);
 
 type Seen = RelayView & { at: number };
 

@@ -16,7 +16,7 @@ import {
   type RelayPoolOptions,
 } from "../../src/nostr/pool.ts";
 import { connectRaw } from "../fixtures/relay-client.ts";
-import { startRelay, type StartRelayOptions, type TestRelay } from "../fixtures/relay.ts";
+import { cleanups, relay, runCleanups, until } from "./helpers.ts";
 
 const providerKey = generateSecretKey();
 const customerKey = generateSecretKey();
@@ -29,24 +29,7 @@ function jobRequest(extra: { created_at?: number; kind?: number; tags?: string[]
   );
 }
 
-async function until(cond: () => boolean, timeoutMs = 3000, what = "condition"): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function relay(opts?: StartRelayOptions): Promise<TestRelay> {
-  const r = await startRelay(opts);
-  cleanups.push(() => r.stop());
-  return r;
-}
+afterEach(runCleanups);
 
 function makePool(relays: string[], opts: Partial<RelayPoolOptions> = {}) {
   const bus = new Bus();
