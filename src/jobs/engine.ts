@@ -78,7 +78,7 @@ export interface EngineInference {
 }
 
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<Ledger, "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash">;
+export type EngineLedger = Pick<Ledger, "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash">;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
@@ -178,6 +178,11 @@ const STOP_DRAIN_MS = 3_000;
 const ZAP_LOOKBACK_SECS = 24 * 3600;
 /** Ledger kv key: which job one of our feedback/result events belongs to (survives restarts). */
 export const zapTargetKey = (eventId: string) => `zap.event.${eventId}`;
+/**
+ * Zap targets of jobs finished longer ago than this are forgotten (a zap made later is booked as a
+ * plain receive). Receipts are read ZAP_LOOKBACK_SECS back, so a week leaves plenty of margin.
+ */
+const ZAP_TARGET_KEEP_MS = 7 * 24 * 3600_000;
 /** Ledger kv key: created_at (s) of our last NIP-89 announcement or withdrawal (see nip89Time). */
 const NIP89_LAST_KEY = "nip89.created_at";
 /** Ledger kv key: how many free jobs a customer has had (pricing.freeJobsPerCustomer). */
@@ -692,7 +697,7 @@ export class Engine {
     await this.publish(buildHeartbeat({ d: this.announcementD(), now: this.now() })).catch((err) => log.warn("heartbeat failed", { err }));
   }
 
-  /** Forgets old seen ids (riding on the heartbeat, so no timer of its own). Never throws. */
+  /** Forgets old seen ids and old jobs' zap targets (riding on the heartbeat, no timer of its own). Never throws. */
   private pruneSeen(): void {
     const now = this.now();
     if (now - this.lastPrune < SEEN_PRUNE_EVERY_MS) return;
@@ -701,6 +706,8 @@ export class Engine {
     try {
       const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
       if (n) log.debug("pruned seen events", { count: n });
+      const z = this.deps.ledger.pruneJobKv(zapTargetKey(""), now - ZAP_TARGET_KEEP_MS);
+      if (z) log.debug("pruned zap targets of old jobs", { count: z });
     } catch (err) {
       log.warn("pruning seen events failed", { err });
     }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { Ledger } from "../../src/ledger/ledger.ts";
+import { zapTargetKey } from "../../src/jobs/engine.ts";
 import { setLogSink } from "../../src/log.ts";
 import { fakeAnswer } from "../fixtures/ollama-server.ts";
 import { providerSuite, uniqueIds, until } from "./harness.ts";
@@ -174,16 +175,25 @@ describe("being found (NIP-89 and liveness)", () => {
 });
 
 describe("crash recovery", () => {
-  test("seen request ids older than a day are pruned when going online; recent ones are kept", async () => {
+  test("seen request ids older than a day and zap targets of jobs finished over a week ago are pruned when going online; recent ones are kept", async () => {
     const p = await provider({ offline: true });
     const old = "0".repeat(63) + "1";
     const recent = "0".repeat(63) + "2";
     p.ledger.markSeen(old, 5050, Date.now() - 25 * 3600_000);
     p.ledger.markSeen(recent, 5050, Date.now() - 3600_000);
+    // Two answered jobs: one finished 8 days ago, one yesterday; each with a zap target.
+    for (const [jobId, daysAgo] of [[old, 8], [recent, 1]] as const) {
+      const at = Date.now() - daysAgo * 24 * 3600_000;
+      p.ledger.insertJob({ id: jobId, kind: 5050, customer: "c".repeat(64), requestJson: "{}", status: "received", createdAt: at });
+      p.ledger.updateJob(jobId, { status: "processing", updatedAt: at });
+      p.ledger.updateJob(jobId, { status: "success", updatedAt: at });
+      p.ledger.setKv(zapTargetKey(`${jobId.slice(0, 60)}feed`), jobId);
+    }
     await p.engine.goOnline();
     await until(() => p.published(11998).length >= 1, 3000, "first beat");
     expect(p.ledger.markSeen(old, 5050)).toBe(true); // forgotten, so new again
     expect(p.ledger.markSeen(recent, 5050)).toBe(false);
+    expect(p.ledger.listKv(zapTargetKey("")).map((r) => r.value)).toEqual([recent]);
   });
 
   test("jobs left open in the ledger get 'provider restarted' and are never answered twice", async () => {

@@ -124,6 +124,28 @@ describe("opening", () => {
   });
 });
 
+describe("per-job key/values", () => {
+  test("pruneJobKv forgets the notes of jobs finished before the cut, under its prefix only", () => {
+    for (const i of [1, 2, 3]) expect(ledger.insertJob(job(i))).toBe(true);
+    ledger.updateJob(id(1), { status: "processing", updatedAt: T0 + 1 });
+    ledger.updateJob(id(1), { status: "success", updatedAt: T0 + 100 }); // finished long ago
+    ledger.updateJob(id(2), { status: "processing", updatedAt: T0 + 1 });
+    ledger.updateJob(id(2), { status: "success", updatedAt: T0 + 10_000 }); // finished recently
+    // job 3 is still open
+    ledger.setKv("zap.event.a", id(1));
+    ledger.setKv("zap.event.b", id(1));
+    ledger.setKv("zap.event.c", id(2));
+    ledger.setKv("zap.event.d", id(3));
+    ledger.setKv("free.used.x", id(1)); // another prefix: untouched even if it names an old job
+    expect(ledger.pruneJobKv("zap.event.", T0 + 5_000)).toBe(2);
+    expect(ledger.listKv("zap.event.").map((r) => r.key)).toEqual(["zap.event.c", "zap.event.d"]);
+    expect(ledger.getKv("free.used.x")).toBe(id(1));
+    expect(ledger.pruneJobKv("zap.event.", T0 + 5_000)).toBe(0);
+    expect(appError(() => ledger.pruneJobKv("", T0)).code).toBe("invalid_input");
+    expect(appError(() => ledger.pruneJobKv("zap.event.", Number.NaN)).code).toBe("invalid_input");
+  });
+});
+
 describe("seen events", () => {
   test("markSeen is true once; pruneSeen forgets old ids; survives reopen", () => {
     expect(ledger.markSeen("e1", 5050, T0)).toBe(true);
