@@ -101,6 +101,9 @@ export const walletReceive = (amountSats?: number) =>
 export const walletSendPrepare = (destination: string, amountSats?: number) =>
   api<SendPreview>("POST", "/api/wallet/send/prepare", amountSats === undefined ? { destination } : { destination, amountSats }, 30_000);
 export const walletSendConfirm = (id: string) => api<{ ok: true }>("POST", "/api/wallet/send/confirm", { id }, 60_000);
+export const walletSetLightningAddress = (username: string) =>
+  api<{ lightningAddress: { address: string; lnurl: string | null } }>("PUT", "/api/wallet/lightning-address", { username }, 30_000);
+export const walletDeleteLightningAddress = () => api<{ ok: true }>("DELETE", "/api/wallet/lightning-address", undefined, 30_000);
 export const cancelJob = (id: string) => api<unknown>("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`);
 
 // ---- the live stream -----------------------------------------------------------------------------

@@ -221,6 +221,24 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     process.stdout.write(`  relay drop shown after ${downMs} ms (state ${state}); green again ${upMs} ms after restart\n`);
   }, 15_000);
 
+  test("Lightning address: get one from the wallet panel, see it, change it, remove it", async () => {
+    await page.locator("[data-testid=wallet-lnaddress-set]").click();
+    await page.locator("[data-testid=lnaddress-dialog]").waitFor();
+    // A name the wallet would refuse is caught in the form.
+    await page.locator("[data-testid=lnaddress-name]").fill("-bad name-");
+    await page.locator("[data-testid=lnaddress-save]").click();
+    expect(await text("[data-testid=lnaddress-dialog]")).toContain("lowercase letters");
+    await page.locator("[data-testid=lnaddress-name]").fill("Alice");
+    await page.locator("[data-testid=lnaddress-save]").click();
+    const shown = await until(() => text("[data-testid=wallet-lnaddress]").catch(() => ""), (v) => v.startsWith("alice@"), 3_000, "address shown");
+    expect((await app.walletLightningAddress())?.address).toBe(shown);
+    expect(await page.locator("[data-testid=lnaddress-dialog]").count()).toBe(0);
+    await page.locator("[data-testid=wallet-lnaddress-edit]").click();
+    await page.locator("[data-testid=lnaddress-remove]").click();
+    await page.locator("[data-testid=wallet-lnaddress-set]").waitFor({ timeout: 3_000 });
+    expect(await app.walletLightningAddress()).toBeNull();
+  }, 15_000);
+
   test("a relay that takes the connection but never answers shows 'waiting' with the reason, never green", async () => {
     const silent = await startRelay({ mode: "silent" });
     try {

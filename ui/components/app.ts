@@ -12,7 +12,7 @@ import { Onboarding, Unlock } from "./onboarding.ts";
 import { ProviderPanel } from "./provider.ts";
 import { SettingsDialog } from "./settings.ts";
 import { Toasts } from "./toasts.ts";
-import { ReceiveDialog, SendDialog, WalletPanel } from "./wallet.ts";
+import { ReceiveDialog, SendDialog, WalletPanel, LightningAddressDialog } from "./wallet.ts";
 
 function Splash(props: { title: string; testid: string; children?: unknown }) {
   return html`<main class="onboard" data-testid=${props.testid}>
@@ -48,6 +48,7 @@ function Dashboard() {
     ${d === "receive" ? html`<${ReceiveDialog} onClose=${closeDialog} />` : null}
     ${d === "send" ? html`<${SendDialog} onClose=${closeDialog} />` : null}
     ${d === "settings" ? html`<${SettingsDialog} onClose=${closeDialog} />` : null}
+    ${d === "lnaddress" ? html`<${LightningAddressDialog} onClose=${closeDialog} />` : null}
   </div>`;
 }
 

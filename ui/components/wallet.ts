@@ -1,10 +1,20 @@
 // WALLET: balance, receive (invoice or address, with a QR code) and send (fee preview, then confirm).
 import { html } from "htm/preact";
 import { useMemo, useState } from "preact/hooks";
-import { errorText, walletReceive, walletSendConfirm, walletSendPrepare, type ReceiveResult, type SendPreview } from "../api.ts";
+import {
+  errorText,
+  walletDeleteLightningAddress,
+  walletReceive,
+  walletSendConfirm,
+  walletSendPrepare,
+  walletSetLightningAddress,
+  type ReceiveResult,
+  type SendPreview,
+} from "../api.ts";
 import { formatInt, formatMsats, parseWholeSats, walletTone } from "../format.ts";
 import { encodeQr, qrSvgPath, receiveQrText } from "../qr.ts";
 import { ui } from "../state.ts";
+import { notify } from "../toast.ts";
 import { openDialog } from "./dialogs.ts";
 import { CopyButton, Dialog, Field, Light, Panel, Spinner } from "./kit.ts";
 
@@ -34,10 +44,16 @@ export function WalletPanel() {
     ${w.message ? html`<p class="note" data-testid="wallet-message">${w.message}</p>` : null}
     ${w.lightningAddress
       ? html`<div class="addr-line">
-          <code class="mono ellipsis" title=${w.lightningAddress}>${w.lightningAddress}</code>
+          <code class="mono ellipsis" title=${w.lightningAddress} data-testid="wallet-lnaddress">${w.lightningAddress}</code>
           <${CopyButton} text=${w.lightningAddress} label="Copy Lightning address" compact />
+          <button type="button" class="link" data-testid="wallet-lnaddress-edit" onClick=${() => (openDialog.value = "lnaddress")}>change</button>
         </div>`
-      : null}
+      : ready
+        ? html`<p class="note">
+            <button type="button" class="link" data-testid="wallet-lnaddress-set" onClick=${() => (openDialog.value = "lnaddress")}>Get a Lightning address</button>
+            — zaps and tips then reach you without an invoice.
+          </p>`
+        : null}
     <div class="btn-row">
       <button type="button" class="btn btn-primary" data-testid="wallet-receive" disabled=${!ready} onClick=${() => (openDialog.value = "receive")}>RECEIVE</button>
       <button type="button" class="btn" data-testid="wallet-send" disabled=${!ready} onClick=${() => (openDialog.value = "send")}>SEND</button>
@@ -232,5 +248,75 @@ export function SendDialog(props: { onClose: () => void }) {
         <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="send-prepare">${busy ? html`<${Spinner} />` : null} REVIEW FEE</button>
       </div>
     </form>
+  <//>`;
+}
+
+/** A name for a Lightning address (the wallet's rule, as src/wallet/wallet.ts LightningUsername). */
+const USERNAME = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
+
+/** Register, change or remove the wallet's Lightning address (name@the wallet's domain). */
+export function LightningAddressDialog(props: { onClose: () => void }) {
+  const current = ui.value?.snapshot.wallet.lightningAddress ?? null;
+  const [name, setName] = useState(current ? current.split("@")[0]! : "");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const username = name.trim().toLowerCase();
+    if (!USERNAME.test(username)) {
+      setError("Use 1–64 lowercase letters, digits, '.', '-' or '_' (not at the start or end).");
+      return;
+    }
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await walletSetLightningAddress(username);
+      notify("ok", `Your Lightning address is ${r.lightningAddress.address}.`);
+      props.onClose();
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async () => {
+    setError(null);
+    setBusy(true);
+    try {
+      await walletDeleteLightningAddress();
+      notify("ok", "Lightning address removed.");
+      props.onClose();
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return html`<${Dialog} title="LIGHTNING ADDRESS" onClose=${props.onClose} testid="lnaddress-dialog">
+    ${current ? html`<p class="note">Now: <code class="mono">${current}</code></p>` : null}
+    <form class="form-inline" onSubmit=${save}>
+      <${Field} label="Name" id="lnaddress-name" error=${error} hint="The part before the @; the wallet service gives the domain. A taken name is refused.">
+        <input
+          id="lnaddress-name"
+          class="input mono"
+          autofocus
+          autocomplete="off"
+          spellcheck="false"
+          placeholder="e.g. satoshi"
+          value=${name}
+          data-testid="lnaddress-name"
+          onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)}
+        />
+      <//>
+      <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="lnaddress-save">${busy ? html`<${Spinner} />` : null} SAVE</button>
+    </form>
+    ${current
+      ? html`<div class="btn-row">
+          <button type="button" class="btn btn-danger" disabled=${busy} data-testid="lnaddress-remove" onClick=${remove}>REMOVE ADDRESS</button>
+        </div>`
+      : null}
   <//>`;
 }
