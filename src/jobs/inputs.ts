@@ -24,6 +24,23 @@ export interface ResolveOptions {
   urlTimeoutMs?: number;
   /** Time between looks for a chained job's result. */
   jobPollMs?: number;
+  /** The addresses a host name resolves to (default: the system resolver); tests replace it. */
+  resolveHost?: (host: string) => Promise<string[]>;
+}
+
+const systemResolve = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
+
+/**
+ * The request to make for a url whose host resolved to the checked address `ip`. Plain http goes
+ * to that very address (with the original Host header), so a name that resolves elsewhere by the
+ * time we connect (DNS rebinding) can't steer us to a private address. https keeps the name: the
+ * TLS certificate must match it, which a private host answering for someone else's name can't do.
+ */
+export function pinnedRequest(url: URL, ip: string): { url: string; headers: Record<string, string> } {
+  if (url.protocol !== "http:" || isIP(url.hostname.replace(/^\[|\]$/g, ""))) return { url: url.href, headers: {} };
+  const pinned = new URL(url.href);
+  pinned.hostname = isIP(ip) === 6 ? `[${ip}]` : ip;
+  return { url: pinned.href, headers: { host: url.host } };
 }
 
 /** Waits ms, or less if the signal aborts (then throws its reason). */
@@ -129,13 +146,17 @@ async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new AppError("invalid_input", "url inputs must be http:// or https://");
   const timeoutMs = opts.urlTimeoutMs ?? 10_000;
+  let request: { url: string; headers: Record<string, string> } = { url: url.href, headers: {} };
   if (!opts.allowPrivateUrls) {
     // A customer must not make us fetch from the operator's own network (Ollama, router, …).
-    // Redirects are refused below so the check can't be sidestepped by one.
+    // Redirects are refused below so the check can't be sidestepped by one, and plain http
+    // connects to the address that was checked (pinnedRequest), so a second resolution can't.
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    const addrs = isIP(host) ? [host] : (await within(timeoutMs, `resolving ${url.hostname} took too long`, lookup(host, { all: true })).catch(() => [])).map((a) => a.address);
+    const resolve = opts.resolveHost ?? systemResolve;
+    const addrs = isIP(host) ? [host] : await within(timeoutMs, `resolving ${url.hostname} took too long`, resolve(host)).catch(() => [] as string[]);
     if (addrs.length === 0) throw new AppError("invalid_input", `cannot resolve ${url.hostname}`);
     if (addrs.some(isPrivateAddress)) throw new AppError("invalid_input", `url ${url.hostname} points at a private address; this provider does not fetch those`);
+    request = pinnedRequest(url, addrs[0]!);
   }
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(new AppError("invalid_input", `fetching ${url.hostname} took longer than ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
@@ -143,7 +164,7 @@ async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     opts.signal?.throwIfAborted();
-    const res = await fetch(url, { signal: ctl.signal, redirect: "error" }).catch((err) => {
+    const res = await fetch(request.url, { signal: ctl.signal, redirect: "error", headers: request.headers }).catch((err) => {
       if (ctl.signal.aborted) throw ctl.signal.reason;
       throw new AppError("invalid_input", `could not fetch ${url.hostname}: ${(err as Error).message}`);
     });

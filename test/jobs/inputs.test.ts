@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import type { Filter } from "nostr-tools/filter";
 import { AppError } from "../../src/errors.ts";
-import { isPrivateAddress, resolveInputs, type InputFetcher, type ResolveOptions } from "../../src/jobs/inputs.ts";
+import { isPrivateAddress, pinnedRequest, resolveInputs, type InputFetcher, type ResolveOptions } from "../../src/jobs/inputs.ts";
 
 type Ev = { id: string; kind: number; content: string; tags: string[][] };
 const ID = (c: string) => c.repeat(64);
@@ -139,6 +139,43 @@ describe("url", () => {
     }
     expect((await rejection(resolveInputs([{ type: "url", data: "file:///etc/passwd" }], allowed()))).message).toContain("http:// or https://");
     expect((await rejection(resolveInputs([{ type: "url", data: "not a url" }], allowed()))).message).toContain("not a valid URL");
+  });
+
+  test("the check uses the resolver once: a name resolving to a private address is refused", async () => {
+    const asked: string[] = [];
+    const resolveHost = async (host: string) => {
+      asked.push(host);
+      return ["192.168.1.10"];
+    };
+    expect((await rejection(resolveInputs([{ type: "url", data: "http://printer.example/status" }], base({ resolveHost })))).message).toContain("private address");
+    expect(asked).toEqual(["printer.example"]);
+    const nothing = async () => [];
+    expect((await rejection(resolveInputs([{ type: "url", data: "http://gone.example/" }], base({ resolveHost: nothing })))).message).toBe("cannot resolve gone.example");
+  });
+
+  test("DNS rebinding: plain http connects to the address that was checked, with the original Host", () => {
+    expect(pinnedRequest(new URL("http://news.example:8080/a/b?c=1#frag"), "93.184.216.34")).toEqual({
+      url: "http://93.184.216.34:8080/a/b?c=1#frag",
+      headers: { host: "news.example:8080" },
+    });
+    expect(pinnedRequest(new URL("http://news.example/"), "2001:db8::7")).toEqual({ url: "http://[2001:db8::7]/", headers: { host: "news.example" } });
+    // https keeps the name (the certificate must match it); an IP literal needs no pinning.
+    expect(pinnedRequest(new URL("https://news.example/x"), "93.184.216.34")).toEqual({ url: "https://news.example/x", headers: {} });
+    expect(pinnedRequest(new URL("http://93.184.216.34/x"), "93.184.216.34")).toEqual({ url: "http://93.184.216.34/x", headers: {} });
+  });
+
+  test("a pinned request reaches the server with the name it was asked for", async () => {
+    // The pinned form of a url, fetched as fetchUrl fetches it, against the local server.
+    let host = "";
+    const echo = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => ((host = req.headers.get("host") ?? ""), new Response("ok")) });
+    try {
+      const req = pinnedRequest(new URL(`http://news.example:${echo.port}/p`), "127.0.0.1");
+      const res = await fetch(req.url, { headers: req.headers, redirect: "error" });
+      expect(await res.text()).toBe("ok");
+      expect(host).toBe(`news.example:${echo.port}`);
+    } finally {
+      echo.stop(true);
+    }
   });
 
   test("size cap, HTTP errors, non-text content, redirects and timeouts give clear errors", async () => {
