@@ -32,6 +32,7 @@ import { resolveInputs, type InputFetcher } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
 import { jobRowToView, type JobInsert, type Ledger } from "../ledger/ledger.ts";
 import { signEvent } from "../nostr/signer.ts";
+import { fitNip44 } from "../nostr/crypto.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { readZapClaim, type ZapClaim, type ZapOutcome } from "../wallet/payments.ts";
@@ -1097,7 +1098,17 @@ export class Engine {
       job.tokensPerSec = result.tokensPerSec;
       const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.invoiceAfter(job, result.tokens) : undefined;
       signal.throwIfAborted();
-      const event = this.sign(buildResult({ request: job.request, content: result.text, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
+      // NIP-44 encrypts at most 65,535 bytes: a longer answer to a NIP-44 request is cut to fit
+      // (better a long answer cut short than none; with the default token cap it can't happen).
+      let content = result.text;
+      if (job.request.encrypted === "nip44") {
+        const fit = fitNip44(content);
+        if (fit.truncated) {
+          log.warn("answer cut to fit NIP-44 encryption", { id: job.request.id, bytes: new TextEncoder().encode(content).length });
+          content = fit.text;
+        }
+      }
+      const event = this.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
       this.noteZapTarget(event.id, job.request.id);
       // The signed result is kept first, then the job is recorded as done: from here on the job is

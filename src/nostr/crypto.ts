@@ -11,6 +11,19 @@ export type EncryptionScheme = z.infer<typeof EncryptionScheme>;
 
 /** NIP-44 v2 pads plaintexts of 1..65535 bytes; anything longer cannot be encrypted with it. */
 export const NIP44_MAX_PLAINTEXT_BYTES = 65_535;
+/**
+ * The longest prefix of `text` that NIP-44 can encrypt (at most 65,535 UTF-8 bytes, cut between
+ * characters, never inside one); `truncated` says whether anything was cut.
+ */
+export function fitNip44(text: string): { text: string; truncated: boolean } {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= NIP44_MAX_PLAINTEXT_BYTES) return { text, truncated: false };
+  let end = NIP44_MAX_PLAINTEXT_BYTES;
+  // Back up to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return { text: new TextDecoder().decode(bytes.subarray(0, end)), truncated: true };
+}
+
 /** NIP-44: a valid v2 payload is 132..87472 base64 characters. */
 const NIP44_MAX_PAYLOAD_CHARS = 87_472;
 /**

@@ -144,6 +144,30 @@ describe("inputs", () => {
       expect(err.extra).toContain("larger than 1000 bytes");
     });
 
+    test("an answer longer than NIP-44 can encrypt is cut to fit (at a character boundary), not lost", async () => {
+      // 1,500 words of 60 UTF-8 bytes each, fetched from a url (an inline prompt that size could
+      // not itself be sent NIP-44-encrypted); the fake echoes them: ~91 KB of answer.
+      const word = "ü".repeat(30);
+      const text = Array.from({ length: 1500 }, () => word).join(" ");
+      const wide = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(text, { headers: { "content-type": "text/plain; charset=utf-8" } }) });
+      try {
+        const p = await provider({ config: { limits: { allowPrivateUrls: true, maxInputBytes: 200_000 } } });
+        const c = p.customer;
+        const req = c.request({ inputs: [[`http://127.0.0.1:${wide.port}/`, "url"]], provider: p.pubkey, encrypt: "nip44" });
+        await c.publish(req);
+        const result = await c.waitForResult(req.id, 15_000);
+        const full = fakeAnswer(text);
+        expect(new TextEncoder().encode(full).length).toBeGreaterThan(65_535);
+        const bytes = new TextEncoder().encode(result.content).length;
+        expect(bytes).toBeLessThanOrEqual(65_535);
+        expect(bytes).toBeGreaterThan(65_535 - 4);
+        expect(full.startsWith(result.content)).toBe(true);
+        expect(result.content).not.toContain("\uFFFD");
+      } finally {
+        wide.stop(true);
+      }
+    }, 30_000);
+
     test("refused when private URLs are not allowed", async () => {
       const p = await provider({ config: { limits: { allowPrivateUrls: false } } });
       const c = p.customer;

@@ -3,7 +3,7 @@ import * as nip04 from "nostr-tools/nip04";
 import * as nip44 from "nostr-tools/nip44";
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { AppError } from "../../src/errors.ts";
-import { decryptFrom, detectScheme, encryptFor, NIP44_MAX_PLAINTEXT_BYTES } from "../../src/nostr/crypto.ts";
+import { decryptFrom, detectScheme, encryptFor, NIP44_MAX_PLAINTEXT_BYTES, fitNip44 } from "../../src/nostr/crypto.ts";
 
 const customerSk = generateSecretKey();
 const customerPk = getPublicKey(customerSk);
@@ -82,5 +82,25 @@ describe("round trips", () => {
     const empty = encryptFor("nip44", providerSk, customerPk, "");
     expect(decryptFrom("nip44", customerSk, providerPk, empty)).toBe(" ");
     expect(() => decryptFrom("nip44", customerSk, providerPk, "Ag" + "A".repeat(90_000))).toThrow(/too long/);
+  });
+});
+
+describe("fitNip44", () => {
+  const len = (t: string) => new TextEncoder().encode(t).length;
+  test("short texts pass untouched; long ones are cut to at most 65,535 bytes between characters", () => {
+    expect(fitNip44("hello")).toEqual({ text: "hello", truncated: false });
+    const exact = "a".repeat(65_535);
+    expect(fitNip44(exact)).toEqual({ text: exact, truncated: false });
+    expect(fitNip44(exact + "b")).toEqual({ text: exact, truncated: true });
+    // 2-, 3- and 4-byte characters straddling the limit: the cut backs up to a whole character.
+    for (const ch of ["é", "€", "🙂"]) {
+      const big = ch.repeat(40_000);
+      const cut = fitNip44(big);
+      expect(cut.truncated).toBe(true);
+      expect(len(cut.text)).toBeLessThanOrEqual(65_535);
+      expect(len(cut.text)).toBeGreaterThan(65_535 - len(ch));
+      expect(big.startsWith(cut.text)).toBe(true);
+      expect(cut.text).not.toContain("\uFFFD");
+    }
   });
 });
