@@ -574,6 +574,19 @@ export class Ledger {
     return row ? paymentFromDb(row) : null;
   }
 
+  /**
+   * Says which job a payment booked without one paid for (a zap whose receipt came after the
+   * payment was booked as a plain receive), and with what. Only a payment with no job yet, and
+   * only to a job that exists; returns whether it changed. The amount is never touched.
+   */
+  linkPayment(paymentId: string, jobId: string, source: PaymentRow["source"]): boolean {
+    const db = this.db;
+    return db.transaction(() => {
+      if (!db.query("SELECT 1 FROM jobs WHERE id = $j").get({ j: jobId })) return false;
+      return db.query("UPDATE payments SET job_id = $j, source = $s WHERE id = $id AND job_id IS NULL").run({ j: jobId, s: source, id: paymentId }).changes === 1;
+    }).immediate();
+  }
+
   getPayment(id: string): PaymentRow | null {
     const row = this.db.query("SELECT * FROM payments WHERE id = $id").get({ id }) as DbPaymentRow | null;
     return row ? paymentFromDb(row) : null;

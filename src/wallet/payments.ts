@@ -406,6 +406,8 @@ export class Payments implements EnginePayments {
 
   private linkLate(job: JobRow, amountMsats: number, paymentId: string): ZapOutcome {
     const ledger = this.opts.ledger;
+    // The money already counts once; now it also counts for this job (and its model).
+    ledger.linkPayment(paymentId, job.id, "zap");
     const covers = job.amountMsats !== null && amountMsats >= job.amountMsats;
     if (covers && (job.status === "payment-required" || job.status === "received")) {
       ledger.updateJob(job.id, { status: "paid" });

@@ -280,6 +280,20 @@ describe("payments", () => {
     expect(ledger.payments({ limit: 10 }).map((x) => x.id).sort()).toEqual(["w1", "z1", "z2"]);
   });
 
+  test("linkPayment: a payment booked without a job gets one once; the amount and other rows stay", () => {
+    ledger.insertJob(job(1, { model: "llama3.2:1b" } as Partial<JobInsert>));
+    ledger.insertJob(job(2));
+    expect(ledger.creditPayment({ id: "plain", amountMsats: 7_000, paymentHash: "cd".repeat(32), receivedAt: T0 })).toBe(true);
+    expect(ledger.creditPayment({ id: "owned", jobId: id(2), amountMsats: 3_000, receivedAt: T0 })).toBe(true);
+    expect(ledger.linkPayment("plain", "f".repeat(64), "zap")).toBe(false); // no such job
+    expect(ledger.linkPayment("plain", id(1), "zap")).toBe(true);
+    expect(ledger.linkPayment("plain", id(2), "zap")).toBe(false); // already linked
+    expect(ledger.linkPayment("owned", id(1), "zap")).toBe(false); // belongs to another job
+    expect(ledger.getPayment("plain")).toMatchObject({ jobId: id(1), source: "zap", amountMsats: 7_000 });
+    expect(ledger.getPayment("owned")).toMatchObject({ jobId: id(2), amountMsats: 3_000 });
+    expect(ledger.earnings(new Date(T0)).allSats).toBe(10);
+  });
+
   test("markJobPaid moves only unpaid jobs; a finished job keeps its status", () => {
     ledger.insertJob(job(1, { status: "success" }));
     expect(ledger.creditPayment({ id: "w1", jobId: id(1), amountMsats: 5000, markJobPaid: true })).toBe(true);

@@ -334,8 +334,10 @@ describe("zaps", () => {
     expect(ledger.payments()).toEqual([expect.objectContaining({ jobId: null, source: "invoice", amountMsats: 5_000 })]);
     expect(await payments.zapReceived(claimOf(receipt({ request: req, bolt11: inv.bolt11 })), j.id)).toBe("linked");
     expect(ledger.getJob(j.id)?.status).toBe("paid");
-    // Money counted once; the late link says which job it paid.
+    // Money counted once; the late link says which job it paid, in the ledger too.
     expect(ledger.payments()).toHaveLength(1);
+    expect(ledger.payments()[0]).toMatchObject({ jobId: j.id, source: "zap", amountMsats: 5_000 });
+    expect(await payments.zapReceived(claimOf(receipt({ request: req, bolt11: inv.bolt11 })), j.id)).toBe("already");
     expect(received.map((r) => r.jobId)).toEqual([null, j.id]);
     expect(ledger.earnings().allSats).toBe(5);
   });
