@@ -72,6 +72,9 @@ export interface SettingsForm {
   jobTimeoutSecs: string;
   onOffline: "finish" | "cancel";
   allowPrivateUrls: boolean;
+  /** Customers' public keys, one per line (npub1… or 64 hex characters). */
+  allow: string;
+  deny: string;
 }
 
 export interface SettingsPatch {
@@ -87,6 +90,8 @@ export interface SettingsPatch {
     | "jobTimeoutSecs"
     | "onOffline"
     | "allowPrivateUrls"
+    | "allow"
+    | "deny"
   >;
 }
 
@@ -108,7 +113,25 @@ export function settingsToForm(pricing: Pricing, limits: Limits): SettingsForm {
     jobTimeoutSecs: String(limits.jobTimeoutSecs),
     onOffline: limits.onOffline,
     allowPrivateUrls: limits.allowPrivateUrls,
+    allow: limits.allow.join("\n"),
+    deny: limits.deny.join("\n"),
   };
+}
+
+const HEX_KEY = /^[0-9a-f]{64}$/;
+/** An npub: "npub1" and 58 bech32 characters (the checksum is checked where the list is used). */
+const NPUB = /^npub1[02-9ac-hj-np-z]{58}$/;
+
+/** A list of public keys as typed (lines, commas or spaces between): the keys, or the first bad entry. */
+export function parseKeyList(text: string): { keys: string[] } | { bad: string } {
+  const keys: string[] = [];
+  for (const raw of text.split(/[\s,]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (!HEX_KEY.test(entry) && !NPUB.test(entry)) return { bad: raw.trim() };
+    if (!keys.includes(entry)) keys.push(entry);
+  }
+  return { keys };
 }
 
 // [field, min, max] as in src/config.ts.
@@ -143,6 +166,12 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
   if (form.mode !== "free" && perJob === 0 && per1k === 0 && !errors.perJobSats && !errors.per1kTokensSats) {
     errors.perJobSats = "Set a price, or choose the free mode.";
   }
+  const lists: Record<"allow" | "deny", string[]> = { allow: [], deny: [] };
+  for (const key of ["allow", "deny"] as const) {
+    const r = parseKeyList(form[key]);
+    if ("bad" in r) errors[key] = `'${r.bad.slice(0, 70)}' is not a public key: use npub1… or 64 hex characters, one per line.`;
+    else lists[key] = r.keys;
+  }
   if (Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,
@@ -164,6 +193,8 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
         jobTimeoutSecs: ints.jobTimeoutSecs!,
         onOffline: form.onOffline,
         allowPrivateUrls: form.allowPrivateUrls,
+        allow: lists.allow,
+        deny: lists.deny,
       },
     },
   };

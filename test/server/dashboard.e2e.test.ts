@@ -15,6 +15,7 @@ import { startCustomer, type Customer } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { npubEncode } from "nostr-tools/nip19";
 
 const CHROMIUM = findChromium();
 const ARTIFACTS = join(import.meta.dir, "../../test-artifacts");
@@ -238,6 +239,32 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     await page.locator("[data-testid=wallet-lnaddress-set]").waitFor({ timeout: 3_000 });
     expect(await app.walletLightningAddress()).toBeNull();
   }, 15_000);
+
+  test("settings: a bad key in a customer list is named; a good one is saved to the config and blocks that customer", async () => {
+    await page.locator("[data-testid=open-settings]").click();
+    await page.locator("[data-testid=settings-deny]").waitFor();
+    await page.locator("[data-testid=settings-deny]").fill("not-a-key");
+    await page.locator("[data-testid=settings-save]").click();
+    expect(await text("[data-testid=settings-dialog]")).toContain("'not-a-key' is not a public key");
+    const blocked = await startCustomer([relay.url]);
+    try {
+      await page.locator("[data-testid=settings-deny]").fill(npubEncode(blocked.pubkey));
+      await page.locator("[data-testid=settings-maxQueuedPerCustomer]").fill("3");
+      await page.locator("[data-testid=settings-save]").click();
+      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+      expect(app.settings().limits.deny).toEqual([npubEncode(blocked.pubkey)]);
+      expect(app.settings().limits.maxQueuedPerCustomer).toBe(3);
+      // The denied customer is told so, and gets no result.
+      const req = blocked.request({ inputs: [["from a denied customer", "text"]] });
+      await blocked.publish(req);
+      expect((await blocked.waitForStatus(req.id, "error", 5_000)).extra).toBe("this provider does not accept jobs from you");
+      await Bun.sleep(300);
+      expect(blocked.results(req.id)).toEqual([]);
+    } finally {
+      blocked.close();
+      await app.updateSettings({ limits: { deny: [], maxQueuedPerCustomer: 2 } });
+    }
+  }, 20_000);
 
   test("a relay that takes the connection but never answers shows 'waiting' with the reason, never green", async () => {
     const silent = await startRelay({ mode: "silent" });

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { npubEncode } from "nostr-tools/nip19";
+import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { ConfigSchema } from "../../src/config.ts";
+import { toHexPubkey } from "../../src/jobs/admission.ts";
 import {
   checkAnswers,
   completeWord,
@@ -10,6 +13,7 @@ import {
   splitWords,
   toggleServed,
   wordAtCaret,
+  parseKeyList,
 } from "../../ui/forms.ts";
 
 describe("recovery phrase helpers", () => {
@@ -94,6 +98,25 @@ describe("settings form", () => {
     if (r.ok) return;
     expect(Object.keys(r.errors).sort()).toEqual(["invoiceExpirySecs", "maxConcurrentJobs", "maxQueuedPerCustomer", "perJobSats", "queueSize"]);
     expect(r.errors.maxConcurrentJobs).toBe("Between 1 and 64.");
+  });
+
+  test("allow/deny lists: npubs and hex keys, one per line (or commas), checked and deduplicated", () => {
+    const hex = getPublicKey(generateSecretKey());
+    const npub = npubEncode(getPublicKey(generateSecretKey()));
+    expect(parseKeyList(`  ${npub}\n\n${hex.toUpperCase()}, ${hex}  `)).toEqual({ keys: [npub, hex] });
+    expect(parseKeyList("")).toEqual({ keys: [] });
+    expect(parseKeyList(`${hex}\nnpub1short`)).toEqual({ bad: "npub1short" });
+    // What the form accepts, admission reads as the same customer.
+    expect(toHexPubkey(npub)).toMatch(/^[0-9a-f]{64}$/);
+    const form = { ...settingsToForm(defaults.pricing, defaults.limits), allow: `${npub}\n${hex}`, deny: "" };
+    const r = formToPatch(form);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.patch.limits.allow).toEqual([npub, hex]);
+    expect(r.patch.limits.deny).toEqual([]);
+    expect(settingsToForm(defaults.pricing, { ...defaults.limits, allow: [npub, hex] }).allow).toBe(`${npub}\n${hex}`);
+    const bad = formToPatch({ ...form, deny: "alice" });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors.deny).toContain("'alice' is not a public key");
   });
 
   test("a paid mode needs a price; free does not", () => {

@@ -12,7 +12,7 @@ const MODES = [
   ["free", "Free", "No charge: useful for testing or goodwill."],
 ] as const;
 
-type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls">;
+type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls" | "allow" | "deny">;
 
 const LIMIT_FIELDS: [NumField, string, string][] = [
   ["maxConcurrentJobs", "Jobs at once", "Ollama runs one at a time unless OLLAMA_NUM_PARALLEL is set."],
@@ -169,6 +169,32 @@ export function SettingsDialog(props: { onClose: () => void }) {
                   Allow inputs that point at private network addresses
                 </label>
               </div>
+            </div>
+          </fieldset>
+          <fieldset class="group">
+            <legend>CUSTOMERS</legend>
+            <div class="grid-2">
+              ${(
+                [
+                  ["allow", "Serve only these", "Empty: serve everyone. Otherwise only these customers."],
+                  ["deny", "Never serve these", "They are told you do not take their jobs."],
+                ] as const
+              ).map(
+                ([key, label, hint]) => html`<${Field} label=${label} id=${`set-${key}`} error=${errors[key]} hint=${hint}>
+                  <textarea
+                    id=${`set-${key}`}
+                    class="input mono"
+                    rows="3"
+                    spellcheck="false"
+                    autocomplete="off"
+                    placeholder="npub1… or hex, one per line"
+                    value=${form[key]}
+                    data-testid=${`settings-${key}`}
+                    aria-invalid=${errors[key] ? "true" : undefined}
+                    onInput=${(e: Event) => set(key, (e.target as HTMLTextAreaElement).value)}
+                  ></textarea>
+                <//>`,
+              )}
             </div>
           </fieldset>
           ${saveErr ? html`<p class="field-error" role="alert" data-testid="settings-error">${saveErr}</p>` : null}
