@@ -178,6 +178,8 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       await Bun.sleep(40);
     }
     expect(await attr(row, "data-status")).toBe("success");
+    // A free job has no price: its price cell says so (a dash), not a time.
+    expect(await text(`${row} [data-testid=job-sats]`)).toBe("—");
     expect(statuses.has("processing")).toBe(true);
     const midway = seen.filter((n) => n > 0 && n < ANSWER_TOKENS);
     expect(midway.length).toBeGreaterThanOrEqual(2);

@@ -45,7 +45,7 @@ function JobRow(props: { job: JobView; preview: string | undefined; now: number 
     </div>
     <div class="job-num" title="Tokens generated"><b data-testid="job-tokens">${formatInt(j.tokens)}</b><small>tok</small></div>
     <div class="job-num" title="Tokens per second"><b data-testid="job-tps">${formatTps(j.tokensPerSec)}</b><small>t/s</small></div>
-    <div class="job-num job-sats" title="Price">${j.amountMsats === null ? html`<span class="faint">${formatAgo(j.updatedAt, props.now)}</span>` : html`<b>${formatMsats(j.amountMsats)}</b><small>sats</small>`}</div>
+    <div class="job-num job-sats" title=${`${j.amountMsats === null ? "No charge" : "Price"} · ${formatAgo(j.updatedAt, props.now)}`} data-testid="job-sats">${j.amountMsats === null ? html`<span class="faint">—</span>` : html`<b>${formatMsats(j.amountMsats)}</b><small>sats</small>`}</div>
     <div class="job-act">
       ${active
         ? html`<button type="button" class="btn btn-ghost btn-sm btn-danger" disabled=${cancelling} data-testid="job-cancel" aria-label=${`Cancel job ${shortId(j.id)}`} onClick=${cancel}>
