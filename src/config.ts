@@ -218,14 +218,21 @@ function flagLayer(flags: ConfigFlags): Record<string, unknown> {
   return out;
 }
 
+/**
+ * A settings patch over the file: objects merge key by key, arrays and values replace, and null
+ * removes the key (its default applies again; e.g. a model's own price, or servedModels → all).
+ */
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
     const b = out[k];
-    out[k] =
-      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
-        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
+    const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+    // An object merges into what is there (or into nothing, which still drops its nulls).
+    out[k] = isObject(v) ? merge(isObject(b) ? b : {}, v) : v;
   }
   return out;
 }

@@ -246,11 +246,16 @@ describe("updateConfigFile", () => {
     expect(loadConfig({ dataDir: d, env: {} })).toEqual(c);
   });
 
-  test("arrays and null replace rather than merge", () => {
-    const d = dir({ relays: ["ws://127.0.0.1:1", "ws://127.0.0.1:2"], provider: { servedModels: ["a"] } });
-    const c = updateConfigFile(d, { relays: ["ws://127.0.0.1:3"], provider: { servedModels: null } });
+  test("arrays replace rather than merge; null removes a key and its default applies", () => {
+    const d = dir({ relays: ["ws://127.0.0.1:1", "ws://127.0.0.1:2"], provider: { servedModels: ["a"] }, pricing: { models: { a: { perJobMsats: 5 }, b: { perJobMsats: 7 } } } });
+    const c = updateConfigFile(d, { relays: ["ws://127.0.0.1:3"], provider: { servedModels: null }, pricing: { models: { a: null } } });
     expect(c.relays).toEqual(["ws://127.0.0.1:3"]);
     expect(c.provider.servedModels).toBeNull();
+    expect(c.pricing.models).toEqual({ b: { perJobMsats: 7 } });
+    expect(JSON.parse(readFileSync(join(d, "config.json"), "utf8")).pricing.models).toEqual({ b: { perJobMsats: 7 } });
+    // A new entry's nulls are dropped too (nothing to remove there).
+    const c2 = updateConfigFile(d, { pricing: { models: { c: { perJobMsats: 9, per1kTokensMsats: null } } } });
+    expect(c2.pricing.models).toEqual({ b: { perJobMsats: 7 }, c: { perJobMsats: 9 } });
   });
 
   test("an invalid patch is refused and the file is left byte for byte", () => {

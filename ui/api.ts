@@ -85,7 +85,7 @@ export const pullModel = (model: string) => api<unknown>("POST", "/api/models/pu
 export const addRelay = (url: string) => api<unknown>("POST", "/api/relays", { url });
 export const removeRelay = (url: string) => api<unknown>("DELETE", "/api/relays", { url });
 export const getSettings = () => api<Settings>("GET", "/api/settings");
-export const putSettings = (patch: { pricing?: Partial<Pricing>; limits?: Partial<Limits> }) => api<unknown>("PUT", "/api/settings", patch);
+export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits> }) => api<unknown>("PUT", "/api/settings", patch);
 export const generateMnemonic = (words: 12 | 24) => api<{ mnemonic: string }>("POST", "/api/onboarding/generate", { words });
 export const validateMnemonic = (mnemonic: string) => api<ValidateResult>("POST", "/api/onboarding/validate", { mnemonic });
 export const suggestWords = (prefix: string) =>

@@ -75,10 +75,23 @@ export interface SettingsForm {
   /** Customers' public keys, one per line (npub1… or 64 hex characters). */
   allow: string;
   deny: string;
+  /** A model's own prices; empty fields fall back to the defaults above. */
+  models: ModelPriceRow[];
 }
 
+export interface ModelPriceRow {
+  name: string;
+  perJobSats: string;
+  per1kTokensSats: string;
+}
+
+/** A model's own prices in a patch: null removes a price (or the whole entry), see config.ts merge. */
+export type ModelPricePatch = { perJobMsats: number | null; per1kTokensMsats: number | null } | null;
+
 export interface SettingsPatch {
-  pricing: Pick<Pricing, "mode" | "perJobMsats" | "per1kTokensMsats" | "invoiceExpirySecs" | "freeJobsPerCustomer">;
+  pricing: Pick<Pricing, "mode" | "perJobMsats" | "per1kTokensMsats" | "invoiceExpirySecs" | "freeJobsPerCustomer"> & {
+    models: Record<string, ModelPricePatch>;
+  };
   limits: Pick<
     Limits,
     | "maxConcurrentJobs"
@@ -97,7 +110,9 @@ export interface SettingsPatch {
 
 const plain = (msats: number) => formatMsats(msats).replace(/,/g, "");
 
-export function settingsToForm(pricing: Pricing, limits: Limits): SettingsForm {
+/** `installed`: the models Ollama has, shown with empty prices when they have none of their own. */
+export function settingsToForm(pricing: Pricing, limits: Limits, installed: string[] = []): SettingsForm {
+  const names = [...new Set([...Object.keys(pricing.models), ...installed])].sort();
   return {
     mode: pricing.mode,
     perJobSats: plain(pricing.perJobMsats),
@@ -115,6 +130,14 @@ export function settingsToForm(pricing: Pricing, limits: Limits): SettingsForm {
     allowPrivateUrls: limits.allowPrivateUrls,
     allow: limits.allow.join("\n"),
     deny: limits.deny.join("\n"),
+    models: names.map((name) => {
+      const own = pricing.models[name];
+      return {
+        name,
+        perJobSats: own?.perJobMsats === undefined ? "" : plain(own.perJobMsats),
+        per1kTokensSats: own?.per1kTokensMsats === undefined ? "" : plain(own.per1kTokensMsats),
+      };
+    }),
   };
 }
 
@@ -172,6 +195,17 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
     if ("bad" in r) errors[key] = `'${r.bad.slice(0, 70)}' is not a public key: use npub1… or 64 hex characters, one per line.`;
     else lists[key] = r.keys;
   }
+  const models: Record<string, ModelPricePatch> = {};
+  for (const row of form.models) {
+    const read = (t: string) => (t.trim() === "" ? null : parseSatsToMsats(t));
+    const perJobM = read(row.perJobSats);
+    const per1kM = read(row.per1kTokensSats);
+    if (Number.isNaN(perJobM) || Number.isNaN(per1kM)) {
+      errors.models ??= `${row.name}: enter an amount in sats (up to 3 decimals), or leave it empty for the default.`;
+      continue;
+    }
+    models[row.name] = perJobM === null && per1kM === null ? null : { perJobMsats: perJobM, per1kTokensMsats: per1kM };
+  }
   if (Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,
@@ -182,6 +216,7 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
         per1kTokensMsats: per1k!,
         invoiceExpirySecs: ints.invoiceExpirySecs!,
         freeJobsPerCustomer: ints.freeJobsPerCustomer!,
+        models,
       },
       limits: {
         maxConcurrentJobs: ints.maxConcurrentJobs!,

@@ -256,6 +256,20 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
       expect(app.settings().limits.deny).toEqual([npubEncode(blocked.pubkey)]);
       expect(app.settings().limits.maxQueuedPerCustomer).toBe(3);
+      // A model's own price: set for the installed model, then cleared again.
+      const priceOf = () => (app.settings().pricing as { models: Record<string, unknown> }).models;
+      await page.locator("[data-testid=open-settings]").click();
+      const modelRow = "[data-testid=settings-model-prices] tr[data-model='llama3.2:latest']";
+      await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("2.5");
+      await page.locator("[data-testid=settings-save]").click();
+      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+      expect(priceOf()).toEqual({ "llama3.2:latest": { perJobMsats: 2_500 } });
+      await page.locator("[data-testid=open-settings]").click();
+      expect(await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).inputValue()).toBe("2.5");
+      await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("");
+      await page.locator("[data-testid=settings-save]").click();
+      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+      expect(priceOf()).toEqual({});
       // The denied customer is told so, and gets no result.
       const req = blocked.request({ inputs: [["from a denied customer", "text"]] });
       await blocked.publish(req);

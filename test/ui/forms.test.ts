@@ -119,6 +119,34 @@ describe("settings form", () => {
     if (!bad.ok) expect(bad.errors.deny).toContain("'alice' is not a public key");
   });
 
+  test("a model's own prices: shown for configured and installed models, empty = default, cleared = removed", () => {
+    const pricing = { ...defaults.pricing, models: { "big:70b": { perJobMsats: 50_000 }, "old:1b": { per1kTokensMsats: 1_500 } } };
+    const form = settingsToForm(pricing, defaults.limits, ["llama3.2:latest", "big:70b"]);
+    expect(form.models).toEqual([
+      { name: "big:70b", perJobSats: "50", per1kTokensSats: "" },
+      { name: "llama3.2:latest", perJobSats: "", per1kTokensSats: "" },
+      { name: "old:1b", perJobSats: "", per1kTokensSats: "1.5" },
+    ]);
+    const edited = {
+      ...form,
+      models: [
+        { name: "big:70b", perJobSats: "60", per1kTokensSats: "2" },
+        { name: "llama3.2:latest", perJobSats: "0.5", per1kTokensSats: "" },
+        { name: "old:1b", perJobSats: "", per1kTokensSats: " " },
+      ],
+    };
+    const r = formToPatch(edited);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.patch.pricing.models).toEqual({
+      "big:70b": { perJobMsats: 60_000, per1kTokensMsats: 2_000 },
+      "llama3.2:latest": { perJobMsats: 500, per1kTokensMsats: null },
+      "old:1b": null,
+    });
+    const bad = formToPatch({ ...edited, models: [{ name: "big:70b", perJobSats: "lots", per1kTokensSats: "" }] });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors.models).toBe("big:70b: enter an amount in sats (up to 3 decimals), or leave it empty for the default.");
+  });
+
   test("a paid mode needs a price; free does not", () => {
     const base = { ...settingsToForm(defaults.pricing, defaults.limits), perJobSats: "0", per1kTokensSats: "0" };
     const paid = formToPatch({ ...base, mode: "upfront" });

@@ -3,6 +3,7 @@ import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { errorText, getSettings, putSettings, revealMnemonic, type Settings } from "../api.ts";
 import { formToPatch, settingsToForm, splitWords, type SettingsErrors, type SettingsForm } from "../forms.ts";
+import { ui } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Dialog, Field, Spinner } from "./kit.ts";
 
@@ -12,7 +13,7 @@ const MODES = [
   ["free", "Free", "No charge: useful for testing or goodwill."],
 ] as const;
 
-type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls" | "allow" | "deny">;
+type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls" | "allow" | "deny" | "models">;
 
 const LIMIT_FIELDS: [NumField, string, string][] = [
   ["maxConcurrentJobs", "Jobs at once", "Ollama runs one at a time unless OLLAMA_NUM_PARALLEL is set."],
@@ -81,12 +82,14 @@ export function SettingsDialog(props: { onClose: () => void }) {
     getSettings()
       .then((s) => {
         setLoaded(s);
-        setForm(settingsToForm(s.pricing, s.limits));
+        setForm(settingsToForm(s.pricing, s.limits, (ui.value?.snapshot.models ?? []).map((m) => m.name)));
       })
       .catch((err) => setLoadErr(errorText(err)));
   }, []);
 
   const set = <K extends keyof SettingsForm>(key: K, value: SettingsForm[K]) => setForm((f) => (f ? { ...f, [key]: value } : f));
+  const setModel = (name: string, field: "perJobSats" | "per1kTokensSats", value: string) =>
+    setForm((f) => (f ? { ...f, models: f.models.map((m) => (m.name === name ? { ...m, [field]: value } : m)) } : f));
   const input = (key: NumField, opts: { sats?: boolean } = {}) =>
     html`<input
       id=${`set-${key}`}
@@ -150,6 +153,37 @@ export function SettingsDialog(props: { onClose: () => void }) {
               <${Field} label="Invoice expiry (s)" id="set-invoiceExpirySecs" error=${errors.invoiceExpirySecs}>${input("invoiceExpirySecs")}<//>
               <${Field} label="Free jobs per customer" id="set-freeJobsPerCustomer" error=${errors.freeJobsPerCustomer}>${input("freeJobsPerCustomer")}<//>
             </div>
+            ${form.models.length
+              ? html`<div class="model-prices" data-testid="settings-model-prices">
+                  <p class="field-hint">A model's own price (sats); empty fields use the prices above.</p>
+                  <table class="price-table">
+                    <thead><tr><th>Model</th><th>Per job</th><th>Per 1,000 tokens</th></tr></thead>
+                    <tbody>
+                      ${form.models.map(
+                        (m) => html`<tr key=${m.name} data-model=${m.name}>
+                          <td class="mono ellipsis" title=${m.name}>${m.name}</td>
+                          ${(["perJobSats", "per1kTokensSats"] as const).map(
+                            (field) => html`<td>
+                              <input
+                                class="input mono"
+                                inputmode="decimal"
+                                autocomplete="off"
+                                placeholder="default"
+                                aria-label=${`${m.name} ${field === "perJobSats" ? "price per job" : "price per 1,000 tokens"} (sats)`}
+                                value=${m[field]}
+                                data-testid=${`settings-model-${field}`}
+                                aria-invalid=${errors.models?.startsWith(`${m.name}:`) ? "true" : undefined}
+                                onInput=${(e: Event) => setModel(m.name, field, (e.target as HTMLInputElement).value)}
+                              />
+                            </td>`,
+                          )}
+                        </tr>`,
+                      )}
+                    </tbody>
+                  </table>
+                  ${errors.models ? html`<p class="field-error" role="alert" data-testid="settings-models-error">${errors.models}</p>` : null}
+                </div>`
+              : null}
           </fieldset>
           <fieldset class="group">
             <legend>LIMITS</legend>
