@@ -261,18 +261,12 @@ export function LightningAddressDialog(props: { onClose: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const username = name.trim().toLowerCase();
-    if (!USERNAME.test(username)) {
-      setError("Use 1–64 lowercase letters, digits, '.', '-' or '_' (not at the start or end).");
-      return;
-    }
+  /** One wallet call at a time: busy while it runs, its error shown, the dialog closed on success. */
+  const run = async (call: () => Promise<string>) => {
     setError(null);
     setBusy(true);
     try {
-      const r = await walletSetLightningAddress(username);
-      notify("ok", `Your Lightning address is ${r.lightningAddress.address}.`);
+      notify("ok", await call());
       props.onClose();
     } catch (err) {
       setError(errorText(err));
@@ -281,19 +275,21 @@ export function LightningAddressDialog(props: { onClose: () => void }) {
     }
   };
 
-  const remove = async () => {
-    setError(null);
-    setBusy(true);
-    try {
-      await walletDeleteLightningAddress();
-      notify("ok", "Lightning address removed.");
-      props.onClose();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
+  const save = (e: Event) => {
+    e.preventDefault();
+    const username = name.trim().toLowerCase();
+    if (!USERNAME.test(username)) {
+      setError("Use 1–64 lowercase letters, digits, '.', '-' or '_' (not at the start or end).");
+      return;
     }
+    void run(async () => `Your Lightning address is ${(await walletSetLightningAddress(username)).lightningAddress.address}.`);
   };
+
+  const remove = () =>
+    void run(async () => {
+      await walletDeleteLightningAddress();
+      return "Lightning address removed.";
+    });
 
   return html`<${Dialog} title="LIGHTNING ADDRESS" onClose=${props.onClose} testid="lnaddress-dialog">
     ${current ? html`<p class="note">Now: <code class="mono">${current}</code></p>` : null}
