@@ -16,6 +16,9 @@ export const LockInfo = z.object({
 });
 export type LockInfo = z.infer<typeof LockInfo>;
 
+/** How long a start waits for another process's lock before saying compute is already running. */
+const LOCK_WAIT_MS = 250;
+
 export const lockPath = (dataDir: string) => join(dataDir, "compute.lock");
 
 function alive(pid: number): boolean {
@@ -83,8 +86,13 @@ function conflict(other: LockInfo): AppError {
   );
 }
 
-/** Lock files this process holds: a second acquire in the same process is a conflict too. */
-const heldHere = new Set<string>();
+/**
+ * Lock files this process holds, with the SQLite handle that holds each: a second acquire in the
+ * same process is a conflict too. The handle lives here, not only in the InstanceLock, because a
+ * garbage-collected Database closes itself and so would drop the lock while the process still
+ * runs (a caller that let go of its InstanceLock would let a second compute in).
+ */
+const heldHere = new Map<string, Database>();
 
 export class InstanceLock {
   private held = false;
@@ -118,8 +126,13 @@ export class InstanceLock {
     // and no race between processes taking one. compute.lock beside it only says who runs where.
     const db = new Database(`${path}.db`, { create: true });
     try {
-      db.exec("PRAGMA busy_timeout = 0");
-      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      // Two processes starting at the same instant can each hold a shared lock while both ask
+      // for the exclusive one; with no wait both would give up and neither would run. SQLite
+      // retries, dropping its shared lock in between, for this long before calling it a
+      // conflict. (No `locking_mode = EXCLUSIVE`: in that mode the shared lock is never dropped,
+      // so two such starters wait each other out and both lose.) The transaction is never
+      // committed: the exclusive lock lasts until release or the process's end.
+      db.exec(`PRAGMA busy_timeout = ${LOCK_WAIT_MS}`);
       db.exec("BEGIN EXCLUSIVE");
       db.exec("CREATE TABLE IF NOT EXISTS held (pid INTEGER)");
     } catch (err) {
@@ -134,7 +147,7 @@ export class InstanceLock {
     const lock = new InstanceLock(dataDir);
     lock.held = true;
     lock.db = db;
-    heldHere.add(path);
+    heldHere.set(path, db);
     return lock;
   }
 
