@@ -62,7 +62,14 @@ export interface AppOptions {
   zapGraceMs?: number;
   /** Quiet time after which memory is given back (default 10 s; 0 = never; src/util/idle-trim.ts). */
   idleTrimMs?: number;
+  /** keepOnline: how often going online is tried again while something stops it (default 5 s). */
+  onlineRetryMs?: number;
+  /** Waits before reconnecting a wallet that failed to connect (default 5 s, 15 s, 30 s, 60 s, then every 2 min). */
+  walletRetryMs?: number[];
 }
+
+const WALLET_RETRY_MS = [5_000, 15_000, 30_000, 60_000, 120_000];
+const ONLINE_RETRY_MS = 5_000;
 
 async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
   // Loaded lazily: the SDK is large and the HTTP server should answer before it is read.
@@ -88,6 +95,13 @@ export class App implements Controller {
   private wallet: Wallet | null = null;
   private payments: Payments | null = null;
   private stopped = false;
+  /** keepOnline(): the config's `online` (--online) asks to be online whenever compute can be. */
+  private wantOnline = false;
+  private onlineAttempt: Promise<void> | null = null;
+  private onlineBlock: string | null = null;
+  private onlineReport: (line: string) => void = () => {};
+  private walletRetry: ReturnType<typeof setTimeout> | null = null;
+  private walletFailures = 0;
   /** Gives memory back after start-up and after each busy spell. */
   trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
@@ -271,6 +285,7 @@ export class App implements Controller {
       .connect()
       .then(async () => {
         if (this.wallet !== wallet) return;
+        this.walletFailures = 0;
         this.payments?.start();
         // Zaps are watched while the wallet has a Lightning address (engine.watchZaps).
         void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
@@ -278,8 +293,19 @@ export class App implements Controller {
         this.emitProvider();
       })
       .catch((err) => {
-        log.warn("the wallet did not connect", { err });
+        if (this.wallet !== wallet || this.stopped) return;
+        // A network that is down at boot must not leave a paid provider offline for good: try
+        // again, further apart each time.
+        const waits = this.opts.walletRetryMs ?? WALLET_RETRY_MS;
+        const waitMs = waits[Math.min(this.walletFailures, waits.length - 1)]!;
+        this.walletFailures++;
+        log.warn("the wallet did not connect; trying again", { err, inSecs: Math.round(waitMs / 1000), failures: this.walletFailures });
         this.emitProvider();
+        this.walletRetry = setTimeout(() => {
+          this.walletRetry = null;
+          if (this.wallet === wallet && !this.stopped) this.connectWallet();
+        }, waitMs);
+        this.walletRetry.unref?.();
       });
   }
 
@@ -302,6 +328,9 @@ export class App implements Controller {
     this.engine = null;
     this.payments?.stop();
     this.payments = null;
+    if (this.walletRetry) clearTimeout(this.walletRetry);
+    this.walletRetry = null;
+    this.walletFailures = 0;
     const wallet = this.wallet;
     this.wallet = null;
     await wallet?.disconnect().catch((err) => log.warn("wallet disconnect failed", { err }));
@@ -402,6 +431,8 @@ export class App implements Controller {
 
   async setOnline(online: boolean): Promise<void> {
     if (!online) {
+      // The person's choice wins over --online for the rest of this run.
+      this.wantOnline = false;
       await this.engine?.goOffline();
       this.emitProvider();
       return;
@@ -410,6 +441,54 @@ export class App implements Controller {
     if (this.inference.servedModels().length === 0) await this.inference.refresh();
     await this.engine.goOnline();
     this.emitProvider();
+  }
+
+  /**
+   * `online` in the config (--online): goes online now if it can, and otherwise as soon as what
+   * stops it clears: a wallet still connecting, Ollama not started yet, no model yet, a locked
+   * identity. Tried again on every identity, wallet, Ollama or model change and every 5 s, so a
+   * headless provider started at boot (or restarted after a crash) ends up online by itself.
+   * `report` hears each new reason once, and "online" when it gets there. setOnline(false) ends it.
+   */
+  async keepOnline(report: (line: string) => void = () => {}): Promise<void> {
+    this.onlineReport = report;
+    if (!this.wantOnline) {
+      this.wantOnline = true;
+      const retry = () => void this.tryOnline();
+      const unsubs = [
+        this.bus.subscribe(IdentityChanged, retry),
+        this.bus.subscribe(WalletStatusChanged, retry),
+        this.bus.subscribe(OllamaStatusChanged, retry),
+        this.bus.subscribe(ModelsChanged, retry),
+      ];
+      const timer = setInterval(retry, this.opts.onlineRetryMs ?? ONLINE_RETRY_MS);
+      timer.unref?.();
+      this.push("keep online", () => {
+        clearInterval(timer);
+        for (const u of unsubs) u();
+      });
+    }
+    await this.tryOnline();
+  }
+
+  private tryOnline(): Promise<void> {
+    if (!this.wantOnline || this.stopped || this.engine?.isOnline()) return Promise.resolve();
+    this.onlineAttempt ??= (async () => {
+      try {
+        await this.setOnline(true);
+        if (!this.engine?.isOnline()) return;
+        this.onlineBlock = null;
+        this.onlineReport("online");
+      } catch (err) {
+        const why = (err as Error).message;
+        if (why === this.onlineBlock || !this.wantOnline) return;
+        this.onlineBlock = why;
+        this.onlineReport(`not online yet: ${why} (it goes online by itself once that is fixed)`);
+      }
+    })().finally(() => {
+      this.onlineAttempt = null;
+    });
+    return this.onlineAttempt;
   }
 
   async setServedModels(models: string[] | null): Promise<void> {

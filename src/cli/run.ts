@@ -13,7 +13,8 @@ native window shows the dashboard; with it the dashboard is served on localhost 
 
 Options:
   --headless                      no window; print the dashboard URL
-  --online                        go online at start (needs an unlocked identity)
+  --online                        go online at start, or as soon as it can (a wallet still
+                                  connecting, Ollama not up yet, a locked identity)
   --payment-mode upfront|after|free   how jobs are charged, for this run
   --price-msats N                 price per job in millisats, for this run
   --price-per-1k-tokens-msats N   price per 1,000 output tokens in millisats, for this run
@@ -71,13 +72,7 @@ export async function run(args: string[]): Promise<number> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
 
-  if (app.config.online) {
-    try {
-      await app.setOnline(true);
-    } catch (err) {
-      process.stderr.write(`compute: could not go online: ${(err as Error).message}\n`);
-    }
-  }
+  if (app.config.online) await app.keepOnline((line) => process.stderr.write(`compute: ${line}\n`));
 
   if (window) {
     process.stderr.write(`compute: dashboard window opened (also at ${app.url})\n`);

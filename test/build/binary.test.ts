@@ -109,10 +109,10 @@ describe("compiled binary", () => {
     expect(await proc.exited).toBe(0);
   }, 40_000);
 
-  test("the Breez wallet (regtest) connects inside the binary with node_modules hidden", async () => {
+  test("the Breez wallet (regtest) connects inside the binary with node_modules hidden; --online in a paid mode waits for it and goes online", async () => {
     // The SDK reads its wasm from its own folder unless build.ts embedded it: hide the folder for real.
     const root = process.getuid?.() === 0;
-    const cmd = [bin, "--headless", "--network", "regtest", "--port", "0", "--relay", relay.url, "--ollama-url", ollama.url];
+    const cmd = [bin, "--headless", "--online", "--network", "regtest", "--port", "0", "--relay", relay.url, "--ollama-url", ollama.url];
     const proc = root
       ? Bun.spawn(["unshare", "-m", "sh", "-c", `mount -t tmpfs none "${join(ROOT, "node_modules")}" && exec "$@"`, "sh", ...cmd], { cwd: dir, env: baseEnv(join(dir, "data")), stdout: "pipe", stderr: "pipe" })
       : Bun.spawn(cmd, { cwd: dir, env: baseEnv(join(dir, "data")), stdout: "pipe", stderr: "pipe" });
@@ -128,6 +128,15 @@ describe("compiled binary", () => {
         await Bun.sleep(200);
       }
       expect(wallet).toMatchObject({ state: "ready", network: "regtest", balanceSats: 0 });
+      // The default payment mode is paid: --online had to wait for the wallet (it used to give up
+      // with "the wallet is not connected yet" and idle offline).
+      let provider: any = null;
+      for (let i = 0; i < 50; i++) {
+        provider = ((await (await fetch(`${base}/api/state`, { headers: { authorization: `Bearer ${token}` } })).json()) as any).provider;
+        if (provider.online) break;
+        await Bun.sleep(100);
+      }
+      expect(provider).toMatchObject({ online: true, paymentMode: "upfront" });
     } finally {
       proc.kill("SIGTERM");
     }
