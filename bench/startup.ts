@@ -125,6 +125,36 @@ async function waitHealthy(port: number, proc: Bun.Subprocess, timeoutMs: number
   throw new Error(`no 200 on /healthz within ${timeoutMs} ms`);
 }
 
+/** Reads the child's stdout until it prints its dashboard address; returns the API token. */
+async function dashboardToken(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<string> {
+  const reader = stdout.getReader();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      const m = /Dashboard: \S+token=(\S+)/.exec(text);
+      if (m) return m[1]!;
+      const next = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+      if (!next || next.done) break;
+      text += new TextDecoder().decode(next.value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  throw new Error(`no dashboard address within ${timeoutMs} ms`);
+}
+
+/** Whether the running binary's dashboard state says it is online (null: no answer). */
+async function providerOnline(port: number, token: string): Promise<boolean | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/api/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
+    const state = (await res.json()) as { provider?: { online?: unknown } };
+    return state.provider?.online === true;
+  } catch {
+    return null;
+  }
+}
+
 export async function startup(bin: string, relayUrl: string, ollamaUrl: string, runs = 10): Promise<StartupResult> {
   const empty: StartupResult = { skipped: null, binaryBytes: null, coldStartMs: [], coldStartMedianMs: null, versionMedianMs: null, idleRssKb: null, idlePeakRssKb: null, idle: [] };
   if (!existsSync(bin)) return { ...empty, skipped: `${bin} is missing (run \`bun run build\` first)` };
@@ -164,17 +194,24 @@ export async function startup(bin: string, relayUrl: string, ollamaUrl: string, 
     }
     // Idle: online (subscribed to the relay, Ollama probed), no job; without a wallet (mainnet
     // with no Breez API key: the wallet is not configured) and with one (regtest connects offline).
+    // Without a wallet only free jobs can be taken, so that row runs in the free mode: in a paid
+    // mode compute would refuse to go online and idle offline. Each row is read only if the
+    // dashboard's state says online.
     const idle: IdleSample[] = [];
     for (const [name, extra] of [
-      ["compute --headless --online, no wallet", ["--online"]],
+      ["compute --headless --online, no wallet (free jobs)", ["--online", "--payment-mode", "free"]],
       ["compute --headless --online, wallet (regtest)", ["--online", "--network", "regtest"]],
     ] as const) {
       const port = freePort();
-      const proc = spawn(port, [...extra]);
+      const proc = Bun.spawn([bin, "--headless", "--port", String(port), "--relay", relayUrl, "--ollama-url", ollamaUrl, ...extra], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
       try {
-        await waitHealthy(port, proc, 10_000);
+        const token = await dashboardToken(proc.stdout, 10_000);
         await Bun.sleep(IDLE_SETTLE_MS);
-        idle.push(sample(name, proc.pid));
+        const s = sample(name, proc.pid);
+        const online = await providerOnline(port, token);
+        idle.push(online ? s : { ...s, rssKb: null, anonKb: null, fileKb: null, peakKb: null, skipped: `not online (${online === null ? "no state" : "its state says offline"})` });
+      } catch (err) {
+        idle.push({ name, rssKb: null, anonKb: null, fileKb: null, peakKb: null, skipped: (err as Error).message.slice(0, 120) });
       } finally {
         await end(proc);
       }
