@@ -570,6 +570,12 @@ export class App implements Controller {
     return this.ledger.payments({ limit });
   }
 
+  async walletSent(limit = 50) {
+    // The wallet keeps what was sent (with its status, which can change after the send returns).
+    if (!this.wallet || this.wallet.view().state !== "ready") return null;
+    return this.wallet.listSent({ limit });
+  }
+
   async walletBalance(): Promise<{ sats: number; network: string }> {
     const w = this.readyWallet();
     const { sats } = await w.balance();

@@ -4,6 +4,7 @@
 import type { Limits, Pricing } from "../src/config.ts";
 import type { Snapshot } from "./state.ts";
 import { parseStreamData, type StreamEvent } from "./state.ts";
+import type { WalletHistory } from "./history.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -104,6 +105,7 @@ export const walletSendConfirm = (id: string) => api<{ ok: true }>("POST", "/api
 export const walletSetLightningAddress = (username: string) =>
   api<{ lightningAddress: { address: string; lnurl: string | null } }>("PUT", "/api/wallet/lightning-address", { username }, 30_000);
 export const walletDeleteLightningAddress = () => api<{ ok: true }>("DELETE", "/api/wallet/lightning-address", undefined, 30_000);
+export const walletHistory = (limit = 50) => api<WalletHistory>("GET", `/api/wallet/payments?limit=${limit}`, undefined, 30_000);
 export const cancelJob = (id: string) => api<unknown>("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`);
 
 // ---- the live stream -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // command line. When compute runs on this data dir the command asks it over its API (the lock file
 // gives the address and token), so the wallet is never opened twice; otherwise it opens the wallet
 // itself (the vault password unlocks the seed) and holds the data dir's lock while it does.
+import { z } from "zod";
 import { existsSync } from "node:fs";
 import { loadConfig } from "../config.ts";
 import { AppError, httpStatus, type ErrorCode } from "../errors.ts";
@@ -11,7 +12,7 @@ import { paths } from "../paths.ts";
 import type { SendPreview, WalletPayment } from "../server/controller.ts";
 import { InstanceLock, readLock } from "../util/lock.ts";
 import { checkDestination } from "../wallet/payments.ts";
-import type { Wallet } from "../wallet/wallet.ts";
+import { SentRecord, type Wallet } from "../wallet/wallet.ts";
 import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword } from "./common.ts";
 
 const HELP = `Usage: compute wallet COMMAND [options]
@@ -25,8 +26,9 @@ Commands:
   send DESTINATION [--amount SATS] [--yes]
                                 pay a Lightning invoice, Lightning address, LNURL, Spark address or
                                 bitcoin address; shows the amount and the fee and asks before paying
-  history [--limit N]           payments received, newest first, with the job each one paid and
-                                how it came (invoice or zap)
+  history [--limit N]           payments received and sent, newest first: for a receive the job
+                                it paid and how it came (invoice or zap), for a send its fee and
+                                whether it is still pending or failed
   address [NAME] [--delete]     show the Lightning address (customers' zaps reach you through it),
                                 register NAME@<domain>, or delete it
 
@@ -45,13 +47,42 @@ Exit codes: 0 done, 1 failed, 2 bad usage.`;
 const SUBCOMMANDS = ["balance", "receive", "send", "history", "address"] as const;
 type Sub = (typeof SUBCOMMANDS)[number];
 
-/** One payment as the CLI shows it. `source`/`jobId` null: the running compute hasn't booked it yet. */
-export interface HistoryEntry {
+/** A payment received, as the CLI shows it. `source`/`jobId` null: compute hasn't booked it yet. */
+export interface ReceivedEntry {
+  direction: "received";
   id: string;
   amountSats: number;
-  receivedAt: number;
+  /** Unix ms. */
+  at: number;
   source: WalletPayment["source"] | null;
   jobId: string | null;
+}
+
+/** A payment sent (the amount the payee got; the fee on top). */
+export interface SentEntry {
+  direction: "sent";
+  id: string;
+  amountSats: number;
+  feeSats: number;
+  at: number;
+  status: SentRecord["status"];
+  method: SentRecord["method"];
+  description: string | null;
+}
+
+export type HistoryEntry = ReceivedEntry | SentEntry;
+
+/** Newest first, at most `limit`; `sentError` says why sent payments are missing, if they are. */
+export interface History {
+  entries: HistoryEntry[];
+  sentError: string | null;
+}
+
+const sentEntry = (r: SentRecord): SentEntry => ({ direction: "sent", id: r.id, amountSats: r.amountSats, feeSats: r.feeSats, at: r.sentAt, status: r.status, method: r.method, description: r.description });
+
+function mergeHistory(received: ReceivedEntry[], sent: SentRecord[] | null, limit: number, sentError: string | null): History {
+  const entries: HistoryEntry[] = [...received, ...(sent ?? []).map(sentEntry)].sort((a, b) => b.at - a.at).slice(0, limit);
+  return { entries, sentError };
 }
 
 interface Backend {
@@ -59,17 +90,18 @@ interface Backend {
   receive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
   prepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
   confirmSend(id: string): Promise<void>;
-  history(limit: number): Promise<HistoryEntry[]>;
+  history(limit: number): Promise<History>;
   lightningAddress(): Promise<{ address: string; lnurl: string | null } | null>;
   setLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }>;
   deleteLightningAddress(): Promise<void>;
   close(): Promise<void>;
 }
 
-const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | null; jobId: string | null }): HistoryEntry => ({
+const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | null; jobId: string | null }): ReceivedEntry => ({
+  direction: "received",
   id: p.id,
   amountSats: p.amountMsats / 1000,
-  receivedAt: p.receivedAt,
+  at: p.receivedAt,
   source: p.source,
   jobId: p.jobId,
 });
@@ -121,8 +153,11 @@ function apiBackend(url: string, token: string): Backend {
       await call("POST", "/wallet/send/confirm", { id }, 90_000);
     },
     async history(limit) {
-      const r = expect<{ payments: WalletPayment[] }>(await call("GET", `/wallet/payments?limit=${limit}`), (v) => isObj(v) && Array.isArray(v.payments));
-      return r.payments.map(toEntry);
+      const r = expect<{ payments: WalletPayment[]; sent?: unknown; sentError?: unknown }>(await call("GET", `/wallet/payments?limit=${limit}`), (v) => isObj(v) && Array.isArray(v.payments));
+      // The running compute's answer is outside input too: a sent list that doesn't parse is named, not trusted.
+      const sent = r.sent === null || r.sent === undefined ? null : z.array(SentRecord).safeParse(r.sent);
+      const sentError = sent && !sent.success ? "the running compute sent a malformed list of sent payments" : typeof r.sentError === "string" ? r.sentError : null;
+      return mergeHistory(r.payments.map(toEntry), sent?.success ? sent.data : null, limit, sentError);
     },
     async lightningAddress() {
       return expect<{ lightningAddress: { address: string; lnurl: string | null } | null }>(await call("GET", "/wallet/lightning-address"), (v) => isObj(v) && "lightningAddress" in v).lightningAddress;
@@ -181,13 +216,15 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
     },
     async history(limit) {
       const received = (await w.listPayments()).reverse().slice(0, limit);
+      const sent = await w.listSent({ limit });
       // What compute booked (job, invoice or zap) is in its ledger; anything else isn't booked yet.
       const ledger = existsSync(p.ledger) ? Ledger.open(p.ledger) : null;
       try {
-        return received.map((r) => {
+        const entries = received.map((r) => {
           const booked = ledger ? (ledger.getPayment(r.id) ?? (r.paymentHash ? ledger.findPaymentByHash(r.paymentHash) : null)) : null;
           return toEntry({ id: r.id, amountMsats: r.amountMsats, receivedAt: r.receivedAt, source: booked?.source ?? null, jobId: booked?.jobId ?? null });
         });
+        return mergeHistory(entries, sent, limit, null);
       } finally {
         ledger?.close();
       }
@@ -220,6 +257,8 @@ const KIND: Record<string, string> = {
   bitcoin_address: "bitcoin address",
   spark_address: "Spark address",
 };
+
+const SENT_BY: Record<SentRecord["method"], string> = { lightning: "over Lightning", spark: "to a Spark address", bitcoin: "on-chain" };
 
 /** One answer line from the terminal (echoed: it's a yes/no, not a secret). */
 async function askLine(question: string): Promise<string> {
@@ -327,19 +366,25 @@ export async function wallet(args: string[]): Promise<number> {
         return 0;
       }
       case "history": {
-        const list = await backend.history(limit);
+        const { entries, sentError } = await backend.history(limit);
+        if (sentError) process.stderr.write(`compute: sent payments are not listed: ${sentError}\n`);
         if (values.json) {
-          printJson(list);
+          printJson(entries);
           return 0;
         }
-        if (list.length === 0) {
-          process.stdout.write("No payments received yet.\n");
+        if (entries.length === 0) {
+          process.stdout.write("No payments yet.\n");
           return 0;
         }
-        for (const p of list) {
-          const when = new Date(p.receivedAt).toISOString().replace("T", " ").slice(0, 16);
-          const how = p.source ?? "not booked yet";
-          process.stdout.write(`${when}  ${`+${sats(p.amountSats)}`.padStart(14)}  ${how.padEnd(7)}${p.jobId ? `  job ${p.jobId.slice(0, 12)}` : ""}\n`);
+        for (const p of entries) {
+          const when = new Date(p.at).toISOString().replace("T", " ").slice(0, 16);
+          if (p.direction === "received") {
+            const how = p.source ?? "not booked yet";
+            process.stdout.write(`${when}  ${`+${sats(p.amountSats)}`.padStart(14)}  ${how.padEnd(7)}${p.jobId ? `  job ${p.jobId.slice(0, 12)}` : ""}\n`);
+          } else {
+            const state = p.status === "completed" ? "" : `  ${p.status.toUpperCase()}`;
+            process.stdout.write(`${when}  ${`-${sats(p.amountSats)}`.padStart(14)}  sent     ${SENT_BY[p.method]}, fee ${sats(p.feeSats)}${p.description ? `: ${p.description.slice(0, 40)}` : ""}${state}\n`);
+          }
         }
         return 0;
       }

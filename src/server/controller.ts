@@ -2,6 +2,7 @@
 // into a domain directly, so routes stay thin and testable with a controller of their own.
 import type { Bus } from "../bus.ts";
 import type { Snapshot } from "./snapshot.ts";
+import type { SentRecord } from "../wallet/wallet.ts";
 
 export interface Settings {
   relays: string[];
@@ -51,6 +52,8 @@ export interface Controller {
   walletBalance?(): Promise<{ sats: number; network: string }>;
   /** Payments received, newest first (the ledger's view: job, source). */
   walletPayments?(limit?: number): Promise<WalletPayment[]>;
+  /** Payments sent, newest first; null when the wallet is not connected (it keeps that list). */
+  walletSent?(limit?: number): Promise<SentRecord[] | null>;
   walletLightningAddress?(): Promise<{ address: string; lnurl: string | null } | null>;
   walletSetLightningAddress?(username: string): Promise<{ address: string; lnurl: string | null }>;
   walletDeleteLightningAddress?(): Promise<void>;

@@ -183,7 +183,19 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     const raw = c.req.query("limit");
     const limit = raw === undefined ? 50 : /^\d{1,4}$/.test(raw) ? Math.min(Number(raw), 1000) : NaN;
     if (!Number.isInteger(limit)) throw new AppError("invalid_input", "limit must be a whole number from 0 to 1000.");
-    return c.json({ payments: await need("walletPayments")(limit) });
+    const payments = await need("walletPayments")(limit);
+    // Received payments come from the ledger; sent ones from the wallet, which may be away.
+    let sent: unknown[] | null = null;
+    let sentError: string | null = null;
+    if (typeof ctl.walletSent === "function") {
+      try {
+        sent = await ctl.walletSent(limit);
+        if (sent === null) sentError = "The wallet is not connected: sent payments show once it is.";
+      } catch (err) {
+        sentError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    return c.json({ payments, sent, sentError });
   });
   api.get("/wallet/lightning-address", async (c) => c.json({ lightningAddress: await need("walletLightningAddress")() }));
   api.put("/wallet/lightning-address", async (c) => {

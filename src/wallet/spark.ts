@@ -31,6 +31,7 @@ import {
   type ReceiveAddress,
   type ReceivedPayment,
   type SentPayment,
+  type SentRecord,
   type Wallet,
   type WalletNetwork,
 } from "./wallet.ts";
@@ -176,6 +177,27 @@ export function toReceivedPayment(p: Sdk.Payment): ReceivedPayment | null {
     paymentHash = d.htlcDetails.paymentHash;
   }
   return { id: p.id, amountMsats: amountSats * 1000, bolt11, paymentHash, receivedAt: Math.round(ts * 1000) };
+}
+
+/** A send (completed, pending or failed), as our type; null for receives, tokens and anything malformed. */
+export function toSentRecord(p: Sdk.Payment): SentRecord | null {
+  if (!p || typeof p !== "object" || typeof p.id !== "string" || p.id === "") return null;
+  if (p.paymentType !== "send" || p.details?.type === "token") return null;
+  const method = p.method === "lightning" ? "lightning" : p.method === "spark" ? "spark" : p.method === "withdraw" ? "bitcoin" : null;
+  if (!method) return null;
+  if (p.status !== "completed" && p.status !== "pending" && p.status !== "failed") return null;
+  let amountSats: number;
+  let feeSats: number;
+  try {
+    amountSats = toSafeInt(p.amount, "payment amount");
+    feeSats = toSafeInt(p.fees, "payment fee");
+  } catch {
+    return null;
+  }
+  const ts = typeof p.timestamp === "number" && Number.isFinite(p.timestamp) && p.timestamp >= 0 ? p.timestamp : 0;
+  const d = p.details;
+  const description = d?.type === "lightning" && typeof d.description === "string" && d.description ? d.description.slice(0, 639) : null;
+  return { id: p.id, status: p.status, amountSats, feeSats, sentAt: Math.round(ts * 1000), method, description };
 }
 
 const BITCOIN_ADDRESS = /^(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}$|^[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}$/i;
@@ -516,6 +538,22 @@ export class SparkWallet implements Wallet {
       if (payments.length < limit) return out;
     }
     log.warn("listPayments stopped after 10000 payments", { since: opts.since });
+    return out;
+  }
+
+  async listSent(opts: { limit?: number } = {}): Promise<SentRecord[]> {
+    const limit = Math.min(Math.max(Math.floor(opts.limit ?? 50), 0), 1000);
+    if (limit === 0) return [];
+    const res = await this.call("Listing payments", (sdk) =>
+      sdk.listPayments({ typeFilter: ["send"], assetFilter: { type: "bitcoin" }, sortAscending: false, offset: 0, limit }),
+    );
+    const payments = Array.isArray(res?.payments) ? res.payments : [];
+    const out: SentRecord[] = [];
+    for (const p of payments) {
+      const r = toSentRecord(p);
+      if (r) out.push(r);
+      else log.debug("skipped a sent payment while listing", { id: (p as { id?: unknown })?.id });
+    }
     return out;
   }
 

@@ -108,6 +108,21 @@ export const SentPayment = z.object({
 });
 export type SentPayment = z.infer<typeof SentPayment>;
 
+/** A payment this wallet sent, as its history lists it (newest first). */
+export const SentRecord = z.object({
+  id: z.string().min(1),
+  status: z.enum(["completed", "pending", "failed"]),
+  amountSats: sats,
+  feeSats: sats,
+  /** Unix ms. */
+  sentAt: z.number().int().nonnegative(),
+  /** How it left: over Lightning, as a Spark transfer, or on-chain to a bitcoin address. */
+  method: z.enum(["lightning", "spark", "bitcoin"]),
+  /** The paid invoice's description, when it had one. */
+  description: z.string().nullable(),
+});
+export type SentRecord = z.infer<typeof SentRecord>;
+
 export const LightningAddress = z.object({
   address: z.string(),
   username: z.string(),
@@ -143,6 +158,8 @@ export interface Wallet {
   onSynced(cb: () => void): () => void;
   /** Completed incoming payments, oldest first; `since` is unix ms. For reconciliation. */
   listPayments(opts?: { since?: number }): Promise<ReceivedPayment[]>;
+  /** Payments sent, newest first (at most `limit`, default 50); pending and failed ones too. */
+  listSent(opts?: { limit?: number }): Promise<SentRecord[]>;
   prepareSend(req: PrepareSendRequest): Promise<PreparedSend>;
   send(prepared: PreparedSend | string): Promise<SentPayment>;
   registerLightningAddress(username: string): Promise<LightningAddress>;

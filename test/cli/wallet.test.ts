@@ -141,7 +141,8 @@ describe("against a running compute --headless --network regtest (the real Spark
     }
     expect(b).toMatchObject({ code: 0, stdout: "0 sats (regtest)\n" });
     expect(JSON.parse((await cli(["wallet", "balance", "--json"], dir, null)).stdout)).toEqual({ sats: 0, network: "regtest" });
-    expect((await cli(["wallet", "history"], dir, null)).stdout).toBe("No payments received yet.\n");
+    const empty = await cli(["wallet", "history"], dir, null);
+    expect(empty).toMatchObject({ code: 0, stdout: "No payments yet.\n", stderr: "" });
     expect(JSON.parse((await cli(["wallet", "history", "--json"], dir, null)).stdout)).toEqual([]);
   });
 
@@ -165,7 +166,7 @@ describe("with nothing running: the command opens the wallet itself", () => {
     const r = await cli(["wallet", "balance", "--network", "regtest"], dir);
     expect(r).toMatchObject({ code: 0, stdout: "0 sats (regtest)\n" });
     expect(existsSync(join(dir, "compute.lock"))).toBe(false);
-    expect((await cli(["wallet", "history", "--network", "regtest"], dir)).stdout).toBe("No payments received yet.\n");
+    expect(await cli(["wallet", "history", "--network", "regtest"], dir)).toMatchObject({ code: 0, stdout: "No payments yet.\n", stderr: "" });
   });
 
   test("no password off a terminal: exit 2; mainnet without a Breez API key: exit 1 saying how; no identity: exit 1", async () => {
@@ -244,8 +245,26 @@ describe("against a running app with the Lightning test double", () => {
     const paid = wallet.settle(bolt11);
     await Bun.sleep(50);
     const h = await cli(["wallet", "history", "--json"], dir, null);
-    expect(JSON.parse(h.stdout)).toEqual([{ id: paid.id, amountSats: 21, receivedAt: paid.receivedAt, source: "invoice", jobId: null }]);
-    expect((await cli(["wallet", "history"], dir, null)).stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d +\+21 sats  invoice\n$/);
+    const entries = JSON.parse(h.stdout) as Record<string, unknown>[];
+    // Newest first: this receive, then the sends of the tests above.
+    expect(entries[0]).toEqual({ direction: "received", id: paid.id, amountSats: 21, at: paid.receivedAt, source: "invoice", jobId: null });
+    expect(entries.filter((e) => e.direction === "received")).toHaveLength(1);
+    expect((await cli(["wallet", "history"], dir, null)).stdout.split("\n")[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d +\+21 sats  invoice$/);
+  });
+
+  test("history lists sends too: amount, fee, how, a pending or failed one marked; --limit counts both kinds", async () => {
+    wallet.recordSend({ amountSats: 7, feeSats: 1, status: "pending", destination: "bob@example.com" });
+    const json = JSON.parse((await cli(["wallet", "history", "--json"], dir, null)).stdout) as any[];
+    const sent = json.filter((e) => e.direction === "sent");
+    expect(sent.map((e) => [e.amountSats, e.feeSats, e.status, e.method])).toEqual(
+      wallet.sent.map((p) => [p.amountSats, p.feeSats, p.status, "lightning"]).reverse(),
+    );
+    expect(sent.find((e) => e.amountSats === 100)).toMatchObject({ description: "coffee", status: "completed" });
+    for (let i = 1; i < json.length; i++) expect(json[i - 1].at).toBeGreaterThanOrEqual(json[i].at);
+    const text = (await cli(["wallet", "history"], dir, null)).stdout;
+    expect(text).toMatch(/ +-7 sats  sent     over Lightning, fee 1 sat  PENDING\n/);
+    expect(text).toMatch(/ +-100 sats  sent     over Lightning, fee 2 sats: coffee\n/);
+    expect(JSON.parse((await cli(["wallet", "history", "--limit", "2", "--json"], dir, null)).stdout)).toHaveLength(2);
   });
 
   test("address: none, register, show, delete", async () => {

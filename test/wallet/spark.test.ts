@@ -11,7 +11,7 @@ import { wordlist } from "@scure/bip39/wordlists/english.js";
 import { Bus } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
 import { WalletStatusChanged, type WalletView } from "../../src/wallet/events.ts";
-import { NOT_CONFIGURED_MESSAGE, SparkWallet, parseLocally, sdkError, toReceivedPayment, toSafeInt, withTimeout } from "../../src/wallet/spark.ts";
+import { NOT_CONFIGURED_MESSAGE, SparkWallet, parseLocally, sdkError, toReceivedPayment, toSafeInt, toSentRecord, withTimeout } from "../../src/wallet/spark.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -93,6 +93,11 @@ describe("SparkWallet on regtest, offline", () => {
     expect(await wallet.balance()).toEqual({ sats: 0 });
     expect(views.map((v) => v.state)).toContain("ready");
     expect(views.at(-1)?.balanceSats).toBe(0);
+  });
+
+  test("listSent is empty on a new wallet (the real SDK, offline)", async () => {
+    expect(await wallet.listSent()).toEqual([]);
+    expect(await wallet.listSent({ limit: 0 })).toEqual([]);
   });
 
   test("listPayments is empty (also with since)", async () => {
@@ -243,6 +248,27 @@ describe("conversions (pure)", () => {
     expect(toReceivedPayment({ ...base, amount: -1n })).toBeNull();
     expect(toReceivedPayment({ ...base, id: "" })).toBeNull();
     expect(toReceivedPayment(null as unknown as Payment)).toBeNull();
+  });
+
+  test("a send becomes a sent record: sats, fee, status, how it left, the invoice's description, unix ms", () => {
+    const send: Payment = { ...base, id: "send-1", paymentType: "send", amount: 100n, fees: 2n, details: { ...(base.details as any), description: "coffee" } };
+    expect(toSentRecord(send)).toEqual({ id: "send-1", status: "completed", amountSats: 100, feeSats: 2, sentAt: 1_700_000_000_000, method: "lightning", description: "coffee" });
+    expect(toSentRecord({ ...send, status: "pending" })?.status).toBe("pending");
+    expect(toSentRecord({ ...send, status: "failed" })?.status).toBe("failed");
+    expect(toSentRecord({ ...send, method: "spark", details: { type: "spark" } })).toMatchObject({ method: "spark", description: null });
+    expect(toSentRecord({ ...send, method: "withdraw", details: { type: "withdraw", txId: "ab" } })).toMatchObject({ method: "bitcoin" });
+  });
+
+  test("receives, tokens, unknown methods and malformed sends are not sent records", () => {
+    const send: Payment = { ...base, paymentType: "send" };
+    expect(toSentRecord(base)).toBeNull();
+    expect(toSentRecord({ ...send, method: "token" })).toBeNull();
+    expect(toSentRecord({ ...send, method: "unknown" })).toBeNull();
+    expect(toSentRecord({ ...send, fees: -1n })).toBeNull();
+    expect(toSentRecord({ ...send, amount: 2n ** 60n })).toBeNull();
+    expect(toSentRecord({ ...send, status: "weird" as never })).toBeNull();
+    expect(toSentRecord({ ...send, id: "" })).toBeNull();
+    expect(toSentRecord(null as unknown as Payment)).toBeNull();
   });
 
   test("a spark transfer has no invoice", () => {

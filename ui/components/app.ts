@@ -12,7 +12,7 @@ import { Onboarding, Unlock } from "./onboarding.ts";
 import { ProviderPanel } from "./provider.ts";
 import { SettingsDialog } from "./settings.ts";
 import { Toasts } from "./toasts.ts";
-import { ReceiveDialog, SendDialog, WalletPanel, LightningAddressDialog } from "./wallet.ts";
+import { HistoryDialog, ReceiveDialog, SendDialog, WalletPanel, LightningAddressDialog } from "./wallet.ts";
 
 function Splash(props: { title: string; testid: string; children?: unknown }) {
   return html`<main class="onboard" data-testid=${props.testid}>
@@ -49,6 +49,7 @@ function Dashboard() {
     ${d === "send" ? html`<${SendDialog} onClose=${closeDialog} />` : null}
     ${d === "settings" ? html`<${SettingsDialog} onClose=${closeDialog} />` : null}
     ${d === "lnaddress" ? html`<${LightningAddressDialog} onClose=${closeDialog} />` : null}
+    ${d === "history" ? html`<${HistoryDialog} onClose=${closeDialog} />` : null}
   </div>`;
 }
 

@@ -1,9 +1,11 @@
-// WALLET: balance, receive (invoice or address, with a QR code) and send (fee preview, then confirm).
+// WALLET: balance, receive (invoice or address, with a QR code), send (fee preview, then confirm)
+// and the history of payments received and sent.
 import { html } from "htm/preact";
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import {
   errorText,
   walletDeleteLightningAddress,
+  walletHistory,
   walletReceive,
   walletSendConfirm,
   walletSendPrepare,
@@ -11,7 +13,8 @@ import {
   type ReceiveResult,
   type SendPreview,
 } from "../api.ts";
-import { formatInt, formatMsats, parseWholeSats, walletTone } from "../format.ts";
+import { formatAgo, formatInt, formatMsats, parseWholeSats, shortId, walletTone } from "../format.ts";
+import { historyRows, type WalletHistory } from "../history.ts";
 import { encodeQr, qrSvgPath, receiveQrText } from "../qr.ts";
 import { ui } from "../state.ts";
 import { notify } from "../toast.ts";
@@ -57,6 +60,7 @@ export function WalletPanel() {
     <div class="btn-row">
       <button type="button" class="btn btn-primary" data-testid="wallet-receive" disabled=${!ready} onClick=${() => (openDialog.value = "receive")}>RECEIVE</button>
       <button type="button" class="btn" data-testid="wallet-send" disabled=${!ready} onClick=${() => (openDialog.value = "send")}>SEND</button>
+      <button type="button" class="btn" data-testid="wallet-history" disabled=${w.state === "locked"} onClick=${() => (openDialog.value = "history")}>HISTORY</button>
     </div>
   <//>`;
 }
@@ -313,6 +317,46 @@ export function LightningAddressDialog(props: { onClose: () => void }) {
       ? html`<div class="btn-row">
           <button type="button" class="btn btn-danger" disabled=${busy} data-testid="lnaddress-remove" onClick=${remove}>REMOVE ADDRESS</button>
         </div>`
+      : null}
+  <//>`;
+}
+
+/** Payments received (with the job each paid) and sent, newest first; reloaded when the balance moves. */
+export function HistoryDialog(props: { onClose: () => void }) {
+  const balance = ui.value?.snapshot.wallet.balanceSats ?? null;
+  const [data, setData] = useState<WalletHistory | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    walletHistory(50)
+      .then((h) => live && (setData(h), setError(null)))
+      .catch((err) => live && setError(errorText(err)));
+    return () => {
+      live = false;
+    };
+  }, [balance]);
+  const rows = data ? historyRows(data) : [];
+  return html`<${Dialog} title="HISTORY" onClose=${props.onClose} testid="history-dialog">
+    ${error ? html`<p class="field-error" role="alert" data-testid="history-error">${error}</p>` : null}
+    ${!data && !error ? html`<p class="note"><${Spinner} /> Loading…</p>` : null}
+    ${data?.sentError ? html`<p class="note" data-testid="history-sent-note">Sent payments are not listed: ${data.sentError}</p>` : null}
+    ${data && rows.length === 0 ? html`<p class="note" data-testid="history-empty">No payments yet.</p>` : null}
+    ${rows.length
+      ? html`<table class="table history" data-testid="history-table">
+          <thead><tr><th>WHEN</th><th class="num">SATS</th><th>WHAT</th></tr></thead>
+          <tbody>
+            ${rows.map(
+              (r) => html`<tr key=${r.key} data-testid="history-row" data-kind=${r.key[0] === "r" ? "received" : "sent"} data-flag=${r.flag ?? ""}>
+                <td title=${new Date(r.at).toLocaleString()}>${formatAgo(r.at)}</td>
+                <td class=${`num mono ${r.deltaMsats > 0 ? "plus" : r.deltaMsats < 0 ? "minus" : ""}`}>${r.deltaMsats > 0 ? "+" : ""}${formatMsats(r.deltaMsats)}</td>
+                <td>
+                  ${r.what}${r.jobId ? html` <span class="mono dim" title=${r.jobId}>job ${shortId(r.jobId)}</span>` : null}
+                  ${r.flag ? html` <span class=${`badge ${r.flag === "failed" ? "badge-bad" : "badge-warn"}`}>${r.flag.toUpperCase()}</span>` : null}
+                </td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>`
       : null}
   <//>`;
 }

@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import { historyRows, type WalletHistory } from "../../ui/history.ts";
+
+const h: WalletHistory = {
+  payments: [
+    { id: "r1", jobId: "job-1", amountMsats: 21_000, source: "invoice", receivedAt: 1_000 },
+    { id: "r2", jobId: null, amountMsats: 5_500, source: "zap", receivedAt: 3_000 },
+  ],
+  sent: [
+    { id: "s1", status: "completed", amountSats: 100, feeSats: 2, sentAt: 2_000, method: "lightning", description: "coffee" },
+    { id: "s2", status: "failed", amountSats: 50, feeSats: 1, sentAt: 4_000, method: "spark", description: null },
+    { id: "s3", status: "pending", amountSats: 7, feeSats: 0, sentAt: 5_000, method: "bitcoin", description: null },
+  ],
+  sentError: null,
+};
+
+test("received and sent merged newest first; a send counts its fee, a failed one nothing", () => {
+  const rows = historyRows(h);
+  expect(rows.map((r) => [r.key, r.deltaMsats, r.flag])).toEqual([
+    ["s:s3", -7_000, "pending"],
+    ["s:s2", 0, "failed"],
+    ["r:r2", 5_500, null],
+    ["s:s1", -102_000, null],
+    ["r:r1", 21_000, null],
+  ]);
+  expect(rows.map((r) => r.what)).toEqual(["sent on-chain", "sent to a Spark address, fee 1 sat", "zap", "sent over Lightning, fee 2 sats: coffee", "invoice"]);
+  expect(rows.at(-1)?.jobId).toBe("job-1");
+});
+
+test("no sent list (wallet away): the receives alone; the limit counts both kinds", () => {
+  expect(historyRows({ ...h, sent: null, sentError: "away" }).map((r) => r.key)).toEqual(["r:r2", "r:r1"]);
+  expect(historyRows(h, 2).map((r) => r.key)).toEqual(["s:s3", "s:s2"]);
+});
