@@ -520,10 +520,12 @@ export class App implements Controller {
   }
 
   settings(): Settings {
-    return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits };
+    const { name, about, picture, publishProfile } = this.config.provider;
+    return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits, provider: { name, about, picture, publishProfile } };
   }
 
-  async updateSettings(patch: { pricing?: Record<string, unknown>; limits?: Record<string, unknown> }): Promise<Settings> {
+  /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */
+  async updateSettings(patch: Parameters<Controller["updateSettings"]>[0]): Promise<Settings> {
     this.config = updateConfigFile(this.dataDir, patch);
     await this.engine?.configChanged();
     this.emitProvider();

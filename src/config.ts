@@ -25,8 +25,9 @@ function urlWith(protocols: string[]) {
   };
 }
 export const isRelayUrl = urlWith(["ws:", "wss:"]);
+export const isHttpUrl = urlWith(["http:", "https:"]);
 const relayUrl = z.string().trim().refine(isRelayUrl, { message: "must be a ws:// or wss:// URL" });
-const httpUrl = z.string().trim().refine(urlWith(["http:", "https:"]), { message: "must be an http:// or https:// URL" });
+const httpUrl = z.string().trim().refine(isHttpUrl, { message: "must be an http:// or https:// URL" });
 
 export const PaymentMode = z.enum(["upfront", "after", "free"]);
 export type PaymentMode = z.infer<typeof PaymentMode>;

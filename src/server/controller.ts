@@ -4,12 +4,29 @@ import type { Bus } from "../bus.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SentRecord } from "../wallet/wallet.ts";
 
+/** The public profile the dashboard edits (config `provider`, without the served models). */
+export interface ProfileSettings {
+  name: string;
+  about: string;
+  picture: string;
+  publishProfile: boolean;
+}
+
 export interface Settings {
   relays: string[];
   ollamaUrl: string;
   pricing: Record<string, unknown>;
   limits: Record<string, unknown>;
+  /** Optional so small controllers (tests, the UI dev server) need not keep a profile. */
+  provider?: ProfileSettings;
 }
+
+/** A PUT /api/settings body: each part merged into config.json (null removes a key, see config.ts). */
+export type SettingsPatch = {
+  pricing?: Record<string, unknown>;
+  limits?: Record<string, unknown>;
+  provider?: { [K in keyof ProfileSettings]?: ProfileSettings[K] | null };
+};
 
 export interface SendPreview {
   id: string;
@@ -37,7 +54,7 @@ export interface Controller {
   addRelay(url: string): Promise<void>;
   removeRelay(url: string): Promise<void>;
   settings(): Settings;
-  updateSettings(patch: { pricing?: Record<string, unknown>; limits?: Record<string, unknown> }): Promise<Settings>;
+  updateSettings(patch: SettingsPatch): Promise<Settings>;
   generateMnemonic(words: 12 | 24): string;
   validateMnemonic(mnemonic: string): { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
   suggestWords(prefix: string): string[];

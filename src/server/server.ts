@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { LinearRouter } from "hono/router/linear-router";
 import { setCookie } from "hono/cookie";
 import { z } from "zod";
-import { isRelayUrl } from "../config.ts";
+import { isHttpUrl, isRelayUrl } from "../config.ts";
 import { AppError, httpStatus } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Controller } from "./controller.ts";
@@ -122,9 +122,31 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     return c.json({ relays: ctl.snapshot().relays });
   });
 
+  // pricing and limits are checked whole against the config schema when merged (updateConfigFile);
+  // the profile is checked here, tighter than the file's schema: the picture must be a web address
+  // a Nostr client can load (NIP-01 kind 0 `picture`), and publishing needs a name.
+  const ProfilePatch = z
+    .strictObject({
+      name: z.string().trim().max(100).nullable().optional(),
+      about: z.string().trim().max(1000).nullable().optional(),
+      picture: z
+        .string()
+        .trim()
+        .max(2000)
+        .refine((s) => s === "" || isHttpUrl(s), "must be an http:// or https:// URL, or empty")
+        .nullable()
+        .optional(),
+      publishProfile: z.boolean().nullable().optional(),
+    })
+    .refine((p) => !(p.publishProfile === true && p.name === ""), { path: ["name"], message: "set a name to publish a profile" });
+  const SettingsBody = z.strictObject({
+    pricing: z.record(z.string(), z.unknown()).optional(),
+    limits: z.record(z.string(), z.unknown()).optional(),
+    provider: ProfilePatch.optional(),
+  });
   api.get("/settings", (c) => c.json(ctl.settings()));
   api.put("/settings", async (c) => {
-    const patch = await body(c, z.strictObject({ pricing: z.record(z.string(), z.unknown()).optional(), limits: z.record(z.string(), z.unknown()).optional() }));
+    const patch = await body(c, SettingsBody);
     return c.json(await ctl.updateSettings(patch));
   });
 

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { Bus } from "../../src/bus.ts";
 import { getLogLevel, setLogLevel, setLogSink } from "../../src/log.ts";
 import { AppError } from "../../src/errors.ts";
-import type { Controller, SendPreview, Settings } from "../../src/server/controller.ts";
+import type { Controller, SendPreview, Settings, SettingsPatch } from "../../src/server/controller.ts";
 import { AttemptLimiter, CSP, COOKIE, allowedHosts } from "../../src/server/security.ts";
 import { createServer } from "../../src/server/server.ts";
 import type { Snapshot } from "../../src/server/snapshot.ts";
@@ -68,7 +68,7 @@ class FakeController implements Controller {
     this.rec("settings");
     return { relays: this.relays, ollamaUrl: "http://127.0.0.1:1", pricing: { mode: "upfront" }, limits: { queueSize: 1 } };
   }
-  async updateSettings(patch: { pricing?: Record<string, unknown>; limits?: Record<string, unknown> }) {
+  async updateSettings(patch: SettingsPatch) {
     this.rec("updateSettings", patch);
     return { relays: this.relays, ollamaUrl: "http://127.0.0.1:1", pricing: { mode: "upfront", ...patch.pricing }, limits: { ...patch.limits } };
   }
@@ -358,6 +358,34 @@ describe("every route calls the controller", () => {
     const res = await req("/api/settings", { method: "PUT", json: { pricing: { perJobMsats: 5 }, limits: { queueSize: 2 } } });
     expect(((await res.json()) as Settings).pricing).toEqual({ mode: "upfront", perJobMsats: 5 });
     expect(ctl.calls[0]).toEqual(["updateSettings", { pricing: { perJobMsats: 5 }, limits: { queueSize: 2 } }]);
+  });
+  test("PUT /api/settings passes the profile, trimmed; null removes a key", async () => {
+    const provider = { name: "  GPU Alice ", about: "fast\n", picture: " https://example.test/a.png ", publishProfile: true };
+    expect((await req("/api/settings", { method: "PUT", json: { provider, limits: { partialIntervalMs: 500 } } })).status).toBe(200);
+    expect(ctl.calls[0]).toEqual([
+      "updateSettings",
+      { provider: { name: "GPU Alice", about: "fast", picture: "https://example.test/a.png", publishProfile: true }, limits: { partialIntervalMs: 500 } },
+    ]);
+    expect((await req("/api/settings", { method: "PUT", json: { provider: { picture: "", about: null } } })).status).toBe(200);
+    expect(ctl.calls[1]).toEqual(["updateSettings", { provider: { picture: "", about: null } }]);
+  });
+  test("PUT /api/settings refuses a bad profile, naming the field, without calling the controller", async () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ picture: "not a url" }, "provider.picture"],
+      [{ picture: "ftp://example.test/a.png" }, "provider.picture"],
+      [{ picture: "javascript:alert(1)" }, "provider.picture"],
+      [{ picture: `https://example.test/${"a".repeat(2000)}` }, "provider.picture"],
+      [{ name: "n".repeat(101) }, "provider.name"],
+      [{ name: "", publishProfile: true }, "provider.name"],
+      [{ about: "a".repeat(1001) }, "provider.about"],
+      [{ publishProfile: "yes" }, "provider.publishProfile"],
+      [{ servedModels: ["m1"] }, "servedModels"],
+      [{ name: 7 }, "provider.name"],
+    ];
+    for (const [provider, field] of bad) {
+      expect(await expectError(await req("/api/settings", { method: "PUT", json: { provider } }), 400, "invalid_input")).toContain(field);
+    }
+    expect(ctl.calls).toEqual([]);
   });
   test("onboarding: generate (12 by default, 24), validate, suggest, create", async () => {
     expect(((await (await req("/api/onboarding/generate", { json: {} })).json()) as { mnemonic: string }).mnemonic.split(" ").length).toBe(12);
