@@ -220,6 +220,10 @@ export class Engine {
   private customerLog = new Map<string, number[]>();
   private announcementId: string | null = null;
   private announcedModels = "";
+  /** What our last kind 0 profile said (profileKey), so an unchanged profile is not sent again. */
+  private publishedProfile: string | null = null;
+  /** created_at (s) of our last kind 0 profile. */
+  private profileSecs = 0;
   private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
@@ -444,9 +448,8 @@ export class Engine {
     // Announcement, profile and first beat go out in the background: a relay that is down would
     // otherwise hold GO ONLINE until its publish deadline. announce() sets announcementId at once.
     this.track(this.announce());
-    if (cfg.provider.publishProfile && cfg.provider.name) {
-      this.track(this.publish(buildProfile({ name: cfg.provider.name, about: cfg.provider.about, picture: cfg.provider.picture, now: this.now() })).catch(() => {}));
-    }
+    this.publishedProfile = null; // going online always (re)publishes the profile
+    void this.publishProfile();
     this.track(this.beat());
     this.heartbeat = setInterval(() => void this.track(this.beat()), this.deps.heartbeatMs ?? HEARTBEAT_INTERVAL_SECS * 1000);
     this.emitProvider();
@@ -615,9 +618,35 @@ export class Engine {
     if (this.announcementKey(models) !== this.announcedModels) await this.announce();
   }
 
-  /** Settings changed (name, about, picture, pricing, token cap): re-announce if the announcement would differ. */
+  /**
+   * Settings changed (name, about, picture, pricing, token cap): re-announce if the announcement
+   * would differ, and republish the kind 0 profile if what it says changed (or was just switched on).
+   */
   async configChanged(): Promise<void> {
-    return this.modelsChanged();
+    const profile = this.online ? this.publishProfile() : Promise.resolve();
+    await this.modelsChanged();
+    await profile;
+  }
+
+  /** What our kind 0 profile would say; null when none is to be published (off, or no name). */
+  private profileKey(): string | null {
+    const p = this.deps.config().provider;
+    return p.publishProfile && p.name ? JSON.stringify([p.name, p.about, p.picture]) : null;
+  }
+
+  /** Publishes the kind 0 profile unless it is off or says what the last one said. Never rejects. */
+  private publishProfile(): Promise<void> {
+    const key = this.profileKey();
+    if (key === null) this.publishedProfile = null;
+    if (key === null || key === this.publishedProfile) return Promise.resolve();
+    this.publishedProfile = key;
+    const p = this.deps.config().provider;
+    // Kind 0 is replaceable: of two with the same created_at relays keep the lowest id (NIP-01), so
+    // a profile saved within the second of the previous one must be dated strictly later.
+    this.profileSecs = Math.max(Math.floor(this.now() / 1000), this.profileSecs + 1);
+    const template = buildProfile({ name: p.name, about: p.about, picture: p.picture, now: this.profileSecs * 1000 });
+    const sent = this.publish(template).then(() => undefined, (err) => log.warn("profile not published", { err }));
+    return this.track(sent);
   }
 
   /** What the announcement says, to tell whether a new one is needed. */
