@@ -60,11 +60,20 @@ export const errorText = (err: unknown): string => (err instanceof Error ? err.m
 
 // ---- commands ------------------------------------------------------------------------------------
 
+/** The public profile (config `provider`): kind 0 and the NIP-89 announcement carry it. */
+export interface ProfileSettings {
+  name: string;
+  about: string;
+  picture: string;
+  publishProfile: boolean;
+}
 export interface Settings {
   relays: string[];
   ollamaUrl: string;
   pricing: Pricing;
   limits: Limits;
+  /** Left out by servers that keep no profile (the UI dev server's mock). */
+  provider?: ProfileSettings;
 }
 export type ValidateResult = { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
 export interface ReceiveResult {
@@ -86,7 +95,8 @@ export const pullModel = (model: string) => api<unknown>("POST", "/api/models/pu
 export const addRelay = (url: string) => api<unknown>("POST", "/api/relays", { url });
 export const removeRelay = (url: string) => api<unknown>("DELETE", "/api/relays", { url });
 export const getSettings = () => api<Settings>("GET", "/api/settings");
-export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits> }) => api<unknown>("PUT", "/api/settings", patch);
+export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits>; provider?: Partial<ProfileSettings> }) =>
+  api<unknown>("PUT", "/api/settings", patch);
 export const generateMnemonic = (words: 12 | 24) => api<{ mnemonic: string }>("POST", "/api/onboarding/generate", { words });
 export const validateMnemonic = (mnemonic: string) => api<ValidateResult>("POST", "/api/onboarding/validate", { mnemonic });
 export const suggestWords = (prefix: string) =>

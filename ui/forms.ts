@@ -2,6 +2,7 @@
 // rule, and the settings form ↔ PUT /api/settings patch. Bounds mirror src/config.ts so the user
 // hears about a bad value before the round trip; the server still validates everything.
 import type { Limits, PaymentMode, Pricing } from "../src/config.ts";
+import type { ProfileSettings } from "./api.ts";
 import { formatMsats, parseSatsToMsats } from "./format.ts";
 
 // ---- recovery phrase -----------------------------------------------------------------------------
@@ -70,6 +71,7 @@ export interface SettingsForm {
   maxTokensCap: string;
   perCustomerPerMinute: string;
   jobTimeoutSecs: string;
+  partialIntervalMs: string;
   onOffline: "finish" | "cancel";
   allowPrivateUrls: boolean;
   /** Customers' public keys, one per line (npub1… or 64 hex characters). */
@@ -77,6 +79,11 @@ export interface SettingsForm {
   deny: string;
   /** A model's own prices; empty fields fall back to the defaults above. */
   models: ModelPriceRow[];
+  /** The public profile (kind 0 and the NIP-89 announcement). */
+  name: string;
+  about: string;
+  picture: string;
+  publishProfile: boolean;
 }
 
 export interface ModelPriceRow {
@@ -101,17 +108,21 @@ export interface SettingsPatch {
     | "maxTokensCap"
     | "perCustomerPerMinute"
     | "jobTimeoutSecs"
+    | "partialIntervalMs"
     | "onOffline"
     | "allowPrivateUrls"
     | "allow"
     | "deny"
   >;
+  provider: ProfileSettings;
 }
 
 const plain = (msats: number) => formatMsats(msats).replace(/,/g, "");
 
+const NO_PROFILE: ProfileSettings = { name: "", about: "", picture: "", publishProfile: false };
+
 /** `installed`: the models Ollama has, shown with empty prices when they have none of their own. */
-export function settingsToForm(pricing: Pricing, limits: Limits, installed: string[] = []): SettingsForm {
+export function settingsToForm(pricing: Pricing, limits: Limits, installed: string[] = [], profile: ProfileSettings = NO_PROFILE): SettingsForm {
   const names = [...new Set([...Object.keys(pricing.models), ...installed])].sort();
   return {
     mode: pricing.mode,
@@ -126,6 +137,7 @@ export function settingsToForm(pricing: Pricing, limits: Limits, installed: stri
     maxTokensCap: String(limits.maxTokensCap),
     perCustomerPerMinute: String(limits.perCustomerPerMinute),
     jobTimeoutSecs: String(limits.jobTimeoutSecs),
+    partialIntervalMs: String(limits.partialIntervalMs),
     onOffline: limits.onOffline,
     allowPrivateUrls: limits.allowPrivateUrls,
     allow: limits.allow.join("\n"),
@@ -138,6 +150,10 @@ export function settingsToForm(pricing: Pricing, limits: Limits, installed: stri
         per1kTokensSats: own?.per1kTokensMsats === undefined ? "" : plain(own.per1kTokensMsats),
       };
     }),
+    name: profile.name,
+    about: profile.about,
+    picture: profile.picture,
+    publishProfile: profile.publishProfile,
   };
 }
 
@@ -168,7 +184,26 @@ const INT_FIELDS = [
   ["maxTokensCap", 1, 1_000_000],
   ["perCustomerPerMinute", 1, 100_000],
   ["jobTimeoutSecs", 1, 86_400],
+  ["partialIntervalMs", 100, 600_000],
 ] as const;
+
+// As PUT /api/settings checks the profile (src/server/server.ts).
+export const PROFILE_MAX = { name: 100, about: 1000, picture: 2000 } as const;
+
+/** A picture a Nostr client can load: an http(s) address with a host, no spaces (or nothing). */
+export function pictureProblem(text: string): string | null {
+  const t = text.trim();
+  if (t === "") return null;
+  if (t.length > PROFILE_MAX.picture) return `At most ${PROFILE_MAX.picture} characters.`;
+  let ok = false;
+  try {
+    const u = new URL(t);
+    ok = !/\s/.test(t) && (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    ok = false;
+  }
+  return ok ? null : "Enter the image's address, starting with https:// (or http://), or leave it empty.";
+}
 
 export type SettingsErrors = Partial<Record<keyof SettingsForm, string>>;
 
@@ -206,6 +241,14 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
     }
     models[row.name] = perJobM === null && per1kM === null ? null : { perJobMsats: perJobM, per1kTokensMsats: per1kM };
   }
+  const name = form.name.trim();
+  const about = form.about.trim();
+  const picture = form.picture.trim();
+  if (name.length > PROFILE_MAX.name) errors.name = `At most ${PROFILE_MAX.name} characters.`;
+  else if (form.publishProfile && !name) errors.name = "Enter a name to publish your profile.";
+  if (about.length > PROFILE_MAX.about) errors.about = `At most ${PROFILE_MAX.about.toLocaleString("en-US")} characters.`;
+  const badPicture = pictureProblem(picture);
+  if (badPicture) errors.picture = badPicture;
   if (Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,
@@ -226,11 +269,13 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
         maxTokensCap: ints.maxTokensCap!,
         perCustomerPerMinute: ints.perCustomerPerMinute!,
         jobTimeoutSecs: ints.jobTimeoutSecs!,
+        partialIntervalMs: ints.partialIntervalMs!,
         onOffline: form.onOffline,
         allowPrivateUrls: form.allowPrivateUrls,
         allow: lists.allow,
         deny: lists.deny,
       },
+      provider: { name, about, picture, publishProfile: form.publishProfile },
     },
   };
 }

@@ -147,6 +147,35 @@ describe("settings form", () => {
     if (!bad.ok) expect(bad.errors.models).toBe("big:70b: enter an amount in sats (up to 3 decimals), or leave it empty for the default.");
   });
 
+  test("profile and partial interval: shown, checked like the server, sent trimmed", () => {
+    const profile = { name: "Alice's GPU", about: "Fast.", picture: "https://example.test/a.png", publishProfile: true };
+    const form = settingsToForm(defaults.pricing, { ...defaults.limits, partialIntervalMs: 750 }, [], profile);
+    expect(form).toMatchObject({ ...profile, partialIntervalMs: "750" });
+    // A server that sends no profile (the UI dev mock) gives empty fields.
+    expect(settingsToForm(defaults.pricing, defaults.limits)).toMatchObject({ name: "", about: "", picture: "", publishProfile: false, partialIntervalMs: "2000" });
+    const r = formToPatch({ ...form, name: "  Bob  ", picture: " http://example.test/b.png " });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.patch.provider).toEqual({ name: "Bob", about: "Fast.", picture: "http://example.test/b.png", publishProfile: true });
+    expect(r.patch.limits.partialIntervalMs).toBe(750);
+    const merged = ConfigSchema.safeParse({ provider: r.patch.provider, limits: { ...defaults.limits, ...r.patch.limits } });
+    expect(merged.success).toBe(true);
+    expect(formToPatch({ ...form, picture: "", publishProfile: false, name: "" }).ok).toBe(true);
+
+    const errorsOf = (edit: Partial<typeof form>) => {
+      const out = formToPatch({ ...form, ...edit });
+      return out.ok ? {} : out.errors;
+    };
+    expect(errorsOf({ partialIntervalMs: "99" })).toEqual({ partialIntervalMs: "Between 100 and 600000." });
+    expect(errorsOf({ partialIntervalMs: "600001" })).toEqual({ partialIntervalMs: "Between 100 and 600000." });
+    expect(errorsOf({ partialIntervalMs: "1.5" })).toEqual({ partialIntervalMs: "Enter a whole number." });
+    for (const picture of ["not a url", "ftp://example.test/a.png", "javascript:alert(1)", "https://exa mple.test/a.png", `https://example.test/${"a".repeat(2000)}`]) {
+      expect(Object.keys(errorsOf({ picture }))).toEqual(["picture"]);
+    }
+    expect(errorsOf({ name: "n".repeat(101) })).toEqual({ name: "At most 100 characters." });
+    expect(errorsOf({ name: "   ", publishProfile: true })).toEqual({ name: "Enter a name to publish your profile." });
+    expect(errorsOf({ about: "a".repeat(1001) })).toEqual({ about: "At most 1,000 characters." });
+  });
+
   test("a paid mode needs a price; free does not", () => {
     const base = { ...settingsToForm(defaults.pricing, defaults.limits), perJobSats: "0", per1kTokensSats: "0" };
     const paid = formToPatch({ ...base, mode: "upfront" });

@@ -1,8 +1,8 @@
-// SETTINGS: pricing and limits (PUT /api/settings), and revealing the recovery phrase.
+// SETTINGS: pricing, limits and the public profile (PUT /api/settings), and revealing the recovery phrase.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { errorText, getSettings, putSettings, revealMnemonic, type Settings } from "../api.ts";
-import { formToPatch, settingsToForm, splitWords, type SettingsErrors, type SettingsForm } from "../forms.ts";
+import { PROFILE_MAX, formToPatch, settingsToForm, splitWords, type SettingsErrors, type SettingsForm } from "../forms.ts";
 import { ui } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Dialog, Field, Spinner } from "./kit.ts";
@@ -13,7 +13,7 @@ const MODES = [
   ["free", "Free", "No charge: useful for testing or goodwill."],
 ] as const;
 
-type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls" | "allow" | "deny" | "models">;
+type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls" | "allow" | "deny" | "models" | "name" | "about" | "picture" | "publishProfile">;
 
 const LIMIT_FIELDS: [NumField, string, string][] = [
   ["maxConcurrentJobs", "Jobs at once", "Ollama runs one at a time unless OLLAMA_NUM_PARALLEL is set."],
@@ -23,6 +23,7 @@ const LIMIT_FIELDS: [NumField, string, string][] = [
   ["maxInputBytes", "Max prompt size (bytes)", ""],
   ["perCustomerPerMinute", "Requests per customer per minute", ""],
   ["jobTimeoutSecs", "Job timeout (s)", ""],
+  ["partialIntervalMs", "Partial results every (ms)", "How often a customer is sent the text so far while a job runs (100 to 600,000)."],
 ];
 
 function RevealSeed() {
@@ -82,7 +83,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
     getSettings()
       .then((s) => {
         setLoaded(s);
-        setForm(settingsToForm(s.pricing, s.limits, (ui.value?.snapshot.models ?? []).map((m) => m.name)));
+        setForm(settingsToForm(s.pricing, s.limits, (ui.value?.snapshot.models ?? []).map((m) => m.name), s.provider));
       })
       .catch((err) => setLoadErr(errorText(err)));
   }, []);
@@ -202,6 +203,59 @@ export function SettingsDialog(props: { onClose: () => void }) {
                   <input type="checkbox" checked=${form.allowPrivateUrls} data-testid="settings-allowPrivateUrls" onChange=${(e: Event) => set("allowPrivateUrls", (e.target as HTMLInputElement).checked)} />
                   Allow inputs that point at private network addresses
                 </label>
+              </div>
+            </div>
+          </fieldset>
+          <fieldset class="group">
+            <legend>PROFILE</legend>
+            <p class="note">How customers' Nostr clients show you: in your announcement, and in a profile (kind 0) if you publish one. A change goes out when you save.</p>
+            <div class="grid-2">
+              <${Field} label="Name" id="set-name" error=${errors.name} hint=${`Up to ${PROFILE_MAX.name} characters.`}>
+                <input
+                  id="set-name"
+                  class="input"
+                  autocomplete="off"
+                  maxlength=${PROFILE_MAX.name}
+                  value=${form.name}
+                  data-testid="settings-name"
+                  aria-invalid=${errors.name ? "true" : undefined}
+                  onInput=${(e: Event) => set("name", (e.target as HTMLInputElement).value)}
+                />
+              <//>
+              <${Field} label="Picture URL" id="set-picture" error=${errors.picture} hint="An image's https:// address; empty for none.">
+                <input
+                  id="set-picture"
+                  class="input mono"
+                  type="url"
+                  inputmode="url"
+                  autocomplete="off"
+                  spellcheck="false"
+                  placeholder="https://…"
+                  value=${form.picture}
+                  data-testid="settings-picture"
+                  aria-invalid=${errors.picture ? "true" : undefined}
+                  onInput=${(e: Event) => set("picture", (e.target as HTMLInputElement).value)}
+                />
+              <//>
+              <${Field} label="About" id="set-about" error=${errors.about}>
+                <textarea
+                  id="set-about"
+                  class="input"
+                  rows="2"
+                  maxlength=${PROFILE_MAX.about}
+                  value=${form.about}
+                  data-testid="settings-about"
+                  aria-invalid=${errors.about ? "true" : undefined}
+                  onInput=${(e: Event) => set("about", (e.target as HTMLTextAreaElement).value)}
+                ></textarea>
+              <//>
+              <div class="field check">
+                <div>
+                  <label>
+                    <input type="checkbox" checked=${form.publishProfile} data-testid="settings-publishProfile" onChange=${(e: Event) => set("publishProfile", (e.target as HTMLInputElement).checked)} />
+                    Publish my profile (kind 0) when online, if it has a name
+                  </label>
+                </div>
               </div>
             </div>
           </fieldset>

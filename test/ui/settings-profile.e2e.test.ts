@@ -1,0 +1,133 @@
+// The settings dialog's PROFILE section and "Partial results every (ms)" in headless Chromium
+// against the REAL app (src/app.ts on a fresh data dir with an identity, a real relay and the
+// Ollama test server on 127.0.0.1): values saved are kept on reopening and in config.json; a bad
+// picture URL or an out-of-range interval shows that field's error and saves nothing.
+// Skipped where no Chromium is installed.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+
+const CHROMIUM = findChromium();
+
+describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, headless Chromium)", () => {
+  let relay: TestRelay;
+  let ollama: FakeOllama;
+  let started: TestApp;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  const configBytes = () => readFileSync(join(started.dataDir, "config.json"));
+  const field = (name: string) => page.locator(`[data-testid=settings-${name}]`);
+
+  beforeAll(async () => {
+    relay = await startRelay();
+    ollama = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
+    started = await startTestApp({ flags: {}, config: { relays: [relay.url], ollamaUrl: ollama.url, pricing: { mode: "free" } } });
+    const { chromium } = await import("playwright-core");
+    // launch() runs Chromium on a fresh temporary profile (user-data-dir) of its own.
+    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
+    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(started.app.url);
+    await page.waitForSelector("[data-testid=dashboard]", { timeout: 10_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await started?.stop();
+    await relay?.stop();
+    await ollama?.stop();
+  });
+
+  async function openSettings() {
+    await page.locator("[data-testid=open-settings]").click();
+    await field("name").waitFor();
+  }
+  async function saveAndClose() {
+    await page.locator("[data-testid=settings-save]").click();
+    await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+  }
+
+  test("fill the profile and the partial interval, save, reopen: the values are kept", async () => {
+    await openSettings();
+    // What the config holds now: the defaults.
+    expect(await field("name").inputValue()).toBe("compute");
+    expect(await field("partialIntervalMs").inputValue()).toBe("2000");
+    expect(await field("publishProfile").isChecked()).toBe(false);
+
+    await field("name").fill("Alice's GPU");
+    await field("about").fill("A 4090 in a cupboard, answering in Rust and Go.");
+    await field("picture").fill("https://example.test/alice.png");
+    await field("publishProfile").check();
+    await field("partialIntervalMs").fill("750");
+    await saveAndClose();
+
+    const saved = started.app.settings();
+    expect(saved.provider).toEqual({
+      name: "Alice's GPU",
+      about: "A 4090 in a cupboard, answering in Rust and Go.",
+      picture: "https://example.test/alice.png",
+      publishProfile: true,
+    });
+    expect(saved.limits.partialIntervalMs).toBe(750);
+    const file = JSON.parse(configBytes().toString("utf8"));
+    expect(file.provider.name).toBe("Alice's GPU");
+    expect(file.limits.partialIntervalMs).toBe(750);
+
+    await openSettings();
+    expect(await field("name").inputValue()).toBe("Alice's GPU");
+    expect(await field("about").inputValue()).toBe("A 4090 in a cupboard, answering in Rust and Go.");
+    expect(await field("picture").inputValue()).toBe("https://example.test/alice.png");
+    expect(await field("publishProfile").isChecked()).toBe(true);
+    expect(await field("partialIntervalMs").inputValue()).toBe("750");
+    await page.locator("[data-testid=settings-dialog] button", { hasText: "CANCEL" }).click();
+    await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  test("a bad picture URL or an out-of-range interval shows that field's error and saves nothing", async () => {
+    const before = configBytes();
+    const settingsBefore = started.app.settings();
+    await openSettings();
+
+    await field("picture").fill("not a url");
+    await field("partialIntervalMs").fill("50");
+    await page.locator("[data-testid=settings-save]").click();
+    await page.locator("#set-picture-error").waitFor({ timeout: 3_000 });
+    expect(await page.locator("#set-picture-error").innerText()).toContain("https://");
+    expect(await page.locator("#set-partialIntervalMs-error").innerText()).toBe("Between 100 and 600000.");
+    expect(await field("picture").getAttribute("aria-invalid")).toBe("true");
+    expect(await field("partialIntervalMs").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.locator("[data-testid=settings-dialog]").isVisible()).toBe(true);
+
+    // One fixed, the other still wrong (too large now): still nothing saved.
+    await field("picture").fill("ftp://example.test/a.png");
+    await field("partialIntervalMs").fill("600001");
+    await page.locator("[data-testid=settings-save]").click();
+    await page.locator("#set-partialIntervalMs-error").waitFor({ timeout: 3_000 });
+    expect(await page.locator("#set-picture-error").innerText()).toContain("https://");
+    expect(await page.locator("#set-partialIntervalMs-error").innerText()).toBe("Between 100 and 600000.");
+
+    // Publishing needs a name.
+    await field("picture").fill("");
+    await field("partialIntervalMs").fill("1000");
+    await field("name").fill("   ");
+    await page.locator("[data-testid=settings-save]").click();
+    await page.locator("#set-name-error").waitFor({ timeout: 3_000 });
+    expect(await page.locator("#set-name-error").innerText()).toBe("Enter a name to publish your profile.");
+
+    await Bun.sleep(200);
+    expect(configBytes().equals(before)).toBe(true);
+    expect(started.app.settings()).toEqual(settingsBefore);
+    expect(problems).toEqual([]);
+  }, 30_000);
+});
