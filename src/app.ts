@@ -11,7 +11,7 @@ import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
 import type { UnifiedIdentity, WalletSeed } from "./identity/identity.ts";
-import { LightningUsername, type Wallet } from "./wallet/wallet.ts";
+import { DEPOSIT_DESCRIPTION, LightningUsername, type Wallet } from "./wallet/wallet.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
 // HTTP server already answers: start-up stays fast.
 import type { Payments } from "./wallet/payments.ts";
@@ -550,7 +550,7 @@ export class App implements Controller {
   async walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }> {
     const w = this.readyWallet();
     if (amountSats) {
-      const invoice = await w.createInvoice({ amountMsats: amountSats * 1000, description: "compute: deposit", expirySecs: 3600 });
+      const invoice = await w.createInvoice({ amountMsats: amountSats * 1000, description: DEPOSIT_DESCRIPTION, expirySecs: 3600 });
       return { bolt11: invoice.bolt11, address: null };
     }
     return { bolt11: null, address: (await w.receiveAddress("spark")).address };

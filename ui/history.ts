@@ -37,7 +37,8 @@ export interface HistoryRow {
   jobId: string | null;
 }
 
-const SOURCE: Record<ReceivedPayment["source"], string> = { invoice: "invoice", zap: "zap", other: "received" };
+// "other" is how the ledger books the owner's own deposits (not earnings).
+const SOURCE: Record<ReceivedPayment["source"], string> = { invoice: "invoice", zap: "zap", other: "deposit" };
 const METHOD: Record<SentPayment["method"], string> = { lightning: "sent over Lightning", spark: "sent to a Spark address", bitcoin: "sent on-chain" };
 
 export function historyRows(h: WalletHistory, limit = 50): HistoryRow[] {

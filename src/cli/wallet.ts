@@ -12,7 +12,7 @@ import { paths } from "../paths.ts";
 import type { SendPreview, WalletPayment } from "../server/controller.ts";
 import { InstanceLock, readLock } from "../util/lock.ts";
 import { checkDestination } from "../wallet/payments.ts";
-import { SentRecord, type Wallet } from "../wallet/wallet.ts";
+import { DEPOSIT_DESCRIPTION, SentRecord, isDeposit, type Wallet } from "../wallet/wallet.ts";
 import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword } from "./common.ts";
 
 const HELP = `Usage: compute wallet COMMAND [options]
@@ -47,14 +47,17 @@ Exit codes: 0 done, 1 failed, 2 bad usage.`;
 const SUBCOMMANDS = ["balance", "receive", "send", "history", "address"] as const;
 type Sub = (typeof SUBCOMMANDS)[number];
 
-/** A payment received, as the CLI shows it. `source`/`jobId` null: compute hasn't booked it yet. */
+/**
+ * A payment received, as the CLI shows it: `source` says how (a job's "invoice", a "zap", or the
+ * owner's own "deposit", which is not earnings); `source`/`jobId` null: not booked by compute yet.
+ */
 export interface ReceivedEntry {
   direction: "received";
   id: string;
   amountSats: number;
   /** Unix ms. */
   at: number;
-  source: WalletPayment["source"] | null;
+  source: "invoice" | "zap" | "deposit" | null;
   jobId: string | null;
 }
 
@@ -97,12 +100,13 @@ interface Backend {
   close(): Promise<void>;
 }
 
-const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | null; jobId: string | null }): ReceivedEntry => ({
+const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | "deposit" | null; jobId: string | null }): ReceivedEntry => ({
   direction: "received",
   id: p.id,
   amountSats: p.amountMsats / 1000,
   at: p.receivedAt,
-  source: p.source,
+  // The ledger books the owner's deposits as "other".
+  source: p.source === "other" ? "deposit" : p.source,
   jobId: p.jobId,
 });
 
@@ -203,7 +207,7 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
       return { sats: (await w.balance()).sats, network: w.network };
     },
     async receive(amountSats) {
-      if (amountSats) return { bolt11: (await w.createInvoice({ amountMsats: amountSats * 1000, description: "compute: deposit", expirySecs: 3600 })).bolt11, address: null };
+      if (amountSats) return { bolt11: (await w.createInvoice({ amountMsats: amountSats * 1000, description: DEPOSIT_DESCRIPTION, expirySecs: 3600 })).bolt11, address: null };
       return { bolt11: null, address: (await w.receiveAddress("spark")).address };
     },
     async prepareSend(destination, amountSats) {
@@ -222,7 +226,8 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
       try {
         const entries = received.map((r) => {
           const booked = ledger ? (ledger.getPayment(r.id) ?? (r.paymentHash ? ledger.findPaymentByHash(r.paymentHash) : null)) : null;
-          return toEntry({ id: r.id, amountMsats: r.amountMsats, receivedAt: r.receivedAt, source: booked?.source ?? null, jobId: booked?.jobId ?? null });
+          const source = booked?.source ?? (isDeposit(r) ? "deposit" : null);
+          return toEntry({ id: r.id, amountMsats: r.amountMsats, receivedAt: r.receivedAt, source, jobId: booked?.jobId ?? null });
         });
         return mergeHistory(entries, sent, limit, null);
       } finally {

@@ -646,7 +646,7 @@ export class Ledger {
     const read = db.transaction(() => {
       const recentPayments = (
         db
-          .query("SELECT received_at, amount_msats FROM payments WHERE received_at >= $start AND received_at < $end")
+          .query("SELECT received_at, amount_msats FROM payments WHERE received_at >= $start AND received_at < $end AND source <> 'other'")
           .all({ start, end }) as { received_at: number; amount_msats: number }[]
       ).map((r) => ({ receivedAt: r.received_at, amountMsats: r.amount_msats }));
       const recentSuccessfulJobs = (
@@ -656,7 +656,8 @@ export class Ledger {
           )
           .all({ start, end }) as { finished_at: number }[]
       ).map((r) => r.finished_at);
-      const all = db.query("SELECT COALESCE(SUM(amount_msats), 0) AS msats FROM payments").get() as { msats: number };
+      // The owner's own deposits (source 'other') are money in, not earnings.
+      const all = db.query("SELECT COALESCE(SUM(amount_msats), 0) AS msats FROM payments WHERE source <> 'other'").get() as { msats: number };
       const allJobs = db.query("SELECT COUNT(*) AS n FROM jobs WHERE status = 'success'").get() as { n: number };
       const models = new Map<string, { model: string; msats: number; jobs: number }>();
       const entry = (model: string) => {

@@ -3,6 +3,7 @@
 // Append only: never edit a migration that has shipped, add the next one.
 import type { Database } from "bun:sqlite";
 import { AppError } from "../errors.ts";
+import { isDeposit } from "../wallet/wallet.ts";
 
 export interface Migration {
   /** 1-based and consecutive: migration n moves user_version from n-1 to n. */
@@ -75,6 +76,17 @@ export const MIGRATIONS: readonly Migration[] = [
         value  TEXT NOT NULL
       ) STRICT;
     `,
+  },
+  {
+    version: 2,
+    name: "the owner's deposits booked as 'other', not earnings",
+    // Until now a deposit (an invoice from RECEIVE, a Spark or on-chain transfer) was booked like
+    // a payment and counted as earnings. Only rows with no job can be deposits.
+    up: (db) => {
+      const rows = db.query("SELECT id, bolt11 FROM payments WHERE job_id IS NULL AND source = 'invoice'").all() as { id: string; bolt11: string | null }[];
+      const mark = db.query("UPDATE payments SET source = 'other' WHERE id = $id");
+      for (const r of rows) if (isDeposit({ bolt11: typeof r.bolt11 === "string" ? r.bolt11 : null })) mark.run({ id: r.id });
+    },
   },
 ];
 

@@ -19,7 +19,7 @@ import type { EnginePayments } from "../jobs/engine.ts";
 import { parseZapReceipt, NostrEvent, Hex64 } from "../nostr/nip90.ts";
 import { decodeBolt11 } from "./bolt11.ts";
 import { PaymentReceived } from "./events.ts";
-import type { ReceivedPayment, Wallet } from "./wallet.ts";
+import { isDeposit, type ReceivedPayment, type Wallet } from "./wallet.ts";
 
 const log = createLogger("payments");
 
@@ -257,7 +257,8 @@ export class Payments implements EnginePayments {
    * the job; otherwise the job is the one whose invoice this is, or the one a zap receipt named.
    * The job counts as paid only if the payment covers its amount. Never throws (loop edge).
    */
-  credit(p: ReceivedPayment, source: PaymentSourceIn, jobHint?: string, opts: { final?: boolean } = {}): boolean {
+  credit(p: ReceivedPayment, sourceIn: PaymentSourceIn, jobHint?: string, opts: { final?: boolean } = {}): boolean {
+    let source: PaymentSourceIn | "other" = sourceIn;
     try {
       const ledger = this.opts.ledger;
       const hash = paymentHashOf(p);
@@ -279,6 +280,9 @@ export class Payments implements EnginePayments {
           source = "zap";
         }
       }
+      // The owner's own deposit (an invoice made by RECEIVE, or a Spark or on-chain transfer, which
+      // no customer or zap uses) is booked as "other": money in, but not earnings.
+      if (!job && isDeposit(p)) source = "other";
       if (!job && source === "invoice" && this.zapWatch && !opts.final && this.running) {
         this.defer(p);
         return false;

@@ -3,12 +3,30 @@
 // (test/fixtures/lightning-double.ts) both implement it. Amounts are integers in millisatoshis
 // (msats) or satoshis as the names say — never the SDK's bigints — and times are unix ms.
 import { z } from "zod";
+import { decodeBolt11 } from "./bolt11.ts";
 import type { WalletView } from "./events.ts";
 
 export const WalletNetwork = z.enum(["mainnet", "regtest"]);
 export type WalletNetwork = z.infer<typeof WalletNetwork>;
 
 const msats = z.number().int().nonnegative();
+
+/**
+ * The description of every invoice compute makes for the owner's own deposits (the wallet's
+ * RECEIVE, `compute wallet receive`). A payment of such an invoice is the owner's money coming
+ * in, not earnings: only we issue invoices on this wallet, so no customer can pay one by mistake.
+ */
+export const DEPOSIT_DESCRIPTION = "compute: deposit";
+
+/** Whether a received payment is the owner's deposit rather than pay: an invoice with that description, or no invoice at all. */
+export function isDeposit(p: { bolt11: string | null }): boolean {
+  if (!p.bolt11) return true;
+  try {
+    return decodeBolt11(p.bolt11).description === DEPOSIT_DESCRIPTION;
+  } catch {
+    return false;
+  }
+}
 const sats = z.number().int().nonnegative();
 
 export const CreateInvoiceRequest = z.object({

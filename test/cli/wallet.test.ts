@@ -247,9 +247,10 @@ describe("against a running app with the Lightning test double", () => {
     const h = await cli(["wallet", "history", "--json"], dir, null);
     const entries = JSON.parse(h.stdout) as Record<string, unknown>[];
     // Newest first: this receive, then the sends of the tests above.
-    expect(entries[0]).toEqual({ direction: "received", id: paid.id, amountSats: 21, at: paid.receivedAt, source: "invoice", jobId: null });
+    // The owner's own deposit: money in, not earnings.
+    expect(entries[0]).toEqual({ direction: "received", id: paid.id, amountSats: 21, at: paid.receivedAt, source: "deposit", jobId: null });
     expect(entries.filter((e) => e.direction === "received")).toHaveLength(1);
-    expect((await cli(["wallet", "history"], dir, null)).stdout.split("\n")[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d +\+21 sats  invoice$/);
+    expect((await cli(["wallet", "history"], dir, null)).stdout.split("\n")[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d +\+21 sats  deposit$/);
   });
 
   test("history lists sends too: amount, fee, how, a pending or failed one marked; --limit counts both kinds", async () => {

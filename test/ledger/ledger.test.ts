@@ -107,6 +107,36 @@ describe("opening", () => {
     }
   });
 
+  test("migration 2: a version-1 ledger's deposits (RECEIVE invoices, transfers without invoice) become 'other' and leave the earnings; the rest stays", async () => {
+    const { LightningDouble } = await import("../fixtures/lightning-double.ts");
+    const { DEPOSIT_DESCRIPTION } = await import("../../src/wallet/wallet.ts");
+    const w = new LightningDouble();
+    await w.connect();
+    const deposit = (await w.createInvoice({ amountMsats: 50_000, description: DEPOSIT_DESCRIPTION, expirySecs: 600 })).bolt11;
+    const tip = (await w.createInvoice({ amountMsats: 3_000, description: "tip", expirySecs: 600 })).bolt11;
+    const jobBill = (await w.createInvoice({ amountMsats: 21_000, description: DEPOSIT_DESCRIPTION, expirySecs: 600 })).bolt11;
+    const old = join(root, `v1-${n++}.sqlite`);
+    const raw = new Database(old, { create: true });
+    try {
+      migrate(raw, MIGRATIONS.slice(0, 1));
+      const now = Date.now();
+      raw.run(`INSERT INTO jobs (id, kind, customer, request_json, status, created_at, updated_at) VALUES ('${id(1)}', 5050, 'c', '{}', 'success', ${now}, ${now})`);
+      const pay = raw.query("INSERT INTO payments (id, job_id, amount_msats, bolt11, payment_hash, source, received_at) VALUES ($id, $job, $m, $b, NULL, $s, $t)");
+      pay.run({ id: "deposit", job: null, m: 50_000, b: deposit, s: "invoice", t: now });
+      pay.run({ id: "transfer", job: null, m: 7_000, b: null, s: "invoice", t: now });
+      pay.run({ id: "tip", job: null, m: 3_000, b: tip, s: "invoice", t: now });
+      pay.run({ id: "zap", job: null, m: 2_000, b: "lnbcrt-not-decodable", s: "zap", t: now });
+      // A job's own payment is never a deposit, whatever its invoice says.
+      pay.run({ id: "job", job: id(1), m: 21_000, b: jobBill, s: "invoice", t: now });
+    } finally {
+      raw.close();
+    }
+    const l = open(old);
+    expect(Object.fromEntries(l.payments().map((p) => [p.id, p.source]))).toEqual({ deposit: "other", transfer: "other", tip: "invoice", zap: "zap", job: "invoice" });
+    expect(l.earnings().allSats).toBe(26);
+    expect(l.earnings().todaySats).toBe(26);
+  });
+
   test("a file that isn't a database is refused by name and left alone", () => {
     const bad = join(root, `bad-${n++}.sqlite`);
     writeFileSync(bad, "this is not sqlite, just some text that is long enough to have a header".repeat(20));

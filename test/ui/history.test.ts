@@ -24,6 +24,8 @@ test("received and sent merged newest first; a send counts its fee, a failed one
     ["r:r1", 21_000, null],
   ]);
   expect(rows.map((r) => r.what)).toEqual(["sent on-chain", "sent to a Spark address, fee 1 sat", "zap", "sent over Lightning, fee 2 sats: coffee", "invoice"]);
+  expect(historyRows({ ...h, payments: [{ id: "d", jobId: null, amountMsats: 1_000, source: "other", receivedAt: 9 }] })[0]?.what).toBe("sent on-chain");
+  expect(historyRows({ payments: [{ id: "d", jobId: null, amountMsats: 1_000, source: "other", receivedAt: 9 }], sent: [], sentError: null })[0]?.what).toBe("deposit");
   expect(rows.at(-1)?.jobId).toBe("job-1");
 });
 

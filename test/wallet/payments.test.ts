@@ -14,6 +14,7 @@ import { AppError } from "../../src/errors.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { encodeBolt11 } from "../../src/wallet/bolt11.ts";
 import { PaymentReceived } from "../../src/wallet/events.ts";
+import { DEPOSIT_DESCRIPTION } from "../../src/wallet/wallet.ts";
 import { Payments, readZapClaim, type PaymentsOptions } from "../../src/wallet/payments.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
@@ -131,6 +132,28 @@ describe("invoices and crediting", () => {
     wallet.settle(inv.bolt11);
     expect(ledger.payments()).toHaveLength(1);
     expect(received[0]).toMatchObject({ jobId: null, amountMsats: 3_000 });
+    expect(ledger.payments()[0]?.source).toBe("invoice");
+    expect(ledger.earnings().allSats).toBe(3);
+  });
+
+  test("the owner's deposits (a RECEIVE invoice, a transfer without invoice) are booked as 'other', not earnings; zaps on or off", async () => {
+    for (const lightningAddress of [false, true]) {
+      const { ledger, wallet, received, job } = await setup({ lightningAddress });
+      const paidJob = await job(21_000);
+      wallet.settle(paidJob.bolt11);
+      const deposit = await wallet.createInvoice({ amountMsats: 50_000, description: DEPOSIT_DESCRIPTION, expirySecs: 600 });
+      wallet.settle(deposit.bolt11);
+      wallet.receiveTransfer(7_000);
+      // Booked at once (a deposit never waits for a zap receipt), as money in.
+      expect(ledger.payments().map((p) => [p.amountMsats, p.source, p.jobId])).toEqual([
+        [7_000, "other", null],
+        [50_000, "other", null],
+        [21_000, "invoice", paidJob.id],
+      ]);
+      expect(received).toHaveLength(3);
+      const e = ledger.earnings();
+      expect([e.todaySats, e.weekSats, e.allSats, e.days.at(-1)?.sats]).toEqual([21, 21, 21, 21]);
+    }
   });
 });
 
