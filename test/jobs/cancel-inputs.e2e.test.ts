@@ -60,8 +60,8 @@ describe("cancellation (NIP-09)", () => {
     await until(() => p.ledger.getJob(second.id)?.status === "queued", 3000, "second queued");
     await c.cancel(second.id);
     await until(() => p.ledger.getJob(second.id)?.status === "cancelled", 3000, "second cancelled");
-    // Let the first one finish quickly now; the second must never reach Ollama.
-    fake.setPacing({ instant: true });
+    // Stop the first one too (still slow, so the cancel can't lose a race with its end); the
+    // second must never reach Ollama.
     await c.cancel(first.id);
     await until(() => p.ledger.getJob(first.id)?.status === "cancelled", 3000, "first cancelled");
     await Bun.sleep(200);
