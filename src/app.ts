@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { Bus } from "./bus.ts";
-import { loadConfig, updateConfigFile, type Config, type ConfigFlags } from "./config.ts";
+import { loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { createLogger, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
@@ -492,7 +492,7 @@ export class App implements Controller {
   }
 
   async setServedModels(models: string[] | null): Promise<void> {
-    this.config = updateConfigFile(this.dataDir, { provider: { servedModels: models } });
+    this.saveConfig({ provider: { servedModels: models } });
     this.inference.setServedModels(models);
   }
 
@@ -502,16 +502,27 @@ export class App implements Controller {
 
   async addRelay(url: string): Promise<void> {
     const relays = [...new Set([...this.config.relays, url])];
-    this.config = updateConfigFile(this.dataDir, { relays });
+    this.saveConfig({ relays });
     this.pool?.setRelays(relays);
     this.bus.publish(RelayListChanged, { relays: this.relayViews() });
   }
 
   async removeRelay(url: string): Promise<void> {
     const relays = this.config.relays.filter((r) => r !== url);
-    this.config = updateConfigFile(this.dataDir, { relays });
+    this.saveConfig({ relays });
     this.pool?.setRelays(relays);
     this.bus.publish(RelayListChanged, { relays: this.relayViews() });
+  }
+
+  /**
+   * Saves a change to config.json and applies it to this run at once. The run's command-line and
+   * environment settings stay in force (rereading only the file used to drop them: a dashboard
+   * save made a `--payment-mode free` run charge again). Bad changes are refused before writing.
+   */
+  private saveConfig(patch: Record<string, unknown>): void {
+    const next = withChange(this.config, patch);
+    updateConfigFile(this.dataDir, patch);
+    this.config = next;
   }
 
   private relayViews() {
@@ -526,7 +537,7 @@ export class App implements Controller {
 
   /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */
   async updateSettings(patch: Parameters<Controller["updateSettings"]>[0]): Promise<Settings> {
-    this.config = updateConfigFile(this.dataDir, patch);
+    this.saveConfig(patch);
     await this.engine?.configChanged();
     this.emitProvider();
     return this.settings();

@@ -250,6 +250,16 @@ export function loadConfig(opts: { dataDir: string; flags?: ConfigFlags; env?: N
 }
 
 /**
+ * This run's config after a change the user saved: the change applies at once, on top of what the
+ * command line and the environment set for this run (which stay in force, as they were not saved).
+ */
+export function withChange(config: Config, patch: Record<string, unknown>): Config {
+  const check = ConfigSchema.safeParse(merge(config as unknown as Record<string, unknown>, patch));
+  if (!check.success) throw new AppError("invalid_input", formatIssues(check.error, "The new settings are invalid"));
+  return check.data;
+}
+
+/**
  * Saves a change the user asked for (dashboard, CLI): the file's own keys are kept, the patch is
  * merged in, the result is validated, then written atomically. Flags/env of this run are not saved.
  */
