@@ -414,7 +414,7 @@ export class App implements Controller {
     const out: string[] = [];
     if (!this.identity) out.push(Vault.exists(paths(this.dataDir).vault) ? "Unlock your identity first." : "Create or import your seed phrase first.");
     const ollama = this.inference.view();
-    if (!ollama.reachable) out.push(`Ollama is not running at ${ollama.url}: install it from ollama.com, then \`ollama pull llama3.2\`.`);
+    if (!ollama.reachable) out.push(this.ollamaDown());
     else if (this.inference.servedModels().length === 0) out.push("No model is served: pull one (`ollama pull llama3.2`) or switch one on under MODELS.");
     if (this.config.pricing.mode !== "free") {
       const ready = this.payments?.ready() ?? { ok: false as const, reason: "the wallet is not set up" };
@@ -429,6 +429,10 @@ export class App implements Controller {
     return out;
   }
 
+  private ollamaDown(): string {
+    return `Ollama is not running at ${this.inference.view().url}: install it from ollama.com, then \`ollama pull llama3.2\`.`;
+  }
+
   async setOnline(online: boolean): Promise<void> {
     if (!online) {
       // The person's choice wins over --online for the rest of this run.
@@ -438,7 +442,11 @@ export class App implements Controller {
       return;
     }
     if (!this.engine) throw new AppError("locked", this.blockers()[0] ?? "Unlock your identity first.");
-    if (this.inference.servedModels().length === 0) await this.inference.refresh();
+    if (this.inference.servedModels().length === 0) {
+      await this.inference.refresh();
+      // "No model to serve" would send the person to pull a model when Ollama isn't even running.
+      if (!this.inference.view().reachable) throw new AppError("unavailable", this.ollamaDown());
+    }
     await this.engine.goOnline();
     this.emitProvider();
   }
