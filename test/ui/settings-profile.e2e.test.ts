@@ -4,7 +4,7 @@
 // picture URL or an out-of-range interval shows that field's error and saves nothing.
 // Skipped where no Chromium is installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
@@ -69,6 +69,9 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     await field("picture").fill("https://example.test/alice.png");
     await field("publishProfile").check();
     await field("partialIntervalMs").fill("750");
+    await field("name").scrollIntoViewIfNeeded();
+    mkdirSync(join(import.meta.dir, "../../test-artifacts"), { recursive: true });
+    await page.screenshot({ path: join(import.meta.dir, "../../test-artifacts/settings-profile.png") });
     await saveAndClose();
 
     const saved = started.app.settings();
