@@ -1,23 +1,11 @@
 // The wallet's history as the dashboard shows it: payments received (booked in the ledger, with the
 // job each paid) and payments sent (listed by the wallet), merged newest first. Pure, unit-tested.
+import type { WalletPayment } from "../src/server/controller.ts";
+import type { SentRecord } from "../src/wallet/wallet.ts";
 
-export interface ReceivedPayment {
-  id: string;
-  jobId: string | null;
-  amountMsats: number;
-  source: "invoice" | "zap" | "other";
-  receivedAt: number;
-}
-
-export interface SentPayment {
-  id: string;
-  status: "completed" | "pending" | "failed";
-  amountSats: number;
-  feeSats: number;
-  sentAt: number;
-  method: "lightning" | "spark" | "bitcoin";
-  description: string | null;
-}
+/** A received payment as GET /api/wallet/payments lists it (the ledger's row). */
+export type ReceivedPayment = Pick<WalletPayment, "id" | "jobId" | "amountMsats" | "source" | "receivedAt">;
+export type SentPayment = SentRecord;
 
 export interface WalletHistory {
   payments: ReceivedPayment[];
