@@ -22,7 +22,7 @@ import { IdentityChanged, type IdentityView } from "./identity/events.ts";
 import { Ledger } from "./ledger/ledger.ts";
 import { EarningsChanged } from "./ledger/events.ts";
 import { Inference } from "./inference/ollama.ts";
-import { createServer } from "./server/server.ts";
+import { createServer, serveHttp } from "./server/server.ts";
 import { allowedHosts, newToken } from "./server/security.ts";
 import type { Controller, SendPreview, Settings } from "./server/controller.ts";
 import type { Snapshot } from "./server/snapshot.ts";
@@ -66,6 +66,8 @@ export interface AppOptions {
   onlineRetryMs?: number;
   /** Waits before reconnecting a wallet that failed to connect (default 5 s, 15 s, 30 s, 60 s, then every 2 min). */
   walletRetryMs?: number[];
+  /** Idle timeout of HTTP connections other than the event stream (default HTTP_IDLE_TIMEOUT_SECS). */
+  httpIdleTimeoutSecs?: number;
 }
 
 const WALLET_RETRY_MS = [5_000, 15_000, 30_000, 60_000, 120_000];
@@ -177,8 +179,8 @@ export class App implements Controller {
       heartbeatMs: this.opts.heartbeatMs,
     });
     try {
-      // idleTimeout 0: the SSE stream is long-lived (it has its own heartbeat).
-      this.http = Bun.serve({ hostname: host, port, fetch: hono.fetch, idleTimeout: 0 });
+      // A short idle timeout for every connection; the SSE stream lifts it for itself (serveHttp).
+      this.http = serveHttp(hono, { hostname: host, port, idleTimeoutSecs: this.opts.httpIdleTimeoutSecs });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EADDRINUSE") throw new AppError("conflict", `Port ${port} is in use; pass --port N (0 picks a free one).`);

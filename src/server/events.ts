@@ -8,7 +8,7 @@ import type { Bus, BusEvent } from "../bus.ts";
 export const HEARTBEAT_MS = 10_000;
 export const MAX_QUEUE = 1000;
 
-export function eventStream(c: Context, bus: Bus, opts: { heartbeatMs?: number; maxQueue?: number } = {}) {
+export function eventStream(c: Context, bus: Bus, opts: { heartbeatMs?: number; maxQueue?: number; onEnd?: () => void } = {}) {
   const heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
   const maxQueue = opts.maxQueue ?? MAX_QUEUE;
   return streamSSE(c, async (stream) => {
@@ -45,6 +45,7 @@ export function eventStream(c: Context, bus: Bus, opts: { heartbeatMs?: number; 
     } finally {
       clearInterval(beat);
       unsubscribe();
+      opts.onEnd?.();
     }
   });
 }

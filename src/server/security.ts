@@ -18,8 +18,12 @@ export function newToken(): string {
 }
 
 export function tokenMatches(given: string | undefined | null, token: string): boolean {
-  if (!given || given.length !== token.length) return false;
-  return timingSafeEqual(Buffer.from(given), Buffer.from(token));
+  if (!given) return false;
+  // Bytes, not UTF-16 units: "é" is one unit but two bytes, and timingSafeEqual throws on a
+  // length mismatch (a 500 reachable cross-site by navigating to /?token=é…).
+  const a = Buffer.from(given, "utf8");
+  const b = Buffer.from(token, "utf8");
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Host names a browser may use to reach us: the bound address, plus loopback names when bound to loopback. */
@@ -56,7 +60,16 @@ export function securityHeaders(): MiddlewareHandler {
 /** DNS rebinding: a page on evil.example resolving to 127.0.0.1 still sends Host: evil.example. */
 export function hostCheck(getAllowed: () => Set<string>): MiddlewareHandler {
   return async (c, next) => {
-    const host = (c.req.header("host") ?? new URL(c.req.url).host).toLowerCase();
+    // Real traffic without a Host header is refused before routing (serveHttp); in-process
+    // requests (tests) carry the host in their URL.
+    let host = c.req.header("host");
+    if (!host) {
+      try {
+        host = new URL(c.req.url).host;
+      } catch {}
+    }
+    if (!host) throw new AppError("invalid_input", "The request has no Host header.");
+    host = host.toLowerCase();
     if (!getAllowed().has(host)) throw new AppError("forbidden", `Host ${host} is not allowed; open the dashboard at the address compute printed.`);
     await next();
   };

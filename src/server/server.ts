@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { LinearRouter } from "hono/router/linear-router";
 import { setCookie } from "hono/cookie";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { isHttpUrl, isRelayUrl } from "../config.ts";
 import { AppError, httpStatus } from "../errors.ts";
@@ -20,11 +21,25 @@ export interface ServerOptions {
   assets: { html: string; js: string; css: string };
   heartbeatMs?: number;
   attemptLimiter?: AttemptLimiter;
+  maxEventStreams?: number;
+}
+
+/** Largest JSON body the API reads (every body here is a few fields); larger is a 413 before parsing. */
+export const MAX_JSON_BODY_BYTES = 64 * 1024;
+/** Seconds a connection may sit idle (keep-alive between requests included); the event stream is exempt. */
+export const HTTP_IDLE_TIMEOUT_SECS = 10;
+/** Event streams open at once (a dashboard holds one; each holds a descriptor for good). */
+export const MAX_EVENT_STREAMS = 16;
+/** Requests being answered at once; beyond it a 503 (a flood can't pile up work). */
+export const MAX_PENDING_REQUESTS = 256;
+
+/** Exactly application/json, parameters (charset) allowed: `text/plain; x=application/json` is not JSON. */
+export function isJsonType(type: string | undefined): boolean {
+  return (type ?? "").split(";")[0]!.trim().toLowerCase() === "application/json";
 }
 
 async function body<S extends z.ZodType>(c: { req: { json(): Promise<unknown>; header(n: string): string | undefined } }, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!type.includes("application/json")) throw new AppError("invalid_input", "The body must be JSON (Content-Type: application/json).");
+  if (!isJsonType(c.req.header("content-type"))) throw new AppError("invalid_input", "The body must be JSON (Content-Type: application/json).");
   let raw: unknown;
   try {
     raw = await c.req.json();
@@ -88,9 +103,32 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
 
   const api = new Hono({ router: new LinearRouter() });
   api.use("*", apiAuth(opts.token, opts.allowedHosts));
+  // Counted while it streams (or from Content-Length) before anything is parsed: a 100 MB body
+  // is refused after its first 64 KB instead of being buffered whole.
+  api.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_JSON_BODY_BYTES,
+      onError: (c) => c.json({ error: { name: "too_large", message: `The body is larger than ${MAX_JSON_BODY_BYTES} bytes.` } }, 413),
+    }),
+  );
 
   api.get("/state", (c) => c.json(ctl.snapshot()));
-  api.get("/events", (c) => eventStream(c, ctl.bus, { heartbeatMs: opts.heartbeatMs }));
+  let streams = 0;
+  api.get("/events", (c) => {
+    if (streams >= (opts.maxEventStreams ?? MAX_EVENT_STREAMS)) throw new AppError("unavailable", "Too many event streams are open; close another dashboard tab.");
+    // The one long-lived request: exempt from the server's idle timeout (it sends its own heartbeat).
+    (c.env as { timeout?: (req: Request, secs: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
+    streams++;
+    let counted = true;
+    const release = () => {
+      if (counted) streams--;
+      counted = false;
+    };
+    c.req.raw.signal.addEventListener("abort", release, { once: true });
+    const res = eventStream(c, ctl.bus, { heartbeatMs: opts.heartbeatMs, onEnd: release });
+    return res;
+  });
 
   api.post("/provider/online", async (c) => {
     const { online } = await body(c, z.strictObject({ online: z.boolean() }));
@@ -238,4 +276,24 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
 
   app.route("/api", api);
   return app;
+}
+
+/**
+ * Bun.serve for the app: a short idle timeout for every connection (the event stream lifts it for
+ * itself), at most MAX_PENDING_REQUESTS answered at once, and a request without a Host header
+ * refused before routing (Host is what the DNS-rebinding check reads).
+ */
+export function serveHttp(hono: Hono, opts: { hostname: string; port: number; idleTimeoutSecs?: number }): ReturnType<typeof Bun.serve> {
+  const json = (status: number, name: string, message: string) =>
+    new Response(JSON.stringify({ error: { name, message } }), { status, headers: { "content-type": "application/json" } });
+  return Bun.serve({
+    hostname: opts.hostname,
+    port: opts.port,
+    idleTimeout: opts.idleTimeoutSecs ?? HTTP_IDLE_TIMEOUT_SECS,
+    fetch(req, server) {
+      if (!req.headers.get("host")) return json(400, "invalid_input", "The request has no Host header.");
+      if (server.pendingRequests > MAX_PENDING_REQUESTS) return json(503, "unavailable", "Too many requests at once; try again.");
+      return hono.fetch(req, server);
+    },
+  });
 }

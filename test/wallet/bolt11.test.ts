@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { secp256k1 } from "@noble/curves/secp256k1";
+import fc from "fast-check";
 import { AppError } from "../../src/errors.ts";
-import { bech32Decode, bech32Encode, bytesToWords, decodeBolt11, encodeBolt11, looksLikeBolt11, wordsToBytes } from "../../src/wallet/bolt11.ts";
+import { bech32Decode, bech32Encode, bytesToWords, decodeBolt11, looksLikeBolt11, wordsToBytes } from "../../src/wallet/bolt11.ts";
+import { encodeBolt11 } from "../fixtures/bolt11-encode.ts";
 
 // Published examples from BOLT #11 ("Examples" and "Examples of Invalid Invoices").
 const COFFEE =
@@ -177,5 +179,73 @@ describe("bech32", () => {
   test("bytes ↔ words", () => {
     const bytes = Uint8Array.from([0, 1, 2, 250, 255, 128, 7]);
     expect([...wordsToBytes(bytesToWords(bytes), false)]).toEqual([...bytes]);
+  });
+});
+
+describe("decodeBolt11 on top of light-bolt11-decoder", () => {
+  const words = (n: number) => new Array<number>(n).fill(0);
+
+  test("a field whose declared length runs past the data is rejected, not read into the signature", () => {
+    // timestamp, then a d field that claims 40 words but only 10 follow, then the signature.
+    const truncated = bech32Encode("lnbcrt", [...words(7), 13, 1, 8, ...words(10), ...words(104)]);
+    expect(() => decodeBolt11(truncated)).toThrow(/Truncated/);
+  });
+
+  test("a p field of the wrong length alone leaves no payment hash", () => {
+    const inv = bech32Encode("lnbc", [...words(7), 1, 1, 19, ...words(51), ...words(104)]);
+    expect(() => decodeBolt11(inv)).toThrow(/no payment hash/);
+  });
+
+  test("a leading zero in the amount is rejected", () => {
+    const inv = bech32Encode("lnbc025m", [...words(7), 1, 1, 20, ...words(52), ...words(104)]);
+    expect(() => decodeBolt11(inv)).toThrow(AppError);
+  });
+
+  test("any bech32 string with an invoice prefix decodes or fails with AppError, never another error", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("lnbc", "lntb", "lntbs", "lnbcrt", "lnbc10u", "lnbc1p", "lnsb"),
+        fc.array(fc.integer({ min: 0, max: 31 }), { minLength: 0, maxLength: 400 }),
+        (hrp, data) => {
+          const inv = bech32Encode(hrp, data);
+          try {
+            const d = decodeBolt11(inv);
+            expect(d.paymentHash).toMatch(/^[0-9a-f]{64}$/);
+          } catch (err) {
+            expect(err).toBeInstanceOf(AppError);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  test("random fields made by the test encoder read back the same", () => {
+    const key = secp256k1.utils.randomPrivateKey();
+    const signer = (digest: Uint8Array) => {
+      const sig = secp256k1.sign(digest, key);
+      return { signature: sig.toCompactRawBytes(), recovery: sig.recovery };
+    };
+    const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex"));
+    fc.assert(
+      fc.property(
+        fc.record({
+          network: fc.constantFrom("mainnet" as const, "testnet" as const, "signet" as const, "regtest" as const),
+          amountMsats: fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: null }),
+          timestamp: fc.integer({ min: 0, max: 2 ** 35 - 1 }),
+          paymentHash: hex32,
+          paymentSecret: hex32,
+          description: fc.string({ maxLength: 200 }),
+          expirySecs: fc.integer({ min: 0, max: 2 ** 31 }),
+        }),
+        (f) => {
+          const d = decodeBolt11(encodeBolt11(f, signer));
+          expect([d.network, d.amountMsats, d.timestamp, d.paymentHash, d.paymentSecret, d.description, d.expirySecs]).toEqual([
+            f.network, f.amountMsats, f.timestamp, f.paymentHash, f.paymentSecret, f.description, f.expirySecs,
+          ]);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

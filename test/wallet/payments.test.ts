@@ -12,7 +12,7 @@ import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nost
 import { Bus } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
-import { encodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { encodeBolt11 } from "../fixtures/bolt11-encode.ts";
 import { PaymentReceived } from "../../src/wallet/events.ts";
 import { DEPOSIT_DESCRIPTION } from "../../src/wallet/wallet.ts";
 import { Payments, readZapClaim, type PaymentsOptions } from "../../src/wallet/payments.ts";
