@@ -15,6 +15,7 @@ Usage:
   compute earnings [--json]      today / week / all time
   compute wallet balance|receive|send|history|address   the Lightning wallet
   compute password               change the vault password
+  compute service install|uninstall|status|logs   run in the background, started by the system
   compute --version              print the version
 
 Run \`compute COMMAND --help\` for a command's options.`;
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   password: async () => (await import("./cli/password.ts")).password,
   earnings: async () => (await import("./cli/earnings.ts")).earnings,
   wallet: async () => (await import("./cli/wallet.ts")).wallet,
+  service: async () => (await import("./cli/service.ts")).service,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -18,12 +18,15 @@ Options:
   --payment-mode upfront|after|free   how jobs are charged, for this run
   --price-msats N                 price per job in millisats, for this run
   --price-per-1k-tokens-msats N   price per 1,000 output tokens in millisats, for this run
+  --password-from secret-store|file:PATH   the vault password from the system's secret store or
+                                  from a file only you can read (mode 600); what a service uses
 ${COMMON_HELP}`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
     headless: { type: "boolean" },
     online: { type: "boolean" },
+    "password-from": { type: "string" },
     "payment-mode": { type: "string" },
     "price-msats": { type: "string" },
     "price-per-1k-tokens-msats": { type: "string" },
@@ -49,7 +52,9 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const hasVault = Vault.exists(paths(dataDir).vault);
-  const password = hasVault ? await readPassword(values, { prompt: "Vault password: ", required: headless }) : null;
+  // A service (src/service/) names where to fetch the password: the secret store or a 0600 file.
+  const from = values["password-from"];
+  const password = !hasVault ? null : from ? await (await import("../service/secrets.ts")).passwordFrom(from, dataDir) : await readPassword(values, { prompt: "Vault password: ", required: headless });
   if (headless && !hasVault) {
     throw new AppError("not_found", "No identity yet: run `compute init` first (or start `compute` with a window to create one there).");
   }
