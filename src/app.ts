@@ -11,7 +11,8 @@ import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
 import type { UnifiedIdentity, WalletSeed } from "./identity/identity.ts";
-import { DEPOSIT_DESCRIPTION, LightningUsername, type Wallet } from "./wallet/wallet.ts";
+import { DEPOSIT_DESCRIPTION, LightningUsername, type SentPayment, type Wallet } from "./wallet/wallet.ts";
+import { SendIntents } from "./wallet/send-intents.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
 // HTTP server already answers: start-up stays fast.
 import type { Payments } from "./wallet/payments.ts";
@@ -577,16 +578,32 @@ export class App implements Controller {
     return { bolt11: null, address: (await w.receiveAddress("spark")).address };
   }
 
+  /** The wallet's send intents (one intent never pays twice: src/wallet/send-intents.ts), per wallet. */
+  private sendIntents: SendIntents | null = null;
+  private sendIntentsOf: Wallet | null = null;
+  private intents(wallet: Wallet): SendIntents {
+    if (this.sendIntentsOf !== wallet || !this.sendIntents) {
+      this.sendIntents = new SendIntents(wallet);
+      this.sendIntentsOf = wallet;
+    }
+    return this.sendIntents;
+  }
+
   async walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview> {
     const wallet = this.readyWallet();
     await (await import("./wallet/payments.ts")).checkDestination(destination);
-    const prepared = await wallet.prepareSend({ destination, amountSats });
-    return { id: prepared.id, feeSats: prepared.feeSats, amountSats: prepared.amountSats, destinationType: prepared.destinationType };
+    const prepared = await this.intents(wallet).prepare({ destination, amountSats });
+    return { id: prepared.id, feeSats: prepared.feeSats, amountSats: prepared.amountSats, destinationType: prepared.destinationType, retry: prepared.retry };
   }
 
-  async walletConfirmSend(id: string): Promise<void> {
-    await this.readyWallet().send(id);
+  /** Money leaves only with the vault password: the dashboard token alone must not drain the wallet. */
+  async walletConfirmSend(id: string, password: string): Promise<SentPayment> {
+    const wallet = this.readyWallet();
+    // Wrong password → AppError("unauthorized"), counted by the server's attempt limiter.
+    await Vault.open(paths(this.dataDir).vault, password);
+    const sent = await this.intents(wallet).send(id);
     await this.refreshBalance();
+    return sent;
   }
 
   async walletPayments(limit = 50) {

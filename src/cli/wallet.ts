@@ -9,7 +9,7 @@ import { AppError, httpStatus, type ErrorCode } from "../errors.ts";
 import { Vault } from "../identity/vault.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { paths } from "../paths.ts";
-import type { SendPreview, WalletPayment } from "../server/controller.ts";
+import type { SendPreview, SendResult, WalletPayment } from "../server/controller.ts";
 import { InstanceLock, readLock } from "../util/lock.ts";
 import { checkDestination } from "../wallet/payments.ts";
 import { DEPOSIT_DESCRIPTION, SentRecord, isDeposit, type Wallet } from "../wallet/wallet.ts";
@@ -32,8 +32,11 @@ Commands:
   address [NAME] [--delete]     show the Lightning address (customers' zaps reach you through it),
                                 register NAME@<domain>, or delete it
 
-Asks the compute running on this data dir when there is one; otherwise opens the wallet itself,
-which needs the vault password (COMPUTE_PASSWORD, --password-file, or a prompt on a terminal).
+Asks the compute running on this data dir when there is one (a send then needs the vault password
+too: its access token alone can't move money); otherwise opens the wallet itself, which needs the
+vault password. The password comes from COMPUTE_PASSWORD, --password-file, or a prompt on a terminal.
+A send whose outcome is unknown (a timeout, a network error) can be run again as it was: it reuses
+the first try's payment key and can't pay twice. A send still pending is said so, not "Sent.".
 
 Options:
   --amount SATS     the amount in sats
@@ -92,7 +95,8 @@ interface Backend {
   balance(): Promise<{ sats: number; network: string }>;
   receive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
   prepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
-  confirmSend(id: string): Promise<void>;
+  /** The API backend needs the vault password to send (the direct one opened the vault with it). */
+  confirmSend(id: string, password: () => Promise<string>): Promise<SendResult>;
   history(limit: number): Promise<History>;
   lightningAddress(): Promise<{ address: string; lnurl: string | null } | null>;
   setLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }>;
@@ -153,8 +157,9 @@ function apiBackend(url: string, token: string): Backend {
     async prepareSend(destination, amountSats) {
       return expect(await call("POST", "/wallet/send/prepare", { destination, ...(amountSats ? { amountSats } : {}) }), (v) => isObj(v) && typeof v.id === "string" && typeof v.feeSats === "number" && typeof v.amountSats === "number");
     },
-    async confirmSend(id) {
-      await call("POST", "/wallet/send/confirm", { id }, 90_000);
+    async confirmSend(id, password) {
+      const r = await call("POST", "/wallet/send/confirm", { id, password: await password() }, 90_000);
+      return expect<SendResult>(r, (v) => isObj(v) && typeof v.id === "string" && ["completed", "pending", "failed"].includes(v.status as string) && typeof v.amountSats === "number" && typeof v.feeSats === "number");
     },
     async history(limit) {
       const r = expect<{ payments: WalletPayment[]; sent?: unknown; sentError?: unknown }>(await call("GET", `/wallet/payments?limit=${limit}`), (v) => isObj(v) && Array.isArray(v.payments));
@@ -216,7 +221,8 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
       return { id: q.id, feeSats: q.feeSats, amountSats: q.amountSats, destinationType: q.destinationType };
     },
     async confirmSend(id) {
-      await w.send(id);
+      const r = await w.send(id);
+      return { id: r.id, status: r.status, amountSats: r.amountSats, feeSats: r.feeSats };
     },
     async history(limit) {
       const received = (await w.listPayments()).reverse().slice(0, limit);
@@ -358,6 +364,9 @@ export async function wallet(args: string[]): Promise<number> {
         const shown = destination.length > 60 ? `${destination.slice(0, 57)}...` : destination;
         const summary = `Send ${sats(q.amountSats)} to ${shown} (${KIND[q.destinationType] ?? q.destinationType}); fee ${sats(q.feeSats)}; total ${sats(q.amountSats + q.feeSats)}.`;
         if (!values.json) process.stdout.write(summary + "\n");
+        if (q.retry && !values.json) {
+          process.stderr.write("An earlier send of this (same destination and amount) may have gone through: sending again reuses its payment key, so it can't pay twice.\n");
+        }
         if (!values.yes) {
           const answer = await askLine("Send it? [y/N] ");
           if (!/^\s*y(es)?\s*$/i.test(answer)) {
@@ -365,10 +374,13 @@ export async function wallet(args: string[]): Promise<number> {
             return 1;
           }
         }
-        await backend.confirmSend(q.id);
-        if (values.json) printJson({ sent: true, amountSats: q.amountSats, feeSats: q.feeSats, destinationType: q.destinationType });
-        else process.stdout.write("Sent.\n");
-        return 0;
+        // A running compute asks for the vault password before money leaves (its token alone is not enough).
+        const r = await backend.confirmSend(q.id, async () => (await readPassword(values as { "password-file"?: string }, { prompt: "Vault password (to send): ", required: true }))!);
+        if (values.json) printJson({ sent: r.status === "completed", status: r.status, id: r.id, amountSats: r.amountSats, feeSats: r.feeSats, destinationType: q.destinationType });
+        else if (r.status === "completed") process.stdout.write("Sent.\n");
+        else if (r.status === "pending") process.stdout.write("Pending: the payment is on its way but not settled yet; `compute wallet history` shows when it completes or fails.\n");
+        else process.stderr.write("compute: The payment failed: the wallet reports it did not go through, so nothing was paid.\n");
+        return r.status === "failed" ? 1 : 0;
       }
       case "history": {
         const { entries, sentError } = await backend.history(limit);

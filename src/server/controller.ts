@@ -33,6 +33,16 @@ export interface SendPreview {
   feeSats: number;
   amountSats: number;
   destinationType: string;
+  /** True: the quote of an earlier send of the same destination and amount whose outcome is not known; sending it can't pay twice. */
+  retry?: boolean;
+}
+
+/** What a confirmed send did: `pending` is still on its way, `failed` did not pay. */
+export interface SendResult {
+  id: string;
+  status: "completed" | "pending" | "failed";
+  amountSats: number;
+  feeSats: number;
 }
 
 export interface WalletPayment {
@@ -64,7 +74,8 @@ export interface Controller {
   revealMnemonic(password: string): Promise<string>;
   walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
   walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
-  walletConfirmSend(id: string): Promise<void>;
+  /** Needs the vault password (wrong → AppError "unauthorized"). */
+  walletConfirmSend(id: string, password: string): Promise<SendResult>;
   // Optional so small controllers (tests, the UI dev server) need not implement the whole wallet.
   walletBalance?(): Promise<{ sats: number; network: string }>;
   /** Payments received, newest first (the ledger's view: job, source). */

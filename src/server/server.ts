@@ -227,10 +227,16 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     const { destination, amountSats } = await body(c, z.strictObject({ destination: z.string().trim().min(1).max(2000), amountSats: z.int().positive().max(21e14).optional() }));
     return c.json(await ctl.walletPrepareSend(destination, amountSats));
   });
+  // Money leaves only with the vault password, under the same attempt limit as unlock and reveal:
+  // the dashboard token alone (in logs, browser history, a cookie every 127.0.0.1 port gets) can't drain the wallet.
   api.post("/wallet/send/confirm", async (c) => {
-    const { id } = await body(c, z.strictObject({ id: z.string().min(1).max(200) }));
-    await ctl.walletConfirmSend(id);
-    return c.json({ ok: true });
+    const { id, password } = await body(
+      c,
+      z.strictObject({ id: z.string().min(1).max(200), password: z.string({ error: "the vault password is needed to send" }).min(1, "the vault password is needed to send").max(1024) }),
+    );
+    const sent = await withPassword(() => ctl.walletConfirmSend(id, password));
+    // A pending or failed payment is said as such; only "completed" has certainly paid.
+    return c.json({ ok: sent.status !== "failed", ...sent });
   });
 
   const need = <K extends keyof Controller>(name: K): NonNullable<Controller[K]> => {

@@ -274,7 +274,15 @@ interface PendingSend {
   payment?: Sdk.PrepareSendPaymentResponse;
   lnurl?: Sdk.PrepareLnurlPayResponse;
   options?: Sdk.SendPaymentOptions;
+  /**
+   * A send with this quote was tried and its outcome is not known (an ambiguous failure), or it
+   * came back pending: kept past its expiry (up to IN_DOUBT_MS) so a retry reuses its idempotency key.
+   */
+  inDoubtSince?: number;
 }
+
+/** How long a quote whose send may have paid stays retryable with its idempotency key. */
+const IN_DOUBT_MS = 24 * 3600_000;
 
 export class SparkWallet implements Wallet {
   readonly network: WalletNetwork;
@@ -387,7 +395,8 @@ export class SparkWallet implements Wallet {
     const listenerId = this.listenerId;
     this.sdk = null;
     this.listenerId = null;
-    this.quotes.clear();
+    // Quotes whose send may have paid survive a reconnect: a retry must reuse their idempotency key.
+    for (const [id, q] of this.quotes) if (q.inDoubtSince === undefined) this.quotes.delete(id);
     if (!sdk) return;
     if (listenerId) {
       await withTimeout(sdk.removeEventListener(listenerId), this.opts.timeoutMs, "Unsubscribing").catch((err) =>
@@ -673,13 +682,18 @@ export class SparkWallet implements Wallet {
 
   private pruneQuotes(): void {
     const now = Date.now();
-    for (const [id, q] of this.quotes) if (q.quote.expiresAt < now) this.quotes.delete(id);
+    for (const [id, q] of this.quotes) {
+      if (q.inDoubtSince === undefined ? q.quote.expiresAt < now : now - q.inDoubtSince > IN_DOUBT_MS) this.quotes.delete(id);
+    }
   }
 
   async send(prepared: PreparedSend | string): Promise<SentPayment> {
     const id = typeof prepared === "string" ? prepared : prepared?.id;
+    this.pruneQuotes();
     const pending = typeof id === "string" ? this.quotes.get(id) : undefined;
-    if (!pending || pending.quote.expiresAt < Date.now()) {
+    // A quote whose send may already have paid is never refused for its age: the retry must reach
+    // the SDK with the same idempotency key, which answers with the payment the first try made.
+    if (!pending || (pending.inDoubtSince === undefined && pending.quote.expiresAt < Date.now())) {
       if (pending) this.quotes.delete(pending.quote.id);
       throw new AppError("not_found", "This payment quote has expired or was already used; prepare the payment again.");
     }
@@ -698,15 +712,25 @@ export class SparkWallet implements Wallet {
         payment = res.payment;
       }
     } catch (err) {
+      // Only a failure that says the money did not leave (bad input, not enough funds) ends the
+      // quote; a timeout, a network error or anything unexplained may have paid: keep the quote
+      // and its key for the retry.
+      if (err instanceof AppError && err.code === "invalid_input" && pending.inDoubtSince === undefined) {
+        this.quotes.delete(pending.quote.id);
+      } else {
+        pending.inDoubtSince ??= Date.now();
+        log.warn("a send's outcome is not known; its quote is kept for a retry with the same idempotency key", { quote: pending.quote.id, err: errorMessage(err) });
+      }
       if (err instanceof AppError && /timed out/.test(err.message)) {
         throw new AppError("unavailable", "The payment is still in progress; check the wallet's payments before trying again (a retry with the same quote won't pay twice).");
       }
-      this.quotes.delete(pending.quote.id);
       throw err;
     }
-    this.quotes.delete(pending.quote.id);
-    void this.refreshBalance();
     const status = payment?.status === "completed" || payment?.status === "pending" || payment?.status === "failed" ? payment.status : "pending";
+    // Pending: still in flight, so a retry of it must find this payment again (same key).
+    if (status === "pending") pending.inDoubtSince = Date.now();
+    else this.quotes.delete(pending.quote.id);
+    void this.refreshBalance();
     return {
       id: typeof payment?.id === "string" ? payment.id : pending.quote.id,
       status,

@@ -206,18 +206,60 @@ describe("against a running app with the Lightning test double", () => {
     const payee = new LightningDouble();
     await payee.connect();
     const inv = await payee.createInvoice({ amountMsats: 100_000, description: "coffee", expirySecs: 600 });
-    const r = await cli(["wallet", "send", inv.bolt11, "--yes"], dir, null);
+    const r = await cli(["wallet", "send", inv.bolt11, "--yes"], dir);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`Send 100 sats to ${inv.bolt11.slice(0, 57)}... (Lightning invoice); fee 2 sats; total 102 sats.\nSent.\n`);
     expect(wallet.sent.map((s) => [s.destination, s.amountSats, s.feeSats])).toEqual([[inv.bolt11, 100, 2]]);
     expect((await cli(["wallet", "balance"], dir, null)).stdout).toBe("898 sats (regtest)\n");
     // An amountless destination needs --amount; a Lightning address gets one.
-    const noAmount = await cli(["wallet", "send", "alice@example.com", "--yes"], dir, null);
+    const noAmount = await cli(["wallet", "send", "alice@example.com", "--yes"], dir);
     expect(noAmount.code).toBe(1);
     expect(noAmount.stderr).toContain("Enter an amount");
-    const json = await cli(["wallet", "send", "alice@example.com", "--amount", "10", "--yes", "--json"], dir, null);
-    expect(JSON.parse(json.stdout)).toEqual({ sent: true, amountSats: 10, feeSats: 2, destinationType: "lightning_address" });
+    const json = await cli(["wallet", "send", "alice@example.com", "--amount", "10", "--yes", "--json"], dir);
+    expect(JSON.parse(json.stdout)).toMatchObject({ sent: true, status: "completed", amountSats: 10, feeSats: 2, destinationType: "lightning_address" });
+  });
+
+  test("send through the running compute needs the vault password: none (exit 2) or a wrong one (exit 1) sends nothing; --password-file works", async () => {
+    const before = wallet.sent.length;
+    const none = await cli(["wallet", "send", "alice@example.com", "--amount", "10", "--yes"], dir, null);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("No vault password");
+    const wrong = await cli(["wallet", "send", "alice@example.com", "--amount", "10", "--yes"], dir, "not the password");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("password is wrong");
+    expect(wallet.sent.length).toBe(before);
+    const file = join(root, "pw.txt");
+    writeFileSync(file, PASSWORD + "\n");
+    const ok = await cli(["wallet", "send", "alice@example.com", "--amount", "10", "--yes", "--password-file", file], dir, null);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.stdout).toEndWith("Sent.\n");
+    expect(wallet.sent.length).toBe(before + 1);
+  });
+
+  test("a send that times out and is run again pays once (Lightning test double: it pays, then the call times out)", async () => {
+    const before = wallet.sent.length;
+    wallet.failNextSend("timeout-after-paying");
+    const first = await cli(["wallet", "send", "erin@example.com", "--amount", "20", "--yes"], dir);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain("may or may not have gone through");
+    expect(first.stdout).not.toContain("Sent.");
+    const again = await cli(["wallet", "send", "erin@example.com", "--amount", "20", "--yes"], dir);
+    expect(again.stderr).toContain("can't pay twice");
+    expect(again.code).toBe(0);
+    expect(wallet.sent.length).toBe(before + 1);
+  });
+
+  test("a pending send is never reported as 'Sent.'; a failed one exits 1 and says so", async () => {
+    wallet.failNextSend("pending");
+    const p = await cli(["wallet", "send", "frank@example.com", "--amount", "3", "--yes"], dir);
+    expect(p.code).toBe(0);
+    expect(p.stdout).not.toContain("Sent.");
+    expect(p.stdout).toContain("Pending: the payment is on its way");
+    wallet.failNextSend("failed");
+    const f = await cli(["wallet", "send", "grace@example.com", "--amount", "3", "--yes", "--json"], dir);
+    expect(f.code).toBe(1);
+    expect(JSON.parse(f.stdout)).toMatchObject({ sent: false, status: "failed", amountSats: 3 });
   });
 
   test("send on a terminal asks first: 'n' sends nothing (exit 1), 'y' sends", async () => {

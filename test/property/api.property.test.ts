@@ -94,8 +94,9 @@ class Recorder implements Controller {
     this.rec("walletPrepareSend", destination, amountSats);
     return { id: "q1", feeSats: 1, amountSats: amountSats ?? 1, destinationType: "bolt11" };
   }
-  async walletConfirmSend(id: string) {
-    this.rec("walletConfirmSend", id);
+  async walletConfirmSend(id: string, password: string) {
+    this.rec("walletConfirmSend", id, password);
+    return { id, status: "completed" as const, amountSats: 1, feeSats: 1 };
   }
   async walletBalance() {
     this.rec("walletBalance");
@@ -138,7 +139,7 @@ const argChecks: Record<string, (args: unknown[]) => boolean> = {
   revealMnemonic: ([a]) => typeof a === "string" && a.length > 0,
   walletReceive: ([a]) => a === undefined || (Number.isSafeInteger(a) && (a as number) > 0),
   walletPrepareSend: ([d, a]) => typeof d === "string" && d.trim().length > 0 && (a === undefined || (Number.isSafeInteger(a) && (a as number) > 0)),
-  walletConfirmSend: ([a]) => typeof a === "string" && a.length > 0,
+  walletConfirmSend: ([a, p]) => typeof a === "string" && a.length > 0 && typeof p === "string" && p.length > 0,
   walletPayments: ([a]) => Number.isInteger(a) && (a as number) >= 0 && (a as number) <= 1000,
   walletSetLightningAddress: ([a]) => typeof a === "string" && a.trim().length > 0,
   cancelJob: ([a]) => typeof a === "string" && /^[0-9a-f]{64}$/.test(a),

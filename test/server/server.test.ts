@@ -109,8 +109,10 @@ class FakeController implements Controller {
     this.rec("walletPrepareSend", destination, amountSats);
     return { id: "prep-1", feeSats: 2, amountSats: amountSats ?? 10, destinationType: "bolt11" };
   }
-  async walletConfirmSend(id: string) {
+  async walletConfirmSend(id: string, password: string) {
     this.rec("walletConfirmSend", id);
+    if (password !== RIGHT_PASSWORD) throw new AppError("unauthorized", "wrong password");
+    return { id: "pay-1", status: "pending" as const, amountSats: 5, feeSats: 2 };
   }
   async cancelJob(id: string) {
     this.rec("cancelJob", id);
@@ -412,11 +414,15 @@ describe("every route calls the controller", () => {
     await req("/api/wallet/receive", { json: {} });
     const prep = await req("/api/wallet/send/prepare", { json: { destination: " lnbcrt1x ", amountSats: 5 } });
     expect(await prep.json()).toEqual({ id: "prep-1", feeSats: 2, amountSats: 5, destinationType: "bolt11" });
-    expect(await (await req("/api/wallet/send/confirm", { json: { id: "prep-1" } })).json()).toEqual({ ok: true });
+    // No password: refused before the controller is asked; a pending send is said as pending.
+    await expectError(await req("/api/wallet/send/confirm", { json: { id: "prep-1" } }), 400, "invalid_input");
+    await expectError(await req("/api/wallet/send/confirm", { json: { id: "prep-1", password: "wrong-one" } }), 401, "unauthorized");
+    expect(await (await req("/api/wallet/send/confirm", { json: { id: "prep-1", password: RIGHT_PASSWORD } })).json()).toEqual({ ok: true, id: "pay-1", status: "pending", amountSats: 5, feeSats: 2 });
     expect(ctl.calls).toEqual([
       ["walletReceive", 100],
       ["walletReceive", undefined],
       ["walletPrepareSend", "lnbcrt1x", 5],
+      ["walletConfirmSend", "prep-1"],
       ["walletConfirmSend", "prep-1"],
     ]);
   });
