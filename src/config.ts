@@ -66,6 +66,45 @@ export const Pricing = z.strictObject({
 });
 export type Pricing = z.infer<typeof Pricing>;
 
+/** "HH:MM-HH:MM" local time; an end at or before the start runs past midnight; 24:00 ends the day. */
+const TimeRange = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$/, { message: "must be HH:MM-HH:MM (24-hour clock)" })
+  .refine((r) => r.slice(0, 5) !== r.slice(6), { message: "must not start and end at the same time" });
+const DayRanges = z.array(TimeRange).max(48).default([]);
+
+/** When to sell (src/service/schedule.ts): weekly hours in local time, daily limits. */
+export const Schedule = z.strictObject({
+  /** Sell only within the weekly hours below (limits apply either way). */
+  enabled: z.boolean().default(false),
+  weekly: z.strictObject({ mon: DayRanges, tue: DayRanges, wed: DayRanges, thu: DayRanges, fri: DayRanges, sat: DayRanges, sun: DayRanges }).prefault({}),
+  /** Going offline by schedule or limit: running jobs get this long to finish, then are cancelled. */
+  graceSecs: z.int().min(0).max(86_400).default(300),
+  maxJobsPerDay: z.int().min(1).nullable().default(null),
+  maxSatsPerDay: z.int().min(1).nullable().default(null),
+  maxGpuHoursPerDay: z.number().positive().max(24).nullable().default(null),
+});
+export type Schedule = z.infer<typeof Schedule>;
+
+/** Pause when the machine is busy (src/service/busy.ts): probes, hysteresis, running jobs. */
+export const Pause = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Other processes on an NVIDIA GPU (nvidia-smi), not this provider's backend. */
+  nvidia: z.boolean().default(true),
+  /** Models loaded in Ollama that this provider does not serve (another client's). */
+  ollama: z.boolean().default(true),
+  /** Busy while the owner touched keyboard or mouse within this many seconds; 0 = don't watch. */
+  idleSecs: z.int().min(0).max(86_400).default(0),
+  probeSecs: z.int().min(1).max(3600).default(10),
+  /** Resume only after the machine has been free this long (no flapping). */
+  holdSecs: z.int().min(0).max(86_400).default(120),
+  /** Jobs running when the pause starts: finish them, or cancel them. */
+  running: z.enum(["finish", "cancel"]).default("finish"),
+  /** GPU process names (substrings) that never count as the owner's use. */
+  ignoreProcesses: z.array(z.string().min(1)).default([]),
+});
+export type Pause = z.infer<typeof Pause>;
+
 export const ConfigSchema = z.strictObject({
   relays: z.array(relayUrl).default(DEFAULT_RELAYS),
   ollamaUrl: httpUrl.default(DEFAULT_OLLAMA_URL),
@@ -89,6 +128,8 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   limits: Limits.prefault({}),
   pricing: Pricing.prefault({}),
+  schedule: Schedule.prefault({}),
+  pause: Pause.prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
