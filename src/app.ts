@@ -6,7 +6,7 @@ import { z } from "zod";
 import { Bus } from "./bus.ts";
 import { loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
 import { AppError } from "./errors.ts";
-import { createLogger, setLogLevel } from "./log.ts";
+import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
@@ -134,6 +134,7 @@ export class App implements Controller {
     const { dataDir } = this.opts;
     this.config = loadConfig({ dataDir, flags: this.opts.flags, env: this.opts.env });
     setLogLevel(this.config.logLevel);
+    if (this.config.logFormat) setLogFormat(this.config.logFormat);
     this.lockHandle = InstanceLock.acquire(dataDir);
     this.push("lock", () => this.lockHandle?.release());
 

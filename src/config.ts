@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { AppError } from "./errors.ts";
-import { LOG_LEVELS } from "./log.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "./log.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 
 export const DEFAULT_RELAYS = ["wss://relay.damus.io", "wss://nos.lol", "wss://relay.nostr.band"];
@@ -112,6 +112,8 @@ export const ConfigSchema = z.strictObject({
   port: z.int().min(0).max(65535).default(DEFAULT_PORT),
   online: z.boolean().default(false),
   logLevel: z.enum(LOG_LEVELS).default("info"),
+  /** Unset: pretty lines when stderr is a terminal, JSON lines otherwise. */
+  logFormat: z.enum(LOG_FORMATS).optional(),
   network: z.enum(["mainnet", "regtest"]).default("mainnet"),
   breezApiKey: z.string().optional(),
   provider: z
@@ -140,6 +142,7 @@ export interface ConfigFlags {
   host?: string;
   online?: boolean;
   logLevel?: string;
+  logFormat?: string;
   network?: string;
   paymentMode?: string;
   priceMsats?: number;
@@ -176,6 +179,7 @@ const ENV_NAMES: Record<string, string> = {
   relays: "COMPUTE_RELAYS",
   port: "COMPUTE_PORT",
   logLevel: "COMPUTE_LOG_LEVEL",
+  logFormat: "COMPUTE_LOG_FORMAT",
   network: "COMPUTE_NETWORK",
   breezApiKey: "BREEZ_API_KEY",
 };
@@ -186,6 +190,7 @@ const FLAG_NAMES: Record<string, string> = {
   port: "--port",
   host: "--host",
   logLevel: "--log-level",
+  logFormat: "--log-format",
   network: "--network",
   "pricing.mode": "--payment-mode",
   "pricing.perJobMsats": "--price-msats",
@@ -238,6 +243,7 @@ function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.COMPUTE_RELAYS) out.relays = env.COMPUTE_RELAYS.split(",").map((s) => s.trim()).filter(Boolean);
   if (env.COMPUTE_PORT) out.port = Number(env.COMPUTE_PORT);
   if (env.COMPUTE_LOG_LEVEL) out.logLevel = env.COMPUTE_LOG_LEVEL;
+  if (env.COMPUTE_LOG_FORMAT) out.logFormat = env.COMPUTE_LOG_FORMAT;
   if (env.COMPUTE_NETWORK) out.network = env.COMPUTE_NETWORK;
   if (env.BREEZ_API_KEY) out.breezApiKey = env.BREEZ_API_KEY;
   return out;
@@ -251,6 +257,7 @@ function flagLayer(flags: ConfigFlags): Record<string, unknown> {
   if (flags.host !== undefined) out.host = flags.host;
   if (flags.online) out.online = true;
   if (flags.logLevel !== undefined) out.logLevel = flags.logLevel;
+  if (flags.logFormat !== undefined) out.logFormat = flags.logFormat;
   if (flags.network !== undefined) out.network = flags.network;
   const pricing: Record<string, unknown> = {};
   if (flags.paymentMode !== undefined) pricing.mode = flags.paymentMode;

@@ -1,6 +1,11 @@
 // Structured logs: one JSON line per record on stderr, tagged with the service that wrote it.
+// When stderr is a terminal the same records print as short readable lines instead (time, level,
+// service, message, key=value, in colour); `--log-format json|pretty` (COMPUTE_LOG_FORMAT, config
+// logFormat) overrides. Services and files always get JSON unless told otherwise.
 // Secrets never reach a log: fields whose names look secret are replaced before writing, and so is
-// secret-looking text (an nsec, a ?token=) anywhere in a message or a value.
+// secret-looking text (an nsec, a ?token=) anywhere in a message or a value; both formats print
+// the redacted record. The pretty format escapes control characters, so text from a peer can't
+// forge a line or send escape sequences to the terminal.
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,8 +18,35 @@ const SECRET_KEY = /seed|mnemonic|nsec|passw|passphrase|secret|private|privkey|a
 // and the dashboard's ?token= query parameter.
 const SECRET_IN_TEXT = [/\bnsec1[02-9ac-hj-np-z]{20,}/gi, /([?&]token=)[^&\s"']+/gi];
 
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogRecord = { t: string; level: LogLevel; service: string; msg: string } & Record<string, unknown>;
+/** Receives each record as its JSON line; the record itself is there for formatting. */
+export type LogSink = (line: string, record?: LogRecord) => void;
+
 let threshold: LogLevel = parseLevel(process.env.COMPUTE_LOG_LEVEL) ?? "info";
-let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
+/** "auto": pretty when stderr is a terminal, JSON otherwise. */
+let format: LogFormat | "auto" = parseLogFormat(process.env.COMPUTE_LOG_FORMAT) ?? "auto";
+
+/** The format records are written in to stderr now. */
+export function getLogFormat(): LogFormat {
+  return format === "auto" ? (process.stderr.isTTY ? "pretty" : "json") : format;
+}
+
+export function setLogFormat(next: LogFormat | "auto"): void {
+  format = next;
+}
+
+export function parseLogFormat(value: string | undefined): LogFormat | undefined {
+  return LOG_FORMATS.find((f) => f === value);
+}
+
+const stderrSink: LogSink = (line, record) => {
+  if (getLogFormat() === "json") return void process.stderr.write(line + "\n");
+  const colour = process.stderr.isTTY === true && !process.env.NO_COLOR;
+  process.stderr.write(formatPretty(record ?? (JSON.parse(line) as LogRecord), { colour }) + "\n");
+};
+let sink: LogSink = stderrSink;
 
 function parseLevel(value: string | undefined): LogLevel | undefined {
   return LOG_LEVELS.find((l) => l === value);
@@ -29,7 +61,7 @@ export function getLogLevel(): LogLevel {
 }
 
 /** Tests capture logs by swapping the sink; returns the previous one. */
-export function setLogSink(next: (line: string) => void): (line: string) => void {
+export function setLogSink(next: LogSink): LogSink {
   const prev = sink;
   sink = next;
   return prev;
@@ -72,10 +104,10 @@ export interface Logger {
 export function createLogger(service: string): Logger {
   const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < rank[threshold]) return;
-    const record: Record<string, unknown> = { t: new Date().toISOString(), level, service, msg: redactText(msg) };
+    const record: LogRecord = { t: new Date().toISOString(), level, service, msg: redactText(msg) };
     // Fields never overwrite the record's own keys.
     if (fields) for (const [k, v] of Object.entries(redact(fields) as object)) if (!(k in record)) record[k] = v;
-    sink(JSON.stringify(record));
+    sink(JSON.stringify(record), record);
   };
   return {
     debug: (m, f) => write("debug", m, f),
@@ -83,4 +115,52 @@ export function createLogger(service: string): Logger {
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
   };
+}
+
+// ---- the pretty format ----
+
+const LEVEL_LABEL: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO ", warn: "WARN ", error: "ERROR", silent: "" };
+const LEVEL_COLOUR: Record<LogLevel, string> = { debug: "90", info: "36", warn: "33", error: "1;31", silent: "0" };
+
+/** Control characters (C0, DEL, C1) written as JSON escapes: no forged lines, no terminal escapes. */
+function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+function prettyValue(v: unknown): string {
+  // Plain when it reads unambiguously (a URL, a number-like id, [redacted]), else quoted.
+  if (typeof v === "string") return /^[\w.:/@+%,?=&[\]-]+$/.test(v) ? v : JSON.stringify(v);
+  if (v === undefined) return "undefined";
+  if (typeof v === "object" && v !== null) {
+    const { name, message, code } = v as { name?: unknown; message?: unknown; code?: unknown };
+    // A redacted Error ({name, message, code?}) reads as its message.
+    const keys = Object.keys(v).length;
+    if (typeof message === "string" && typeof name === "string" && keys === (code === undefined ? 2 : 3)) {
+      return JSON.stringify(`${name === "Error" ? "" : name + ": "}${message}${typeof code === "string" ? ` (${code})` : ""}`);
+    }
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** One record as a line a person reads: `12:04:05.123 INFO  server listening port=7750`. */
+export function formatPretty(record: LogRecord, opts: { colour: boolean }): string {
+  const paint = (code: string, text: string) => (opts.colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const parts = [
+    paint("2", localTime(record.t)),
+    paint(LEVEL_COLOUR[record.level] ?? "0", LEVEL_LABEL[record.level] ?? String(record.level)),
+    paint("35", escapeControls(String(record.service))),
+    escapeControls(String(record.msg)),
+  ];
+  for (const [k, v] of Object.entries(record)) {
+    if (k === "t" || k === "level" || k === "service" || k === "msg") continue;
+    parts.push(`${paint("2", escapeControls(k) + "=")}${escapeControls(prettyValue(v))}`);
+  }
+  return parts.join(" ");
 }

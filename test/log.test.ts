@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { createLogger, getLogLevel, redact, setLogLevel, setLogSink } from "../src/log.ts";
+import { createLogger, formatPretty, getLogLevel, redact, setLogLevel, setLogSink } from "../src/log.ts";
 import { AppError } from "../src/errors.ts";
 
 // An nsec-shaped bech32 string (NIP-19), the kind of text that must never reach a log.
@@ -125,5 +125,39 @@ describe("createLogger", () => {
     setLogLevel("silent");
     log.error("nope");
     expect(lines.length).toBe(2);
+  });
+});
+
+describe("formatPretty", () => {
+  const record = { t: "2026-01-02T03:04:05.006Z", level: "warn" as const, service: "pool", msg: "relay slow" };
+  test("time, level, service, message, then key=value in the record's order", () => {
+    const line = formatPretty({ ...record, relay: "ws://127.0.0.1:7000", ms: 812, ok: false, list: [1, "a b"], nothing: null }, { colour: false });
+    expect(line).toMatch(/^\d\d:\d\d:\d\d\.006 WARN  pool relay slow relay=ws:\/\/127\.0\.0\.1:7000 ms=812 ok=false list=\[1,"a b"\] nothing=null$/);
+  });
+
+  test("text with spaces or quotes is quoted; a redacted error reads as its message", () => {
+    const line = formatPretty({ ...record, reason: 'said "no"', err: { name: "Error", message: "boom" }, e2: { name: "AppError", message: "x", extra: 1 } }, { colour: false });
+    expect(line).toContain(String.raw`reason="said \"no\""`);
+    expect(line).toContain('err="boom"');
+    expect(line).toContain('e2={"name":"AppError","message":"x","extra":1}');
+  });
+
+  test("colour wraps time, level, service and keys; values stay uncoloured", () => {
+    const line = formatPretty({ ...record, level: "error", n: 1 }, { colour: true });
+    expect(line).toContain("\u001b[1;31mERROR\u001b[0m");
+    expect(line).toContain("\u001b[35mpool\u001b[0m");
+    expect(line).toContain("\u001b[2mn=\u001b[0m1");
+  });
+
+  test("a sink gets the JSON line and the record; the redaction is the same in both", () => {
+    capture();
+    const records: unknown[] = [];
+    setLogSink((l, r) => {
+      lines.push(l);
+      records.push(r);
+    });
+    createLogger("t").error("x", { password: "hunter22", note: `see ${NSEC}` });
+    expect(JSON.parse(lines[0]!)).toEqual(records[0]);
+    expect(formatPretty(records[0] as Parameters<typeof formatPretty>[0], { colour: false })).not.toMatch(/hunter22|nsec1/);
   });
 });

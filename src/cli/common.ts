@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { defaultDataDir, type ConfigFlags } from "../config.ts";
-import { LOG_LEVELS, setLogLevel, type LogLevel } from "../log.ts";
+import { LOG_FORMATS, LOG_LEVELS, parseLogFormat, setLogFormat, setLogLevel, type LogLevel } from "../log.ts";
 
 export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -13,6 +13,7 @@ export const COMMON_OPTIONS = {
   port: { type: "string" },
   host: { type: "string" },
   "log-level": { type: "string" },
+  "log-format": { type: "string" },
   network: { type: "string" },
   json: { type: "boolean" },
   "password-file": { type: "string" },
@@ -26,6 +27,7 @@ export const COMMON_HELP = `Common options:
   --host ADDR           address to bind (default 127.0.0.1; anything else is reachable from the network)
   --network NET         mainnet (default) or regtest for the wallet
   --log-level LEVEL     debug, info, warn, error or silent (default info)
+  --log-format FORMAT   json or pretty (default: pretty on a terminal, else json lines)
   --password-file F     read the vault password from file F (or set COMPUTE_PASSWORD)
   --json                print data as JSON
   -h, --help            this help`;
@@ -62,7 +64,8 @@ export function intFlag(value: string | undefined, name: string, min = 0, max = 
  * Log level for a one-shot command (init, status, …): --log-level, else COMPUTE_LOG_LEVEL, else
  * `fallback`. Their output is for a person; info-level JSON lines on stderr would only be noise.
  */
-export function applyLogLevel(values: { "log-level"?: string }, fallback: LogLevel = "warn"): void {
+export function applyLogLevel(values: { "log-level"?: string; "log-format"?: string }, fallback: LogLevel = "warn"): void {
+  applyLogFormat(values);
   const flag = values["log-level"];
   if (flag !== undefined) {
     const level = LOG_LEVELS.find((l) => l === flag);
@@ -71,6 +74,15 @@ export function applyLogLevel(values: { "log-level"?: string }, fallback: LogLev
     return;
   }
   setLogLevel(LOG_LEVELS.find((l) => l === process.env.COMPUTE_LOG_LEVEL) ?? fallback);
+}
+
+/** --log-format, else COMPUTE_LOG_FORMAT (read by log.ts), else pretty on a terminal. */
+export function applyLogFormat(values: { "log-format"?: string }): void {
+  const flag = values["log-format"];
+  if (flag === undefined) return;
+  const format = parseLogFormat(flag);
+  if (!format) throw new AppError("usage", `--log-format must be one of ${LOG_FORMATS.join(", ")}, not '${flag}'.`);
+  setLogFormat(format);
 }
 
 export function dataDirFrom(values: { "data-dir"?: string }): string {
@@ -84,6 +96,7 @@ export function configFlagsFrom(values: Record<string, unknown>): ConfigFlags {
     port: intFlag(values.port as string | undefined, "port", 0, 65535),
     host: values.host as string | undefined,
     logLevel: values["log-level"] as string | undefined,
+    logFormat: values["log-format"] as string | undefined,
     network: values.network as string | undefined,
     online: values.online as boolean | undefined,
     paymentMode: values["payment-mode"] as string | undefined,
