@@ -94,7 +94,8 @@ export function dedupeCryptoPlugin(): BunPlugin {
 async function compile(target: Target): Promise<string> {
   const outfile = join(DIST, target.out);
   const result = await Bun.build({
-    entrypoints: [join(ROOT, "src/index.ts"), join(ROOT, "src/window/worker.ts")],
+    // The window process's watchdog Worker is a second entry point (src/window/process.ts).
+    entrypoints: [join(ROOT, "src/index.ts"), join(ROOT, "src/window/watchdog.ts")],
     compile: { target: target.name as never, outfile },
     minify: true,
     sourcemap: "none",

@@ -31,6 +31,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   password: async () => (await import("./cli/password.ts")).password,
   earnings: async () => (await import("./cli/earnings.ts")).earnings,
   wallet: async () => (await import("./cli/wallet.ts")).wallet,
+  // Internal, not in HELP: the window process the app starts (src/window/window.ts).
+  window: async () => (await import("./cli/window.ts")).window,
   service: async () => (await import("./cli/service.ts")).service,
 };
 

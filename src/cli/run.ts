@@ -22,6 +22,10 @@ Options:
                                   from a file only you can read (mode 600); what a service uses
 ${COMMON_HELP}`;
 
+const say = (line: string) => process.stderr.write(`compute: ${line}\n`);
+/** Settles on the first SIGINT or SIGTERM. */
+const signalled = () => new Promise<void>((r) => (process.once("SIGTERM", () => r()), process.once("SIGINT", () => r())));
+
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
     headless: { type: "boolean" },
@@ -45,8 +49,7 @@ export async function run(args: string[]): Promise<number> {
     if (window && running.token) {
       // A second `compute`: show the running one instead of starting another.
       process.stderr.write(`compute is already running (pid ${running.pid}); opening its dashboard.\n`);
-      await window.openWindow(`${running.url}/?token=${running.token}`).closed;
-      return 0;
+      return await window.windowOnRunning(`${running.url}/?token=${running.token}`, { stop: signalled(), say });
     }
     throw new AppError("conflict", `compute is already running on this data dir (pid ${running.pid}, dashboard at ${running.url}); stop it first or use another --data-dir.`);
   }
@@ -81,9 +84,10 @@ export async function run(args: string[]): Promise<number> {
 
   if (window) {
     process.stderr.write(`compute: dashboard window opened (also at ${app.url})\n`);
-    const win = window.openWindow(app.url);
-    await Promise.race([win.closed, new Promise<void>((r) => process.once("SIGTERM", r)), new Promise<void>((r) => process.once("SIGINT", r))]);
-    await shutdown("window closed");
+    // The window is a process of its own (src/window/window.ts); closing it stops the app, a crash
+    // of it reopens it (a few times), a signal closes it.
+    const how = await window.superviseWindow(app.url, { stop: signalled(), say });
+    await shutdown(how === "closed" ? "window closed" : "signal");
     return 0;
   }
   process.stdout.write(`compute is running. Dashboard: ${app.url}\n`);
