@@ -199,7 +199,7 @@ export class App implements Controller {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.lockIdentity();
+    await this.serial(() => this.lockIdentity());
     while (this.stack.length) {
       const { name, stop } = this.stack.pop()!;
       try {
@@ -219,11 +219,29 @@ export class App implements Controller {
     return { state: "none", npub: null };
   }
 
+  /**
+   * Unlock, lock and create run one at a time, in order: three parallel unlocks used to start
+   * three pools, wallets and engines, and lock stopped only the last (the others kept running
+   * with the keys). A second caller waits for the first to finish.
+   */
+  private identityQueue: Promise<unknown> = Promise.resolve();
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.identityQueue.then(fn, fn);
+    this.identityQueue = run.catch(() => {});
+    return run;
+  }
+
   private async onUnlocked(identity: UnifiedIdentity): Promise<void> {
     this.identity = identity;
     atomicWriteFile(paths(this.dataDir).publicIdentity, JSON.stringify({ npub: identity.npub, pubkey: identity.pubkey }) + "\n", 0o600);
     this.bus.publish(IdentityChanged, { identity: this.identityView() });
-    await this.startIdentityServices();
+    try {
+      await this.startIdentityServices();
+    } catch (err) {
+      // Half-started services (a pool without an engine, …) must not run on with the keys.
+      await this.lockIdentity();
+      throw err;
+    }
   }
 
   /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
@@ -233,7 +251,7 @@ export class App implements Controller {
     this.pool = new RelayPool({
       relays: this.config.relays,
       bus: this.bus,
-      signer: { secretKey: identity.secretKey() },
+      signer: { secretKey: this.keyCopy(identity) },
       // Customer-named reply relays and url inputs on private addresses are refused unless allowed.
       allowInsecureLocal: this.config.limits.allowPrivateUrls,
     });
@@ -255,7 +273,7 @@ export class App implements Controller {
       inference: this.inference,
       ledger: this.ledger,
       payments: this.payments,
-      secretKey: identity.secretKey(),
+      secretKey: this.keyCopy(identity),
       pubkey: identity.pubkey,
       config: () => this.config,
     });
@@ -275,6 +293,14 @@ export class App implements Controller {
       this.emitProvider();
     });
     await this.engine.recover();
+  }
+
+  /** Copies of the secret key handed to the pool and the engine: zeroed when they stop (lock). */
+  private keyCopies: Uint8Array[] = [];
+  private keyCopy(identity: UnifiedIdentity): Uint8Array {
+    const key = identity.secretKey();
+    this.keyCopies.push(key);
+    return key;
   }
 
   private unsubscribeModels: (() => void) | null = null;
@@ -340,6 +366,7 @@ export class App implements Controller {
     await wallet?.disconnect().catch((err) => log.warn("wallet disconnect failed", { err }));
     await this.pool?.stop();
     this.pool = null;
+    for (const key of this.keyCopies.splice(0)) key.fill(0);
   }
 
   private emitProvider(): void {
@@ -372,7 +399,11 @@ export class App implements Controller {
     return suggestWords(prefix, 8);
   }
 
-  async createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
+  createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
+    return this.serial(() => this.createIdentityNow(input));
+  }
+
+  private async createIdentityNow(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
     const vault = paths(this.dataDir).vault;
     if (Vault.exists(vault)) throw new AppError("conflict", "An identity already exists; unlock it, or replace it with `compute init --force`.");
     const { UnifiedIdentity } = await import("./identity/identity.ts");
@@ -382,17 +413,21 @@ export class App implements Controller {
     return { npub: identity.npub };
   }
 
-  async unlock(password: string): Promise<void> {
-    const vault = paths(this.dataDir).vault;
-    if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
-    if (this.identity) return;
-    const seed = await Vault.open(vault, password);
-    const { UnifiedIdentity } = await import("./identity/identity.ts");
-    await this.onUnlocked(await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase));
+  unlock(password: string): Promise<void> {
+    return this.serial(async () => {
+      const vault = paths(this.dataDir).vault;
+      if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
+      if (this.stopped) throw new AppError("unavailable", "compute is stopping.");
+      // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
+      const seed = await Vault.open(vault, password);
+      if (this.identity) return;
+      const { UnifiedIdentity } = await import("./identity/identity.ts");
+      await this.onUnlocked(await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase));
+    });
   }
 
-  async lock(): Promise<void> {
-    await this.lockIdentity();
+  lock(): Promise<void> {
+    return this.serial(() => this.lockIdentity());
   }
 
   async revealMnemonic(password: string): Promise<string> {

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { atomicWriteFile } from "../util/atomic.ts";
+import { atomicCreateFile, atomicWriteFile } from "../util/atomic.ts";
 import type { WalletSeed } from "./identity.ts";
 import { parseMnemonic } from "./mnemonic.ts";
 
@@ -38,14 +38,15 @@ const b64 = z
 
 const ScryptHeader = z.strictObject({
   name: z.literal("scrypt"),
-  // Bounds keep a hostile file from asking for gigabytes of memory or hours of CPU.
+  // Bounds keep a planted file from asking for gigabytes of memory or minutes of CPU: at most
+  // twice what compute writes (N=2^17, r=8, p=1: 128 MiB), i.e. 256 MiB and two passes.
   N: z
     .int()
     .min(2 ** 10)
-    .max(2 ** 20)
+    .max(2 ** 18)
     .refine((n) => (n & (n - 1)) === 0, "must be a power of two"),
-  r: z.int().min(1).max(32),
-  p: z.int().min(1).max(16),
+  r: z.int().min(1).max(8),
+  p: z.int().min(1).max(2),
   salt: b64,
   /** 16 bytes from the KDF output: tells a wrong password apart from a damaged ciphertext. */
   check: b64,
@@ -84,7 +85,10 @@ export const Vault = {
     // A vault holding a phrase that can't restore anything would only fail later, at unlock.
     const seed = { mnemonic: parseMnemonic(parsed.data.mnemonic), passphrase: parsed.data.passphrase };
     const file = await seal(seed, pw, opts.scrypt ?? DEFAULT_SCRYPT);
-    atomicWriteFile(path, serialize(file), 0o600);
+    if (opts.force) atomicWriteFile(path, serialize(file), 0o600);
+    // The check above is only a fast answer: another create may have written one during the
+    // seal. The write itself refuses an existing file in one atomic step (a hard link).
+    else if (!atomicCreateFile(path, serialize(file), 0o600)) throw new AppError("conflict", `A vault already exists at ${path}; refusing to overwrite it.`);
     log.info("vault written", { path });
   },
 

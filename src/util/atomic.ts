@@ -2,7 +2,7 @@
 // fsync the folder. A crash at any point leaves either the old file or the new one, never a mix.
 // A failure (full disk, read-only file system, …) is an AppError that says so in words; the old
 // file is left as it was and the temp file is removed.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { AppError } from "../errors.ts";
 
@@ -52,7 +52,20 @@ export function atomicWriteFile(path: string, data: string | Uint8Array, mode = 
   }
 }
 
-function replace(path: string, data: string | Uint8Array, mode: number): void {
+/**
+ * Like atomicWriteFile, but only if `path` does not exist yet: the temp file is hard-linked into
+ * place, which fails with EEXIST atomically (two creators racing: exactly one wins; the check and
+ * the write are one step, unlike exists-then-rename). Returns false when the file already exists.
+ */
+export function atomicCreateFile(path: string, data: string | Uint8Array, mode = 0o600): boolean {
+  try {
+    return replace(path, data, mode, true);
+  } catch (err) {
+    throw writeError(path, err);
+  }
+}
+
+function replace(path: string, data: string | Uint8Array, mode: number, exclusive = false): boolean {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // pid + random: two writers (processes, or a retry after a failed write) never share a temp file.
@@ -72,8 +85,35 @@ function replace(path: string, data: string | Uint8Array, mode: number): void {
   }
   closeSync(fd);
   try {
-    renameSync(tmp, path);
+    if (exclusive) {
+      try {
+        linkSync(tmp, path);
+      } finally {
+        unlinkSync(tmp);
+      }
+    } else renameSync(tmp, path);
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (exclusive && code === "EEXIST") return false;
+    if (exclusive && (code === "EPERM" || code === "ENOTSUP" || code === "ENOSYS")) {
+      // No hard links on this file system: an exclusive create is still one atomic check.
+      let xfd: number;
+      try {
+        xfd = openSync(path, "wx", mode);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw e;
+      }
+      try {
+        const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+        let off = 0;
+        while (off < buf.length) off += writeSync(xfd, buf, off, buf.length - off);
+        fsyncSync(xfd);
+      } finally {
+        closeSync(xfd);
+      }
+      return true;
+    }
     // e.g. the target is a directory, or (Windows) open elsewhere: keep the old file, drop the temp one.
     try {
       unlinkSync(tmp);
@@ -87,4 +127,5 @@ function replace(path: string, data: string | Uint8Array, mode: number): void {
   } catch {
     // Directory fsync is not supported everywhere (Windows); the rename is still atomic.
   }
+  return true;
 }
