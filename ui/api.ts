@@ -85,6 +85,16 @@ export interface SendPreview {
   feeSats: number;
   amountSats: number;
   destinationType: string;
+  /** The quote of an earlier send of the same destination and amount whose outcome was not known. */
+  retry?: boolean;
+}
+/** What a send did: only "completed" has certainly paid. */
+export interface SendResult {
+  ok: boolean;
+  id: string;
+  status: "completed" | "pending" | "failed";
+  amountSats: number;
+  feeSats: number;
 }
 
 export const getState = () => api<Snapshot>("GET", "/api/state");
@@ -111,7 +121,8 @@ export const walletReceive = (amountSats?: number) =>
   api<ReceiveResult>("POST", "/api/wallet/receive", amountSats === undefined ? {} : { amountSats }, 30_000);
 export const walletSendPrepare = (destination: string, amountSats?: number) =>
   api<SendPreview>("POST", "/api/wallet/send/prepare", amountSats === undefined ? { destination } : { destination, amountSats }, 30_000);
-export const walletSendConfirm = (id: string) => api<{ ok: true }>("POST", "/api/wallet/send/confirm", { id }, 60_000);
+// Money leaves only with the vault password (checked slowly on purpose, then the send itself).
+export const walletSendConfirm = (id: string, password: string) => api<SendResult>("POST", "/api/wallet/send/confirm", { id, password }, 90_000);
 export const walletSetLightningAddress = (username: string) =>
   api<{ lightningAddress: { address: string; lnurl: string | null } }>("PUT", "/api/wallet/lightning-address", { username }, 30_000);
 export const walletDeleteLightningAddress = () => api<{ ok: true }>("DELETE", "/api/wallet/lightning-address", undefined, 30_000);

@@ -37,7 +37,7 @@ describe.skipIf(!CHROMIUM)("wallet history in the dashboard (real app, headless 
     });
     await page.goto(t.app.url);
     await page.waitForSelector("[data-testid=dashboard]");
-  });
+  }, 30_000); // Chromium starts slowly on a busy machine
   afterAll(async () => {
     await browser?.close();
     await t?.stop();
@@ -64,6 +64,7 @@ describe.skipIf(!CHROMIUM)("wallet history in the dashboard (real app, headless 
     await page.locator("[data-testid=wallet-send]").click();
     await page.locator("[data-testid=send-destination]").fill(bill.bolt11);
     await page.locator("[data-testid=send-prepare]").click();
+    await page.locator("[data-testid=send-password]").fill("test-app-password");
     await page.locator("[data-testid=send-confirm]").click();
     await page.locator("[data-testid=send-done]").waitFor({ timeout: 5_000 });
     await page.keyboard.press("Escape");

@@ -12,6 +12,7 @@ import {
   walletSetLightningAddress,
   type ReceiveResult,
   type SendPreview,
+  type SendResult,
 } from "../api.ts";
 import { formatAgo, formatInt, formatMsats, parseWholeSats, shortId, walletTone } from "../format.ts";
 import { historyRows, type WalletHistory } from "../history.ts";
@@ -166,7 +167,8 @@ export function SendDialog(props: { onClose: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [preview, setPreview] = useState<SendPreview | null>(null);
-  const [sent, setSent] = useState(false);
+  const [password, setPassword] = useState("");
+  const [sent, setSent] = useState<SendResult | null>(null);
 
   const prepare = async (e: Event) => {
     e.preventDefault();
@@ -185,21 +187,30 @@ export function SendDialog(props: { onClose: () => void }) {
   };
   const confirm = async () => {
     if (!preview) return;
+    if (!password) return setError("Enter the vault password: it is needed to send.");
     setBusy(true);
     setError(null);
     try {
-      await walletSendConfirm(preview.id);
-      setSent(true);
+      // A failure whose outcome is unknown keeps the quote: SEND again reuses its payment key.
+      setSent(await walletSendConfirm(preview.id, password));
     } catch (err) {
       setError(errorText(err));
     } finally {
       setBusy(false);
+      setPassword("");
     }
   };
 
   if (sent && preview) {
+    // Only a completed payment is "Sent": a pending one is still on its way, a failed one did not pay.
+    const text =
+      sent.status === "completed"
+        ? `Sent ${formatInt(sent.amountSats)} sats (fee ${formatInt(sent.feeSats)}).`
+        : sent.status === "pending"
+          ? `Pending: ${formatInt(sent.amountSats)} sats are on their way but not settled yet. HISTORY shows when the payment completes or fails.`
+          : "The payment failed: the wallet reports it did not go through, so nothing was paid.";
     return html`<${Dialog} title="SEND" onClose=${props.onClose} testid="send-dialog">
-      <p class="banner banner-ok" role="status" data-testid="send-done">Sent ${formatInt(preview.amountSats)} sats (fee ${formatInt(preview.feeSats)}).</p>
+      <p class=${`banner ${sent.status === "completed" ? "banner-ok" : sent.status === "pending" ? "banner-warn" : "banner-bad"}`} role="status" data-testid="send-done" data-status=${sent.status}>${text}</p>
       <div class="btn-row end"><button type="button" class="btn btn-primary" onClick=${props.onClose}>DONE</button></div>
     <//>`;
   }
@@ -212,7 +223,22 @@ export function SendDialog(props: { onClose: () => void }) {
         <div><dt>Network fee</dt><dd class="mono" data-testid="send-fee">${formatInt(preview.feeSats)} sats</dd></div>
         <div class="total"><dt>Total</dt><dd class="mono">${formatInt(preview.amountSats + preview.feeSats)} sats</dd></div>
       </dl>
-      ${error ? html`<p class="field-error" role="alert">${error}</p>` : null}
+      ${preview.retry
+        ? html`<p class="banner banner-warn" data-testid="send-retry">An earlier send of this may have gone through: sending again reuses its payment key, so it can't pay twice.</p>`
+        : null}
+      <${Field} label="Vault password" id="send-password" hint="Money leaves the wallet only with the password that protects your seed phrase.">
+        <input
+          id="send-password"
+          class="input"
+          type="password"
+          autocomplete="current-password"
+          value=${password}
+          data-testid="send-password"
+          onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)}
+          onKeyDown=${(e: KeyboardEvent) => e.key === "Enter" && !busy && void confirm()}
+        />
+      <//>
+      ${error ? html`<p class="field-error" role="alert" data-testid="send-confirm-error">${error}</p>` : null}
       <div class="btn-row end">
         <button type="button" class="btn btn-ghost" disabled=${busy} onClick=${() => setPreview(null)}>BACK</button>
         <button type="button" class="btn btn-primary" disabled=${busy} data-testid="send-confirm" onClick=${confirm}>
