@@ -25,6 +25,11 @@ export interface AdmissionContext {
   /** Our price for this job in msats (pricing.priceFor). */
   price: number;
   paymentMode: PaymentMode;
+  /**
+   * Set while the owner's machine is busy (pause, src/service/busy.ts): newcomers hear "busy, try
+   * another provider" at once rather than waiting on a provider that won't start their job.
+   */
+  paused?: string | null;
 }
 
 export type Admission =
@@ -96,6 +101,8 @@ export function admit(request: JobRequest, ctx: AdmissionContext): Admission {
   if (ctx.seen(request.id)) return silent("already seen");
   // NIP-40: never start an expired job (an expiration equal to now has expired too).
   if (request.expiration !== null && request.expiration * 1000 <= ctx.now) return silent("expired");
+  // The reason stays on the dashboard: the public is told only that we are busy.
+  if (ctx.paused) return loud("busy, try another provider");
 
   if (listHas(limits.deny, request.customer)) return loud("this provider does not accept jobs from you");
   if (limits.allow.length > 0 && !listHas(limits.allow, request.customer)) {

@@ -114,6 +114,8 @@ export interface EngineDeps {
   heartbeatMs?: number;
   /** Requests older than this (seconds) are not replayed on subscribe. */
   sinceWindowSecs?: number;
+  /** Why new jobs are refused right now (the owner's machine is busy: src/service/sentinel.ts); null = take them. */
+  pausedReason?: () => string | null;
 }
 
 /**
@@ -724,7 +726,7 @@ export class Engine {
   private async beat(): Promise<void> {
     if (!this.online) return;
     this.pruneSeen();
-    await this.publish(buildHeartbeat({ d: this.announcementD(), now: this.now() })).catch((err) => log.warn("heartbeat failed", { err }));
+    await this.publish(buildHeartbeat({ d: this.announcementD(), now: this.now(), paused: this.deps.pausedReason?.() != null })).catch((err) => log.warn("heartbeat failed", { err }));
   }
 
   /** Forgets old seen ids and old jobs' zap targets (riding on the heartbeat, no timer of its own). Never throws. */
@@ -801,6 +803,7 @@ export class Engine {
       activeCount: this.generating,
       queuedCount: this.queue.length,
       customerQueued: this.queuedOf(request.customer),
+      paused: this.deps.pausedReason?.() ?? null,
       price,
       paymentMode: cfg.pricing.mode,
     });

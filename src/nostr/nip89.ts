@@ -111,7 +111,7 @@ export function buildWithdrawal(opts: { announcementId: string; pubkey: string; 
 }
 
 /** Liveness beat: ["d", the 31990 d], NIP-40 ["expiration", now+300] so stale beats vanish. */
-export function buildHeartbeat(opts: { d: string; now: number }): EventTemplate {
+export function buildHeartbeat(opts: { d: string; now: number; paused?: boolean }): EventTemplate {
   const created = seconds(opts.now);
   return {
     kind: HEARTBEAT,
@@ -119,8 +119,11 @@ export function buildHeartbeat(opts: { d: string; now: number }): EventTemplate 
     tags: [
       ["d", opts.d],
       ["expiration", String(created + HEARTBEAT_INTERVAL_SECS)],
+      // Alive but taking no jobs for now (the owner's machine is busy). Why is not published:
+      // "the owner is at the keyboard" would tell the world when someone is home.
+      ...(opts.paused ? [["status", "paused"]] : []),
     ],
-    content: "",
+    content: opts.paused ? "paused" : "",
   };
 }
 
