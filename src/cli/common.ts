@@ -1,6 +1,6 @@
 // Shared CLI plumbing: the flags every command takes, parsing with util.parseArgs, password input.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { AppError } from "../errors.ts";
 import { defaultDataDir, type ConfigFlags } from "../config.ts";
 import { LOG_FORMATS, LOG_LEVELS, parseLogFormat, setLogFormat, setLogLevel, type LogLevel } from "../log.ts";
@@ -105,6 +105,35 @@ export function configFlagsFrom(values: Record<string, unknown>): ConfigFlags {
   };
 }
 
+const takenSecrets = new Map<string, string | undefined>();
+
+/**
+ * A secret environment variable (COMPUTE_PASSWORD), removed from process.env the first time it is
+ * read so processes spawned later don't inherit it; later reads get the value. node:child_process
+ * passes process.env by default; Bun.spawn passes the environment as it was at start-up unless
+ * given `env: process.env`, so spawns must say so (the window's does: windowEnv).
+ */
+export function takeEnvSecret(name: string): string | undefined {
+  if (!takenSecrets.has(name)) {
+    takenSecrets.set(name, process.env[name]);
+  } else if (process.env[name] !== undefined) {
+    takenSecrets.set(name, process.env[name]); // set again since (tests, an embedding program)
+  }
+  delete process.env[name];
+  return takenSecrets.get(name);
+}
+
+/** A password file others can read: said on stderr (the file name only), like ssh does for keys. */
+export function warnIfShared(path: string): void {
+  if (process.platform === "win32") return;
+  try {
+    const mode = statSync(path).mode & 0o777;
+    if (mode & 0o077) {
+      process.stderr.write(`warning: the password file ${path} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${path}\n`);
+    }
+  } catch {}
+}
+
 /** The vault password: --password-file, then COMPUTE_PASSWORD, then a prompt on a terminal. */
 export async function readPassword(values: { "password-file"?: string }, opts: { prompt: string; confirm?: boolean; required: boolean }): Promise<string | null> {
   if (values["password-file"]) {
@@ -116,9 +145,11 @@ export async function readPassword(values: { "password-file"?: string }, opts: {
     }
     const pw = text.replace(/\r?\n$/, "");
     if (!pw) throw new AppError("invalid_input", `The password file ${values["password-file"]} is empty.`);
+    warnIfShared(values["password-file"]);
     return pw;
   }
-  if (process.env.COMPUTE_PASSWORD) return process.env.COMPUTE_PASSWORD;
+  const fromEnv = takeEnvSecret("COMPUTE_PASSWORD");
+  if (fromEnv) return fromEnv;
   if (process.stdin.isTTY) {
     const pw = await promptHidden(opts.prompt);
     if (opts.confirm) {

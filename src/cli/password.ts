@@ -4,7 +4,7 @@ import { paths } from "../paths.ts";
 import { AppError } from "../errors.ts";
 import { Vault } from "../identity/vault.ts";
 import { readLock } from "../util/lock.ts";
-import { applyLogLevel, COMMON_HELP, dataDirFrom, parse, promptHidden } from "./common.ts";
+import { applyLogLevel, COMMON_HELP, dataDirFrom, parse, promptHidden, takeEnvSecret, warnIfShared } from "./common.ts";
 import { readFileSync } from "node:fs";
 
 const HELP = `Usage: compute password [--new-password-file F]
@@ -27,11 +27,13 @@ export async function password(args: string[]): Promise<number> {
   const running = readLock(dataDir);
   if (running) throw new AppError("conflict", `compute is running on this data dir (pid ${running.pid}); stop it before changing the password.`);
   const tty = process.stdin.isTTY;
+  if (values["password-file"]) warnIfShared(values["password-file"]);
+  if (values["new-password-file"]) warnIfShared(values["new-password-file"]);
   const current = values["password-file"]
     ? readFileSync(values["password-file"], "utf8").replace(/\r?\n$/, "")
-    : (process.env.COMPUTE_PASSWORD ?? (tty ? await promptHidden("Current vault password: ") : null));
+    : (takeEnvSecret("COMPUTE_PASSWORD") ?? (tty ? await promptHidden("Current vault password: ") : null));
   if (!current) throw new AppError("usage", "No current password: set COMPUTE_PASSWORD, pass --password-file FILE, or run in a terminal.");
-  let next = values["new-password-file"] ? readFileSync(values["new-password-file"], "utf8").replace(/\r?\n$/, "") : process.env.COMPUTE_NEW_PASSWORD;
+  let next = values["new-password-file"] ? readFileSync(values["new-password-file"], "utf8").replace(/\r?\n$/, "") : takeEnvSecret("COMPUTE_NEW_PASSWORD");
   if (!next) {
     if (!tty) throw new AppError("usage", "No new password: set COMPUTE_NEW_PASSWORD, pass --new-password-file FILE, or run in a terminal.");
     next = await promptHidden("New vault password (at least 8 characters): ");

@@ -1,6 +1,6 @@
 // One running compute per data dir. The lock file also tells other commands (status, a second
 // `compute`) where the running instance serves its API and with which token; it is mode 0600.
-import { existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, mkdirSync, linkSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, mkdirSync, linkSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { Database } from "bun:sqlite";
@@ -124,7 +124,12 @@ export class InstanceLock {
     // The lock itself is an exclusive SQLite transaction held for the life of the process: the OS
     // releases it when the process dies (even by kill -9), so there is no stale lock to take over
     // and no race between processes taking one. compute.lock beside it only says who runs where.
-    const db = new Database(`${path}.db`, { create: true });
+    // Created 0600 before SQLite opens it (SQLite would use 0644 under the usual umask, and gives
+    // its journal the database file's mode); an older, wider file is narrowed.
+    const dbPath = `${path}.db`;
+    closeSync(openSync(dbPath, "a", 0o600));
+    if (process.platform !== "win32") chmodSync(dbPath, 0o600);
+    const db = new Database(dbPath, { create: true });
     try {
       // Two processes starting at the same instant can each hold a shared lock while both ask
       // for the exclusive one; with no wait both would give up and neither would run. SQLite
