@@ -38,6 +38,7 @@ import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
 import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
 import { jobRowToView } from "./ledger/ledger.ts";
+import { Sentinel } from "./service/sentinel.ts";
 
 const log = createLogger("app");
 
@@ -67,6 +68,11 @@ export interface AppOptions {
   onlineRetryMs?: number;
   /** Waits before reconnecting a wallet that failed to connect (default 5 s, 15 s, 30 s, 60 s, then every 2 min). */
   walletRetryMs?: number[];
+  /** Schedule/pause (src/service/sentinel.ts): probe period and resume hold; tests shorten them. */
+  sentinelProbeMs?: number;
+  sentinelHoldMs?: number;
+  /** Tests: a scripted input idle-time source instead of xprintidle/logind. */
+  idleSource?: () => Promise<{ idleMs: number | null; idleHint: boolean | null }>;
   /** Idle timeout of HTTP connections other than the event stream (default HTTP_IDLE_TIMEOUT_SECS). */
   httpIdleTimeoutSecs?: number;
 }
@@ -103,6 +109,11 @@ export class App implements Controller {
   private onlineAttempt: Promise<void> | null = null;
   private onlineBlock: string | null = null;
   private onlineReport: (line: string) => void = () => {};
+  /** The schedule, daily limits and busy probes (src/service/); the App acts on what it says. */
+  private sentinel: Sentinel | null = null;
+  /** Set when the schedule or a limit took us offline: back online by itself when it allows. */
+  private policyOffline = false;
+  private graceTimer: ReturnType<typeof setTimeout> | null = null;
   private walletRetry: ReturnType<typeof setTimeout> | null = null;
   private walletFailures = 0;
   /** Gives memory back after start-up and after each busy spell. */
@@ -150,6 +161,28 @@ export class App implements Controller {
     });
     this.inference.start();
     this.push("inference", () => this.inference.stop());
+
+    const sentinel = new Sentinel({
+      bus: this.bus,
+      config: () => this.config,
+      earnedToday: () => {
+        const e = this.ledger.earnings();
+        return { jobs: e.todayJobs, sats: e.todaySats };
+      },
+      kv: { get: (k) => this.ledger.getKv(k), set: (k, v) => this.ledger.setKv(k, v) },
+      servedModels: () => this.inference.servedModels(),
+      ollamaUrl: () => this.config.ollamaUrl,
+      onChange: () => this.onPolicy(),
+      probeMs: this.opts.sentinelProbeMs,
+      holdMs: this.opts.sentinelHoldMs,
+      idle: this.opts.idleSource,
+    });
+    this.sentinel = sentinel;
+    sentinel.start();
+    this.push("sentinel", () => {
+      sentinel.stop();
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+    });
 
     this.startHttp();
 
@@ -276,6 +309,7 @@ export class App implements Controller {
       secretKey: this.keyCopy(identity),
       pubkey: identity.pubkey,
       config: () => this.config,
+      pausedReason: () => this.sentinel?.paused() ?? null,
     });
     // Jobs finishing change the job counts of the earnings (payments publish their own update).
     this.unsubscribeJobs = this.bus.subscribe(JobStatusChanged, ({ job }) => {
@@ -438,6 +472,11 @@ export class App implements Controller {
   // ---- provider, models, relays, settings ----
 
   protected providerView(): ProviderView {
+    const s = this.sentinel?.view();
+    return { ...this.providerBase(), ...(s && { paused: s.paused, offline: s.offline, offlineUntil: s.until, today: s.today }) };
+  }
+
+  private providerBase(): ProviderView {
     if (this.engine) return { ...this.engine.view(), blockers: this.engine.isOnline() ? [] : this.blockers() };
     return {
       online: false,
@@ -451,6 +490,8 @@ export class App implements Controller {
 
   protected blockers(): string[] {
     const out: string[] = [];
+    const gate = this.sentinel?.offline();
+    if (gate) out.push(`Not selling now: ${gate}.`);
     if (!this.identity) out.push(Vault.exists(paths(this.dataDir).vault) ? "Unlock your identity first." : "Create or import your seed phrase first.");
     const ollama = this.inference.view();
     if (!ollama.reachable) out.push(this.ollamaDown());
@@ -476,11 +517,14 @@ export class App implements Controller {
     if (!online) {
       // The person's choice wins over --online for the rest of this run.
       this.wantOnline = false;
+      this.policyOffline = false;
       await this.engine?.goOffline();
       this.emitProvider();
       return;
     }
     if (!this.engine) throw new AppError("locked", this.blockers()[0] ?? "Unlock your identity first.");
+    const gate = this.sentinel?.offline();
+    if (gate) throw new AppError("unavailable", `Not selling now: ${gate}; change the schedule or the daily limits under SETTINGS to sell now.`);
     if (this.inference.servedModels().length === 0) {
       await this.inference.refresh();
       // "No model to serve" would send the person to pull a model when Ollama isn't even running.
@@ -519,16 +563,17 @@ export class App implements Controller {
   }
 
   private tryOnline(): Promise<void> {
-    if (!this.wantOnline || this.stopped || this.engine?.isOnline()) return Promise.resolve();
+    if (!(this.wantOnline || this.policyOffline) || this.stopped || this.engine?.isOnline()) return Promise.resolve();
     this.onlineAttempt ??= (async () => {
       try {
         await this.setOnline(true);
         if (!this.engine?.isOnline()) return;
         this.onlineBlock = null;
+        this.policyOffline = false;
         this.onlineReport("online");
       } catch (err) {
         const why = (err as Error).message;
-        if (why === this.onlineBlock || !this.wantOnline) return;
+        if (why === this.onlineBlock || !(this.wantOnline || this.policyOffline)) return;
         this.onlineBlock = why;
         this.onlineReport(`not online yet: ${why} (it goes online by itself once that is fixed)`);
       }
@@ -536,6 +581,43 @@ export class App implements Controller {
       this.onlineAttempt = null;
     });
     return this.onlineAttempt;
+  }
+
+  /**
+   * The schedule, a daily limit or the busy probes changed their answer (src/service/sentinel.ts).
+   * Outside the selling hours or over a limit: offline (the announcement is withdrawn, queued jobs
+   * told), running jobs get schedule.graceSecs to finish; back online by itself when it allows.
+   * Busy: the engine refuses newcomers (pausedReason); running jobs finish or are cancelled per
+   * pause.running.
+   */
+  private onPolicy(): void {
+    this.emitProvider();
+    if (this.stopped || !this.sentinel) return;
+    const gate = this.sentinel.offline();
+    const engine = this.engine;
+    if (gate && engine?.isOnline()) {
+      this.policyOffline = true;
+      this.onlineBlock = null;
+      this.onlineReport(`offline: ${gate}`);
+      void engine.goOffline().then(() => {
+        if (this.graceTimer) clearTimeout(this.graceTimer);
+        this.graceTimer = setTimeout(() => {
+          this.graceTimer = null;
+          if (!this.sentinel?.offline() || engine.isOnline()) return;
+          this.cancelRunning(engine, "the provider's selling hours ended; please send the job again");
+        }, this.config.schedule.graceSecs * 1000);
+        this.graceTimer.unref?.();
+      });
+    } else if (!gate) {
+      void this.tryOnline();
+    }
+    if (this.sentinel.paused() && this.config.pause.running === "cancel" && engine) {
+      this.cancelRunning(engine, "busy, try another provider");
+    }
+  }
+
+  private cancelRunning(engine: Engine, why: string): void {
+    for (const j of engine.jobs()) if (j.status === "processing") engine.cancel(j.id, why);
   }
 
   async setServedModels(models: string[] | null): Promise<void> {
@@ -585,6 +667,7 @@ export class App implements Controller {
   /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */
   async updateSettings(patch: Parameters<Controller["updateSettings"]>[0]): Promise<Settings> {
     this.saveConfig(patch);
+    this.sentinel?.check();
     await this.engine?.configChanged();
     this.emitProvider();
     return this.settings();

@@ -9,6 +9,15 @@ export const ProviderView = z.object({
   perJobMsats: z.number().int(),
   per1kTokensMsats: z.number().int(),
   announcementId: z.string().nullable(),
+  /** Taking no new jobs because the owner's machine is busy: why (src/service/busy.ts). */
+  paused: z.string().nullable().optional(),
+  /** Offline by the schedule or a daily limit: why, and when that ends by itself (unix ms). */
+  offline: z.string().nullable().optional(),
+  offlineUntil: z.number().nullable().optional(),
+  /** Today's use against the daily limits (null limit = none). */
+  today: z
+    .object({ jobs: z.number(), sats: z.number(), gpuMs: z.number(), maxJobs: z.number().nullable(), maxSats: z.number().nullable(), maxGpuHours: z.number().nullable() })
+    .optional(),
 });
 export type ProviderView = z.infer<typeof ProviderView>;
 

@@ -1,0 +1,179 @@
+// The owner's rules, watched: whether to sell now (weekly hours, daily limits: schedule.ts) and
+// whether the machine is busy (probes and hysteresis: busy.ts). It only observes and says; the
+// App acts on what it says (goes offline, comes back, pauses admission, cancels jobs).
+import type { Bus } from "../bus.ts";
+import type { Config } from "../config.ts";
+import { JobStatusChanged } from "../jobs/events.ts";
+import { createLogger } from "../log.ts";
+import { busyReason, foreignModels, Hysteresis, otherGpuApps, probeIdle, probeNvidia, probeOllamaPs } from "./busy.ts";
+import { localDateKey, sellGate, type Gate, type UsageToday } from "./schedule.ts";
+
+const log = createLogger("sentinel");
+const TERMINAL = new Set(["success", "error", "cancelled", "expired"]);
+const gpuKey = (day: string) => `usage.gpu_ms.${day}`;
+
+export interface SentinelDeps {
+  bus: Bus;
+  config: () => Config;
+  /** Today's successful jobs and sats earned (the ledger's earnings). */
+  earnedToday: () => { jobs: number; sats: number };
+  kv: { get(key: string): string | null; set(key: string, value: string): void };
+  servedModels: () => string[];
+  ollamaUrl: () => string;
+  /** Called when the gate or the pause changes. */
+  onChange: () => void;
+  now?: () => number;
+  /** Tests: probe and schedule-check period, hold time (default: the config's). */
+  probeMs?: number;
+  holdMs?: number;
+  /** Tests: a scripted idle source instead of xprintidle/logind. */
+  idle?: () => Promise<{ idleMs: number | null; idleHint: boolean | null }>;
+}
+
+export interface SentinelView {
+  /** Why compute is not selling now (schedule or a daily limit); null = it may. */
+  offline: string | null;
+  /** When that changes by itself (unix ms), if known. */
+  until: number | null;
+  /** "paused: <reason>" without the prefix: the machine is busy; null = not paused. */
+  paused: string | null;
+  today: UsageToday & { maxJobs: number | null; maxSats: number | null; maxGpuHours: number | null };
+}
+
+export class Sentinel {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  private gate: Gate = { open: true, reason: null, until: null };
+  private readonly hysteresis: Hysteresis;
+  private readonly running = new Map<string, number>();
+  private unsub: (() => void) | null = null;
+  private probing = false;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SentinelDeps) {
+    this.now = deps.now ?? Date.now;
+    this.hysteresis = new Hysteresis(() => deps.holdMs ?? deps.config().pause.holdSecs * 1000);
+  }
+
+  start(): void {
+    this.unsub = this.deps.bus.subscribe(JobStatusChanged, ({ job }) => this.onJob(job.id, job.status));
+    this.gate = sellGate(this.deps.config().schedule, this.usage(), this.now());
+    void this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.unsub?.();
+    this.unsub = null;
+  }
+
+  private periodMs(): number {
+    return this.deps.probeMs ?? this.deps.config().pause.probeSecs * 1000;
+  }
+
+  private onJob(id: string, status: string): void {
+    const now = this.now();
+    if (status === "processing") {
+      if (!this.running.has(id)) this.running.set(id, now);
+      return;
+    }
+    if (!TERMINAL.has(status)) return;
+    const started = this.running.get(id);
+    if (started === undefined) return;
+    this.running.delete(id);
+    try {
+      const key = gpuKey(localDateKey(now));
+      this.deps.kv.set(key, String(Number(this.deps.kv.get(key) ?? 0) + Math.max(0, now - started)));
+    } catch (err) {
+      log.warn("could not count GPU time", { err });
+    }
+    this.check();
+  }
+
+  usage(): UsageToday {
+    const now = this.now();
+    const earned = this.deps.earnedToday();
+    const stored = Number(this.deps.kv.get(gpuKey(localDateKey(now))) ?? 0);
+    let live = 0;
+    for (const t of this.running.values()) live += now - t;
+    return { jobs: earned.jobs, sats: earned.sats, gpuMs: (Number.isFinite(stored) ? stored : 0) + live };
+  }
+
+  /** Re-evaluates the schedule and limits now (a job finished, settings changed). */
+  check(): void {
+    const next = sellGate(this.deps.config().schedule, this.usage(), this.now());
+    const changed = next.open !== this.gate.open || next.reason !== this.gate.reason;
+    this.gate = next;
+    if (changed) this.deps.onChange();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.check();
+      await this.probe();
+    } catch (err) {
+      log.warn("checking schedule and busy signals failed", { err });
+    }
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), this.periodMs());
+    this.timer.unref?.();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      const p = this.deps.config().pause;
+      const before = this.hysteresis.paused();
+      let busy: string | null = null;
+      if (p.enabled) {
+        const [gpu, loaded, idle] = await Promise.all([
+          p.nvidia ? probeNvidia() : Promise.resolve(null),
+          p.ollama ? probeOllamaPs(this.deps.ollamaUrl()) : Promise.resolve(null),
+          p.idleSecs > 0 ? (this.deps.idle ?? probeIdle)() : Promise.resolve({ idleMs: null, idleHint: null }),
+        ]);
+        busy = busyReason({
+          gpuApps: gpu && otherGpuApps(gpu, { ownPids: [process.pid], ignore: p.ignoreProcesses }),
+          foreign: loaded && foreignModels(loaded, this.deps.servedModels()),
+          idleMs: idle.idleMs,
+          idleHint: idle.idleHint,
+          idleSecs: p.idleSecs,
+        });
+      }
+      // Pause off in the settings: resume at once rather than after the hold.
+      const after = p.enabled ? this.hysteresis.update(busy, this.now()) : this.clearPause();
+      if (after !== before) {
+        log.info(after ? "paused" : "resumed", after ? { reason: after } : {});
+        this.deps.onChange();
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private clearPause(): null {
+    this.hysteresis.reset();
+    return null;
+  }
+
+  paused(): string | null {
+    return this.hysteresis.paused();
+  }
+
+  offline(): string | null {
+    return this.gate.open ? null : this.gate.reason;
+  }
+
+  view(): SentinelView {
+    const s = this.deps.config().schedule;
+    return {
+      offline: this.offline(),
+      until: this.gate.until,
+      paused: this.paused(),
+      today: { ...this.usage(), maxJobs: s.maxJobsPerDay, maxSats: s.maxSatsPerDay, maxGpuHours: s.maxGpuHoursPerDay },
+    };
+  }
+}
