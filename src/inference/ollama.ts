@@ -125,8 +125,8 @@ class Timeout {
 }
 
 class MalformedLine extends Error {
-  constructor(line: string) {
-    super(`not JSON: ${line.slice(0, 80)}`);
+  constructor(line: string, why?: string) {
+    super(why ?? `not JSON: ${line.slice(0, 80)}`);
   }
 }
 
@@ -155,6 +155,9 @@ function requestFetch(ctl: AbortController, timeoutMs?: number): typeof fetch {
   return f as typeof fetch;
 }
 
+/** A line longer than this is not Ollama talking (a chunk is a few hundred bytes): the stream fails. */
+export const MAX_LINE_BYTES = 1 << 20;
+
 function ndjsonGuard(): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   let pending = "";
@@ -172,6 +175,8 @@ function ndjsonGuard(): TransformStream<Uint8Array, Uint8Array> {
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const l of lines) check(l);
+      // A line that never ends would otherwise grow in memory until the process dies.
+      if (pending.length > MAX_LINE_BYTES) throw new MalformedLine("", `a line longer than ${MAX_LINE_BYTES >> 20} MiB`);
       controller.enqueue(chunk);
     },
     flush() {
@@ -214,6 +219,8 @@ export class Inference {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private probing: Promise<void> | null = null;
   private probeCtl: AbortController | null = null;
+  /** How long the last successful probe (version + tags) took, ms. */
+  private lastProbeMs: number | null = null;
   private readonly inflight = new Set<AbortController>();
 
   constructor(opts: InferenceOptions) {
@@ -271,9 +278,11 @@ export class Inference {
     const url = this.url;
     const client = new Ollama({ host: url, fetch: requestFetch(ctl, this.fetchTimeoutMs) });
     try {
+      const t0 = performance.now();
       const version = VersionReply.parse(await client.version()).version;
       const tags = TagsReply.parse(await client.list());
       if (url !== this.url) return; // setUrl() raced us; its own probe will report
+      this.lastProbeMs = Math.round(performance.now() - t0);
       this.installed = tags.models.map((m) => ({
         name: m.name,
         family: m.details?.family ?? null,
@@ -318,6 +327,11 @@ export class Inference {
 
   view(): OllamaView {
     return { ...this.status };
+  }
+
+  /** How long the last successful probe took (ms); null before one succeeded or while unreachable. */
+  latencyMs(): number | null {
+    return this.status.reachable ? this.lastProbeMs : null;
   }
 
   models(): ModelView[] {
@@ -567,7 +581,8 @@ export class Inference {
       if (err instanceof BadReply && phase === "stream" && /ended without/.test(err.message)) {
         return new AppError("unavailable", `Ollama stopped answering mid-${what}`, { url });
       }
-      return new AppError("unavailable", `Ollama at ${url} sent a reply that could not be read (${err instanceof z.ZodError ? "unexpected fields" : err.message})`, { url });
+      // bad: the backend itself is broken (not merely busy or away); the router sets it aside.
+      return new AppError("unavailable", `Ollama at ${url} sent a reply that could not be read (${err instanceof z.ZodError ? "unexpected fields" : err.message})`, { url, bad: true });
     }
     // A reset or abort is the network, not Ollama: before the reply it's "not running", after it
     // the stream broke. The client throws a plain Error for a missing done line.
