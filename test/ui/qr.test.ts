@@ -112,6 +112,20 @@ describe("QR structure", () => {
   });
 });
 
+describe("encoder choice (lean-qr, see ui/qr.ts)", () => {
+  test("an uppercase invoice goes in alphanumeric mode: 253 characters fit version 9 at M, not 12 as bytes", () => {
+    const text = receiveQrText("bolt11", "lnbcrt300n1p5xyzexample" + "q".repeat(220));
+    expect(text.length).toBe(253);
+    expect(encodeQr(text, "M").version).toBe(9);
+    expect(encodeQr(text.toLowerCase(), "M").version).toBe(12);
+  });
+
+  test("the level is exactly the one asked for, never raised", () => {
+    // 10 alphanumeric characters fit version 1 even at H; M must still say M.
+    expect(formatBitsAt(encodeQr("ABCDEFGHIJ", "M")) ^ 0x5412).toBeLessThan(8 << 10);
+  });
+});
+
 describe("payload text", () => {
   test("bolt11 and bech32 addresses are uppercased into alphanumeric-mode URIs", () => {
     const inv = "lnbc2500n1pexample0qqq";
@@ -148,6 +162,7 @@ describe.skipIf(!zbar)("QR codes decode with zbarimg", () => {
         ["HELLO WORLD", "Q"],
         ["https://example.com/?a=1&b=2", "H"],
         [receiveQrText("bolt11", "lnbc25u1p" + "qpzry9x8gf2tvdw0s3jn54khce6mua7l".repeat(10)), "M"],
+        ["sp1qMixedCase address and UTF-8: zahlung für Jobs ✓", "M"],
       ];
       const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 .-";
       for (const len of [30, 90, 160, 400, 700, 1100, 1600, 2300, 2900]) {
