@@ -73,11 +73,11 @@ export interface WindowProcess {
   close(): Promise<WindowExit>;
 }
 
-/** Starts a window process showing `url`. */
-export function spawnWindow(url: string): WindowProcess {
-  assertDisplay();
+/** Starts a window process showing `url` (`command`: another program in its place, for tests). */
+export function spawnWindow(url: string, command?: string[]): WindowProcess {
+  if (!command) assertDisplay();
   const request: WindowRequest = WindowRequest.parse({ url, title: WINDOW_TITLE, ...WINDOW_SIZE });
-  const proc = Bun.spawn(windowCommand(), { stdin: "pipe", stdout: "inherit", stderr: "inherit", env: windowEnv() });
+  const proc = Bun.spawn(command ?? windowCommand(), { stdin: "pipe", stdout: "inherit", stderr: "inherit", env: windowEnv() });
   proc.stdin.write(JSON.stringify(request) + "\n");
   void proc.stdin.flush();
   const exited = proc.exited.then((code): WindowExit => (proc.signalCode ? { code: null, signal: proc.signalCode } : { code, signal: null }));

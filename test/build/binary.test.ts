@@ -1,14 +1,15 @@
 // The compiled `compute` binary, run from a folder with no node_modules in reach: --version,
-// --headless answering HTTP and serving a job end to end, and the real window under Xvfb.
+// --headless answering HTTP and serving a job end to end, and the real window (a `compute window`
+// process of its own) under Xvfb: what it shows, closing it, a crash of it, the app killed under it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Relay } from "nostr-tools/relay";
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { imageStats, screenshot, startXvfb } from "../fixtures/xvfb.ts";
+import { screenshot, startXvfb } from "../fixtures/xvfb.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean";
@@ -150,39 +151,90 @@ describe("compiled binary", () => {
     expect(r.stderr.toString()).toContain("--headless");
   });
 
-  test("the real window under Xvfb shows the dashboard", async () => {
+  test("the window is a `compute window` process showing the dashboard (PROVIDER panel); the token is in no argv or env; closing it stops the app (exit 0, lock released)", async () => {
     const x = await startXvfb();
     const proc = Bun.spawn([bin, "--port", "0", "--relay", relay.url, "--ollama-url", ollama.url, "--payment-mode", "free"], {
       cwd: dir,
-      env: { ...baseEnv(join(dir, "data")), DISPLAY: x.display },
+      env: { ...baseEnv(join(dir, "data")), DISPLAY: x.display, COMPUTE_WINDOW_DEBUG: "1" },
       stdout: "pipe",
       stderr: "pipe",
     });
+    const err = collect(proc.stderr);
     try {
-      const [, url] = await readUntil(proc.stderr, /also at (http:\/\/\S+)\)/, 15_000);
-      expect(url).toContain("token=");
-      // Give WebKit time to load and render the page, then look at the pixels.
-      const shot = join(ARTIFACTS, "window.png");
-      let stats = { colors: 0, mean: 0 };
-      for (let i = 0; i < 20 && stats.colors < 200; i++) {
-        await Bun.sleep(500);
-        await screenshot(x.display, shot);
-        stats = await imageStats(shot);
-      }
-      // A blank or black window has a handful of colours; the HUD has text, lights and frames.
-      expect(stats.colors).toBeGreaterThan(200);
-      expect(stats.mean).toBeGreaterThan(0.01);
-      expect(stats.mean).toBeLessThan(0.6); // dark HUD, not a white error page
+      const [, url] = await err.waitFor(/also at (http:\/\/\S+)\)/, 15_000);
+      const token = url!.split("token=")[1]!;
+      expect(token).toMatch(/^[0-9a-f]{32,}$/);
+      const win = await windowProcessOf(proc.pid);
+      // The window is the same binary as `compute window`, a child of the app.
+      expect(win.argv).toEqual([bin, "window"]);
+      // It shows the dashboard itself: the PROVIDER panel, not the "Connecting…" splash.
+      await err.waitFor(/compute window: shows .*"PROVIDER"/, 40_000);
+      await screenshot(x.display, join(ARTIFACTS, "window.png"));
+      // The token reaches the window over its stdin: no process's argv holds it, nor the window's
+      // environment (which also lost the vault password the app was started with).
+      for (const p of processes()) expect(p.argv.join(" ")).not.toContain(token);
+      const environ = readFileSync(`/proc/${win.pid}/environ`, "utf8");
+      expect(environ).not.toContain(token);
+      expect(environ).toContain(`DISPLAY=${x.display}`);
+      expect(environ).not.toContain("binary-test-pw");
       // Closing the window (WM_DELETE_WINDOW, as a window manager's close button sends) stops the app.
       await closeWindow(x.display, "Compute");
-      expect(await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
+      expect(await Promise.race([proc.exited, Bun.sleep(15_000).then(() => "still running")])).toBe(0);
+      expect(err.text()).toContain("stopping (window closed)");
       expect(existsSync(join(dir, "data", "compute.lock"))).toBe(false);
+      expect(alive(win.pid)).toBe(false);
     } finally {
       proc.kill("SIGTERM");
       await proc.exited;
       await x.stop();
     }
-  }, 60_000);
+  }, 90_000);
+
+  test("a crashed window process (kill -9) is logged and reopened while the services keep serving; killing the app (kill -9) leaves no window process", async () => {
+    const x = await startXvfb();
+    const proc = Bun.spawn([bin, "--port", "0", "--relay", relay.url, "--ollama-url", ollama.url, "--payment-mode", "free"], {
+      cwd: dir,
+      env: { ...baseEnv(join(dir, "data")), DISPLAY: x.display, COMPUTE_WINDOW_DEBUG: "1", COMPUTE_LOG_LEVEL: "error" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const err = collect(proc.stderr);
+    let reopened: { pid: number } | null = null;
+    try {
+      const [, url] = await err.waitFor(/also at (http:\/\/\S+)\)/, 15_000);
+      const base = url!.replace(/\/\?token=.*$/, "");
+      const auth = { authorization: `Bearer ${url!.split("token=")[1]}` };
+      const first = await windowProcessOf(proc.pid);
+      await err.waitFor(/compute window: shows .*"PROVIDER"/, 40_000);
+
+      process.kill(first.pid, "SIGKILL");
+      const afterCrash = err.text().length;
+      await err.waitFor(/the window was killed \(SIGKILL\); the services keep running\. Reopening it \(1 of 3\)/, 10_000);
+      expect(err.text()).toMatch(/"level":"error","service":"window","msg":"window process crashed"/); // logged
+      // The services never stopped: HTTP and the API answer while the window is away.
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/api/state`, { headers: auth })).status).toBe(200);
+      reopened = await windowProcessOf(proc.pid, first.pid);
+      expect(reopened.pid).not.toBe(first.pid);
+      // The reopened window shows the dashboard again.
+      await err.waitFor(/compute window: shows .*"PROVIDER"/, 40_000, afterCrash);
+      expect(proc.exitCode).toBeNull();
+
+      // The app dies without a chance to clean up: its window goes with it (it watches the pipe).
+      const family = descendantsOf(reopened.pid);
+      expect(family.length).toBeGreaterThan(0); // WebKit's own processes
+      proc.kill("SIGKILL");
+      await proc.exited;
+      await waitUntil(() => !alive(reopened!.pid), 10_000, "the window process outlived the app");
+      await waitUntil(() => family.every((pid) => !alive(pid)), 15_000, "WebKit processes of the window outlived it");
+      expect(processes().filter((p) => p.argv[0] === bin)).toEqual([]);
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      if (reopened && alive(reopened.pid)) process.kill(reopened.pid, "SIGKILL");
+      await x.stop();
+    }
+  }, 120_000);
 
   test("a second `compute` opens a window on the running one instead of starting another", async () => {
     const x = await startXvfb();
@@ -191,18 +243,17 @@ describe("compiled binary", () => {
     let second: ReturnType<typeof Bun.spawn> | null = null;
     try {
       const [, url] = await readUntil(first.stdout, /Dashboard: (http:\/\/\S+)/, 15_000);
-      second = Bun.spawn([bin, "--port", "0"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
-      await readUntil(second.stderr as ReadableStream<Uint8Array>, /already running \(pid \d+\); opening its dashboard/, 15_000);
-      const shot = join(ARTIFACTS, "window-second.png");
-      let stats = { colors: 0, mean: 0 };
-      for (let i = 0; i < 20 && stats.colors < 200; i++) {
-        await Bun.sleep(500);
-        await screenshot(x.display, shot);
-        stats = await imageStats(shot);
-      }
-      expect(stats.colors).toBeGreaterThan(200);
+      const token = url!.split("token=")[1]!;
+      second = Bun.spawn([bin, "--port", "0"], { cwd: dir, env: { ...env, COMPUTE_WINDOW_DEBUG: "1" }, stdout: "pipe", stderr: "pipe" });
+      const err = collect(second.stderr as ReadableStream<Uint8Array>);
+      await err.waitFor(/already running \(pid \d+\); opening its dashboard/, 15_000);
+      const win = await windowProcessOf(second.pid);
+      expect(win.argv).toEqual([bin, "window"]);
+      await err.waitFor(/compute window: shows .*"PROVIDER"/, 40_000);
+      await screenshot(x.display, join(ARTIFACTS, "window-second.png"));
+      for (const p of processes()) expect(p.argv.join(" ")).not.toContain(token);
       await closeWindow(x.display, "Compute");
-      expect(await Promise.race([second.exited, Bun.sleep(10_000).then(() => "still running")])).toBe(0);
+      expect(await Promise.race([second.exited, Bun.sleep(15_000).then(() => "still running")])).toBe(0);
       // The first instance is untouched.
       expect((await fetch(url!.replace(/\/\?token=.*$/, "/healthz"))).status).toBe(200);
     } finally {
@@ -211,11 +262,94 @@ describe("compiled binary", () => {
       await first.exited;
       await x.stop();
     }
-  }, 60_000);
+  }, 90_000);
 });
 
 async function closeWindow(display: string, title: string): Promise<void> {
   const p = Bun.spawn(["/usr/bin/python3", join(import.meta.dir, "../fixtures/x-close-window.py"), title], { env: { ...process.env, DISPLAY: display }, stdout: "pipe", stderr: "pipe" });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0 || !out.includes("sent")) throw new Error(`could not close the window: ${await new Response(p.stderr).text()}`);
+}
+
+/** Everything a stream says, kept as it comes, so several waits in a row miss nothing. */
+function collect(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })().catch(() => {});
+  return {
+    text: () => text,
+    /** Waits for `pattern` in what came after the first `from` characters. */
+    async waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpMatchArray> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = text.slice(from).match(pattern);
+        if (m) return m;
+        if (Date.now() > deadline) throw new Error(`pattern ${pattern} not seen in: ${text.slice(-1500)}`);
+        await Bun.sleep(100);
+      }
+    },
+  };
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(what);
+    await Bun.sleep(100);
+  }
+}
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  argv: string[];
+}
+
+/** Every process this user can see, from /proc: pid, parent and argv. */
+function processes(): Proc[] {
+  const out: Proc[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0").filter(Boolean);
+      out.push({ pid: Number(name), ppid, argv });
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    // A zombie still answers kill(0); /proc says whether it is one.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function descendantsOf(pid: number): number[] {
+  const all = processes();
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of all.filter((x) => x.ppid === p)) {
+      out.push(c.pid);
+      walk(c.pid);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** The `compute window` child of `parent` (other than `not`), once it exists. */
+async function windowProcessOf(parent: number, not?: number): Promise<Proc> {
+  for (let i = 0; i < 150; i++) {
+    const win = processes().find((p) => p.ppid === parent && p.argv[1] === "window" && p.pid !== not);
+    if (win) return win;
+    await Bun.sleep(100);
+  }
+  throw new Error(`no window process under pid ${parent}`);
 }
