@@ -11,7 +11,7 @@ import { Ledger } from "../ledger/ledger.ts";
 import { paths } from "../paths.ts";
 import type { SendPreview, SendResult, WalletPayment } from "../server/controller.ts";
 import { InstanceLock, readLock } from "../util/lock.ts";
-import { checkDestination } from "../wallet/payments.ts";
+import { checkDestination, newestReceived } from "../wallet/payments.ts";
 import { DEPOSIT_DESCRIPTION, SentRecord, isDeposit, type Wallet } from "../wallet/wallet.ts";
 import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword } from "./common.ts";
 
@@ -225,7 +225,7 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
       return { id: r.id, status: r.status, amountSats: r.amountSats, feeSats: r.feeSats };
     },
     async history(limit) {
-      const received = (await w.listPayments()).reverse().slice(0, limit);
+      const received = await newestReceived(w, limit);
       const sent = await w.listSent({ limit });
       // What compute booked (job, invoice or zap) is in its ledger; anything else isn't booked yet.
       const ledger = existsSync(p.ledger) ? Ledger.open(p.ledger) : null;

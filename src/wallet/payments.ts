@@ -1,15 +1,23 @@
 // Payment detection: connects the wallet's receives to the jobs that asked for them. A payment is
 // matched by the exact bolt11 we issued or its payment hash, and credited exactly once (the
 // ledger's unique payment id and payment hash), whether it arrives as an SDK event, through
-// reconciliation with listPayments (payments that landed while we were down produce no event),
-// or as a zap (NIP-57) of one of a job's events.
+// reconciliation (payments that landed while we were down produce no event), or as a zap (NIP-57)
+// of one of a job's events.
 //
-// Zaps: a kind 9735 receipt is only a claim — anyone can sign one. It counts for a job only when
-// (1) its invoice is bound to the zap request (the invoice's description hash is the sha256 of the
-// zap request, NIP-57 appendix F), (2) the zap request (signed by the payer) names one of our
-// events for that job and p-tags us, and (3) our own wallet received a payment for that invoice.
-// The wallet is the only source of truth about money; the receipt only says which job it was for.
+// Reconciliation reads the wallet newest first, one page at a time, down to the payments it has
+// already seen (with an hour of overlap for payments that complete out of order): its cost grows
+// with the payments that are new, not with the history.
+//
+// Zaps: a kind 9735 receipt is only a claim — anyone can sign one, and whoever publishes it writes
+// its bolt11. A payment counts for a job on a zap only when (1) the receipt is signed by the
+// `nostrPubkey` of our own Lightning address's LNURL-pay endpoint, when that names one; (2) the
+// zap request (signed by the payer) names one of our events for that job and p-tags us; and
+// (3) OUR WALLET's own record of the payment — the invoice as the wallet stores it, or the zap
+// request the wallet keeps with it — commits to that zap request (description hash = sha256 of the
+// request, NIP-57 appendix F) for the amount it asks. A payment already booked for a deposit or
+// another job is never relinked on a receipt's word. The receipt only says which job it was for.
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -19,7 +27,7 @@ import type { EnginePayments } from "../jobs/engine.ts";
 import { parseZapReceipt, NostrEvent, Hex64 } from "../nostr/nip90.ts";
 import { decodeBolt11 } from "./bolt11.ts";
 import { PaymentReceived } from "./events.ts";
-import { isDeposit, type ReceivedPayment, type Wallet } from "./wallet.ts";
+import { isDeposit, type LightningAddress, type ReceivedPayment, type Wallet } from "./wallet.ts";
 
 const log = createLogger("payments");
 
@@ -32,10 +40,26 @@ export const DEFAULT_WALLET_CALL_MS = 15_000;
  * receive waits this long for its receipt before it is booked as a plain receive (no job).
  */
 export const DEFAULT_ZAP_GRACE_MS = 30_000;
-/** Zap claims remembered while their payment hasn't shown up in the wallet yet. */
-const MAX_CLAIMS = 10_000;
-/** One wallet listing serves all zap receipts arriving in a burst. */
-const LIST_CACHE_MS = 1_000;
+/**
+ * Zap claims remembered while their payment hasn't shown up in the wallet yet: at most this many,
+ * each for at most CLAIM_TTL_MS (a receipt is published after the payment settles, so the wallet
+ * sees it within seconds). When full, new claims are not remembered: old ones are never pushed out.
+ */
+const MAX_CLAIMS = 2_000;
+const MAX_CLAIMS_PER_HASH = 4;
+const CLAIM_TTL_MS = 10 * 60_000;
+/** Receipts naming payments we haven't seen look the wallet up at most this often (one incremental pass). */
+const ZAP_LOOKUP_MS = 1_000;
+/** Reconciliation reads pages of this many receives, newest first. */
+const PAGE = 100;
+/** ...down to this far below the newest payment seen before: payments that complete out of order. */
+export const RECONCILE_OVERLAP_MS = 60 * 60_000;
+/** The LNURL-pay endpoint's nostrPubkey: learned once, kept this long; a failed fetch is retried after a minute. */
+const ZAPPER_TTL_MS = 60 * 60_000;
+const ZAPPER_RETRY_MS = 60_000;
+const ZAPPER_FETCH_MS = 5_000;
+/** Zap requests the wallet kept with recent payments (by payment id), for a receipt that comes after the booking. */
+const MAX_KEPT_REQUESTS = 1_000;
 
 export type PaymentSourceIn = "invoice" | "zap";
 
@@ -50,6 +74,10 @@ export interface ZapClaim {
   amountMsats: number;
   /** The zapper (the zap request's author). */
   sender: string;
+  /** The zap request exactly as the receipt carries it (its sha256 is what an invoice commits to). */
+  zapRequest: string;
+  /** Who signed the receipt (NIP-57: the LNURL server's nostrPubkey). */
+  signer: string;
 }
 
 /** What became of a zap receipt. */
@@ -58,12 +86,14 @@ export type ZapOutcome =
   | "linked" // the payment was already booked as a plain receive: the job is now known to be paid
   | "waiting" // the wallet hasn't seen the payment yet: it is booked for the job when it arrives
   | "already" // this payment was already booked for this job
-  | "rejected"; // the receipt names a payment that belongs to something else
+  | "rejected"; // not our zapper's receipt, or the payment belongs to something else or doesn't commit to the zap request
 
 /**
  * Reads a kind 9735 zap receipt addressed to `ourPubkey` and checks what can be checked without
  * the wallet: a validly signed zap request (kind 9734) inside, which p-tags us and e-tags the
  * zapped event, and an invoice that is bound to that zap request. Pure; a reason on failure.
+ * The receipt's invoice proves nothing (its publisher made it): Payments.zapReceived checks the
+ * wallet's own record of the payment.
  */
 export function readZapClaim(event: unknown, ourPubkey: string): { ok: true; claim: ZapClaim } | { ok: false; reason: string } {
   const receipt = parseZapReceipt(event);
@@ -98,8 +128,60 @@ export function readZapClaim(event: unknown, ourPubkey: string): { ok: true; cla
   if (invoice.amountMsats === null) return { ok: false, reason: "the zap invoice has no amount" };
   return {
     ok: true,
-    claim: { receiptId: shape.id, eventId: es[0]!, bolt11: receipt.bolt11, paymentHash: invoice.paymentHash, amountMsats: invoice.amountMsats, sender: receipt.sender },
+    claim: {
+      receiptId: shape.id,
+      eventId: es[0]!,
+      bolt11: receipt.bolt11,
+      paymentHash: invoice.paymentHash,
+      amountMsats: invoice.amountMsats,
+      sender: receipt.sender,
+      zapRequest: description,
+      signer: shape.pubkey.toLowerCase(),
+    },
   };
+}
+
+/**
+ * Whether the wallet's OWN record of a payment commits to `zapRequest`: the invoice the wallet
+ * stored has description hash sha256(zapRequest) (or the request itself as description), or the
+ * wallet kept exactly this zap request with the payment; and what was paid covers the amount the
+ * zap request asks (to the whole sat) and the invoice's own amount.
+ */
+export function walletCommitsToZap(rec: { amountMsats: number; bolt11: string | null; zapRequest?: string | null }, zapRequest: string): boolean {
+  const sha = createHash("sha256").update(zapRequest, "utf8").digest("hex");
+  let bound = false;
+  let invoiceMsats: number | null = null;
+  if (rec.bolt11) {
+    try {
+      const inv = decodeBolt11(rec.bolt11);
+      invoiceMsats = inv.amountMsats;
+      bound = inv.descriptionHash !== null ? inv.descriptionHash === sha : inv.description === zapRequest;
+    } catch {
+      bound = false;
+    }
+  }
+  if (!bound && typeof rec.zapRequest === "string") bound = rec.zapRequest === zapRequest;
+  if (!bound) return false;
+  if (invoiceMsats !== null && rec.amountMsats < invoiceMsats) return false;
+  let asked: number | null = null;
+  try {
+    const tag = (JSON.parse(zapRequest) as { tags?: unknown }).tags;
+    const amount = Array.isArray(tag) ? tag.find((t) => Array.isArray(t) && t[0] === "amount")?.[1] : undefined;
+    if (typeof amount === "string" && /^\d{1,15}$/.test(amount)) asked = Number(amount);
+  } catch {
+    return false;
+  }
+  // To the whole sat: an LNURL server may round a request for some msats down.
+  if (asked !== null && rec.amountMsats < Math.floor(asked / 1000) * 1000) return false;
+  return true;
+}
+
+const ZapperInfo = z.object({ allowsNostr: z.boolean().optional(), nostrPubkey: z.string().optional() });
+
+interface PendingClaim {
+  jobId: string;
+  zapRequest: string;
+  at: number;
 }
 
 /** Rejects with a sentence when the wallet doesn't answer in time. */
@@ -133,12 +215,19 @@ export class Payments implements EnginePayments {
   private waiters = new Map<string, Waiter>();
   /** Receives with no job yet, held while a zap receipt may still name one (by payment id). */
   private deferred = new Map<string, { p: ReceivedPayment; timer: ReturnType<typeof setTimeout> }>();
-  /** Zap receipts whose payment the wallet hasn't shown yet: payment hash → job id. */
-  private claims = new Map<string, string>();
+  /** Zap receipts whose payment the wallet hasn't shown yet: payment hash → the claims naming it. */
+  private claims = new Map<string, PendingClaim[]>();
+  private claimCount = 0;
+  /** Zap requests the wallet kept with recent payments, by payment id (for linkLate). */
+  private keptRequests = new Map<string, string>();
+  /** Newest receive time seen by a complete reconciliation; undefined until read from the ledger. */
+  private highWater: number | null | undefined = undefined;
+  private lookup: { at: number; done: Promise<unknown> } | null = null;
+  private lightningAddress: LightningAddress | null = null;
+  private zapper: { url: string; pubkey: string | null; until: number; pending: Promise<string | null> | null } | null = null;
   private unsubs: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private reconciling: Promise<number> | null = null;
-  private listing: { at: number; list: Promise<ReceivedPayment[]> } | null = null;
   private zapWatch = false;
   private running = false;
   private readonly now: () => number;
@@ -274,12 +363,14 @@ export class Payments implements EnginePayments {
         job = ledger.getJob(jobHint);
       } else {
         job = ledger.findJobByInvoice({ bolt11: p.bolt11, paymentHash: hash });
-        const claimed = !job && hash ? this.claims.get(hash) : undefined;
+        // A receipt came first: the job it names, if the wallet's own record commits to its zap request.
+        const claimed = !job && hash ? this.claims.get(hash)?.find((c) => walletCommitsToZap(p, c.zapRequest)) : undefined;
         if (claimed) {
-          job = ledger.getJob(claimed);
+          job = ledger.getJob(claimed.jobId);
           source = "zap";
         }
       }
+      if (p.zapRequest) this.keepRequest(p.id, p.zapRequest);
       // The owner's own deposit (an invoice made by RECEIVE, or a Spark or on-chain transfer, which
       // no customer or zap uses) is booked as "other": money in, but not earnings.
       if (!job && isDeposit(p)) source = "other";
@@ -299,7 +390,7 @@ export class Payments implements EnginePayments {
         markJobPaid: covers,
       });
       this.undefer(p.id);
-      if (hash) this.claims.delete(hash);
+      if (hash) this.forgetClaims(hash);
       if (fresh) {
         if (job && !covers && job.amountMsats !== null) {
           log.warn("a payment for a job was less than its price; booked, but the job is not paid", { paymentId: p.id, jobId: job.id, amountMsats: p.amountMsats, priceMsats: job.amountMsats });
@@ -339,9 +430,7 @@ export class Payments implements EnginePayments {
     if (!w || w.view().state !== "ready") return Promise.resolve(0);
     this.reconciling ??= (async () => {
       try {
-        const list = await bounded(w.listPayments(), this.callMs, "listing payments");
-        let fresh = 0;
-        for (const p of list) if (this.credit(p, "invoice")) fresh++;
+        const fresh = await this.pass(w);
         if (fresh) log.info("reconciled payments", { fresh });
         return fresh;
       } catch (err) {
@@ -355,6 +444,36 @@ export class Payments implements EnginePayments {
   }
 
   /**
+   * One reconciliation pass: newest first, page by page, down to a page that reaches below the
+   * newest payment the last complete pass saw (less RECONCILE_OVERLAP_MS), or the end of the
+   * history. With nothing new that is one page however long the history; the first pass on an
+   * empty ledger reads it all, once.
+   */
+  private async pass(w: Wallet): Promise<number> {
+    let fresh = 0;
+    if (!w.receivedPage) {
+      // A wallet that can only list everything (test wallets): read it whole.
+      for (const p of await bounded(w.listPayments(), this.callMs, "listing payments")) if (this.credit(p, "invoice")) fresh++;
+      return fresh;
+    }
+    if (this.highWater === undefined) this.highWater = this.opts.ledger.payments({ limit: 1 })[0]?.receivedAt ?? null;
+    const floor = this.highWater === null ? -Infinity : this.highWater - RECONCILE_OVERLAP_MS;
+    let newest = this.highWater ?? -Infinity;
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await bounded(w.receivedPage({ offset, limit: PAGE }), this.callMs, "listing payments");
+      let below = false;
+      for (const p of page.payments) {
+        if (this.credit(p, "invoice")) fresh++;
+        if (p.receivedAt > newest) newest = p.receivedAt;
+        if (p.receivedAt < floor) below = true;
+      }
+      if (page.end || below || page.payments.length === 0) break;
+    }
+    if (Number.isFinite(newest)) this.highWater = newest;
+    return fresh;
+  }
+
+  /**
    * NIP-57: zaps reach us only through a Lightning address. True when the wallet has one; while
    * true, receives that match no invoice wait briefly for their receipt (see DEFAULT_ZAP_GRACE_MS).
    */
@@ -362,56 +481,114 @@ export class Payments implements EnginePayments {
     const w = this.opts.wallet;
     let on = false;
     if (w && w.view().state === "ready") {
-      if (w.view().lightningAddress) on = true;
-      else on = (await bounded(w.getLightningAddress(), this.callMs, "reading the Lightning address").catch(() => null)) !== null;
+      const la = await bounded(w.getLightningAddress(), this.callMs, "reading the Lightning address").catch(() => undefined);
+      if (la !== undefined) this.lightningAddress = la;
+      on = la === undefined ? Boolean(w.view().lightningAddress) : la !== null;
+      if (la) void this.zapperPubkey();
     }
     this.zapWatch = on;
     return on;
   }
 
   /**
+   * NIP-57: the `nostrPubkey` of our Lightning address's LNURL-pay endpoint, which signs our zap
+   * receipts; null when the endpoint names none or can't be read (then the wallet's own record
+   * alone decides). Read once (bounded by a timeout) and kept; a failed read is retried later.
+   */
+  async zapperPubkey(): Promise<string | null> {
+    const url = this.lightningAddress?.payUrl ?? null;
+    if (!url) return null;
+    const t = this.now();
+    const z = this.zapper;
+    if (z && z.url === url) {
+      if (z.pending) return z.pending;
+      if (t < z.until) return z.pubkey;
+    }
+    const entry: NonNullable<typeof this.zapper> = { url, pubkey: null, until: 0, pending: null };
+    entry.pending = (async () => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(ZAPPER_FETCH_MS), headers: { accept: "application/json" } });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const text = await res.text();
+        if (text.length > 64 * 1024) throw new Error("answer too large");
+        const info = ZapperInfo.safeParse(JSON.parse(text));
+        if (!info.success) throw new Error("not an LNURL-pay answer");
+        const pk = info.data.nostrPubkey?.toLowerCase();
+        entry.pubkey = info.data.allowsNostr === true && pk && Hex64.safeParse(pk).success ? pk : null;
+        entry.until = this.now() + ZAPPER_TTL_MS;
+        if (entry.pubkey) log.debug("zap receipts must be signed by our LNURL server's key", { nostrPubkey: entry.pubkey });
+      } catch (err) {
+        entry.pubkey = null;
+        entry.until = this.now() + ZAPPER_RETRY_MS;
+        log.warn("could not read our LNURL-pay endpoint's nostrPubkey; zaps are checked against the wallet alone for now", { err: errorMessage(err) });
+      } finally {
+        entry.pending = null;
+      }
+      return entry.pubkey;
+    })();
+    this.zapper = entry;
+    return entry.pending;
+  }
+
+  /**
    * A checked zap claim (readZapClaim) naming one of `jobId`'s events. Credits the job only when
-   * the wallet received the claimed invoice; otherwise remembers the claim so that the payment,
-   * if it ever arrives, is booked for the job. A forged receipt therefore never moves money.
+   * the receipt is our zapper's (where our LNURL endpoint names one) and the wallet's own record
+   * of the payment commits to the claim's zap request; a payment the wallet hasn't shown yet is
+   * looked up at most once a second (an incremental pass), then the claim is remembered (bounded)
+   * so that the payment, if it arrives and commits, is booked for the job. A forged receipt
+   * therefore never moves money, nor relabels a payment booked for something else.
    */
   async zapReceived(claim: ZapClaim, jobId: string): Promise<ZapOutcome> {
     const ledger = this.opts.ledger;
     const hash = claim.paymentHash.toLowerCase();
     const job = ledger.getJob(jobId);
-    if (!job) return "rejected";
+    if (!job || typeof claim.zapRequest !== "string") return "rejected";
+    const zapper = await this.zapperPubkey();
+    if (zapper !== null && claim.signer?.toLowerCase() !== zapper) {
+      log.debug("zap receipt not signed by our LNURL server", { receiptId: claim.receiptId });
+      return "rejected";
+    }
     // Our own invoice for some job: never a zap invoice (those are made for the zap request).
-    const invoiceOf = ledger.findJobByInvoice({ bolt11: claim.bolt11, paymentHash: hash });
+    const invoiceOf = ledger.findJobByInvoice({ paymentHash: hash });
     if (invoiceOf) return invoiceOf.id === jobId ? "already" : "rejected";
-    const booked = ledger.findPaymentByHash(hash);
-    if (booked) {
-      if (booked.jobId === jobId) return "already";
-      if (booked.jobId !== null) return "rejected";
-      // Booked as a plain receive because the receipt came after the grace: the money already
-      // counts (once); the job learns it was paid.
-      return this.linkLate(job, booked.amountMsats, booked.id);
-    }
-    this.rememberClaim(hash, jobId);
-    const held = [...this.deferred.values()].find((d) => paymentHashOf(d.p) === hash);
-    if (held) {
-      this.credit(held.p, "zap", jobId);
-      return "credited";
-    }
-    let list: ReceivedPayment[];
+    const settle = (): ZapOutcome | null => {
+      const booked = ledger.findPaymentByHash(hash);
+      if (booked) {
+        if (booked.jobId === jobId) return "already";
+        // Another job's, or the owner's deposit ("other"): never relinked on a receipt's word.
+        if (booked.jobId !== null || booked.source !== "invoice") return "rejected";
+        // Booked as a plain receive because the receipt came after the grace: the money already
+        // counts (once); the job learns it was paid, if the wallet's record says it was its zap.
+        const record = { amountMsats: booked.amountMsats, bolt11: booked.bolt11, zapRequest: this.keptRequests.get(booked.id) ?? null };
+        return walletCommitsToZap(record, claim.zapRequest) ? this.linkLate(job, booked.amountMsats, booked.id) : "rejected";
+      }
+      const held = [...this.deferred.values()].find((d) => paymentHashOf(d.p) === hash);
+      if (held) {
+        if (!walletCommitsToZap(held.p, claim.zapRequest)) return "rejected";
+        this.credit(held.p, "zap", jobId);
+        return ledger.findPaymentByHash(hash)?.jobId === jobId ? "credited" : "rejected";
+      }
+      return null;
+    };
+    const now = settle();
+    if (now) return now;
+    // Not in the wallet as far as we know: one incremental look (shared by every receipt of the
+    // second), then remember the claim for when the payment arrives.
     try {
-      list = await this.recentPayments();
+      await this.lookUp();
     } catch (err) {
       log.warn("could not look the zap's payment up in the wallet", { receiptId: claim.receiptId, err: errorMessage(err) });
-      return "waiting";
     }
-    const p = list.find((x) => paymentHashOf(x) === hash);
-    if (!p) return "waiting";
-    return this.credit(p, "zap", jobId) ? "credited" : ledger.findPaymentByHash(hash)?.jobId === jobId ? "already" : "rejected";
+    const after = settle();
+    if (after) return after;
+    this.rememberClaim(hash, { jobId, zapRequest: claim.zapRequest, at: this.now() });
+    return "waiting";
   }
 
   private linkLate(job: JobRow, amountMsats: number, paymentId: string): ZapOutcome {
     const ledger = this.opts.ledger;
     // The money already counts once; now it also counts for this job (and its model).
-    ledger.linkPayment(paymentId, job.id, "zap");
+    if (!ledger.linkPayment(paymentId, job.id, "zap")) return ledger.getPayment(paymentId)?.jobId === job.id ? "already" : "rejected";
     const covers = job.amountMsats !== null && amountMsats >= job.amountMsats;
     if (covers && (job.status === "payment-required" || job.status === "received")) {
       ledger.updateJob(job.id, { status: "paid" });
@@ -422,25 +599,68 @@ export class Payments implements EnginePayments {
     return "linked";
   }
 
-  private rememberClaim(hash: string, jobId: string): void {
-    this.claims.delete(hash);
-    this.claims.set(hash, jobId);
-    if (this.claims.size > MAX_CLAIMS) this.claims.delete(this.claims.keys().next().value!);
+  /** Remembers a claim for a payment not seen yet; when full (a flood), new claims are dropped, never old ones. */
+  private rememberClaim(hash: string, claim: PendingClaim): void {
+    const list = this.claims.get(hash) ?? [];
+    if (list.some((c) => c.jobId === claim.jobId && c.zapRequest === claim.zapRequest)) return;
+    if (this.claimCount >= MAX_CLAIMS) this.pruneClaims();
+    if (this.claimCount >= MAX_CLAIMS || list.length >= MAX_CLAIMS_PER_HASH) {
+      log.debug("too many zap claims waiting for their payment; not remembering this one", { jobId: claim.jobId });
+      return;
+    }
+    list.push(claim);
+    this.claims.set(hash, list);
+    this.claimCount++;
   }
 
-  /** The wallet's receives, shared by receipts arriving together. */
-  private recentPayments(): Promise<ReceivedPayment[]> {
+  private forgetClaims(hash: string): void {
+    const list = this.claims.get(hash);
+    if (!list) return;
+    this.claims.delete(hash);
+    this.claimCount -= list.length;
+  }
+
+  private pruneClaims(): void {
+    const oldest = this.now() - CLAIM_TTL_MS;
+    for (const [hash, list] of this.claims) {
+      const kept = list.filter((c) => c.at >= oldest);
+      this.claimCount -= list.length - kept.length;
+      if (kept.length) this.claims.set(hash, kept);
+      else this.claims.delete(hash);
+    }
+  }
+
+  private keepRequest(paymentId: string, zapRequest: string): void {
+    if (zapRequest.length > 64 * 1024) return;
+    this.keptRequests.delete(paymentId);
+    this.keptRequests.set(paymentId, zapRequest);
+    if (this.keptRequests.size > MAX_KEPT_REQUESTS) this.keptRequests.delete(this.keptRequests.keys().next().value!);
+  }
+
+  /** An incremental reconciliation on behalf of zap receipts, at most once per ZAP_LOOKUP_MS. */
+  private lookUp(): Promise<unknown> {
     const w = this.opts.wallet;
     if (!w || w.view().state !== "ready") return Promise.reject(new AppError("unavailable", "the wallet is not ready"));
     const t = this.now();
-    if (this.listing && t - this.listing.at < LIST_CACHE_MS) return this.listing.list;
-    const list = bounded(w.listPayments(), this.callMs, "listing payments");
-    this.listing = { at: t, list };
-    list.catch(() => {
-      if (this.listing?.list === list) this.listing = null;
-    });
-    return list;
+    if (this.lookup && t - this.lookup.at < ZAP_LOOKUP_MS) return this.lookup.done;
+    const done = this.reconcile();
+    this.lookup = { at: t, done };
+    return done;
   }
+}
+
+/** The wallet's newest `limit` receives, newest first, reading only the pages they fill (for history). */
+export async function newestReceived(w: Wallet, limit: number): Promise<ReceivedPayment[]> {
+  const n = Math.max(0, Math.floor(limit));
+  if (n === 0) return [];
+  if (!w.receivedPage) return (await w.listPayments()).reverse().slice(0, n);
+  const out: ReceivedPayment[] = [];
+  for (let offset = 0; out.length < n; offset += PAGE) {
+    const page = await w.receivedPage({ offset, limit: PAGE });
+    out.push(...page.payments);
+    if (page.end) break;
+  }
+  return out.slice(0, n);
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   type ParsedInput,
   type PreparedSend,
   type ReceiveAddress,
+  type ReceivedPage,
   type ReceivedPayment,
   type SentPayment,
   type SentRecord,
@@ -164,9 +165,13 @@ export function toReceivedPayment(p: Sdk.Payment): ReceivedPayment | null {
   const ts = typeof p.timestamp === "number" && Number.isFinite(p.timestamp) ? p.timestamp : 0;
   let bolt11: string | null = null;
   let paymentHash: string | null = null;
+  let zapRequest: string | null = null;
   const d = p.details;
   if (d?.type === "lightning") {
     bolt11 = typeof d.invoice === "string" ? d.invoice : null;
+    // The zap request our LNURL server handed the wallet with this payment (NIP-57).
+    const zr: unknown = d.lnurlReceiveMetadata?.nostrZapRequest;
+    zapRequest = typeof zr === "string" && zr.length > 0 && zr.length <= 64 * 1024 ? zr : null;
     paymentHash = typeof d.htlcDetails?.paymentHash === "string" ? d.htlcDetails.paymentHash : null;
     if (!paymentHash && bolt11) {
       try {
@@ -176,7 +181,7 @@ export function toReceivedPayment(p: Sdk.Payment): ReceivedPayment | null {
   } else if (d?.type === "spark" && typeof d.htlcDetails?.paymentHash === "string") {
     paymentHash = d.htlcDetails.paymentHash;
   }
-  return { id: p.id, amountMsats: amountSats * 1000, bolt11, paymentHash, receivedAt: Math.round(ts * 1000) };
+  return { id: p.id, amountMsats: amountSats * 1000, bolt11, paymentHash, receivedAt: Math.round(ts * 1000), zapRequest };
 }
 
 /** A send (completed, pending or failed), as our type; null for receives, tokens and anything malformed. */
@@ -550,6 +555,27 @@ export class SparkWallet implements Wallet {
     return out;
   }
 
+  /** One SDK page of completed receives, newest first (see Wallet.receivedPage). */
+  async receivedPage(opts: { offset: number; limit: number }): Promise<ReceivedPage> {
+    const offset = Math.floor(opts.offset);
+    const limit = Math.floor(opts.limit);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > 100) {
+      throw new AppError("invalid_input", "receivedPage needs an offset >= 0 and a limit of 1-100");
+    }
+    const res = await this.call("Listing payments", (sdk) =>
+      sdk.listPayments({ typeFilter: ["receive"], statusFilter: ["completed"], assetFilter: { type: "bitcoin" }, sortAscending: false, offset, limit }),
+    );
+    const raw = Array.isArray(res?.payments) ? res.payments : [];
+    const payments: ReceivedPayment[] = [];
+    for (const p of raw) {
+      const r = toReceivedPayment(p);
+      if (r) payments.push(r);
+      else log.debug("skipped a payment while listing", { id: (p as { id?: unknown })?.id });
+    }
+    // The end is where the SDK's page runs short, whatever was skipped in it.
+    return { payments, end: raw.length < limit };
+  }
+
   async listSent(opts: { limit?: number } = {}): Promise<SentRecord[]> {
     const limit = Math.min(Math.max(Math.floor(opts.limit ?? 50), 0), 1000);
     if (limit === 0) return [];
@@ -779,5 +805,11 @@ export class SparkWallet implements Wallet {
 function toLightningAddress(info: Sdk.LightningAddressInfo): LightningAddress {
   if (typeof info?.lightningAddress !== "string") throw new AppError("internal", "The wallet returned a malformed Lightning address");
   const lnurl: unknown = info.lnurl?.bech32;
-  return { address: info.lightningAddress, username: String(info.username ?? info.lightningAddress.split("@")[0]), lnurl: typeof lnurl === "string" ? lnurl : null };
+  const url: unknown = info.lnurl?.url;
+  return {
+    address: info.lightningAddress,
+    username: String(info.username ?? info.lightningAddress.split("@")[0]),
+    lnurl: typeof lnurl === "string" ? lnurl : null,
+    payUrl: typeof url === "string" && /^https?:\/\//i.test(url) ? url : null,
+  };
 }

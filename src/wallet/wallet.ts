@@ -53,8 +53,21 @@ export const ReceivedPayment = z.object({
   bolt11: z.string().nullable(),
   paymentHash: z.string().nullable(),
   receivedAt: z.number().int(),
+  /**
+   * The NIP-57 zap request the LNURL server handed the wallet with this payment (the SDK's LNURL
+   * receive metadata), if any. With `bolt11` (the invoice as the wallet stores it) this is the
+   * wallet's OWN record of what the payment was for; a zap counts for a job only when that record
+   * commits to the zap request (payments.ts), never on what a receipt says.
+   */
+  zapRequest: z.string().nullable().optional(),
 });
 export type ReceivedPayment = z.infer<typeof ReceivedPayment>;
+
+/** One page of receives, newest first. `end`: the wallet has nothing older than this page. */
+export interface ReceivedPage {
+  payments: ReceivedPayment[];
+  end: boolean;
+}
 
 export const ReceiveAddress = z.object({
   /** A Spark address (payable from Spark wallets) or a bitcoin deposit address. */
@@ -146,6 +159,8 @@ export const LightningAddress = z.object({
   username: z.string(),
   /** The bech32 LNURL of the same pay endpoint. */
   lnurl: z.string().nullable(),
+  /** The LNURL-pay endpoint itself (https), where NIP-57's `nostrPubkey` (who signs our zap receipts) is read. */
+  payUrl: z.string().nullable().optional(),
 });
 export type LightningAddress = z.infer<typeof LightningAddress>;
 
@@ -174,8 +189,15 @@ export interface Wallet {
   onPayment(cb: (p: ReceivedPayment) => void): () => void;
   /** The wallet caught up with the network: a good moment to reconcile with listPayments. */
   onSynced(cb: () => void): () => void;
-  /** Completed incoming payments, oldest first; `since` is unix ms. For reconciliation. */
+  /** Completed incoming payments, oldest first; `since` is unix ms. Pages through the whole history: prefer receivedPage. */
   listPayments(opts?: { since?: number }): Promise<ReceivedPayment[]>;
+  /**
+   * One page of completed incoming payments, NEWEST first (one SDK page read). Reconciliation,
+   * the zap lookup and history read from the top down to what they already know, so their cost
+   * grows with the new payments, not with the history. `limit` 1–100. A wallet without it is read
+   * whole with listPayments (test wallets only).
+   */
+  receivedPage?(opts: { offset: number; limit: number }): Promise<ReceivedPage>;
   /** Payments sent, newest first (at most `limit`, default 50); pending and failed ones too. */
   listSent(opts?: { limit?: number }): Promise<SentRecord[]>;
   prepareSend(req: PrepareSendRequest): Promise<PreparedSend>;
