@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import type { BunPlugin } from "bun";
 import { buildUi } from "./ui/build.ts";
 import { sparkPlugin } from "./src/wallet/spark-plugin.ts";
+import { breezKeyDefine } from "./src/wallet/breez-key.ts";
 
 const ROOT = import.meta.dir;
 const DIST = join(ROOT, "dist");
@@ -105,7 +106,8 @@ async function compile(target: Target): Promise<string> {
     // sparkPlugin embeds the Breez SDK's wasm and its storage on bun:sqlite (see src/wallet/spark-plugin.ts);
     // dedupeCryptoPlugin keeps one copy of noble/scure per version.
     plugins: [webviewLibPlugin(target.webviewLib), sparkPlugin("build"), dedupeCryptoPlugin()],
-    define: { "process.env.COMPUTE_COMPILED": '"1"' },
+    // BREEZ_API_KEY of the build's environment, embedded when set (src/wallet/breez-key.ts); never printed.
+    define: { "process.env.COMPUTE_COMPILED": '"1"', ...breezKeyDefine(process.env) },
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);
@@ -128,6 +130,8 @@ if (import.meta.main) {
   writeFileSync(join(ROOT, "ui/dist/app.css"), ui.css);
 
   const host = hostTarget();
+  // Whether the binaries carry a Breez API key (the key itself is never printed).
+  console.log(process.env.BREEZ_API_KEY?.trim() ? "Breez API key: embedded from BREEZ_API_KEY" : "Breez API key: none (set BREEZ_API_KEY to embed one; users then paste their own)");
   const built: { target: Target; path: string }[] = [];
   const failed: string[] = [];
   for (const target of hostOnly ? [host] : [host, ...TARGETS.filter((t) => t !== host)]) {

@@ -13,6 +13,7 @@ import { VERSION } from "./version.ts";
 import type { UnifiedIdentity, WalletSeed } from "./identity/identity.ts";
 import { DEPOSIT_DESCRIPTION, LightningUsername, type SentPayment, type Wallet } from "./wallet/wallet.ts";
 import { SendIntents } from "./wallet/send-intents.ts";
+import { checkBreezApiKey, maskBreezApiKey, resolveBreezApiKey, type BreezKeySource } from "./wallet/breez-key.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
 // HTTP server already answers: start-up stays fast.
 import type { Payments } from "./wallet/payments.ts";
@@ -83,7 +84,8 @@ const ONLINE_RETRY_MS = 5_000;
 async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
   // Loaded lazily: the SDK is large and the HTTP server should answer before it is read.
   const { SparkWallet } = await import("./wallet/spark.ts");
-  return new SparkWallet({ ...input.seed, network: input.config.network, apiKey: input.config.breezApiKey, dataDir: input.dir, bus: input.bus });
+  // The config's or environment's key first, else the one this build carries (src/wallet/breez-key.ts).
+  return new SparkWallet({ ...input.seed, network: input.config.network, apiKey: resolveBreezApiKey(input.config.breezApiKey)?.key, dataDir: input.dir, bus: input.bus });
 }
 
 export { paths, readPublicIdentity } from "./paths.ts";
@@ -760,6 +762,30 @@ export class App implements Controller {
     await this.readyWallet().deleteLightningAddress();
     await this.engine?.walletChanged();
     this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
+  }
+
+  /** The Breez API key in use, never in full: where it comes from and its last characters. */
+  walletBreezKey(): { set: boolean; source: BreezKeySource | null; hint: string | null } {
+    const r = resolveBreezApiKey(this.config.breezApiKey);
+    return { set: r !== null, source: r?.source ?? null, hint: r ? maskBreezApiKey(r.key) : null };
+  }
+
+  /** A Breez API key pasted on the dashboard: saved to config.json; a wallet waiting for one connects with it. */
+  async walletSetBreezKey(raw: string): Promise<{ set: boolean; source: BreezKeySource | null; hint: string | null }> {
+    let key: string;
+    try {
+      key = checkBreezApiKey(raw);
+    } catch (err) {
+      throw new AppError("invalid_input", (err as Error).message);
+    }
+    this.saveConfig({ breezApiKey: key });
+    const w = this.wallet as (Wallet & { setApiKey?: (k: string) => void }) | null;
+    if (w && w.view().state === "not_configured" && typeof w.setApiKey === "function") {
+      w.setApiKey(key);
+      this.connectWallet();
+    }
+    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
+    return this.walletBreezKey();
   }
 
   async cancelJob(id: string): Promise<void> {

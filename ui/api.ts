@@ -123,6 +123,13 @@ export const walletSendPrepare = (destination: string, amountSats?: number) =>
   api<SendPreview>("POST", "/api/wallet/send/prepare", amountSats === undefined ? { destination } : { destination, amountSats }, 30_000);
 // Money leaves only with the vault password (checked slowly on purpose, then the send itself).
 export const walletSendConfirm = (id: string, password: string) => api<SendResult>("POST", "/api/wallet/send/confirm", { id, password }, 90_000);
+/** The Breez API key in use, masked: the server never sends the whole key back. */
+export interface BreezKeyView {
+  set: boolean;
+  source: "config" | "build" | null;
+  hint: string | null;
+}
+export const walletSetBreezKey = (apiKey: string) => api<BreezKeyView>("PUT", "/api/wallet/breez-key", { apiKey }, 30_000);
 export const walletSetLightningAddress = (username: string) =>
   api<{ lightningAddress: { address: string; lnurl: string | null } }>("PUT", "/api/wallet/lightning-address", { username }, 30_000);
 export const walletDeleteLightningAddress = () => api<{ ok: true }>("DELETE", "/api/wallet/lightning-address", undefined, 30_000);

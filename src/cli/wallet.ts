@@ -13,6 +13,7 @@ import type { SendPreview, SendResult, WalletPayment } from "../server/controlle
 import { InstanceLock, readLock } from "../util/lock.ts";
 import { checkDestination, newestReceived } from "../wallet/payments.ts";
 import { DEPOSIT_DESCRIPTION, SentRecord, isDeposit, type Wallet } from "../wallet/wallet.ts";
+import { resolveBreezApiKey } from "../wallet/breez-key.ts";
 import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword } from "./common.ts";
 
 const HELP = `Usage: compute wallet COMMAND [options]
@@ -194,7 +195,7 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
   let wallet: Wallet | null = null;
   try {
     const { SparkWallet } = await import("../wallet/spark.ts");
-    wallet = new SparkWallet({ mnemonic: seed.mnemonic, passphrase: seed.passphrase, network: config.network, apiKey: config.breezApiKey, dataDir: p.wallet });
+    wallet = new SparkWallet({ mnemonic: seed.mnemonic, passphrase: seed.passphrase, network: config.network, apiKey: resolveBreezApiKey(config.breezApiKey)?.key, dataDir: p.wallet });
     await wallet.connect();
     const view = wallet.view();
     if (view.state !== "ready") {

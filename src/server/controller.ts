@@ -55,6 +55,13 @@ export interface WalletPayment {
   receivedAt: number;
 }
 
+export interface BreezKeyView {
+  set: boolean;
+  source: "config" | "build" | null;
+  /** The key's last characters ("…abcd"); never the whole key. */
+  hint: string | null;
+}
+
 export interface Controller {
   readonly bus: Bus;
   snapshot(): Snapshot;
@@ -85,5 +92,9 @@ export interface Controller {
   walletLightningAddress?(): Promise<{ address: string; lnurl: string | null } | null>;
   walletSetLightningAddress?(username: string): Promise<{ address: string; lnurl: string | null }>;
   walletDeleteLightningAddress?(): Promise<void>;
+  /** The Breez API key in use, masked (never the whole key): from config/env, from this build, or none. */
+  walletBreezKey?(): BreezKeyView;
+  /** Saves a pasted Breez API key to config.json (a wallet waiting for one then connects). */
+  walletSetBreezKey?(key: string): Promise<BreezKeyView>;
   cancelJob(id: string): Promise<void>;
 }

@@ -272,6 +272,12 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     await need("walletDeleteLightningAddress")();
     return c.json({ ok: true });
   });
+  // A Breez API key for a build that carries none: saved, answered masked, never echoed back.
+  api.get("/wallet/breez-key", (c) => c.json(need("walletBreezKey")()));
+  api.put("/wallet/breez-key", async (c) => {
+    const { apiKey } = await body(c, z.strictObject({ apiKey: z.string().max(4096) }));
+    return c.json(await need("walletSetBreezKey")(apiKey));
+  });
 
   api.post("/jobs/:id/cancel", async (c) => {
     const id = c.req.param("id");

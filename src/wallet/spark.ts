@@ -44,7 +44,7 @@ const log = createLogger("wallet");
 const sdkLog = createLogger("breez");
 
 export const NOT_CONFIGURED_MESSAGE =
-  "Set a Breez API key (free from Breez: config breezApiKey or env BREEZ_API_KEY) or use --network regtest";
+  "Set a Breez API key (free from Breez: paste it under WALLET on the dashboard, config breezApiKey or env BREEZ_API_KEY) or use --network regtest";
 
 export interface SparkWalletOptions {
   mnemonic: string;
@@ -318,6 +318,12 @@ export class SparkWallet implements Wallet {
   /** Mainnet needs a Breez API key; regtest doesn't. */
   get configured(): boolean {
     return this.network === "regtest" || Boolean(this.opts.apiKey?.trim());
+  }
+
+  /** A key given after the wallet was made (pasted on the dashboard): a wallet waiting for one can connect now. */
+  setApiKey(key: string): void {
+    this.opts.apiKey = key;
+    if (this.state.state === "not_configured" && this.configured) this.setView({ state: "connecting", message: "Not started" });
   }
 
   view(): WalletView {

@@ -9,6 +9,7 @@ import {
   walletReceive,
   walletSendConfirm,
   walletSendPrepare,
+  walletSetBreezKey,
   walletSetLightningAddress,
   type ReceiveResult,
   type SendPreview,
@@ -45,7 +46,7 @@ export function WalletPanel() {
       <span class="balance-unit">sats</span>
       ${w.network !== "mainnet" ? html`<span class="badge badge-warn" title="Test network: these sats have no value">${w.network.toUpperCase()}</span>` : null}
     </div>
-    ${w.message ? html`<p class="note" data-testid="wallet-message">${w.message}</p>` : null}
+    ${w.state === "not_configured" ? html`<${BreezKeyForm} />` : w.message ? html`<p class="note" data-testid="wallet-message">${w.message}</p>` : null}
     ${w.lightningAddress
       ? html`<div class="addr-line">
           <code class="mono ellipsis" title=${w.lightningAddress} data-testid="wallet-lnaddress">${w.lightningAddress}</code>
@@ -64,6 +65,49 @@ export function WalletPanel() {
       <button type="button" class="btn" data-testid="wallet-history" disabled=${w.state === "locked"} onClick=${() => (openDialog.value = "history")}>HISTORY</button>
     </div>
   <//>`;
+}
+
+/** This build carries no Breez API key: the person pastes one (saved to config.json, never shown again in full). */
+function BreezKeyForm() {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if (!key.trim()) return setError("Paste the key first.");
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await walletSetBreezKey(key.trim());
+      setKey("");
+      notify("ok", `Breez API key saved (${r.hint ?? "set"}); the wallet is connecting.`);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="stack breez-key" onSubmit=${save} data-testid="breez-key-form">
+    <p class="note">
+      This build has no Breez API key, which the mainnet wallet needs: request one free from Breez (on
+      breez.technology, "request an API key" for the SDK) and paste it here.
+    </p>
+    <${Field} label="Breez API key" id="breez-key" error=${error}>
+      <input
+        id="breez-key"
+        class="input mono"
+        type="password"
+        autocomplete="off"
+        spellcheck=${false}
+        value=${key}
+        data-testid="breez-key-input"
+        onInput=${(e: Event) => setKey((e.target as HTMLInputElement).value)}
+      />
+    <//>
+    <div class="btn-row end">
+      <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="breez-key-save">${busy ? html`<${Spinner} />` : null} SAVE KEY</button>
+    </div>
+  </form>`;
 }
 
 function Qr(props: { text: string }) {
