@@ -114,6 +114,10 @@ export function admit(request: JobRequest, ctx: AdmissionContext): Admission {
     return loud(`input is ${bytes} bytes; this provider accepts at most ${limits.maxInputBytes}`);
   }
 
+  // Each url input is an outbound GET made for the customer: a few per request, not 1,391.
+  const urls = request.inputs.filter((i) => i.type === "url").length;
+  if (urls > limits.maxUrlInputs) return loud(`at most ${limits.maxUrlInputs} url inputs per request; this one has ${urls}`);
+
   if (ctx.customerRecent(request.customer, ctx.now - RATE_WINDOW_MS) >= limits.perCustomerPerMinute) {
     return loud(`too many requests: at most ${limits.perCustomerPerMinute} per minute per customer`);
   }

@@ -3,8 +3,8 @@
 // within a bound; `url` = http(s) only, size and time capped, private addresses refused unless
 // allowed. Several inputs are joined in order.
 import { isIP } from "node:net";
-import { lookup } from "node:dns/promises";
 import { AppError } from "../errors.ts";
+import { Slots, checkHost, systemResolve } from "../util/net-guard.ts";
 import { JOB_RESULT_TEXT } from "../nostr/kinds.ts";
 import type { JobInput } from "../nostr/nip90.ts";
 import type { Filter } from "nostr-tools/filter";
@@ -28,7 +28,14 @@ export interface ResolveOptions {
   resolveHost?: (host: string) => Promise<string[]>;
 }
 
-const systemResolve = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
+export { isPrivateAddress } from "../util/net-guard.ts";
+
+/**
+ * Outbound url fetches in flight at once, for the whole provider (every job together): a burst of
+ * requests can't turn the provider into a request amplifier against third parties.
+ */
+export const MAX_CONCURRENT_FETCHES = 8;
+const fetchSlots = new Slots(MAX_CONCURRENT_FETCHES);
 
 /**
  * The request to make for a url whose host resolved to the checked address `ip`. Plain http goes
@@ -58,86 +65,23 @@ async function pause(ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
 }
 
-function v4Private(b: number[]): boolean {
-  const [a, c] = b as [number, number];
-  return (
-    a === 0 || // "this" network
-    a === 10 ||
-    a === 127 ||
-    (a === 100 && c >= 64 && c <= 127) || // shared address space (CGNAT)
-    (a === 169 && c === 254) || // link-local
-    (a === 172 && c >= 16 && c <= 31) ||
-    (a === 192 && c === 168) ||
-    (a === 192 && c === 0 && b[2] === 0) || // IETF protocol assignments
-    (a === 198 && (c === 18 || c === 19)) || // benchmarking
-    a >= 224 // multicast and reserved
-  );
-}
-
-/** The 16 bytes of an IPv6 literal (a dotted IPv4 tail allowed), or null. */
-function v6Bytes(ip: string): number[] | null {
-  let text = ip.toLowerCase().replace(/%.*$/, ""); // drop a zone id
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    if (isIP(dotted[1]!) !== 4) return null;
-    const [a, b, c, d] = dotted[1]!.split(".").map(Number) as [number, number, number, number];
-    text = text.slice(0, -dotted[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  const words = halves.length === 2 ? [...head, ...Array(Math.max(0, 8 - head.length - rest.length)).fill("0"), ...rest] : head;
-  if (words.length !== 8) return null;
-  const bytes: number[] = [];
-  for (const w of words) {
-    if (!/^[0-9a-f]{1,4}$/.test(w)) return null;
-    const n = parseInt(w, 16);
-    bytes.push(n >> 8, n & 0xff);
-  }
-  return bytes;
-}
-
-/**
- * Whether an IP literal is loopback, private, link-local, shared, multicast or unspecified, so a
- * customer's url input can't reach the operator's own network (e.g. Ollama on 127.0.0.1). IPv6
- * forms that embed an IPv4 address (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::,
- * 6to4 2002::) are judged by that address. Anything unreadable counts as private.
- */
-export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 4) return v4Private(ip.split(".").map(Number));
-  if (isIP(ip.replace(/%.*$/, "")) !== 6) return true;
-  const b = v6Bytes(ip);
-  if (!b || b.length !== 16) return true;
-  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
-  if (zero(0, 16)) return true; // ::
-  if (zero(0, 15) && b[15] === 1) return true; // ::1
-  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4Private(b.slice(12)); // ::ffff:a.b.c.d
-  if (zero(0, 12)) return v4Private(b.slice(12)); // ::a.b.c.d (deprecated compatible form)
-  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return v4Private(b.slice(12)); // NAT64
-  if (b[0] === 0x20 && b[1] === 0x02) return v4Private(b.slice(2, 6)); // 6to4
-  if ((b[0]! & 0xfe) === 0xfc) return true; // fc00::/7 unique local
-  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return true; // fe80::/10 link-local
-  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return true; // fec0::/10 old site-local
-  if (b[0] === 0xff) return true; // multicast
-  return false;
-}
-
-/** Rejects after ms (clearing its timer either way). */
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new AppError("invalid_input", what)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Content types a prompt can be made of; anything else (images, archives …) is refused. */
 const TEXTUAL = /^(text\/|application\/(json|xml|xhtml\+xml|javascript|x-ndjson|ld\+json|rss\+xml|atom\+xml)\b)/i;
 
-async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
+/**
+ * Fetches one url input, reading at most `budget` bytes (what is left of the job's maxBytes after
+ * the inputs before it): the stream stops as soon as the budget is spent.
+ */
+async function fetchUrl(raw: string, opts: ResolveOptions, budget: number): Promise<string> {
+  const release = await fetchSlots.acquire(opts.signal);
+  try {
+    return await fetchUrlNow(raw, opts, budget);
+  } finally {
+    release();
+  }
+}
+
+async function fetchUrlNow(raw: string, opts: ResolveOptions, budget: number): Promise<string> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -151,12 +95,11 @@ async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
     // A customer must not make us fetch from the operator's own network (Ollama, router, …).
     // Redirects are refused below so the check can't be sidestepped by one, and plain http
     // connects to the address that was checked (pinnedRequest), so a second resolution can't.
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const resolve = opts.resolveHost ?? systemResolve;
-    const addrs = isIP(host) ? [host] : await within(timeoutMs, `resolving ${url.hostname} took too long`, resolve(host)).catch(() => [] as string[]);
-    if (addrs.length === 0) throw new AppError("invalid_input", `cannot resolve ${url.hostname}`);
-    if (addrs.some(isPrivateAddress)) throw new AppError("invalid_input", `url ${url.hostname} points at a private address; this provider does not fetch those`);
-    request = pinnedRequest(url, addrs[0]!);
+    const checked = await checkHost(url.hostname, { resolve: opts.resolveHost ?? systemResolve, timeoutMs });
+    if (!checked.ok) {
+      throw new AppError("invalid_input", checked.reason.startsWith("cannot") ? checked.reason : `url ${url.hostname} points at a private address; this provider does not fetch those`);
+    }
+    request = pinnedRequest(url, checked.addresses[0]!);
   }
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(new AppError("invalid_input", `fetching ${url.hostname} took longer than ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
@@ -182,9 +125,14 @@ async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
       });
       if (done) break;
       size += value.length;
-      if (size > opts.maxBytes) {
+      if (size > budget) {
         await reader.cancel().catch(() => {});
-        throw new AppError("invalid_input", `the url's content is larger than ${opts.maxBytes} bytes`);
+        throw new AppError(
+          "invalid_input",
+          budget === opts.maxBytes
+            ? `the url's content is larger than ${opts.maxBytes} bytes`
+            : `the url's content is larger than the ${Math.max(0, budget)} bytes left of this provider's ${opts.maxBytes}-byte input limit`,
+        );
       }
       chunks.push(value);
     }
@@ -198,6 +146,9 @@ async function fetchUrl(raw: string, opts: ResolveOptions): Promise<string> {
 
 export async function resolveInputs(inputs: JobInput[], opts: ResolveOptions): Promise<string> {
   const parts: string[] = [];
+  // One byte budget for the whole prompt: what the inputs so far take (and the blank lines that
+  // join them) is not there for the next url's content.
+  const left = () => opts.maxBytes - parts.reduce((n, p) => n + Buffer.byteLength(p), 0) - 2 * parts.length;
   for (const input of inputs) {
     switch (input.type) {
       case "text":
@@ -235,9 +186,12 @@ export async function resolveInputs(inputs: JobInput[], opts: ResolveOptions): P
         parts.push(text);
         break;
       }
-      case "url":
-        parts.push(await fetchUrl(input.data, opts));
+      case "url": {
+        const budget = left();
+        if (budget < 0) throw new AppError("invalid_input", `input is over ${opts.maxBytes} bytes before its url inputs; this provider accepts at most ${opts.maxBytes}`);
+        parts.push(await fetchUrl(input.data, opts, budget));
         break;
+      }
     }
   }
   const prompt = parts.join("\n\n");

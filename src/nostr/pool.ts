@@ -18,6 +18,8 @@ import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { RelayListChanged, RelayStatusChanged, type RelayView } from "./events.ts";
 import { hasEventShape, signEvent, verifyEvent } from "./signer.ts";
+import { isIP } from "node:net";
+import { Slots, checkHost, isLocalName, isPrivateAddress, systemResolve, type HostResolver } from "../util/net-guard.ts";
 
 const log = createLogger("nostr.pool");
 
@@ -64,6 +66,10 @@ export interface RelayPoolOptions {
   allowInsecureLocal?: boolean;
   /** Most extra relays contacted per publish/fetch (NIP-90 `relays` tag is customer input). */
   maxExtraRelays?: number;
+  /** Connections to extra (customer-named) relays open at once; beyond it they are refused. */
+  maxCustomerRelayConnections?: number;
+  /** The addresses a customer relay's host name resolves to (default: the system resolver); tests replace it. */
+  resolveHost?: HostResolver;
   /**
    * Time between latency probes on a connected relay: with pingMs, the longest a relay that went
    * silent can still be shown healthy (a publish left without an OK probes at once instead).
@@ -129,6 +135,8 @@ export const DEFAULT_PING_INTERVAL_MS = 15_000;
  */
 export const AWAITING_ANSWER = "connected, waiting for the relay to answer";
 export const DEFAULT_MAX_EXTRA_RELAYS = 5;
+/** Connections to customer-named relays open at once, for the whole pool (every request together). */
+export const DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS = 16;
 /** Most remembered extra-relay URL checks (pickExtraRelays). */
 const EXTRA_CHECK_CACHE = 1_000;
 /** Bigger frames are dropped unread: no NIP-90 event we handle comes near this. */
@@ -181,18 +189,14 @@ function isLoopbackHost(host: string): boolean {
   return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** IP literals of private, link-local, shared or unspecified ranges (not resolvable names). */
+/**
+ * Local names and IP literals that are not public addresses (the url guard's rules: NAT64, 6to4,
+ * mapped forms, documentation ranges …). Other names are resolved and checked before connecting.
+ */
 function isPrivateHost(host: string): boolean {
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
-  if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128);
-  }
-  if (host.startsWith("[")) {
-    const h = host.slice(1, -1).toLowerCase();
-    return h === "::" || h === "::1" || /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith("::ffff:");
-  }
-  return host === "localhost" || host.endsWith(".localhost");
+  const bare = host.replace(/^\[|\]$/g, "");
+  if (isIP(bare)) return isPrivateAddress(bare);
+  return isLocalName(bare);
 }
 
 export type ExtraRelayCheck = { ok: true; url: string } | { ok: false; reason: string };
@@ -988,6 +992,8 @@ export class RelayPool {
   private readonly windowSec: number;
   private readonly allowInsecureLocal: boolean;
   private readonly maxExtra: number;
+  private readonly customerSlots: Slots;
+  private readonly resolveHost: HostResolver;
   private readonly ctx: PoolContext;
   private relays = new Map<string, PoolRelay>();
   private readonly subs = new Map<string, PoolSub>();
@@ -1004,6 +1010,8 @@ export class RelayPool {
     this.windowSec = opts.resubscribeWindowSec ?? DEFAULT_RESUBSCRIBE_WINDOW_SEC;
     this.allowInsecureLocal = opts.allowInsecureLocal ?? false;
     this.maxExtra = opts.maxExtraRelays ?? DEFAULT_MAX_EXTRA_RELAYS;
+    this.customerSlots = new Slots(opts.maxCustomerRelayConnections ?? DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS);
+    this.resolveHost = opts.resolveHost ?? systemResolve;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     const baseMs = Math.max(1, opts.backoff?.baseMs ?? DEFAULT_BACKOFF.baseMs);
     this.ctx = {
@@ -1118,8 +1126,8 @@ export class RelayPool {
     for (const r of refused) tasks.push(Promise.resolve({ relay: r.relay, ok: false, status: "error" as const, message: r.reason }));
     for (const url of accepted) {
       tasks.push(
-        this.withShortSocket(url, deadline, async (s) => toResult(url, await this.publishOn(s, event, deadline))).then(
-          (r) => r ?? { relay: url, ok: false, status: "error", message: "could not connect" },
+        this.viaCustomerRelay(url, deadline, async (s) => toResult(url, await this.publishOn(s, event, deadline))).then((r) =>
+          typeof r === "string" ? { relay: url, ok: false, status: "error" as const, message: r } : r,
         ),
       );
     }
@@ -1220,8 +1228,8 @@ export class RelayPool {
     const { accepted } = this.pickExtraRelays(opts.extraRelays ?? []);
     for (const url of accepted) {
       tasks.push(
-        this.withShortSocket(url, deadline, (s) => s.query(filters, left(deadline), this.sign, this.ctx.timeouts.authMs)).then((events) => {
-          if (events) collect(events);
+        this.viaCustomerRelay(url, deadline, (s) => s.query(filters, left(deadline), this.sign, this.ctx.timeouts.authMs)).then((events) => {
+          if (typeof events !== "string") collect(events);
         }),
       );
     }
@@ -1302,6 +1310,32 @@ export class RelayPool {
       this.extraChecks.set(raw, check);
     }
     return check;
+  }
+
+  /**
+   * A customer-named relay: only while fewer than maxCustomerRelayConnections are open, and only
+   * if its host resolves to public addresses alone (a name can point anywhere, e.g. 127.0.0.1).
+   * Returns fn's result, or why it was not reached.
+   */
+  private async viaCustomerRelay<T>(url: string, deadline: number, fn: (s: RelaySocket) => Promise<T>): Promise<T | string> {
+    const release = this.customerSlots.tryAcquire();
+    if (!release) {
+      log.info("customer relay refused: too many open", { relay: url, max: this.customerSlots.max });
+      return `refused: too many connections to customer-named relays at once (at most ${this.customerSlots.max})`;
+    }
+    try {
+      const host = new URL(url).hostname;
+      if (!(this.allowInsecureLocal && isLoopbackHost(host))) {
+        const check = await checkHost(host, { resolve: this.resolveHost, timeoutMs: Math.max(1, Math.min(this.ctx.timeouts.connectMs, left(deadline))) });
+        if (!check.ok) {
+          log.info("customer relay refused", { relay: url, reason: check.reason });
+          return `refused: ${check.reason}`;
+        }
+      }
+      return (await this.withShortSocket(url, deadline, fn)) ?? "could not connect";
+    } finally {
+      release();
+    }
   }
 
   /** Opens a short-lived connection, runs fn, always closes; null when it could not connect. */
