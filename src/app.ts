@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { Bus } from "./bus.ts";
-import { loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
+import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
@@ -23,7 +23,7 @@ import { generateMnemonic, parseMnemonic, suggestWords } from "./identity/mnemon
 import { IdentityChanged, type IdentityView } from "./identity/events.ts";
 import { Ledger } from "./ledger/ledger.ts";
 import { EarningsChanged } from "./ledger/events.ts";
-import { Inference } from "./inference/ollama.ts";
+import { Router } from "./inference/router.ts";
 import { createServer, serveHttp } from "./server/server.ts";
 import { allowedHosts, newToken } from "./server/security.ts";
 import type { Controller, SendPreview, Settings } from "./server/controller.ts";
@@ -98,7 +98,8 @@ export class App implements Controller {
   url = "";
   private lockHandle: InstanceLock | null = null;
   private ledger!: Ledger;
-  private inference!: Inference;
+  /** The inference backends (one Ollama, or several Ollama / OpenAI-compatible servers) behind one router. */
+  private inference!: Router;
   private http: ReturnType<typeof Bun.serve> | null = null;
   private identity: UnifiedIdentity | null = null;
   private pool: RelayPool | null = null;
@@ -154,8 +155,9 @@ export class App implements Controller {
     this.ledger = Ledger.open(paths(dataDir).ledger);
     this.push("ledger", () => this.ledger.close());
 
-    this.inference = new Inference({
-      url: this.config.ollamaUrl,
+    this.inference = new Router({
+      backends: effectiveBackends(this.config),
+      aliases: this.config.aliases,
       bus: this.bus,
       servedModels: this.config.provider.servedModels,
       defaultModel: this.config.provider.defaultModel,
@@ -310,7 +312,7 @@ export class App implements Controller {
       payments: this.payments,
       secretKey: this.keyCopy(identity),
       pubkey: identity.pubkey,
-      config: () => this.config,
+      config: () => this.engineConfig(),
       pausedReason: () => this.sentinel?.paused() ?? null,
     });
     // Jobs finishing change the job counts of the earnings (payments publish their own update).
@@ -661,6 +663,18 @@ export class App implements Controller {
     return this.config.relays.map((url) => ({ url, state: "disconnected" as const, latencyMs: null, error: null, since: Date.now() }));
   }
 
+  /**
+   * The config the engine sees: its concurrency (limits.maxConcurrentJobs) is the router's slots,
+   * the sum over the healthy backends, so the engine's one fair queue feeds every backend.
+   */
+  private engineConfig(): Config {
+    const slots = this.inference.capacity();
+    const c = this.config;
+    if (this.engineCfg?.base !== c || this.engineCfg.slots !== slots) this.engineCfg = { base: c, slots, config: { ...c, limits: { ...c.limits, maxConcurrentJobs: slots } } };
+    return this.engineCfg.config;
+  }
+  private engineCfg: { base: Config; slots: number; config: Config } | null = null;
+
   settings(): Settings {
     const { name, about, picture, publishProfile } = this.config.provider;
     return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits, provider: { name, about, picture, publishProfile } };
@@ -669,6 +683,8 @@ export class App implements Controller {
   /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */
   async updateSettings(patch: Parameters<Controller["updateSettings"]>[0]): Promise<Settings> {
     this.saveConfig(patch);
+    // The one-Ollama shorthand's slots follow limits.maxConcurrentJobs.
+    await this.inference.setBackends(effectiveBackends(this.config));
     this.sentinel?.check();
     await this.engine?.configChanged();
     this.emitProvider();

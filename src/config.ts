@@ -107,9 +107,30 @@ export const Pause = z.strictObject({
 });
 export type Pause = z.infer<typeof Pause>;
 
+/** One inference backend (src/inference/router.ts): an Ollama, or an OpenAI-compatible server. */
+export const BackendEntry = z.strictObject({
+  name: z.string().trim().min(1).max(64),
+  type: z.enum(["ollama", "openai"]).default("ollama"),
+  url: httpUrl,
+  apiKey: z.string().min(1).optional(),
+  /** Jobs at once on it; default what it reports, else 1 (ollama) / 4 (openai). */
+  maxConcurrent: z.int().min(1).max(256).optional(),
+  /** Only these of its models (its own names). */
+  models: z.array(z.string().min(1)).optional(),
+});
+export type BackendEntry = z.infer<typeof BackendEntry>;
+
 export const ConfigSchema = z.strictObject({
   relays: z.array(relayUrl).default(DEFAULT_RELAYS),
+  /** The one-Ollama shorthand: used when `backends` is empty. */
   ollamaUrl: httpUrl.default(DEFAULT_OLLAMA_URL),
+  backends: z
+    .array(BackendEntry)
+    .max(64)
+    .refine((b) => new Set(b.map((x) => x.name)).size === b.length, { message: "backend names must differ" })
+    .default([]),
+  /** A backend's model name → the public name (the same weights on two backends are one model). */
+  aliases: z.record(z.string().min(1), z.string().trim().min(1)).default({}),
   host: z.string().default("127.0.0.1"),
   port: z.int().min(0).max(65535).default(DEFAULT_PORT),
   online: z.boolean().default(false),
@@ -140,6 +161,8 @@ export type Config = z.infer<typeof ConfigSchema>;
 export interface ConfigFlags {
   relays?: string[];
   ollamaUrl?: string;
+  /** --backend URL / --backend openai:URL, repeatable: this run's backends. */
+  backends?: string[];
   port?: number;
   host?: string;
   online?: boolean;
@@ -188,6 +211,7 @@ const ENV_NAMES: Record<string, string> = {
 
 const FLAG_NAMES: Record<string, string> = {
   relays: "--relay",
+  backends: "--backend",
   ollamaUrl: "--ollama-url",
   port: "--port",
   host: "--host",
@@ -239,6 +263,50 @@ export function ollamaUrlFromHost(value: string): string {
   return `http://${host}:${url.port || "11434"}${path}`;
 }
 
+/**
+ * `--backend URL` (an Ollama) or `--backend openai:URL` / `ollama:URL`, each named by its host and
+ * port (a bad URL is left for the schema to name).
+ */
+export function backendsFromFlags(values: string[]): Array<{ name: string; type: "ollama" | "openai"; url: string }> {
+  const out: Array<{ name: string; type: "ollama" | "openai"; url: string }> = [];
+  for (const v of values) {
+    const m = /^(ollama|openai):(.*)$/i.exec(v.trim());
+    const type = (m?.[1]?.toLowerCase() ?? "ollama") as "ollama" | "openai";
+    const url = (m ? m[2]! : v).trim();
+    let base: string;
+    try {
+      base = new URL(url).host || url;
+    } catch {
+      base = url || "backend";
+    }
+    let name = base;
+    for (let i = 2; out.some((b) => b.name === name); i++) name = `${base}-${i}`;
+    out.push({ name, type, url });
+  }
+  return out;
+}
+
+/**
+ * The backends a config runs on: `backends` when any are set, else the one-Ollama shorthand
+ * (`ollamaUrl`, OLLAMA_HOST, --ollama-url) with limits.maxConcurrentJobs slots, as before backends
+ * existed, so an existing config keeps its meaning.
+ */
+export function effectiveBackends(config: Pick<Config, "backends" | "ollamaUrl" | "limits">): BackendEntry[] {
+  if (config.backends.length) return config.backends;
+  return [{ name: "ollama", type: "ollama", url: config.ollamaUrl, maxConcurrent: config.limits.maxConcurrentJobs }];
+}
+
+/**
+ * The migration of a config that had only `ollamaUrl` to `backends` (written when a backend is
+ * first added or removed): the Ollama it ran on comes first, with the slots it had, so adding a
+ * backend never drops it.
+ */
+export function backendsToSave(config: Pick<Config, "backends" | "ollamaUrl" | "limits">): BackendEntry[] {
+  if (config.backends.length) return config.backends.map((b) => ({ ...b }));
+  const slots = config.limits.maxConcurrentJobs;
+  return [{ name: "ollama", type: "ollama", url: config.ollamaUrl, ...(slots !== 1 ? { maxConcurrent: slots } : {}) }];
+}
+
 function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (env.OLLAMA_HOST?.trim()) out.ollamaUrl = ollamaUrlFromHost(env.OLLAMA_HOST);
@@ -255,6 +323,7 @@ function flagLayer(flags: ConfigFlags): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (flags.relays?.length) out.relays = flags.relays;
   if (flags.ollamaUrl !== undefined) out.ollamaUrl = flags.ollamaUrl;
+  if (flags.backends?.length) out.backends = backendsFromFlags(flags.backends);
   if (flags.port !== undefined) out.port = flags.port;
   if (flags.host !== undefined) out.host = flags.host;
   if (flags.online) out.online = true;

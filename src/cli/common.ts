@@ -10,6 +10,7 @@ export const COMMON_OPTIONS = {
   "data-dir": { type: "string" },
   relay: { type: "string", multiple: true },
   "ollama-url": { type: "string" },
+  backend: { type: "string", multiple: true },
   port: { type: "string" },
   host: { type: "string" },
   "log-level": { type: "string" },
@@ -23,6 +24,8 @@ export const COMMON_HELP = `Common options:
   --data-dir DIR        where compute keeps its files (env COMPUTE_DATA_DIR; default ${defaultDataDirLabel()})
   --relay URL           a relay to use; repeat for several; replaces the configured relays
   --ollama-url URL      Ollama's address (default from OLLAMA_HOST, else http://127.0.0.1:11434)
+  --backend URL         an inference backend for this run: an Ollama URL, or openai:URL for an
+                        OpenAI-compatible server (vLLM, llama.cpp, ...); repeat for several
   --port N              dashboard/API port (default 7750; 0 = any free port)
   --host ADDR           address to bind (default 127.0.0.1; anything else is reachable from the network)
   --network NET         mainnet (default) or regtest for the wallet
@@ -93,6 +96,7 @@ export function configFlagsFrom(values: Record<string, unknown>): ConfigFlags {
   return {
     relays: values.relay as string[] | undefined,
     ollamaUrl: values["ollama-url"] as string | undefined,
+    backends: values.backend as string[] | undefined,
     port: intFlag(values.port as string | undefined, "port", 0, 65535),
     host: values.host as string | undefined,
     logLevel: values["log-level"] as string | undefined,

@@ -43,6 +43,8 @@ export interface RouterOptions {
 
 interface Entry {
   backend: Backend;
+  /** spec.maxConcurrent, changeable at run time (setBackends). */
+  maxConcurrent: number | undefined;
   busy: number;
   asideUntil: number;
   asideReason: string | null;
@@ -81,7 +83,7 @@ export class Router {
 
   private makeEntry(spec: BackendSpec): Entry {
     const backend = this.opts.makeBackend?.(spec) ?? this.defaultBackend(spec);
-    const entry: Entry = { backend, busy: 0, asideUntil: 0, asideReason: null, asideTimer: null };
+    const entry: Entry = { backend, maxConcurrent: spec.maxConcurrent, busy: 0, asideUntil: 0, asideReason: null, asideTimer: null };
     backend.onChange(() => this.changed());
     return entry;
   }
@@ -124,7 +126,8 @@ export class Router {
    * running (and their jobs); removed ones stop (their running jobs fail), new ones start.
    */
   async setBackends(specs: BackendSpec[]): Promise<void> {
-    const key = (s: BackendSpec) => JSON.stringify([s.name, s.type, s.url, s.apiKey ?? null, s.maxConcurrent ?? null, s.models ?? null]);
+    // A changed maxConcurrent applies in place: the backend and its running jobs stay.
+    const key = (s: BackendSpec) => JSON.stringify([s.name, s.type, s.url, s.apiKey ?? null, s.models ?? null]);
     const old = new Map(this.entries.map((e) => [key(e.backend.spec), e]));
     const next: Entry[] = [];
     const started: Entry[] = [];
@@ -133,6 +136,7 @@ export class Router {
       const kept = old.get(k);
       if (kept) {
         old.delete(k);
+        kept.maxConcurrent = s.maxConcurrent;
         next.push(kept);
       } else {
         const e = this.makeEntry(s);
@@ -167,7 +171,7 @@ export class Router {
 
   slotsOf(e: Entry): number {
     const h = e.backend.health();
-    return Math.max(1, e.backend.spec.maxConcurrent ?? h.reportedSlots ?? DEFAULT_SLOTS[e.backend.spec.type]);
+    return Math.max(1, e.maxConcurrent ?? h.reportedSlots ?? DEFAULT_SLOTS[e.backend.spec.type]);
   }
 
   /** Backends (healthy, not excluded) with the public model, and their own name for it. */
