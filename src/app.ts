@@ -595,8 +595,8 @@ export class App implements Controller {
    * pause.running.
    */
   private onPolicy(): void {
-    this.emitProvider();
     if (this.stopped || !this.sentinel) return;
+    this.emitProvider();
     const gate = this.sentinel.offline();
     const engine = this.engine;
     if (gate && engine?.isOnline()) {
@@ -616,12 +616,13 @@ export class App implements Controller {
       void this.tryOnline();
     }
     if (this.sentinel.paused() && this.config.pause.running === "cancel" && engine) {
-      this.cancelRunning(engine, "busy, try another provider");
+      this.cancelRunning(engine, "busy, try another provider", true);
     }
   }
 
-  private cancelRunning(engine: Engine, why: string): void {
-    for (const j of engine.jobs()) if (j.status === "processing") engine.cancel(j.id, why);
+  /** Cancels the jobs generating now (and, with `queued`, those waiting for a slot). */
+  private cancelRunning(engine: Engine, why: string, queued = false): void {
+    for (const j of engine.jobs()) if (j.status === "processing" || (queued && j.status === "queued")) engine.cancel(j.id, why);
   }
 
   async setServedModels(models: string[] | null): Promise<void> {

@@ -67,8 +67,9 @@ export function currentExec(): string[] {
 }
 
 async function sh(argv: string[], timeoutMs = 20_000): Promise<{ code: number; out: string }> {
-  if (!Bun.which(argv[0]!)) return { code: 127, out: `${argv[0]} not found` };
-  const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  const exe = Bun.which(argv[0]!, { PATH: process.env.PATH ?? "" });
+  if (!exe) return { code: 127, out: `${argv[0]} not found` };
+  const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out: (o + e).trim() };
 }
@@ -332,7 +333,7 @@ async function logs(values: Values, platform: Platform): Promise<number> {
   } else {
     argv = ["powershell.exe", "-NoProfile", "-Command", `Get-Content -Tail ${n} ${follow ? "-Wait " : ""}-LiteralPath '${logFile(platform).replace(/'/g, "''")}'`];
   }
-  if (!Bun.which(argv[0]!)) throw new AppError("unavailable", `${argv[0]} is not installed; the log can't be shown.`);
+  if (!Bun.which(argv[0]!, { PATH: process.env.PATH ?? "" })) throw new AppError("unavailable", `${argv[0]} is not installed; the log can't be shown.`);
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
   const stop = () => p.kill("SIGTERM");
   process.once("SIGINT", stop);

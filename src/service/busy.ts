@@ -118,9 +118,11 @@ export class Hysteresis {
 }
 
 async function run(argv: string[], timeoutMs: number): Promise<string | null> {
-  if (!Bun.which(argv[0]!)) return null;
+  // PATH as it is now (Bun.which and spawn would otherwise use the PATH the process started with).
+  const exe = Bun.which(argv[0]!, { PATH: process.env.PATH ?? "" });
+  if (!exe) return null;
   try {
-    const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "ignore", timeout: timeoutMs });
+    const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "ignore", timeout: timeoutMs });
     const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     return code === 0 ? out : null;
   } catch {

@@ -50,15 +50,16 @@ export function secretClear(dataDir: string, platform = process.platform): Secre
 }
 
 async function runSecret(cmd: SecretCommand, timeoutMs = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  if (!Bun.which(cmd.argv[0]!)) return { code: 127, stdout: "", stderr: `${cmd.argv[0]} not found` };
-  const p = Bun.spawn(cmd.argv, { stdin: cmd.stdin === undefined ? "ignore" : new TextEncoder().encode(cmd.stdin), stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  const exe = Bun.which(cmd.argv[0]!, { PATH: process.env.PATH ?? "" });
+  if (!exe) return { code: 127, stdout: "", stderr: `${cmd.argv[0]} not found` };
+  const p = Bun.spawn([exe, ...cmd.argv.slice(1)], { stdin: cmd.stdin === undefined ? "ignore" : new TextEncoder().encode(cmd.stdin), stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }
 
 /** Whether this machine has the secret store's tool at all. */
 export function secretStoreAvailable(platform = process.platform): boolean {
-  return Bun.which(secretLookup("", platform).argv[0]!) !== null;
+  return Bun.which(secretLookup("", platform).argv[0]!, { PATH: process.env.PATH ?? "" }) !== null;
 }
 
 /** The stored password, or null when there is none. Throws when the store can't be asked. */

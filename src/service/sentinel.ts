@@ -105,6 +105,7 @@ export class Sentinel {
   check(): void {
     const next = sellGate(this.deps.config().schedule, this.usage(), this.now());
     const changed = next.open !== this.gate.open || next.reason !== this.gate.reason;
+    if (this.stopped) return;
     this.gate = next;
     if (changed) this.deps.onChange();
   }
@@ -130,6 +131,7 @@ export class Sentinel {
       const before = this.hysteresis.paused();
       let busy: string | null = null;
       if (p.enabled) {
+        const served = this.deps.servedModels();
         const [gpu, loaded, idle] = await Promise.all([
           p.nvidia ? probeNvidia() : Promise.resolve(null),
           p.ollama ? probeOllamaPs(this.deps.ollamaUrl()) : Promise.resolve(null),
@@ -137,7 +139,8 @@ export class Sentinel {
         ]);
         busy = busyReason({
           gpuApps: gpu && otherGpuApps(gpu, { ownPids: [process.pid], ignore: p.ignoreProcesses }),
-          foreign: loaded && foreignModels(loaded, this.deps.servedModels()),
+          // Before Ollama's model list is known (start-up), every loaded model would look foreign.
+          foreign: loaded && served.length ? foreignModels(loaded, served) : null,
           idleMs: idle.idleMs,
           idleHint: idle.idleHint,
           idleSecs: p.idleSecs,
@@ -145,7 +148,7 @@ export class Sentinel {
       }
       // Pause off in the settings: resume at once rather than after the hold.
       const after = p.enabled ? this.hysteresis.update(busy, this.now()) : this.clearPause();
-      if (after !== before) {
+      if (after !== before && !this.stopped) {
         log.info(after ? "paused" : "resumed", after ? { reason: after } : {});
         this.deps.onChange();
       }
