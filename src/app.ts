@@ -678,7 +678,7 @@ export class App implements Controller {
 
   settings(): Settings {
     const { name, about, picture, publishProfile } = this.config.provider;
-    return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits, provider: { name, about, picture, publishProfile } };
+    return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits, provider: { name, about, picture, publishProfile }, schedule: this.config.schedule, pause: this.config.pause };
   }
 
   /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */

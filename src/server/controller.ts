@@ -19,6 +19,9 @@ export interface Settings {
   limits: Record<string, unknown>;
   /** Optional so small controllers (tests, the UI dev server) need not keep a profile. */
   provider?: ProfileSettings;
+  /** When to sell and when to pause (config `schedule`, `pause`; src/service/). */
+  schedule?: Record<string, unknown>;
+  pause?: Record<string, unknown>;
 }
 
 /** A PUT /api/settings body: each part merged into config.json (null removes a key, see config.ts). */
@@ -26,6 +29,8 @@ export type SettingsPatch = {
   pricing?: Record<string, unknown>;
   limits?: Record<string, unknown>;
   provider?: { [K in keyof ProfileSettings]?: ProfileSettings[K] | null };
+  schedule?: Record<string, unknown>;
+  pause?: Record<string, unknown>;
 };
 
 export interface SendPreview {

@@ -181,6 +181,9 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     pricing: z.record(z.string(), z.unknown()).optional(),
     limits: z.record(z.string(), z.unknown()).optional(),
     provider: ProfilePatch.optional(),
+    // Checked in full against the config schema before anything is written.
+    schedule: z.record(z.string(), z.unknown()).optional(),
+    pause: z.record(z.string(), z.unknown()).optional(),
   });
   api.get("/settings", (c) => c.json(ctl.settings()));
   api.put("/settings", async (c) => {
