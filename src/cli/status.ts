@@ -24,6 +24,10 @@ export interface StatusReport {
   npub: string | null;
   identity: "none" | "locked" | "unlocked";
   online: boolean;
+  /** Taking no new jobs: the machine is busy (pause); null otherwise. */
+  paused: string | null;
+  /** Not selling by the schedule or a daily limit; null otherwise. */
+  offlineReason: string | null;
   relays: Array<{ url: string; state: string; latencyMs: number | null }>;
   ollama: { url: string; reachable: boolean; version: string | null; error: string | null };
   models: Array<{ name: string; served: boolean }>;
@@ -63,6 +67,8 @@ export async function status(args: string[]): Promise<number> {
       npub: s.identity.npub,
       identity: s.identity.state,
       online: s.provider.online,
+      paused: s.provider.paused ?? null,
+      offlineReason: s.provider.offline ?? null,
       relays: s.relays.map((r) => ({ url: r.url, state: r.state, latencyMs: r.latencyMs })),
       ollama: s.ollama,
       models: s.models.map((m) => ({ name: m.name, served: m.served })),
@@ -90,6 +96,8 @@ export async function status(args: string[]): Promise<number> {
       npub: hasVault ? (readPublicIdentity(dataDir)?.npub ?? null) : null,
       identity: hasVault ? "locked" : "none",
       online: false,
+      paused: null,
+      offlineReason: null,
       relays: config.relays.map((url) => ({ url, state: "not connected", latencyMs: null })),
       ollama: inference.view(),
       models: inference.models().map((m) => ({ name: m.name, served: m.served })),
@@ -105,7 +113,7 @@ export async function status(args: string[]): Promise<number> {
   const lines = [
     `compute       ${report.running ? `running (pid ${report.pid}), dashboard ${report.dashboard}` : "not running"}`,
     `identity      ${report.npub ?? (report.identity === "none" ? "none yet: run `compute init`" : "locked")}`,
-    `provider      ${report.online ? "ONLINE" : "offline"}`,
+    `provider      ${report.online ? "ONLINE" : "offline"}${report.paused ? `, paused: ${report.paused}` : ""}${report.offlineReason ? ` (${report.offlineReason})` : ""}`,
     `ollama        ${report.ollama.reachable ? `reachable at ${report.ollama.url} (version ${report.ollama.version})` : `not reachable at ${report.ollama.url}${report.ollama.error ? `: ${report.ollama.error}` : ""}`}`,
     `models        ${report.models.length ? report.models.map((m) => `${m.name}${m.served ? "" : " (not served)"}`).join(", ") : "none"}`,
     `relays        ${report.relays.map((r) => `${r.url} ${r.state}${r.latencyMs != null ? ` ${r.latencyMs} ms` : ""}`).join("\n              ")}`,
