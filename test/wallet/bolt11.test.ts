@@ -176,6 +176,18 @@ describe("bech32", () => {
     expect(() => bech32Decode("split1checkupstagehandshakeupstreamerranterredcaperred2y9e2w")).toThrow(/checksum/);
   });
 
+  test("an LNURL longer than BIP-173's 90 characters decodes to its URL, upper case too", () => {
+    const url = "https://pay.example.com/.well-known/lnurlp/alice?amount=1000&comment=for+the+jobs";
+    const lnurl = bech32Encode("lnurl", bytesToWords(new TextEncoder().encode(url)));
+    expect(lnurl.length).toBeGreaterThan(90);
+    for (const s of [lnurl, lnurl.toUpperCase()]) {
+      const { hrp, words } = bech32Decode(s);
+      expect(hrp).toBe("lnurl");
+      expect(new TextDecoder().decode(wordsToBytes(words, false))).toBe(url);
+    }
+    expect(() => bech32Decode(lnurl.slice(0, 10) + lnurl.slice(10).toUpperCase())).toThrow(/Mixed-case/);
+  });
+
   test("bytes ↔ words", () => {
     const bytes = Uint8Array.from([0, 1, 2, 250, 255, 128, 7]);
     expect([...wordsToBytes(bytesToWords(bytes), false)]).toEqual([...bytes]);
