@@ -88,6 +88,9 @@ describe("pause when busy", () => {
     expect(ms).toBeLessThan(PROBE_MS + 750);
     expect(provider(t).paused).toBe("the GPU is in use by blender");
     expect(provider(t).online).toBe(true); // still announced: paused, not offline
+    // `compute status` says it too.
+    const st = Bun.spawn([process.execPath, "src/index.ts", "status", "--data-dir", t.dataDir], { cwd: join(import.meta.dir, "../.."), stdout: "pipe", stderr: "pipe", env: { ...process.env, COMPUTE_LOG_LEVEL: "error" } });
+    expect(await new Response(st.stdout).text()).toContain("provider      ONLINE, paused: the GPU is in use by blender");
 
     const req = customer.request({ params: { model: "llama3.2" } });
     await customer.publish(req);
