@@ -12,6 +12,11 @@ export const Earnings = z.object({
   /** The last 14 local days, oldest first. */
   days: z.array(DayEarnings),
   byModel: z.array(z.object({ model: z.string(), sats: z.number(), jobs: z.number().int() })),
+  /** Pay-after charges answered and not (fully) paid: what customers owe, and for how many jobs. */
+  unpaidSats: z.number().optional(),
+  unpaidJobs: z.number().int().optional(),
+  /** Payments that landed for an expired or cancelled job that could not be run (wallet history says which). */
+  paidLateNotServed: z.number().int().optional(),
 });
 export type Earnings = z.infer<typeof Earnings>;
 

@@ -77,8 +77,15 @@ export const PaymentRow = z.object({
   paymentHash: z.string().nullable(),
   source: PaymentSource,
   receivedAt: timestamp,
+  /** Set only on a payment the owner must look at: PAID_LATE_NOT_SERVED. */
+  note: z.string().optional(),
+  /** The customer who paid, given with a note (the job's customer). */
+  customer: z.string().optional(),
 });
 export type PaymentRow = z.infer<typeof PaymentRow>;
+
+/** The note of a payment that landed for an expired or cancelled job which could not be run. */
+export const PAID_LATE_NOT_SERVED = "paid late: not served";
 
 /** The Breez SDK reports amounts as bigint; accept them while they fit a double exactly. */
 const amountInput = z.union([
@@ -133,6 +140,8 @@ interface DbPaymentRow {
   payment_hash: unknown;
   source: unknown;
   received_at: unknown;
+  note?: unknown;
+  customer?: unknown;
 }
 
 /** JobRow field → column. The only place the two spellings meet. */
@@ -209,6 +218,8 @@ function paymentFromDb(r: DbPaymentRow): PaymentRow {
     paymentHash: r.payment_hash,
     source: r.source,
     receivedAt: r.received_at,
+    ...(r.note != null ? { note: r.note } : {}),
+    ...(r.note != null && r.customer != null ? { customer: r.customer } : {}),
   });
   if (!parsed.success) {
     throw new AppError("internal", `The ledger row payments/${String(r.id)} is damaged: ${issueText(parsed.error)}`, {
@@ -563,14 +574,19 @@ export class Ledger {
   payments(opts: { limit?: number } = {}): PaymentRow[] {
     const limit = Math.min(Math.max(Math.floor(opts.limit ?? 50), 0), 1000);
     const rows = this.db
-      .query("SELECT * FROM payments ORDER BY received_at DESC, rowid DESC LIMIT $limit")
+      .query(
+        `SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id
+         ORDER BY p.received_at DESC, p.rowid DESC LIMIT $limit`,
+      )
       .all({ limit }) as DbPaymentRow[];
     return parseEach(rows, paymentFromDb);
   }
 
   /** The payment credited for an invoice's payment hash, if any. */
   findPaymentByHash(paymentHash: string): PaymentRow | null {
-    const row = this.db.query("SELECT * FROM payments WHERE payment_hash = $h").get({ h: paymentHash.toLowerCase() }) as DbPaymentRow | null;
+    const row = this.db
+      .query("SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id WHERE p.payment_hash = $h")
+      .get({ h: paymentHash.toLowerCase() }) as DbPaymentRow | null;
     return row ? paymentFromDb(row) : null;
   }
 
@@ -587,8 +603,53 @@ export class Ledger {
     }).immediate();
   }
 
+  /** What was booked for a job, by job (an invoice, a zap of any of its events): total and count. */
+  jobPaid(jobId: string): { msats: number; count: number } {
+    const r = this.db.query("SELECT COALESCE(SUM(amount_msats), 0) AS msats, COUNT(*) AS n FROM payments WHERE job_id = $j").get({ j: jobId }) as { msats: number; n: number };
+    return { msats: r.msats, count: r.n };
+  }
+
+  /** Sets (or clears) the note of a booked payment (PAID_LATE_NOT_SERVED); returns whether it changed. */
+  notePayment(paymentId: string, note: string | null): boolean {
+    return this.db.query("UPDATE payments SET note = $n WHERE id = $id AND note IS NOT $n").run({ n: note, id: paymentId }).changes === 1;
+  }
+
+  /**
+   * Payments with no note booked for a job that was expired, cancelled or failed before they came
+   * (received after the job finished): paid late, not handled yet. Oldest first, at most `limit`.
+   */
+  latePayments(limit = 100): Array<{ paymentId: string; jobId: string }> {
+    return (
+      this.db
+        .query(
+          `SELECT p.id AS paymentId, p.job_id AS jobId FROM payments p JOIN jobs j ON j.id = p.job_id
+           WHERE p.note IS NULL AND j.status IN ('expired', 'cancelled', 'error') AND j.finished_at IS NOT NULL
+             AND p.received_at >= j.finished_at
+           ORDER BY p.received_at LIMIT $limit`,
+        )
+        .all({ limit }) as Array<{ paymentId: string; jobId: string }>
+    ).filter((r) => typeof r.paymentId === "string" && typeof r.jobId === "string");
+  }
+
+  /**
+   * Pay-after charges not (fully) paid: jobs answered with an amount whose payments don't cover it,
+   * finished at or after `since` (unix ms), of one customer when given. Jobs paid up front are paid
+   * before they run, and free ones carry no amount, so these are the unpaid pay-after jobs.
+   */
+  unpaidAfter(opts: { since?: number; customer?: string } = {}): { jobs: number; msats: number } {
+    const r = this.db
+      .query(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(j.amount_msats - COALESCE(p.paid, 0)), 0) AS msats
+         FROM jobs j LEFT JOIN (SELECT job_id, SUM(amount_msats) AS paid FROM payments WHERE job_id IS NOT NULL GROUP BY job_id) p ON p.job_id = j.id
+         WHERE j.status = 'success' AND j.amount_msats > 0 AND COALESCE(p.paid, 0) < j.amount_msats
+           AND j.finished_at >= $since AND ($c IS NULL OR j.customer = $c)`,
+      )
+      .get({ since: Math.floor(opts.since ?? 0), c: opts.customer ?? null }) as { n: number; msats: number };
+    return { jobs: r.n, msats: r.msats };
+  }
+
   getPayment(id: string): PaymentRow | null {
-    const row = this.db.query("SELECT * FROM payments WHERE id = $id").get({ id }) as DbPaymentRow | null;
+    const row = this.db.query("SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id WHERE p.id = $id").get({ id }) as DbPaymentRow | null;
     return row ? paymentFromDb(row) : null;
   }
 
@@ -678,9 +739,13 @@ export class Ledger {
         .all() as { model: string; n: number }[]) {
         entry(r.model).jobs += r.n;
       }
-      return { recentPayments, recentSuccessfulJobs, allMsats: all.msats, allJobs: allJobs.n, byModel: [...models.values()] };
+      const unpaid = this.unpaidAfter();
+      const late = db.query("SELECT COUNT(*) AS n FROM payments WHERE note = $n").get({ n: PAID_LATE_NOT_SERVED }) as { n: number };
+      return { recentPayments, recentSuccessfulJobs, allMsats: all.msats, allJobs: allJobs.n, byModel: [...models.values()], unpaid, late: late.n };
     });
-    return summarizeEarnings(read.deferred(), now);
+    const r = read.deferred();
+    // What pay-after customers owe, and payments that came too late to be served: the owner's to see.
+    return { ...summarizeEarnings(r, now), unpaidSats: r.unpaid.msats / 1000, unpaidJobs: r.unpaid.jobs, paidLateNotServed: r.late };
   }
 }
 

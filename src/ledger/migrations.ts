@@ -88,6 +88,13 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const r of rows) if (isDeposit({ bolt11: typeof r.bolt11 === "string" ? r.bolt11 : null })) mark.run({ id: r.id });
     },
   },
+  {
+    version: 3,
+    name: "a note on a payment (paid late: not served)",
+    // A payment that landed for a job already expired or cancelled, which could not be run: the
+    // owner sees it in the wallet history with the customer who paid (see Ledger.notePayment).
+    up: "ALTER TABLE payments ADD COLUMN note TEXT;",
+  },
 ];
 
 function userVersion(db: Database): number {
