@@ -25,19 +25,29 @@ function amount(model: string | null, pricing: Pricing, tokens: number): number 
   const { perJob, per1k } = rates(model, pricing);
   const t = Number.isFinite(tokens) && tokens > 0 ? Math.ceil(tokens) : 0;
   // Round the token part up: a partial thousand still costs its share, never less than asked.
-  return perJob + Math.ceil((per1k * t) / 1000);
+  return wholeSats(perJob + Math.ceil((per1k * t) / 1000));
+}
+
+/**
+ * Up to whole sats. Lightning wallets (the Spark SDK among them) make invoices in whole sats, so a
+ * price that is not whole sats would be told to the customer (the `amount` tag) as less than the
+ * invoice asks; rounded here, the tag, the bolt11 and the job's recorded charge are one number, and
+ * a zap of the tagged amount pays the job in full.
+ */
+export function wholeSats(msats: number): number {
+  return Math.ceil(msats / 1000) * 1000;
 }
 
 /**
  * The price to ask before running (upfront mode) or to compare with the bid: the per-job part
- * plus, when per-token pricing is on, the token part for `estimatedTokens` (e.g. the capped
- * max_tokens). Free mode → 0.
+ * plus, when per-token pricing is on, the token part for `estimatedTokens` (the job's capped
+ * max_tokens: the most a pay-after job can end up costing). Whole sats, rounded up. Free mode → 0.
  */
 export function priceFor(model: string | null, pricing: Pricing, estimatedTokens = 0): number {
   return amount(model, pricing, estimatedTokens);
 }
 
-/** What the finished job costs for the tokens it actually generated (pay-after mode). */
+/** What the finished job costs for the tokens it actually generated (pay-after mode); whole sats, rounded up. */
 export function finalAmount(model: string | null, pricing: Pricing, tokens: number): number {
   return amount(model, pricing, tokens);
 }

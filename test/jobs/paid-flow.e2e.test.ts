@@ -265,9 +265,10 @@ describe("pay after, Lightning test double", () => {
     const result = await w.customer.waitForResult(req.id);
     expect(result.content).toBe(fakeAnswer("one two three"));
     const [, msats, bolt11] = amountTag(result)!;
-    // "echo: one two three" is 4 tokens at the fake: 3000 + 200000 * 4 / 1000 = 3800.
-    expect(msats).toBe("3800");
-    expect(decodeBolt11(bolt11!).amountMsats).toBe(4_000); // whole sats, rounded up
+    // "echo: one two three" is 4 tokens at the fake: 3000 + 200000 * 4 / 1000 = 3800, asked as
+    // whole sats in both the amount tag and the bolt11 (what the invoice can ask).
+    expect(msats).toBe("4000");
+    expect(decodeBolt11(bolt11!).amountMsats).toBe(4_000);
     const before = earnedSats(app);
     wallet.settle(bolt11!);
     await until(() => earnedSats(app) - before === 4, 2000, "earnings up");

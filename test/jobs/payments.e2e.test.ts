@@ -121,9 +121,9 @@ describe("pay after", () => {
     const req = p.customer.request({ inputs: [["a b c d", "text"]] });
     await p.customer.publish(req);
     const result = await p.customer.waitForResult(req.id);
-    // "echo: a b c d" is 5 tokens at the fake: 1000 + ceil(2000 * 5 / 1000) = 1010.
-    expect(result.event.tags).toContainEqual(["amount", "1010", wallet.issued[0]!.bolt11]);
-    expect(p.ledger.getJob(req.id)).toMatchObject({ status: "success", amountMsats: 1010, paymentHash: wallet.issued[0]!.paymentHash });
+    // "echo: a b c d" is 5 tokens at the fake: 1000 + ceil(2000 * 5 / 1000) = 1010, asked as whole sats: 2000.
+    expect(result.event.tags).toContainEqual(["amount", "2000", wallet.issued[0]!.bolt11]);
+    expect(p.ledger.getJob(req.id)).toMatchObject({ status: "success", amountMsats: 2000, paymentHash: wallet.issued[0]!.paymentHash });
   });
 });
 
