@@ -65,6 +65,14 @@ export const Pricing = z.strictObject({
   models: z.record(z.string(), z.strictObject({ perJobMsats: z.int().min(0).optional(), per1kTokensMsats: z.int().min(0).optional() })).default({}),
   invoiceExpirySecs: z.int().min(30).max(86_400).default(600),
   freeJobsPerCustomer: z.int().min(0).default(0),
+  /**
+   * Pay-after jobs answered in the last 24 h and not paid, counted over all customers: at this many,
+   * new pay-after jobs are charged up front instead (pubkeys are free, so a per-customer rule alone
+   * can't bound the unpaid work done for strangers). 0: every pay-after job is charged up front.
+   */
+  maxUnpaidAfterJobs: z.int().min(0).max(100_000).default(20),
+  /** Free-allowance jobs (freeJobsPerCustomer) given in the last hour over all customers; beyond it, jobs are charged. */
+  maxFreeJobsPerHour: z.int().min(0).max(100_000).default(20),
 });
 export type Pricing = z.infer<typeof Pricing>;
 

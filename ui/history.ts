@@ -4,7 +4,7 @@ import type { WalletPayment } from "../src/server/controller.ts";
 import type { SentRecord } from "../src/wallet/wallet.ts";
 
 /** A received payment as GET /api/wallet/payments lists it (the ledger's row). */
-export type ReceivedPayment = Pick<WalletPayment, "id" | "jobId" | "amountMsats" | "source" | "receivedAt">;
+export type ReceivedPayment = Pick<WalletPayment, "id" | "jobId" | "amountMsats" | "source" | "receivedAt" | "note" | "customer">;
 export type SentPayment = SentRecord;
 
 export interface WalletHistory {
@@ -35,7 +35,8 @@ export function historyRows(h: WalletHistory, limit = 50): HistoryRow[] {
       key: `r:${p.id}`,
       at: p.receivedAt,
       deltaMsats: p.amountMsats,
-      what: SOURCE[p.source] ?? "received",
+      // A payment for a job already over that could not be run: the owner settles it with the customer.
+      what: `${SOURCE[p.source] ?? "received"}${p.note ? ` — ${p.note}${p.customer ? ` (customer ${p.customer})` : ""}` : ""}`,
       flag: null,
       jobId: p.jobId,
     })),

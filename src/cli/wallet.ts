@@ -63,6 +63,9 @@ export interface ReceivedEntry {
   at: number;
   source: "invoice" | "zap" | "deposit" | null;
   jobId: string | null;
+  /** "paid late: not served" (the job was over and could not be run), with the customer who paid. */
+  note?: string;
+  customer?: string;
 }
 
 /** A payment sent (the amount the payee got; the fee on top). */
@@ -105,7 +108,7 @@ interface Backend {
   close(): Promise<void>;
 }
 
-const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | "deposit" | null; jobId: string | null }): ReceivedEntry => ({
+const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; source: WalletPayment["source"] | "deposit" | null; jobId: string | null; note?: unknown; customer?: unknown }): ReceivedEntry => ({
   direction: "received",
   id: p.id,
   amountSats: p.amountMsats / 1000,
@@ -113,6 +116,7 @@ const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; sourc
   // The ledger books the owner's deposits as "other".
   source: p.source === "other" ? "deposit" : p.source,
   jobId: p.jobId,
+  ...(typeof p.note === "string" ? { note: p.note, ...(typeof p.customer === "string" ? { customer: p.customer } : {}) } : {}),
 });
 
 // ---- the running compute, over its API ----
@@ -234,7 +238,7 @@ async function directBackend(dataDir: string, values: Record<string, unknown>): 
         const entries = received.map((r) => {
           const booked = ledger ? (ledger.getPayment(r.id) ?? (r.paymentHash ? ledger.findPaymentByHash(r.paymentHash) : null)) : null;
           const source = booked?.source ?? (isDeposit(r) ? "deposit" : null);
-          return toEntry({ id: r.id, amountMsats: r.amountMsats, receivedAt: r.receivedAt, source, jobId: booked?.jobId ?? null });
+          return toEntry({ id: r.id, amountMsats: r.amountMsats, receivedAt: r.receivedAt, source, jobId: booked?.jobId ?? null, note: booked?.note, customer: booked?.customer });
         });
         return mergeHistory(entries, sent, limit, null);
       } finally {
@@ -398,7 +402,8 @@ export async function wallet(args: string[]): Promise<number> {
           const when = new Date(p.at).toISOString().replace("T", " ").slice(0, 16);
           if (p.direction === "received") {
             const how = p.source ?? "not booked yet";
-            process.stdout.write(`${when}  ${`+${sats(p.amountSats)}`.padStart(14)}  ${how.padEnd(7)}${p.jobId ? `  job ${p.jobId.slice(0, 12)}` : ""}\n`);
+            const late = p.note ? `  ${p.note.toUpperCase()}${p.customer ? ` (customer ${p.customer})` : ""}` : "";
+            process.stdout.write(`${when}  ${`+${sats(p.amountSats)}`.padStart(14)}  ${how.padEnd(7)}${p.jobId ? `  job ${p.jobId.slice(0, 12)}` : ""}${late}\n`);
           } else {
             const state = p.status === "completed" ? "" : `  ${p.status.toUpperCase()}`;
             process.stdout.write(`${when}  ${`-${sats(p.amountSats)}`.padStart(14)}  sent     ${SENT_BY[p.method]}, fee ${sats(p.feeSats)}${p.description ? `: ${p.description.slice(0, 40)}` : ""}${state}\n`);

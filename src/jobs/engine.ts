@@ -30,7 +30,8 @@ import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs, type InputFetcher } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
-import { jobRowToView, type JobInsert, type Ledger } from "../ledger/ledger.ts";
+import { jobRowToView, PAID_LATE_NOT_SERVED, type JobInsert, type JobRow, type Ledger } from "../ledger/ledger.ts";
+import { decodeBolt11 } from "../wallet/bolt11.ts";
 import { signEvent } from "../nostr/signer.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
@@ -79,7 +80,10 @@ export interface EngineInference {
 }
 
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<Ledger, "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash">;
+export type EngineLedger = Pick<
+  Ledger,
+  "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter"
+>;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
 export interface EnginePayments {
@@ -96,6 +100,12 @@ export interface EnginePayments {
   zapsEnabled?(): Promise<boolean>;
   /** A checked zap receipt naming one of `jobId`'s events; credited only if the wallet has the payment. */
   zapReceived?(claim: ZapClaim, jobId: string): Promise<ZapOutcome>;
+  /**
+   * Books every payment the wallet has, then says so ("reconciled"), or that no wallet is set up
+   * ("no-wallet"), or that it can't now ("not-now"). An unpaid invoice is called expired only after
+   * the first two: a payment made while we were down must be found first.
+   */
+  reconciledNow?(): Promise<"reconciled" | "no-wallet" | "not-now">;
 }
 
 export interface EngineDeps {
@@ -190,6 +200,15 @@ const ZAP_TARGET_KEEP_MS = 7 * 24 * 3600_000;
 const NIP89_LAST_KEY = "nip89.created_at";
 /** Ledger kv key: how many free jobs a customer has had (pricing.freeJobsPerCustomer). */
 const freeUsedKey = (customer: string) => `free.used.${customer}`;
+/** Unpaid pay-after jobs count against pricing.maxUnpaidAfterJobs (and the customer) for this long. */
+const UNPAID_WINDOW_MS = 24 * 3600_000;
+/** pricing.maxFreeJobsPerHour counts free-allowance jobs over this window. */
+const FREE_WINDOW_MS = 3600_000;
+/** How soon leftover invoices are looked at again when the wallet could not reconcile. */
+const INVOICE_RETRY_MS = 15_000;
+/** Final statuses a late payment can find a job in (a success is answered and paid for already). */
+const LATE_STATUSES: readonly JobStatus[] = ["expired", "cancelled", "error"];
+const CANCELLED_BY_CUSTOMER = "cancelled by the customer";
 
 class JobTimeout extends Error {
   constructor(readonly secs: number) {
@@ -236,13 +255,23 @@ export class Engine {
   private zapSub: { close(): void } | null = null;
   private zapsOn = false;
   private zapSeen = new Set<string>();
+  /** When the next look at invoices left by a restart is due (see expireLeftoverInvoices). */
+  private invoiceTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Free-allowance jobs given out lately (unix ms), for pricing.maxFreeJobsPerHour. */
+  private freeGiven: number[] = [];
+  private settlingLate: Promise<void> | null = null;
+  private lateAgain = false;
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
     // A payment for a job nobody is waiting on (it landed while we were down, or after a restart)
     // still buys the job: run it (see resumePaid).
+    // A payment for a job already over (expired, cancelled) is never kept silently: see settleLatePayments.
     this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ jobId }) => {
-      if (jobId && this.online && !this.holds(jobId)) this.resumePaid();
+      if (!jobId || this.holds(jobId) || this.stopped) return;
+      const status = this.deps.ledger.getJob(jobId)?.status;
+      if (status && LATE_STATUSES.includes(status)) this.track(this.settleLatePayments());
+      else if (status === "paid" && this.online) this.resumePaid();
     });
   }
 
@@ -266,7 +295,8 @@ export class Engine {
       if (open.length === 0) break;
       for (const row of open) {
         done.add(row.id);
-        if (row.paymentHash && this.deps.ledger.findPaymentByHash(row.paymentHash)) {
+        // Paid by its invoice or by a zap of any of its events (a zap has its own payment hash).
+        if (this.paidInFull(row)) {
           this.moveRow(row, "paid");
           continue;
         }
@@ -290,8 +320,19 @@ export class Engine {
     }
     await Promise.all(sends);
     if (closed) log.info("closed jobs left open by a restart", { count: closed });
-    this.expireStaleInvoices();
+    // Invoices left open by the restart expire by their own expiry, once the wallet has booked what
+    // was paid while we were down (in the background: the wallet may still be connecting).
+    void this.track(this.expireLeftoverInvoices());
+    void this.track(this.settleLatePayments());
     return closed;
+  }
+
+  /** Whether the ledger has payments for this job (by invoice or zap) that cover its amount. */
+  private paidInFull(row: Pick<JobRow, "id" | "amountMsats" | "paymentHash">): boolean {
+    if (row.paymentHash && this.deps.ledger.findPaymentByHash(row.paymentHash)) return true;
+    if (row.amountMsats === null) return false;
+    const paid = this.deps.ledger.jobPaid(row.id);
+    return paid.count > 0 && paid.msats >= row.amountMsats;
   }
 
   /**
@@ -335,20 +376,122 @@ export class Engine {
   }
 
   /**
-   * Jobs whose invoice nobody waits on any more (left by a restart) and whose expiry has passed
-   * are marked expired, so they don't look open forever. Unexpired ones stay: a late payment still
-   * runs them (resumePaid). Never throws.
+   * Jobs whose invoice nobody waits on any more (left by a restart) are marked expired once the
+   * invoice's own expiry (its bolt11's, else the configured one from when it was made) has passed
+   * AND the wallet has booked every payment it has (or has no wallet at all): a customer who paid
+   * while we were down is paid, not expired. Unexpired ones stay (a payment still runs them) and are
+   * looked at again when the next one is due. Never throws.
    */
-  private expireStaleInvoices(): void {
+  private async expireLeftoverInvoices(): Promise<void> {
     try {
-      const cutoff = this.now() - this.deps.config().pricing.invoiceExpirySecs * 1000;
-      for (const row of this.deps.ledger.listJobs({ statuses: ["payment-required"], limit: 1000 })) {
-        if (this.holds(row.id) || row.updatedAt > cutoff) continue;
-        this.moveRow(row, "expired", { error: "invoice expired unpaid" });
+      if (this.invoiceTimer) clearTimeout(this.invoiceTimer);
+      this.invoiceTimer = null;
+      if (this.stopped) return;
+      const expirySecs = this.deps.config().pricing.invoiceExpirySecs;
+      const rows = this.deps.ledger.listJobs({ statuses: ["payment-required"], limit: 1000 }).filter((r) => !this.holds(r.id));
+      if (rows.length === 0) return;
+      const expiresAt = (r: JobRow) => {
+        try {
+          if (r.bolt11) return decodeBolt11(r.bolt11).expiresAt;
+        } catch {}
+        return r.updatedAt + expirySecs * 1000;
+      };
+      const now = this.now();
+      const due = rows.filter((r) => expiresAt(r) <= now);
+      let next = Math.min(...rows.filter((r) => expiresAt(r) > now).map(expiresAt));
+      if (due.length) {
+        const state = (await this.deps.payments?.reconciledNow?.()) ?? "no-wallet";
+        if (this.stopped) return;
+        if (state === "not-now") {
+          next = Math.min(next, this.now() + INVOICE_RETRY_MS);
+        } else {
+          for (const r of due) {
+            // Reread: reconciliation may just have booked its payment (the row is 'paid' then).
+            const row = this.deps.ledger.getJob(r.id);
+            if (!row || row.status !== "payment-required" || this.holds(row.id)) continue;
+            if (this.paidInFull(row)) {
+              this.moveRow(row, "paid");
+              if (this.online) this.resumePaid();
+              continue;
+            }
+            this.moveRow(row, "expired", { error: "invoice expired unpaid" });
+          }
+        }
+      }
+      if (Number.isFinite(next)) {
+        this.invoiceTimer = setTimeout(() => void this.track(this.expireLeftoverInvoices()), Math.min(Math.max(0, next - this.now()) + 1000, 3600_000));
+        this.invoiceTimer.unref?.();
       }
     } catch (err) {
       log.warn("expiring old invoices failed", { err });
     }
+  }
+
+  /**
+   * Payments that landed for a job already over (expired unpaid, cancelled, failed) — paid late,
+   * in flight at expiry, or found by reconciliation after a restart. The job runs if it still can
+   * (paid in full, the request readable, its model served, not cancelled by the customer, not past
+   * its NIP-40 expiration): the row goes back to 'paid' and resumePaid runs it. Otherwise the payment
+   * is noted "paid late: not served" (the owner sees it with the customer's pubkey) and the
+   * customer gets an error feedback saying so. Runs one pass at a time; never throws.
+   */
+  private settleLatePayments(): Promise<void> {
+    if (this.settlingLate) {
+      this.lateAgain = true;
+      return this.settlingLate;
+    }
+    this.settlingLate = (async () => {
+      do {
+        this.lateAgain = false;
+        try {
+          for (const { paymentId, jobId } of this.deps.ledger.latePayments()) await this.settleLate(paymentId, jobId);
+        } catch (err) {
+          log.warn("settling late payments failed", { err });
+        }
+      } while (this.lateAgain && !this.stopped);
+    })().finally(() => (this.settlingLate = null));
+    return this.settlingLate;
+  }
+
+  private async settleLate(paymentId: string, jobId: string): Promise<void> {
+    const row = this.deps.ledger.getJob(jobId);
+    if (!row || !LATE_STATUSES.includes(row.status) || this.holds(jobId)) return;
+    const paid = this.deps.ledger.jobPaid(jobId);
+    let request: JobRequest | null = null;
+    try {
+      const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
+      if (parsed.ok) request = parsed.request;
+    } catch {}
+    const cfg = this.deps.config();
+    let why: string | null = null;
+    if (row.amountMsats === null || paid.msats < row.amountMsats) why = `the payment of ${paid.msats} msats is less than the ${row.amountMsats ?? 0} msats asked`;
+    else if (row.status === "cancelled" && row.error === CANCELLED_BY_CUSTOMER) why = "you had cancelled it";
+    else if (!request) why = "the request can no longer be read";
+    else if (request.expiration !== null && request.expiration * 1000 <= this.now()) why = "the request's expiration has passed";
+    else if (!chooseModel(request.params, this.deps.inference.servedModels(), cfg.provider.defaultModel)) why = `model ${request.params.model ?? row.model} is not offered now`;
+    const updatedAt = this.now();
+    if (why === null) {
+      // The one way out of a final status: the customer paid in full for a job that ended unpaid.
+      this.deps.ledger.patchJob(jobId, { status: "paid", finishedAt: null, error: null, updatedAt });
+      this.deps.bus.publish(JobStatusChanged, { job: jobRowToView({ ...row, status: "paid", finishedAt: null, error: null, updatedAt }) });
+      log.info("a payment came after the job ended; running it", { id: jobId, was: row.status, paymentId });
+      if (this.online) this.resumePaid();
+      return;
+    }
+    const note = `${PAID_LATE_NOT_SERVED}: ${why}`;
+    if (!this.deps.ledger.notePayment(paymentId, PAID_LATE_NOT_SERVED)) return;
+    this.deps.ledger.patchJob(jobId, { error: note, updatedAt });
+    const view = jobRowToView({ ...row, error: note, updatedAt });
+    // The dashboard's list of recent jobs says it too.
+    this.recent = this.recent.map((j) => (j.id === jobId ? { ...j, error: note, updatedAt } : j));
+    this.deps.bus.publish(JobStatusChanged, { job: view });
+    log.warn("a payment came after the job ended and it can't be run: paid late, not served", { id: jobId, paymentId, customer: row.customer, why });
+    const ref: RequestRef & { relays?: string[] } = request ?? { id: row.id, customer: row.customer, encrypted: null };
+    const was = row.status === "expired" ? "its invoice had expired" : row.status === "cancelled" ? "it was cancelled" : "it had failed";
+    const sats = Math.floor(paid.msats / 1000);
+    await this.sendFeedback(ref, row.relay, "error", {
+      extraInfo: `paid late: your ${sats} sats arrived after ${was}, so the job was not run (${why}); contact the provider about your payment`,
+    }).catch((err) => log.warn("could not tell the customer about their late payment", { id: jobId, err }));
   }
 
   /** Whether this engine is working on the job (running, queued or waiting for its payment). */
@@ -444,6 +587,7 @@ export class Engine {
     );
     this.watchCancels();
     this.resumePaid();
+    void this.track(this.settleLatePayments());
     this.track(this.watchZaps());
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
@@ -514,6 +658,8 @@ export class Engine {
     }
     if (this.cancelWatchTimer) clearTimeout(this.cancelWatchTimer);
     this.cancelWatchTimer = null;
+    if (this.invoiceTimer) clearTimeout(this.invoiceTimer);
+    this.invoiceTimer = null;
     this.cancelSub?.close();
     this.cancelSub = null;
     this.cancelWatchIds.clear();
@@ -734,7 +880,7 @@ export class Engine {
     const now = this.now();
     if (now - this.lastPrune < SEEN_PRUNE_EVERY_MS) return;
     this.lastPrune = now;
-    this.expireStaleInvoices();
+    void this.track(this.expireLeftoverInvoices());
     try {
       const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
       if (n) log.debug("pruned seen events", { count: n });
@@ -790,8 +936,14 @@ export class Engine {
     const estimate = Math.min(request.params.maxTokens ?? cfg.limits.maxTokensCap, cfg.limits.maxTokensCap);
     // The free allowance (announced in NIP-89 as freeJobsPerCustomer): the first jobs of each
     // customer cost nothing, so people can try us before paying.
-    const free = cfg.pricing.mode !== "free" && cfg.pricing.freeJobsPerCustomer > 0 && this.freeUsed(request.customer) < cfg.pricing.freeJobsPerCustomer;
-    const price = free ? 0 : cfg.pricing.mode === "upfront" ? priceFor(model, cfg.pricing, estimate) : priceFor(model, cfg.pricing, 0);
+    // pricing.maxFreeJobsPerHour bounds the allowance over all customers: pubkeys cost nothing.
+    const free = cfg.pricing.mode !== "free" && cfg.pricing.freeJobsPerCustomer > 0 && this.freeUsed(request.customer) < cfg.pricing.freeJobsPerCustomer && this.freeLeftThisHour();
+    // The bid is held against the whole charge: per job plus per token at the job's max tokens (the
+    // most a pay-after job can come to), in whole sats.
+    const price = free ? 0 : priceFor(model, cfg.pricing, estimate);
+    // Pay-after is credit: a customer who owes for one (or while strangers owe for
+    // pricing.maxUnpaidAfterJobs) is charged up front instead.
+    const payFirst = cfg.pricing.mode === "after" && price > 0 && this.afterCreditRefused(request.customer);
     const verdict = admit(request, {
       providerPubkey: this.deps.pubkey,
       now: this.now(),
@@ -817,7 +969,7 @@ export class Engine {
       return;
     }
     this.noteCustomer(request.customer);
-    const charge = cfg.pricing.mode === "upfront" && price > 0;
+    const charge = (cfg.pricing.mode === "upfront" || payFirst) && price > 0;
     const job: Running = {
       ...newJob(request, { now: this.now(), sourceRelay: relay }),
       model: verdict.model,
@@ -855,7 +1007,32 @@ export class Engine {
     return Number.isSafeInteger(n) && n > 0 ? n : 0;
   }
 
+  private freeLeftThisHour(): boolean {
+    const since = this.now() - FREE_WINDOW_MS;
+    this.freeGiven = this.freeGiven.filter((t) => t >= since);
+    return this.freeGiven.length < this.deps.config().pricing.maxFreeJobsPerHour;
+  }
+
+  /**
+   * Whether a pay-after job of `customer` must be paid first: they have a pay-after job not paid
+   * (answered in the last 24 h, or in progress), or all customers together have
+   * pricing.maxUnpaidAfterJobs of them. Never throws (a ledger failure → pay first).
+   */
+  private afterCreditRefused(customer: string): boolean {
+    try {
+      const since = this.now() - UNPAID_WINDOW_MS;
+      const inFlight = [...this.active.values(), ...this.queue].filter((j) => !j.prepaid && !j.free && j.status !== "payment-required");
+      if (inFlight.some((j) => j.customer === customer)) return true;
+      if (this.deps.ledger.unpaidAfter({ since, customer }).jobs > 0) return true;
+      return this.deps.ledger.unpaidAfter({ since }).jobs + inFlight.length >= this.deps.config().pricing.maxUnpaidAfterJobs;
+    } catch (err) {
+      log.warn("could not count unpaid pay-after jobs; asking for payment first", { err });
+      return true;
+    }
+  }
+
   private useFree(customer: string): void {
+    this.freeGiven.push(this.now());
     try {
       this.deps.ledger.setKv(freeUsedKey(customer), String(this.freeUsed(customer) + 1));
     } catch (err) {
@@ -980,6 +1157,12 @@ export class Engine {
       if (job.parked) return;
       if (job.controller.signal.aborted) return this.endStopped(job);
       if (err instanceof AppError && err.code === "not_found") {
+        // A payment booked in the same moment the invoice ran out still pays for the job.
+        if (this.deps.ledger.getJob(job.id)?.status === "paid" || this.paidInFull(job)) {
+          job.prepaid = true;
+          if (this.setStatus(job, "paid")) this.enqueue(job);
+          return;
+        }
         if (!this.setStatus(job, "expired", { error: "invoice expired unpaid" })) return;
         this.finish(job);
         await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});

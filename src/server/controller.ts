@@ -58,6 +58,10 @@ export interface WalletPayment {
   paymentHash: string | null;
   source: "invoice" | "zap" | "other";
   receivedAt: number;
+  /** "paid late: not served": it landed for a job already over that could not be run. */
+  note?: string;
+  /** With a note: the customer who paid (hex pubkey). */
+  customer?: string;
 }
 
 export interface BreezKeyView {

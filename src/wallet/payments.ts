@@ -424,6 +424,25 @@ export class Payments implements EnginePayments {
     this.deferred.delete(paymentId);
   }
 
+  /** Whether the last reconciliation read the wallet's payments (see reconciledNow). */
+  private reconcileOk = false;
+
+  /**
+   * Reconciles now and says how it went: "reconciled" (every payment the wallet has is booked),
+   * "no-wallet" (none is set up: no payment can come), "not-now" (not ready, or the listing
+   * failed). The engine decides that an unpaid invoice expired only after one of the first two.
+   */
+  async reconciledNow(): Promise<"reconciled" | "no-wallet" | "not-now"> {
+    const w = this.opts.wallet;
+    if (!w) return "no-wallet";
+    if (w.view().state !== "ready") return "not-now";
+    // One already running may have listed before a payment landed: wait for it, then list again.
+    if (this.reconciling) await this.reconciling;
+    this.reconcileOk = false;
+    await this.reconcile();
+    return this.reconcileOk ? "reconciled" : "not-now";
+  }
+
   /** Credits every completed receive the ledger doesn't know yet; returns how many were new. */
   reconcile(): Promise<number> {
     const w = this.opts.wallet;
@@ -432,9 +451,11 @@ export class Payments implements EnginePayments {
       try {
         const fresh = await this.pass(w);
         if (fresh) log.info("reconciled payments", { fresh });
+        this.reconcileOk = true;
         return fresh;
       } catch (err) {
         log.warn("reconciliation failed", { err: errorMessage(err) });
+        this.reconcileOk = false;
         return 0;
       } finally {
         this.reconciling = null;

@@ -59,6 +59,13 @@ export function EarningsPanel() {
         <span class="stat-sub">${formatInt(e.allJobs)} job${e.allJobs === 1 ? "" : "s"}</span>
       </div>
     </div>
+    ${(e.unpaidJobs ?? 0) > 0 || (e.paidLateNotServed ?? 0) > 0
+      ? html`<p class="stat-sub" data-testid="earnings-unpaid">
+          ${(e.unpaidJobs ?? 0) > 0 ? html`UNPAID <b class="mono">${formatInt(e.unpaidSats ?? 0)}</b> sats · ${e.unpaidJobs} pay-after job${e.unpaidJobs === 1 ? "" : "s"}` : null}
+          ${(e.unpaidJobs ?? 0) > 0 && (e.paidLateNotServed ?? 0) > 0 ? " · " : null}
+          ${(e.paidLateNotServed ?? 0) > 0 ? html`<span title="Payments that came after their job had expired or was cancelled, and could not be run: see the wallet's history">PAID LATE, NOT SERVED <b class="mono">${e.paidLateNotServed}</b></span>` : null}
+        </p>`
+      : null}
     <${Chart} days=${e.days} />
     ${top.length
       ? html`<ul class="by-model" aria-label="Earnings by model">
