@@ -824,6 +824,7 @@ export class App implements Controller {
       jobs: this.jobViews(),
       ollama: this.inference.view(),
       models: this.inference.models(),
+      backends: this.inference.backends(),
       relays: this.relayViews(),
     };
   }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { IdentityView } from "../identity/events.ts";
 import { JobView } from "../jobs/events.ts";
 import { ProviderView } from "../jobs/provider-events.ts";
-import { ModelView, OllamaView } from "../inference/events.ts";
+import { BackendView, ModelView, OllamaView } from "../inference/events.ts";
 import { RelayView } from "../nostr/events.ts";
 import { WalletView } from "../wallet/events.ts";
 import { Earnings } from "../ledger/events.ts";
@@ -19,6 +19,8 @@ export const Snapshot = z.object({
   jobs: z.array(JobView),
   ollama: OllamaView,
   models: z.array(ModelView),
+  /** Each inference backend's health (one entry for the one-Ollama shorthand). */
+  backends: z.array(BackendView).optional(),
   relays: z.array(RelayView),
 });
 export type Snapshot = z.infer<typeof Snapshot>;
