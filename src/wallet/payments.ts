@@ -223,7 +223,8 @@ export class Payments implements EnginePayments {
   /** Newest receive time seen by a complete reconciliation; undefined until read from the ledger. */
   private highWater: number | null | undefined = undefined;
   private lookup: { at: number; done: Promise<unknown> } | null = null;
-  private lightningAddress: LightningAddress | null = null;
+  /** The wallet's Lightning address as last read (for its LNURL-pay endpoint), shared by concurrent readers. */
+  private laRead: { at: number; shown: string | null; la: Promise<LightningAddress | null> } | null = null;
   private zapper: { url: string; pubkey: string | null; until: number; pending: Promise<string | null> | null } | null = null;
   private unsubs: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -502,13 +503,28 @@ export class Payments implements EnginePayments {
     const w = this.opts.wallet;
     let on = false;
     if (w && w.view().state === "ready") {
-      const la = await bounded(w.getLightningAddress(), this.callMs, "reading the Lightning address").catch(() => undefined);
-      if (la !== undefined) this.lightningAddress = la;
-      on = la === undefined ? Boolean(w.view().lightningAddress) : la !== null;
-      if (la) void this.zapperPubkey();
+      if (w.view().lightningAddress) on = true;
+      else on = (await this.readLightningAddress()) !== null;
+      if (on) void this.zapperPubkey();
     }
     this.zapWatch = on;
     return on;
+  }
+
+  /**
+   * The wallet's Lightning address (for its LNURL-pay endpoint); null when none or unreadable.
+   * Read again after a minute, or when the wallet shows another address than when it was read.
+   */
+  private readLightningAddress(): Promise<LightningAddress | null> {
+    const w = this.opts.wallet;
+    if (!w || w.view().state !== "ready") return Promise.resolve(null);
+    const t = this.now();
+    const shown = w.view().lightningAddress ?? null;
+    const last = this.laRead;
+    if (last && last.shown === shown && t - last.at < ZAPPER_RETRY_MS) return last.la;
+    const la = bounded(w.getLightningAddress(), this.callMs, "reading the Lightning address").catch(() => null);
+    this.laRead = { at: t, shown, la };
+    return la;
   }
 
   /**
@@ -517,7 +533,7 @@ export class Payments implements EnginePayments {
    * alone decides). Read once (bounded by a timeout) and kept; a failed read is retried later.
    */
   async zapperPubkey(): Promise<string | null> {
-    const url = this.lightningAddress?.payUrl ?? null;
+    const url = (await this.readLightningAddress())?.payUrl ?? null;
     if (!url) return null;
     const t = this.now();
     const z = this.zapper;
