@@ -721,7 +721,8 @@ export class App implements Controller {
   private sendIntentsOf: Wallet | null = null;
   private intents(wallet: Wallet): SendIntents {
     if (this.sendIntentsOf !== wallet || !this.sendIntents) {
-      this.sendIntents = new SendIntents(wallet);
+      // Unresolved sends survive a restart: a retry then still reuses the first try's payment key.
+      this.sendIntents = new SendIntents(wallet, { file: join(this.dataDir, "unresolved-sends.json") });
       this.sendIntentsOf = wallet;
     }
     return this.sendIntents;

@@ -1,7 +1,7 @@
 // The dashboard's only channel to the app: same-origin fetch for the snapshot and commands, and one
 // EventSource for the live stream. The session is an HttpOnly cookie set by the server when the page
 // is opened with ?token=…, so nothing here handles secrets beyond passing user input through.
-import type { Limits, Pricing } from "../src/config.ts";
+import type { Limits, Pause, Pricing, Schedule } from "../src/config.ts";
 import type { Snapshot } from "./state.ts";
 import { parseStreamData, type StreamEvent } from "./state.ts";
 import type { WalletHistory } from "./history.ts";
@@ -74,6 +74,9 @@ export interface Settings {
   limits: Limits;
   /** Left out by servers that keep no profile (the UI dev server's mock). */
   provider?: ProfileSettings;
+  /** When to sell and when to pause (left out by servers without them). */
+  schedule?: Schedule;
+  pause?: Pause;
 }
 export type ValidateResult = { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
 export interface ReceiveResult {
@@ -105,7 +108,7 @@ export const pullModel = (model: string) => api<unknown>("POST", "/api/models/pu
 export const addRelay = (url: string) => api<unknown>("POST", "/api/relays", { url });
 export const removeRelay = (url: string) => api<unknown>("DELETE", "/api/relays", { url });
 export const getSettings = () => api<Settings>("GET", "/api/settings");
-export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits>; provider?: Partial<ProfileSettings> }) =>
+export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits>; provider?: Partial<ProfileSettings>; schedule?: Record<string, unknown>; pause?: Record<string, unknown> }) =>
   api<unknown>("PUT", "/api/settings", patch);
 export const generateMnemonic = (words: 12 | 24) => api<{ mnemonic: string }>("POST", "/api/onboarding/generate", { words });
 export const validateMnemonic = (mnemonic: string) => api<ValidateResult>("POST", "/api/onboarding/validate", { mnemonic });

@@ -286,6 +286,8 @@ interface PendingSend {
   inDoubtSince?: number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** How long a quote whose send may have paid stays retryable with its idempotency key. */
 const IN_DOUBT_MS = 24 * 3600_000;
 
@@ -637,13 +639,15 @@ export class SparkWallet implements Wallet {
     return fromSdkInput(input, parsed);
   }
 
-  async prepareSend(req: PrepareSendRequest): Promise<PreparedSend> {
+  async prepareSend(req: PrepareSendRequest, opts: { idempotencyKey?: string } = {}): Promise<PreparedSend> {
+    if (opts.idempotencyKey !== undefined && !UUID.test(opts.idempotencyKey)) throw new AppError("invalid_input", "An idempotency key is a UUID.");
     const checked = PrepareSendRequest.safeParse(req);
     if (!checked.success) throw new AppError("invalid_input", `Bad send request: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     const { destination, amountSats } = checked.data;
     this.pruneQuotes();
     const parsed = await this.call("Reading the destination", (sdk) => sdk.parse(destination));
-    const id = randomUUID();
+    // An earlier, unresolved send's key: the SDK answers a send with it by the payment it made.
+    const id = opts.idempotencyKey ?? randomUUID();
     const expiresAt = Date.now() + this.opts.quoteTtlMs;
     const needAmount = () => {
       if (amountSats === undefined) throw new AppError("invalid_input", "Enter an amount in sats for this destination.");

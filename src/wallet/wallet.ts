@@ -200,7 +200,11 @@ export interface Wallet {
   receivedPage?(opts: { offset: number; limit: number }): Promise<ReceivedPage>;
   /** Payments sent, newest first (at most `limit`, default 50); pending and failed ones too. */
   listSent(opts?: { limit?: number }): Promise<SentRecord[]>;
-  prepareSend(req: PrepareSendRequest): Promise<PreparedSend>;
+  /**
+   * A quote; its id is the send's idempotency key. `idempotencyKey` gives the id (a UUID) of an
+   * earlier quote whose send may have paid, so sending the new quote can't pay a second time.
+   */
+  prepareSend(req: PrepareSendRequest, opts?: { idempotencyKey?: string }): Promise<PreparedSend>;
   send(prepared: PreparedSend | string): Promise<SentPayment>;
   registerLightningAddress(username: string): Promise<LightningAddress>;
   getLightningAddress(): Promise<LightningAddress | null>;

@@ -194,3 +194,46 @@ describe("a send that times out and is retried pays once (real App, Lightning te
     expect((await wallet.balance()).sats).toBe(before);
   });
 });
+
+// The same, across a restart: the first try timed out after paying, compute stopped, and the
+// person sends the same thing again from a new run. The double keeps what it paid by key across the
+// two runs, as the Breez SDK keeps its payments in the wallet's storage.
+describe("a send that times out, compute restarts, the person sends it again: paid once (real App, Lightning test double)", () => {
+  test("paid exactly once; the new run's quote is marked as a retry", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { App } = await import("../../src/app.ts");
+    const { Vault } = await import("../../src/identity/vault.ts");
+    const { paths } = await import("../../src/paths.ts");
+    const dataDir = mkdtempSync(join(tmpdir(), "compute-send-restart-"));
+    await Vault.create(paths(dataDir).vault, { mnemonic: "leader monkey parrot ring guide accident before fence cannon height naive bean", passphrase: "" }, PASSWORD, { scrypt: { N: 1024, r: 8, p: 1 } });
+    const wallet = new LightningDouble({ balanceSats: 10_000, sendFeeSats: 1 });
+    const start = async () => {
+      const app = await App.start({ dataDir, env: {}, password: PASSWORD, flags: { port: 0, logLevel: "error", relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" }, walletFactory: () => wallet });
+      for (let i = 0; i < 100 && app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+      return app;
+    };
+    try {
+      const req = { destination: "zoe@example.com", amountSats: 1_234 };
+      const first = await start();
+      const q = await first.walletPrepareSend(req.destination, req.amountSats);
+      wallet.failNextSend("timeout-after-paying");
+      await expect(first.walletConfirmSend(q.id, PASSWORD)).rejects.toThrow("may or may not have gone through");
+      await first.stop();
+
+      const second = await start();
+      const again = await second.walletPrepareSend(req.destination, req.amountSats);
+      expect(again.retry).toBe(true);
+      const sent = await second.walletConfirmSend(again.id, PASSWORD);
+      expect(sent.status).toBe("completed");
+      expect(wallet.sent.filter((s) => s.destination === req.destination)).toHaveLength(1);
+      expect((await wallet.balance()).sats).toBe(10_000 - 1_235);
+      // Resolved: the next send of the same is a new payment.
+      expect((await second.walletPrepareSend(req.destination, req.amountSats)).retry).toBe(false);
+      await second.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

@@ -6,6 +6,8 @@ import { PROFILE_MAX, formToPatch, settingsToForm, splitWords, type SettingsErro
 import { ui } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Dialog, Field, Spinner } from "./kit.ts";
+import { ScheduleSection } from "./schedule.ts";
+import { scheduleFormToPatch, scheduleToForm, type ScheduleErrors, type ScheduleForm } from "../schedule.ts";
 
 const MODES = [
   ["upfront", "Up front", "The customer pays the invoice before the job runs."],
@@ -78,12 +80,15 @@ export function SettingsDialog(props: { onClose: () => void }) {
   const [loadErr, setLoadErr] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const [saveErr, setSaveErr] = useState<string | null>(null);
+  const [sched, setSched] = useState<ScheduleForm | null>(null);
+  const [schedErrors, setSchedErrors] = useState<ScheduleErrors>({});
 
   useEffect(() => {
     getSettings()
       .then((s) => {
         setLoaded(s);
         setForm(settingsToForm(s.pricing, s.limits, (ui.value?.snapshot.models ?? []).map((m) => m.name), s.provider));
+        if (s.schedule && s.pause) setSched(scheduleToForm(s.schedule, s.pause));
       })
       .catch((err) => setLoadErr(errorText(err)));
   }, []);
@@ -107,8 +112,10 @@ export function SettingsDialog(props: { onClose: () => void }) {
     e.preventDefault();
     if (!form) return;
     const r = formToPatch(form);
-    if (!r.ok) {
-      setErrors(r.errors);
+    const sr = sched ? scheduleFormToPatch(sched) : null;
+    setSchedErrors(sr && !sr.ok ? sr.errors : {});
+    if (!r.ok || (sr && !sr.ok)) {
+      setErrors(r.ok ? {} : r.errors);
       // The dialog scrolls: take the user to the first field that needs fixing.
       const formEl = e.currentTarget as HTMLFormElement;
       requestAnimationFrame(() => formEl.querySelector<HTMLInputElement>('[aria-invalid="true"]')?.focus());
@@ -118,7 +125,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
     setSaving(true);
     setSaveErr(null);
     try {
-      await putSettings(r.patch);
+      await putSettings(sr?.ok ? { ...r.patch, ...sr.patch } : r.patch);
       notify("ok", "Settings saved.");
       props.onClose();
     } catch (err) {
@@ -206,6 +213,9 @@ export function SettingsDialog(props: { onClose: () => void }) {
               </div>
             </div>
           </fieldset>
+          ${sched
+            ? html`<${ScheduleSection} form=${sched} errors=${schedErrors} set=${(p: Partial<ScheduleForm>) => setSched((f) => (f ? { ...f, ...p } : f))} />`
+            : null}
           <fieldset class="group">
             <legend>PROFILE</legend>
             <p class="note">How customers' Nostr clients show you: in your announcement, and in a profile (kind 0) if you publish one. A change goes out when you save.</p>
