@@ -2,10 +2,11 @@
 import { existsSync } from "node:fs";
 import { paths, readPublicIdentity } from "../paths.ts";
 import { Bus } from "../bus.ts";
-import { loadConfig } from "../config.ts";
+import { effectiveBackends, loadConfig } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { Vault } from "../identity/vault.ts";
-import { Inference } from "../inference/ollama.ts";
+import type { BackendView } from "../inference/events.ts";
+import { Router } from "../inference/router.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { Snapshot } from "../server/snapshot.ts";
 import { readLock } from "../util/lock.ts";
@@ -31,6 +32,8 @@ export interface StatusReport {
   relays: Array<{ url: string; state: string; latencyMs: number | null }>;
   ollama: { url: string; reachable: boolean; version: string | null; error: string | null };
   models: Array<{ name: string; served: boolean }>;
+  /** Each inference backend's health. */
+  backends: BackendView[];
   earnings: { todaySats: number; todayJobs: number; weekSats: number; weekJobs: number; allSats: number; allJobs: number };
 }
 
@@ -46,6 +49,12 @@ export async function fetchRunningState(url: string, token: string, timeoutMs = 
   const parsed = Snapshot.safeParse(await res.json().catch(() => null));
   if (!parsed.success) throw new AppError("unavailable", `The running compute at ${url} sent a state this version does not understand.`);
   return parsed.data;
+}
+
+/** One backend in `compute status`: name, type, address, health, slots and models. */
+export function backendLine(b: BackendView): string {
+  const state = b.healthy ? `up${b.version ? ` (version ${b.version})` : ""}${b.latencyMs !== null ? ` ${b.latencyMs} ms` : ""}` : `DOWN${b.error ? `: ${b.error}` : ""}`;
+  return `${b.name} (${b.type}, ${b.url}) ${state}, ${b.active}/${b.slots} slots, models: ${b.models.length ? b.models.join(", ") : "none"}`;
 }
 
 export async function status(args: string[]): Promise<number> {
@@ -72,12 +81,14 @@ export async function status(args: string[]): Promise<number> {
       relays: s.relays.map((r) => ({ url: r.url, state: r.state, latencyMs: r.latencyMs })),
       ollama: s.ollama,
       models: s.models.map((m) => ({ name: m.name, served: m.served })),
+      backends: s.backends ?? [],
       earnings: s.earnings,
     };
   } else {
     const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
-    const inference = new Inference({ url: config.ollamaUrl, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });
+    const inference = new Router({ backends: effectiveBackends(config), aliases: config.aliases, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });
     await inference.refresh();
+    inference.stop();
     const ledgerPath = paths(dataDir).ledger;
     let earnings: StatusReport["earnings"] = { todaySats: 0, todayJobs: 0, weekSats: 0, weekJobs: 0, allSats: 0, allJobs: 0 };
     if (existsSync(ledgerPath)) {
@@ -101,6 +112,7 @@ export async function status(args: string[]): Promise<number> {
       relays: config.relays.map((url) => ({ url, state: "not connected", latencyMs: null })),
       ollama: inference.view(),
       models: inference.models().map((m) => ({ name: m.name, served: m.served })),
+      backends: inference.backends(),
       earnings,
     };
   }
@@ -115,6 +127,7 @@ export async function status(args: string[]): Promise<number> {
     `identity      ${report.npub ?? (report.identity === "none" ? "none yet: run `compute init`" : "locked")}`,
     `provider      ${report.online ? "ONLINE" : "offline"}${report.paused ? `, paused: ${report.paused}` : ""}${report.offlineReason ? ` (${report.offlineReason})` : ""}`,
     `ollama        ${report.ollama.reachable ? `reachable at ${report.ollama.url} (version ${report.ollama.version})` : `not reachable at ${report.ollama.url}${report.ollama.error ? `: ${report.ollama.error}` : ""}`}`,
+    ...(report.backends.length > 1 ? [`backends      ${report.backends.map(backendLine).join("\n              ")}`] : []),
     `models        ${report.models.length ? report.models.map((m) => `${m.name}${m.served ? "" : " (not served)"}`).join(", ") : "none"}`,
     `relays        ${report.relays.map((r) => `${r.url} ${r.state}${r.latencyMs != null ? ` ${r.latencyMs} ms` : ""}`).join("\n              ")}`,
     `earnings      today ${sats(e.todaySats)} sats / ${e.todayJobs} jobs · week ${sats(e.weekSats)} sats / ${e.weekJobs} jobs · all ${sats(e.allSats)} sats / ${e.allJobs} jobs`,
