@@ -11,6 +11,13 @@ import { Light, Panel, Spinner } from "./kit.ts";
 
 const MODE_TEXT = { upfront: "Paid up front", after: "Paid after delivery", free: "Free" } as const;
 
+/** Today's use against the daily limits (SETTINGS › SCHEDULE): "3/20 jobs · 120 sats · 0.5/4 h GPU". */
+export function todayText(t: { jobs: number; sats: number; gpuMs: number; maxJobs: number | null; maxSats: number | null; maxGpuHours: number | null }): string {
+  const of = (max: number | null) => (max === null ? "" : `/${max.toLocaleString("en-US")}`);
+  const hours = t.gpuMs / 3_600_000;
+  return `${t.jobs}${of(t.maxJobs)} jobs · ${Math.floor(t.sats).toLocaleString("en-US")}${of(t.maxSats)} sats · ${hours < 10 ? hours.toFixed(1) : Math.round(hours)}${of(t.maxGpuHours)} h GPU`;
+}
+
 export function ProviderPanel() {
   const s = ui.value!.snapshot;
   const p = s.provider;
@@ -54,10 +61,12 @@ export function ProviderPanel() {
     >
       <span class="online-icon" aria-hidden="true">${pending ? html`<${Spinner} />` : html`<${Light} tone=${stranded ? "warn" : p.online ? "ok" : blocked ? "bad" : "idle"} pulse=${p.online} />`}</span>
       <span class="online-text">
-        <span class="online-main" data-testid="online-state">${p.online ? "ONLINE" : "GO ONLINE"}</span>
+        <span class="online-main" data-testid="online-state">${p.online ? "ONLINE" : "GO ONLINE"}${p.paused ? html` <span class="badge badge-warn" data-testid="paused-badge" title=${`paused: ${p.paused}`}>PAUSED</span>` : null}</span>
         <span class="online-sub">
           ${stranded
             ? "No relay connected: customers can't reach you until one is back"
+            : p.online && p.paused
+            ? html`<span data-testid="paused-reason">paused: ${p.paused}</span> · new customers are sent elsewhere`
             : p.online
             ? `Taking jobs on ${connected} relay${connected === 1 ? "" : "s"} · click to go offline`
             : blocked
@@ -83,6 +92,10 @@ export function ProviderPanel() {
         <dt>Queue</dt>
         <dd class="mono">${active} active</dd>
       </div>
+      ${p.today ? html`<div>
+        <dt>Today</dt>
+        <dd class="mono" data-testid="today-usage">${todayText(p.today)}</dd>
+      </div>` : null}
       <div>
         <dt>Announced</dt>
         <dd class="mono" data-testid="announcement">${p.announcementId ? html`<span title=${p.announcementId}>${p.announcementId.slice(0, 12)}…</span>` : "not yet"}</dd>
