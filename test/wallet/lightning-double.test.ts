@@ -150,9 +150,13 @@ describe("LightningDouble sending and addresses", () => {
     const inv = await payee.createInvoice({ amountMsats: 30_000, description: "x", expirySecs: 600 });
     const quote = await d.prepareSend({ destination: inv.bolt11 });
     expect(quote).toMatchObject({ destinationType: "bolt11", amountSats: 30, feeSats: 2 });
-    expect(await d.send(quote)).toMatchObject({ status: "completed", amountSats: 30, feeSats: 2 });
+    const paid = await d.send(quote);
+    expect(paid).toMatchObject({ status: "completed", amountSats: 30, feeSats: 2 });
     expect(await d.balance()).toEqual({ sats: 68 });
-    await expect(d.send(quote.id)).rejects.toMatchObject({ code: "not_found" });
+    // The same quote (its id is the idempotency key) again: the same payment, nothing paid twice.
+    expect(await d.send(quote.id)).toEqual(paid);
+    expect(await d.balance()).toEqual({ sats: 68 });
+    await expect(d.send("no-such-quote")).rejects.toMatchObject({ code: "not_found" });
     const toAddress = await d.prepareSend({ destination: "bob@example.com", amountSats: 10 });
     expect(toAddress.destinationType).toBe("lightning_address");
     await expect(d.prepareSend({ destination: "bob@example.com" })).rejects.toMatchObject({ code: "invalid_input" });
