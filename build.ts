@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import type { BunPlugin } from "bun";
 import { buildUi } from "./ui/build.ts";
 import { sparkPlugin } from "./src/wallet/spark-plugin.ts";
+import { checkMachOSignature, describeSignature } from "./scripts/macho-signature.ts";
 import { breezKeyDefine } from "./src/wallet/breez-key.ts";
 
 const ROOT = import.meta.dir;
@@ -140,6 +141,8 @@ if (import.meta.main) {
       const path = await compile(target);
       built.push({ target, path });
       console.log(`built ${target.out} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      // Apple Silicon runs only signed code: say whether Bun's signature holds (README, Download).
+      if (target.name.startsWith("bun-darwin")) console.log(`  ${describeSignature(target.out, checkMachOSignature(readFileSync(path)))}`);
     } catch (err) {
       failed.push(`${target.name}: ${(err as Error).message}`);
       console.error(`could not build ${target.name}: ${(err as Error).message}`);
