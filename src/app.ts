@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { Bus } from "./bus.ts";
-import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
+import { backendsFromFlags, backendsToSave, BackendEntry, effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
@@ -632,6 +632,31 @@ export class App implements Controller {
 
   async pullModel(model: string): Promise<void> {
     await this.inference.pull(model);
+  }
+
+  /**
+   * Adds an inference backend (dashboard): checked first (it must answer as its type), then saved
+   * (a config that had only ollamaUrl gets that Ollama first in `backends`) and started at once.
+   */
+  async addBackend(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void> {
+    const name = input.name?.trim() || backendsFromFlags([input.url])[0]!.name;
+    const parsed = BackendEntry.safeParse({ ...input, name });
+    if (!parsed.success) throw new AppError("invalid_input", `Bad backend: ${parsed.error.issues.map((i) => `${i.path.join(".") || "backend"}: ${i.message}`).join("; ")}.`);
+    const current = backendsToSave(this.config);
+    if (current.some((b) => b.name === name)) throw new AppError("conflict", `A backend named ${name} exists already.`);
+    const { checkBackend } = await import("./inference/probe.ts");
+    await checkBackend(parsed.data);
+    this.saveConfig({ backends: [...current, parsed.data] });
+    await this.inference.setBackends(effectiveBackends(this.config));
+  }
+
+  /** Removes an inference backend by name (its running jobs fail); the last one stays. */
+  async removeBackend(name: string): Promise<void> {
+    const current = backendsToSave(this.config);
+    if (!current.some((b) => b.name === name)) throw new AppError("not_found", `No backend named ${name}.`);
+    if (current.length === 1) throw new AppError("conflict", "This is the only backend: add another before removing it.");
+    this.saveConfig({ backends: current.filter((b) => b.name !== name) });
+    await this.inference.setBackends(effectiveBackends(this.config));
   }
 
   async addRelay(url: string): Promise<void> {

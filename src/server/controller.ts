@@ -79,6 +79,9 @@ export interface Controller {
   pullModel(model: string): Promise<void>;
   addRelay(url: string): Promise<void>;
   removeRelay(url: string): Promise<void>;
+  /** Inference backends (optional: a controller without them answers 404). */
+  addBackend?(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void>;
+  removeBackend?(name: string): Promise<void>;
   settings(): Settings;
   updateSettings(patch: SettingsPatch): Promise<Settings>;
   generateMnemonic(words: 12 | 24): string;

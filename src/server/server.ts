@@ -148,6 +148,26 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     return c.json({ started: true }, 202);
   });
 
+  // Inference backends: checked by the controller (it must answer as its type) before it is saved.
+  const BackendBody = z.strictObject({
+    name: z.string().trim().max(64).optional(),
+    type: z.enum(["ollama", "openai"]),
+    url: z.string().trim().max(500).refine(isHttpUrl, "must be an http:// or https:// URL"),
+    apiKey: z.string().trim().min(1).max(500).optional(),
+    maxConcurrent: z.int().min(1).max(256).optional(),
+  });
+  api.post("/backends", async (c) => {
+    if (!ctl.addBackend) throw new AppError("not_found", "Backends can't be changed here.");
+    await ctl.addBackend(await body(c, BackendBody));
+    return c.json({ backends: ctl.snapshot().backends ?? [] });
+  });
+  api.delete("/backends", async (c) => {
+    const { name } = await body(c, z.strictObject({ name: z.string().trim().min(1).max(64) }));
+    if (!ctl.removeBackend) throw new AppError("not_found", "Backends can't be changed here.");
+    await ctl.removeBackend(name);
+    return c.json({ backends: ctl.snapshot().backends ?? [] });
+  });
+
   const RelayBody = z.strictObject({ url: z.string().trim().max(500).refine(isRelayUrl, "must be a ws:// or wss:// URL") });
   api.post("/relays", async (c) => {
     const { url } = await body(c, RelayBody);
