@@ -107,6 +107,9 @@ export const setServedModels = (models: string[] | null) => api<unknown>("PUT", 
 export const pullModel = (model: string) => api<unknown>("POST", "/api/models/pull", { model });
 export const addRelay = (url: string) => api<unknown>("POST", "/api/relays", { url });
 export const removeRelay = (url: string) => api<unknown>("DELETE", "/api/relays", { url });
+/** Checks the backend answers as its type, then saves and starts it (can take a few seconds). */
+export const addBackend = (b: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string }) => api<unknown>("POST", "/api/backends", b, 15_000);
+export const removeBackend = (name: string) => api<unknown>("DELETE", "/api/backends", { name });
 export const getSettings = () => api<Settings>("GET", "/api/settings");
 export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits>; provider?: Partial<ProfileSettings>; schedule?: Record<string, unknown>; pause?: Record<string, unknown> }) =>
   api<unknown>("PUT", "/api/settings", patch);

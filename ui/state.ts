@@ -123,6 +123,10 @@ export function applyEvent(state: UiState, ev: StreamEvent, now = Date.now()): U
       return Array.isArray(p.relays) && p.relays.every(isRelay) ? withSnap({ relays: p.relays }) : state;
     case "ollama.status.changed":
       return isRecord(p.ollama) && typeof p.ollama.reachable === "boolean" ? withSnap({ ollama: p.ollama as Snapshot["ollama"] }) : state;
+    case "inference.backends.changed":
+      return Array.isArray(p.backends) && p.backends.every((b) => isRecord(b) && typeof b.name === "string" && typeof b.healthy === "boolean")
+        ? withSnap({ backends: p.backends as Snapshot["backends"] })
+        : state;
     case "ollama.models.changed":
       return Array.isArray(p.models) && p.models.every((m) => isRecord(m) && typeof m.name === "string")
         ? withSnap({ models: p.models as Snapshot["models"] })

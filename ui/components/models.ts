@@ -7,6 +7,7 @@ import { toggleServed } from "../forms.ts";
 import { ui } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Empty, Light, Meter, Panel, Switch } from "./kit.ts";
+import { Backends } from "./backends.ts";
 
 /** A finished pull stays on screen this long so the user sees it complete. */
 const PULL_DONE_SHOWN_MS = 6_000;
@@ -110,7 +111,7 @@ export function ModelsPanel() {
         (m) => html`<li key=${m.name} class=${`model${m.served ? " served" : ""}`} data-testid="model-row" data-model=${m.name} data-served=${m.served ? "true" : "false"}>
           <div class="model-main">
             <span class="model-name mono ellipsis" title=${m.name}>${m.name}</span>
-            <span class="model-meta">${[m.family, m.parameterSize, m.quantization].filter(Boolean).join(" · ") || "—"}</span>
+            <span class="model-meta">${[m.family, m.parameterSize, m.quantization].filter(Boolean).join(" · ") || "—"}${m.backends?.length ? html` · <span data-testid="model-backends">on ${m.backends.join(", ")}</span>` : null}</span>
           </div>
           <span class="model-size mono">${formatBytes(m.sizeBytes)}</span>
           <${Switch} checked=${m.served} disabled=${busy} label=${`Serve ${m.name}`} testid="model-serve-toggle" onChange=${() => toggle(m.name)} />
@@ -130,5 +131,6 @@ export function ModelsPanel() {
     ${body}
     <${Pulls} />
     ${o.reachable ? html`<${PullForm} />` : null}
+    <${Backends} />
   <//>`;
 }
