@@ -80,7 +80,7 @@ export function spawnWindow(url: string, command?: string[]): WindowProcess {
   const proc = Bun.spawn(command ?? windowCommand(), { stdin: "pipe", stdout: "inherit", stderr: "inherit", env: windowEnv() });
   proc.stdin.write(JSON.stringify(request) + "\n");
   void proc.stdin.flush();
-  const exited = proc.exited.then((code): WindowExit => (proc.signalCode ? { code: null, signal: proc.signalCode } : { code, signal: null }));
+  const exited = proc.exited.then((code): WindowExit => (proc.signalCode ? { code: null, signal: String(proc.signalCode) } : { code, signal: null }));
   log.info("window process started", { pid: proc.pid });
   let closing: Promise<WindowExit> | null = null;
   return {
