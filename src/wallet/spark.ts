@@ -537,8 +537,8 @@ export class SparkWallet implements Wallet {
     }
     const out: ReceivedPayment[] = [];
     const limit = 100;
-    // Bounded: 100 pages of 100 is far beyond what reconciliation needs between two runs.
-    for (let page = 0; page < 100; page++) {
+    // The whole history (reconciliation, the zap lookup and history use receivedPage instead).
+    for (let page = 0; ; page++) {
       const res = await this.call("Listing payments", (sdk) =>
         sdk.listPayments({
           typeFilter: ["receive"],
@@ -559,8 +559,6 @@ export class SparkWallet implements Wallet {
       }
       if (payments.length < limit) return out;
     }
-    log.warn("listPayments stopped after 10000 payments", { since: opts.since });
-    return out;
   }
 
   /** One SDK page of completed receives, newest first (see Wallet.receivedPage). */

@@ -237,8 +237,10 @@ describe("conversions (pure)", () => {
     },
   };
 
-  test("a completed lightning receive becomes msats, its invoice and hash, unix ms", () => {
-    expect(toReceivedPayment(base)).toEqual({ id: "pay-1", amountMsats: 21_000, bolt11: "lnbcrt210n1xyz", paymentHash: "aa".repeat(32), receivedAt: 1_700_000_000_000 });
+  test("a completed lightning receive becomes msats, its invoice and hash, unix ms, and the zap request the SDK kept with it", () => {
+    expect(toReceivedPayment(base)).toEqual({ id: "pay-1", amountMsats: 21_000, bolt11: "lnbcrt210n1xyz", paymentHash: "aa".repeat(32), receivedAt: 1_700_000_000_000, zapRequest: null });
+    const zapped = { ...base, details: { ...base.details, lnurlReceiveMetadata: { nostrZapRequest: '{"kind":9734}' } } } as Payment;
+    expect(toReceivedPayment(zapped)?.zapRequest).toBe('{"kind":9734}');
   });
 
   test("sends, pending, tokens and malformed payments are ignored", () => {
