@@ -375,12 +375,13 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       expect(snap.provider.online).toBe(true);
       expect(snap.identity.state).toBe("unlocked");
 
-      // Control: the very same request from the dashboard's own origin does change state, so the
-      // refusal above came from the origin and not from the shape of the request.
+      // Control: the same request from the dashboard's own origin does change state, so the
+      // refusal above came from the origin (403, before the body is read). Its content type is
+      // application/json itself: one that only mentions it is refused too (400, http-limits test).
       const status = await page.evaluate(async () => {
         const r = await fetch("/api/provider/online", {
           method: "POST",
-          headers: { "content-type": "text/plain; charset=application/json" },
+          headers: { "content-type": "application/json" },
           body: JSON.stringify({ online: false }),
         });
         return r.status;
