@@ -29,7 +29,9 @@ export function ScheduleSection(props: { form: ScheduleForm; errors: ScheduleErr
     <//>`;
   const check = (key: "enabled" | "pauseEnabled" | "nvidia" | "ollama", label: string) =>
     html`<div class="field check">
-      <label><input type="checkbox" checked=${form[key]} data-testid=${`schedule-${key}`} onChange=${(e: Event) => set({ [key]: (e.target as HTMLInputElement).checked } as Partial<ScheduleForm>)} /> ${label}</label>
+      <div>
+        <label><input type="checkbox" checked=${form[key]} data-testid=${`schedule-${key}`} onChange=${(e: Event) => set({ [key]: (e.target as HTMLInputElement).checked } as Partial<ScheduleForm>)} /> ${label}</label>
+      </div>
     </div>`;
   const hours = Array.from({ length: 24 }, (_, h) => h);
 
