@@ -347,7 +347,7 @@ export class Payments implements EnginePayments {
    * the job; otherwise the job is the one whose invoice this is, or the one a zap receipt named.
    * The job counts as paid only if the payment covers its amount. Never throws (loop edge).
    */
-  credit(p: ReceivedPayment, sourceIn: PaymentSourceIn, jobHint?: string, opts: { final?: boolean } = {}): boolean {
+  credit(p: ReceivedPayment, sourceIn: PaymentSourceIn, jobHint?: string, opts: { final?: boolean; batch?: boolean } = {}): boolean {
     let source: PaymentSourceIn | "other" = sourceIn;
     try {
       const ledger = this.opts.ledger;
@@ -398,7 +398,8 @@ export class Payments implements EnginePayments {
         }
         log.info("payment credited", { paymentId: p.id, amountMsats: p.amountMsats, jobId: job?.id ?? null, source });
         this.opts.bus.publish(PaymentReceived, { paymentId: p.id, amountMsats: p.amountMsats, jobId: job?.id ?? null });
-        this.opts.bus.publish(EarningsChanged, { earnings: ledger.earnings() });
+        // A reconciliation pass says it once for all it booked (earnings are a sum over the ledger).
+        if (!opts.batch) this.opts.bus.publish(EarningsChanged, { earnings: ledger.earnings() });
       }
       if (job) this.wake(job.id);
       return fresh;
@@ -475,21 +476,26 @@ export class Payments implements EnginePayments {
     let fresh = 0;
     if (!w.receivedPage) {
       // A wallet that can only list everything (test wallets): read it whole.
-      for (const p of await bounded(w.listPayments(), this.callMs, "listing payments")) if (this.credit(p, "invoice")) fresh++;
+      for (const p of await bounded(w.listPayments(), this.callMs, "listing payments")) if (this.credit(p, "invoice", undefined, { batch: true })) fresh++;
+      if (fresh) this.opts.bus.publish(EarningsChanged, { earnings: this.opts.ledger.earnings() });
       return fresh;
     }
     if (this.highWater === undefined) this.highWater = this.opts.ledger.payments({ limit: 1 })[0]?.receivedAt ?? null;
     const floor = this.highWater === null ? -Infinity : this.highWater - RECONCILE_OVERLAP_MS;
     let newest = this.highWater ?? -Infinity;
-    for (let offset = 0; ; offset += PAGE) {
-      const page = await bounded(w.receivedPage({ offset, limit: PAGE }), this.callMs, "listing payments");
-      let below = false;
-      for (const p of page.payments) {
-        if (this.credit(p, "invoice")) fresh++;
-        if (p.receivedAt > newest) newest = p.receivedAt;
-        if (p.receivedAt < floor) below = true;
+    try {
+      for (let offset = 0; ; offset += PAGE) {
+        const page = await bounded(w.receivedPage({ offset, limit: PAGE }), this.callMs, "listing payments");
+        let below = false;
+        for (const p of page.payments) {
+          if (this.credit(p, "invoice", undefined, { batch: true })) fresh++;
+          if (p.receivedAt > newest) newest = p.receivedAt;
+          if (p.receivedAt < floor) below = true;
+        }
+        if (page.end || below) break;
       }
-      if (page.end || below || page.payments.length === 0) break;
+    } finally {
+      if (fresh) this.opts.bus.publish(EarningsChanged, { earnings: this.opts.ledger.earnings() });
     }
     if (Number.isFinite(newest)) this.highWater = newest;
     return fresh;
