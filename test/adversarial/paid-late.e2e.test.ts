@@ -123,6 +123,13 @@ describe("paid late or while down (Lightning test double)", () => {
     expect(row).toMatchObject({ id: paid.id, jobId: req.id, note: "paid late: not served", customer: w.customer.pubkey });
     expect(app.snapshot().jobs.find((j) => j.id === req.id)?.error).toContain("paid late: not served");
     expect(app.snapshot().earnings.paidLateNotServed).toBe(1);
+    // `compute wallet history`, asking the running compute, says it too.
+    const env: Record<string, string | undefined> = { ...process.env, COMPUTE_DATA_DIR: w.dataDir, COMPUTE_LOG_LEVEL: "error" };
+    delete env.COMPUTE_PASSWORD;
+    const cli = Bun.spawn(["bun", "src/index.ts", "wallet", "history"], { cwd: new URL("../..", import.meta.url).pathname, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    const [out, errOut, code] = await Promise.all([new Response(cli.stdout).text(), new Response(cli.stderr).text(), cli.exited]);
+    expect({ code, errOut }).toEqual({ code: 0, errOut: "" });
+    expect(out).toContain(`PAID LATE: NOT SERVED (customer ${w.customer.pubkey})`);
   });
 
   test("customer zaps the payment-required feedback and the provider is killed while the job runs: the job runs once after restart", async () => {

@@ -33,3 +33,8 @@ test("no sent list (wallet away): the receives alone; the limit counts both kind
   expect(historyRows({ ...h, sent: null, sentError: "away" }).map((r) => r.key)).toEqual(["r:r2", "r:r1"]);
   expect(historyRows(h, 2).map((r) => r.key)).toEqual(["s:s3", "s:s2"]);
 });
+
+test("a payment that came too late to be served says so, with the customer who paid", () => {
+  const late = { id: "l", jobId: "job-9", amountMsats: 4_000, source: "invoice" as const, receivedAt: 9, note: "paid late: not served", customer: "ab".repeat(32) };
+  expect(historyRows({ payments: [late], sent: [], sentError: null })[0]?.what).toBe(`invoice — paid late: not served (customer ${"ab".repeat(32)})`);
+});
