@@ -5,7 +5,9 @@
 //   1. dispatch: customers → relay → responder (a child process) → relay → customers, paced and
 //      flat out, for the product's Engine and for a minimal "floor" responder;
 //   2. streaming: Inference.generate vs a bare fetch of the same NDJSON stream;
-//   3. start-up: compiled cold start to the first HTTP 200, idle RSS, binary and UI sizes.
+//   3. start-up: compiled cold start to the first HTTP 200, idle RSS, binary and UI sizes;
+//   4. many backends (bench/backends.ts): aggregate tokens/s with 1, 2, 4 paced backends, and the
+//      OpenAI wire's and the router's streaming overhead (--no-backends skips it).
 //
 // Options: --quick (fewer jobs), --no-wasm (skip provider-js and floor-wasm), --no-startup,
 //          --json FILE (also write the figures as JSON), --profile DIR (CPU profile of the
@@ -23,6 +25,7 @@ import { Customers, type PhaseResult } from "./load.ts";
 import { ABLATIONS, isProvider, RESPONDER_KINDS, type Ablation, type FromChild, type ResponderArgs, type ResponderKind, type ToChild } from "./responder.ts";
 import { runtimeFloor, startup, uiSizes, type IdleSample, type SizesResult, type StartupResult } from "./startup.ts";
 import { streamingOverhead, type StreamingResult } from "./streaming.ts";
+import { backendGoals, backendsBench, printBackends, type BackendsResult } from "./backends.ts";
 import { fmt, goal, machine, median, percentile, table } from "./util.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -33,6 +36,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean" },
     "no-wasm": { type: "boolean" },
     "no-startup": { type: "boolean" },
+    "no-backends": { type: "boolean" },
     json: { type: "string" },
     profile: { type: "string" },
     verbose: { type: "boolean" },
@@ -269,6 +273,7 @@ async function main() {
   let runs: Dispatch[] = [];
   const ablations: Dispatch[] = [];
   let streaming: StreamingResult | null = null;
+  let backends: BackendsResult | null = null;
   let start: StartupResult | null = null;
   let floorIdle: IdleSample[] = [];
   let sizes: SizesResult | null = null;
@@ -306,6 +311,11 @@ async function main() {
     process.stdout.write("streaming… ");
     streaming = await streamingOverhead({ tokens: 500, tokensPerSec: 2000, runs: flags.quick ? 3 : 7 });
     console.log("done");
+    if (!flags["no-backends"]) {
+      process.stdout.write("backends… ");
+      backends = await backendsBench({ quick: flags.quick });
+      console.log("done");
+    }
     sizes = uiSizes(ROOT);
     if (!flags["no-startup"]) {
       process.stdout.write("start-up… ");
@@ -371,6 +381,8 @@ async function main() {
     );
   }
 
+  if (backends) printBackends(backends);
+
   console.log("\n## Start-up and sizes\n");
   const sizeRows: string[][] = [];
   if (start && !start.skipped) {
@@ -425,6 +437,7 @@ async function main() {
     if (withWallet?.rssKb != null) goals.push(["idle RSS with the wallet ≤ 150 MB", `${fmt(mbOf(withWallet.rssKb), 1)} MB`, goal(mbOf(withWallet.rssKb) <= 150)]);
     goals.push(["binary ≤ 125 MB", `${fmt(start.binaryBytes! / 1e6, 1)} MB`, goal(start.binaryBytes! <= 125e6)]);
   }
+  if (backends) goals.push(...backendGoals(backends));
   console.log("\n## Goals\n");
   console.log(table(["goal", "measured", ""], goals));
   console.log(`\ntotal ${fmt((performance.now() - started) / 1000, 1)} s`);
@@ -448,6 +461,7 @@ async function main() {
       ratio,
       ratios: { floor: floorRatios, floorWasm: wasmRatios },
       streaming,
+      backends,
       startup: start,
       sizes,
     };
