@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(libgtk-4-1 libwebkitgtk-6.0-4 libvulkan1 xvfb xauth imagemagick chromium zbar-tools python3-xlib)
+DEBS=(libgtk-4-1 libwebkitgtk-6.0-4 libvulkan1 xvfb xauth imagemagick chromium zbar-tools python3-xlib systemd)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
