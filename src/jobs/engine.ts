@@ -260,6 +260,8 @@ export class Engine {
   /** Free-allowance jobs given out lately (unix ms), for pricing.maxFreeJobsPerHour. */
   private freeGiven: number[] = [];
   private settlingLate: Promise<void> | null = null;
+  /** Payments booked for a job already over, waiting for settleLatePayments. */
+  private lateQueue: Array<{ paymentId: string; jobId: string }> = [];
   private lateAgain = false;
 
   constructor(private readonly deps: EngineDeps) {
@@ -267,10 +269,14 @@ export class Engine {
     // A payment for a job nobody is waiting on (it landed while we were down, or after a restart)
     // still buys the job: run it (see resumePaid).
     // A payment for a job already over (expired, cancelled) is never kept silently: see settleLatePayments.
-    this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ jobId }) => {
+    this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ paymentId, jobId }) => {
       if (!jobId || this.holds(jobId) || this.stopped) return;
       const status = this.deps.ledger.getJob(jobId)?.status;
-      if (status && LATE_STATUSES.includes(status)) this.track(this.settleLatePayments());
+      // Booked just now for a job that is already over: late, whatever the payment's own timestamp says.
+      if (status && LATE_STATUSES.includes(status)) {
+        this.lateQueue.push({ paymentId, jobId });
+        this.track(this.settleLatePayments());
+      }
       else if (status === "paid" && this.online) this.resumePaid();
     });
   }
@@ -444,7 +450,14 @@ export class Engine {
       do {
         this.lateAgain = false;
         try {
-          for (const { paymentId, jobId } of this.deps.ledger.latePayments()) await this.settleLate(paymentId, jobId);
+          // Those booked while we ran, then any the ledger shows (booked before a crash let us see them).
+          const todo = [...this.lateQueue.splice(0), ...this.deps.ledger.latePayments()];
+          const done = new Set<string>();
+          for (const { paymentId, jobId } of todo) {
+            if (done.has(paymentId)) continue;
+            done.add(paymentId);
+            await this.settleLate(paymentId, jobId);
+          }
         } catch (err) {
           log.warn("settling late payments failed", { err });
         }
