@@ -40,6 +40,8 @@ import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
 import { jobRowToView } from "./ledger/ledger.ts";
 import { Sentinel } from "./service/sentinel.ts";
+import { MarketService, type MarketView } from "./market/service.ts";
+import type { BenchmarkRecord } from "./market/store.ts";
 
 const log = createLogger("app");
 
@@ -106,6 +108,7 @@ export class App implements Controller {
   private engine: Engine | null = null;
   private wallet: Wallet | null = null;
   private payments: Payments | null = null;
+  private market: MarketService | null = null;
   private stopped = false;
   /** keepOnline(): the config's `online` (--online) asks to be online whenever compute can be. */
   private wantOnline = false;
@@ -165,6 +168,19 @@ export class App implements Controller {
     });
     this.inference.start();
     this.push("inference", () => this.inference.stop());
+
+    // The market view: its own file and, once the pool runs, its own subscriptions (src/market/).
+    const market = new MarketService({
+      dataDir,
+      config: () => this.config,
+      pubkey: () => this.identity?.pubkey ?? null,
+      servedModels: () => this.inference.servedModels(),
+      generate: (p) => this.inference.generate(p),
+      concurrency: () => Math.max(1, Math.min(this.inference.capacity(), this.config.limits.maxConcurrentJobs)),
+      jobsRunning: () => this.jobViews().filter((j) => j.status === "processing" || j.status === "queued" || j.status === "paid").length,
+    });
+    this.market = market;
+    this.push("market", () => market.close());
 
     const sentinel = new Sentinel({
       bus: this.bus,
@@ -293,6 +309,7 @@ export class App implements Controller {
       allowInsecureLocal: this.config.limits.allowPrivateUrls,
     });
     this.pool.start();
+    this.market?.startReader(this.pool);
     this.wallet = await (this.opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: this.config, dir: paths(this.dataDir).wallet, bus: this.bus });
     this.payments = new Payments({
       wallet: this.wallet,
@@ -402,6 +419,7 @@ export class App implements Controller {
     const wallet = this.wallet;
     this.wallet = null;
     await wallet?.disconnect().catch((err) => log.warn("wallet disconnect failed", { err }));
+    this.market?.stopReader();
     await this.pool?.stop();
     this.pool = null;
     for (const key of this.keyCopies.splice(0)) key.fill(0);
@@ -833,6 +851,18 @@ export class App implements Controller {
 
   async cancelJob(id: string): Promise<void> {
     if (!this.engine?.cancel(id)) throw new AppError("not_found", "No such active job.");
+  }
+
+  /** The market seen on the relays, the suggested prices and this machine's benchmarks. */
+  marketView(opts: { sinceSecs?: number; model?: string } = {}): MarketView {
+    if (!this.market) throw new AppError("unavailable", "The market view is not running.");
+    return this.market.view(opts);
+  }
+
+  /** Runs the standard benchmark on a served model; refused while jobs run. */
+  async benchmarkModel(model?: string): Promise<BenchmarkRecord> {
+    if (!this.market) throw new AppError("unavailable", "The market view is not running.");
+    return this.market.benchmark(model);
   }
 
   private jobViews() {

@@ -73,6 +73,8 @@ export const Pricing = z.strictObject({
   maxUnpaidAfterJobs: z.int().min(0).max(100_000).default(20),
   /** Free-allowance jobs (freeJobsPerCustomer) given in the last hour over all customers; beyond it, jobs are charged. */
   maxFreeJobsPerHour: z.int().min(0).max(100_000).default(20),
+  /** The least the owner will take per job (msats): a suggested price (compute price suggest) never goes below it. */
+  floorMsats: z.int().min(0).max(1_000_000_000).default(0),
 });
 export type Pricing = z.infer<typeof Pricing>;
 
@@ -163,6 +165,14 @@ export const ConfigSchema = z.strictObject({
   pricing: Pricing.prefault({}),
   schedule: Schedule.prefault({}),
   pause: Pause.prefault({}),
+  /** The market view (src/market/): its own relay subscriptions, kept in market.sqlite. */
+  market: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** How far back the first look goes (days). */
+      lookbackDays: z.int().min(0).max(30).default(7),
+    })
+    .prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

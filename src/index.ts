@@ -13,6 +13,9 @@ Usage:
   compute ask "prompt" [...]     send a text-generation job to providers and print the answer
   compute selftest               send a job to this provider through its relays and time it
   compute earnings [--json]      today / week / all time
+  compute market [--since 7d]    other providers, demand and prices on the relays
+  compute price suggest|floor    a price from the market, your speed and your floor
+  compute benchmark [--model M]  time to first token, tokens/s and jobs/hour of each model
   compute wallet balance|receive|send|history|address   the Lightning wallet
   compute password               change the vault password
   compute service install|uninstall|status|logs   run in the background, started by the system
@@ -31,6 +34,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   password: async () => (await import("./cli/password.ts")).password,
   earnings: async () => (await import("./cli/earnings.ts")).earnings,
   wallet: async () => (await import("./cli/wallet.ts")).wallet,
+  market: async () => (await import("./cli/market.ts")).market,
+  price: async () => (await import("./cli/price.ts")).price,
+  benchmark: async () => (await import("./cli/benchmark.ts")).benchmark,
   // Internal, not in HELP: the window process the app starts (src/window/window.ts).
   window: async () => (await import("./cli/window.ts")).window,
   service: async () => (await import("./cli/service.ts")).service,

@@ -3,6 +3,8 @@
 import type { Bus } from "../bus.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SentRecord } from "../wallet/wallet.ts";
+import type { MarketView } from "../market/service.ts";
+import type { BenchmarkRecord } from "../market/store.ts";
 
 /** The public profile the dashboard edits (config `provider`, without the served models). */
 export interface ProfileSettings {
@@ -109,4 +111,8 @@ export interface Controller {
   /** Saves a pasted Breez API key to config.json (a wallet waiting for one then connects). */
   walletSetBreezKey?(key: string): Promise<BreezKeyView>;
   cancelJob(id: string): Promise<void>;
+  /** The market on the relays, suggested prices, benchmarks (src/market/); optional for small controllers. */
+  marketView?(opts: { sinceSecs?: number; model?: string }): MarketView;
+  /** Runs the standard benchmark on a served model; AppError("conflict") while jobs run. */
+  benchmarkModel?(model?: string): Promise<BenchmarkRecord>;
 }

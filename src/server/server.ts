@@ -10,6 +10,7 @@ import { AppError, httpStatus } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Controller } from "./controller.ts";
 import { eventStream } from "./events.ts";
+import { parseWindow } from "../market/service.ts";
 import { AttemptLimiter, COOKIE, apiAuth, hostCheck, securityHeaders, tokenMatches } from "./security.ts";
 
 const log = createLogger("server");
@@ -300,6 +301,19 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
   api.put("/wallet/breez-key", async (c) => {
     const { apiKey } = await body(c, z.strictObject({ apiKey: z.string().max(4096) }));
     return c.json(await need("walletSetBreezKey")(apiKey));
+  });
+
+  // The market (src/market/): ?since=7d|24h|90m, ?model=NAME for one model's suggested price.
+  api.get("/market", (c) => {
+    const model = c.req.query("model");
+    if (model !== undefined && !/^[\w.:/-]{1,200}$/.test(model)) throw new AppError("invalid_input", "model: not a model name");
+    return c.json(need("marketView")({ sinceSecs: parseWindow(c.req.query("since")), ...(model ? { model } : {}) }));
+  });
+  api.post("/models/benchmark", async (c) => {
+    const { model } = await body(c, z.strictObject({ model: z.string().trim().min(1).max(200).regex(/^[\w.:/-]+$/, "not a model name").optional() }));
+    // A benchmark takes seconds to minutes: exempt from the idle timeout, like the event stream.
+    (c.env as { timeout?: (req: Request, secs: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
+    return c.json(await need("benchmarkModel")(model));
   });
 
   api.post("/jobs/:id/cancel", async (c) => {
