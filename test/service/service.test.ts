@@ -279,3 +279,24 @@ describe("compute service install (fake secret-tool and systemctl on PATH)", () 
     expect(existsSync(h.unit)).toBe(false);
   });
 });
+
+describe("compute service logs / --print on the other systems (COMPUTE_SERVICE_PLATFORM picks the system's paths)", () => {
+  test("macOS: logs prints the last lines of ~/Library/Logs/compute/compute.log; --print shows the plist and writes nothing", async () => {
+    const h = await newHome();
+    const dir = join(h.home, "Library", "Logs", "compute");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "compute.log"), Array.from({ length: 50 }, (_, i) => `line ${i + 1}`).join("\n") + "\n");
+    const env = { ...h.env, COMPUTE_SERVICE_PLATFORM: "darwin" };
+    const r = await cli(["service", "logs", "-n", "3", "--no-follow"], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("line 48\nline 49\nline 50\n");
+    // No `security` here: without --password-file install says so; with it the plist is printed.
+    const none = await cli(["service", "install", "--print"], env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("security not found");
+    const p = await cli(["service", "install", "--print", "--password-file", "/Users/a/pw"], env);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toContain("<string>file:/Users/a/pw</string>");
+    expect(existsSync(join(h.home, "Library", "LaunchAgents"))).toBe(false);
+  });
+});
