@@ -141,38 +141,56 @@ export function readZapClaim(event: unknown, ourPubkey: string): { ok: true; cla
   };
 }
 
+/** What a payment must commit to for a zap: the zap request's sha256 and the amount it asks (kept small for pending claims). */
+export interface ZapTerms {
+  sha: string;
+  askedMsats: number | null;
+}
+
+const sha256Hex = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+
+/** The terms of a zap request (its JSON exactly as carried); null when it isn't JSON. */
+export function zapTerms(zapRequest: string): ZapTerms | null {
+  let askedMsats: number | null = null;
+  try {
+    const tags = (JSON.parse(zapRequest) as { tags?: unknown })?.tags;
+    const amount = Array.isArray(tags) ? tags.find((t) => Array.isArray(t) && t[0] === "amount")?.[1] : undefined;
+    if (typeof amount === "string" && /^\d{1,15}$/.test(amount)) askedMsats = Number(amount);
+  } catch {
+    return null;
+  }
+  return { sha: sha256Hex(zapRequest), askedMsats };
+}
+
 /**
- * Whether the wallet's OWN record of a payment commits to `zapRequest`: the invoice the wallet
- * stored has description hash sha256(zapRequest) (or the request itself as description), or the
+ * Whether the wallet's OWN record of a payment commits to a zap request: the invoice the wallet
+ * stored has description hash sha256(zap request) (or the request itself as description), or the
  * wallet kept exactly this zap request with the payment; and what was paid covers the amount the
  * zap request asks (to the whole sat) and the invoice's own amount.
  */
-export function walletCommitsToZap(rec: { amountMsats: number; bolt11: string | null; zapRequest?: string | null }, zapRequest: string): boolean {
-  const sha = createHash("sha256").update(zapRequest, "utf8").digest("hex");
+export function walletCommitsToZap(
+  rec: { amountMsats: number; bolt11: string | null; zapRequest?: string | null; zapRequestSha?: string | null },
+  zapRequest: string | ZapTerms,
+): boolean {
+  const terms = typeof zapRequest === "string" ? zapTerms(zapRequest) : zapRequest;
+  if (!terms) return false;
   let bound = false;
   let invoiceMsats: number | null = null;
   if (rec.bolt11) {
     try {
       const inv = decodeBolt11(rec.bolt11);
       invoiceMsats = inv.amountMsats;
-      bound = inv.descriptionHash !== null ? inv.descriptionHash === sha : inv.description === zapRequest;
+      bound = inv.descriptionHash !== null ? inv.descriptionHash === terms.sha : inv.description !== null && sha256Hex(inv.description) === terms.sha;
     } catch {
       bound = false;
     }
   }
-  if (!bound && typeof rec.zapRequest === "string") bound = rec.zapRequest === zapRequest;
+  if (!bound && typeof rec.zapRequest === "string") bound = sha256Hex(rec.zapRequest) === terms.sha;
+  if (!bound && typeof rec.zapRequestSha === "string") bound = rec.zapRequestSha === terms.sha;
   if (!bound) return false;
   if (invoiceMsats !== null && rec.amountMsats < invoiceMsats) return false;
-  let asked: number | null = null;
-  try {
-    const tag = (JSON.parse(zapRequest) as { tags?: unknown }).tags;
-    const amount = Array.isArray(tag) ? tag.find((t) => Array.isArray(t) && t[0] === "amount")?.[1] : undefined;
-    if (typeof amount === "string" && /^\d{1,15}$/.test(amount)) asked = Number(amount);
-  } catch {
-    return false;
-  }
   // To the whole sat: an LNURL server may round a request for some msats down.
-  if (asked !== null && rec.amountMsats < Math.floor(asked / 1000) * 1000) return false;
+  if (terms.askedMsats !== null && rec.amountMsats < Math.floor(terms.askedMsats / 1000) * 1000) return false;
   return true;
 }
 
@@ -180,7 +198,7 @@ const ZapperInfo = z.object({ allowsNostr: z.boolean().optional(), nostrPubkey: 
 
 interface PendingClaim {
   jobId: string;
-  zapRequest: string;
+  terms: ZapTerms;
   at: number;
 }
 
@@ -218,7 +236,7 @@ export class Payments implements EnginePayments {
   /** Zap receipts whose payment the wallet hasn't shown yet: payment hash → the claims naming it. */
   private claims = new Map<string, PendingClaim[]>();
   private claimCount = 0;
-  /** Zap requests the wallet kept with recent payments, by payment id (for linkLate). */
+  /** sha256 of the zap requests the wallet kept with recent payments, by payment id (for linkLate). */
   private keptRequests = new Map<string, string>();
   /** Newest receive time seen by a complete reconciliation; undefined until read from the ledger. */
   private highWater: number | null | undefined = undefined;
@@ -365,7 +383,7 @@ export class Payments implements EnginePayments {
       } else {
         job = ledger.findJobByInvoice({ bolt11: p.bolt11, paymentHash: hash });
         // A receipt came first: the job it names, if the wallet's own record commits to its zap request.
-        const claimed = !job && hash ? this.claims.get(hash)?.find((c) => walletCommitsToZap(p, c.zapRequest)) : undefined;
+        const claimed = !job && hash ? this.claims.get(hash)?.find((c) => walletCommitsToZap(p, c.terms)) : undefined;
         if (claimed) {
           job = ledger.getJob(claimed.jobId);
           source = "zap";
@@ -585,7 +603,8 @@ export class Payments implements EnginePayments {
     const ledger = this.opts.ledger;
     const hash = claim.paymentHash.toLowerCase();
     const job = ledger.getJob(jobId);
-    if (!job || typeof claim.zapRequest !== "string") return "rejected";
+    const terms = typeof claim.zapRequest === "string" ? zapTerms(claim.zapRequest) : null;
+    if (!job || !terms) return "rejected";
     const zapper = await this.zapperPubkey();
     if (zapper !== null && claim.signer?.toLowerCase() !== zapper) {
       log.debug("zap receipt not signed by our LNURL server", { receiptId: claim.receiptId });
@@ -602,12 +621,12 @@ export class Payments implements EnginePayments {
         if (booked.jobId !== null || booked.source !== "invoice") return "rejected";
         // Booked as a plain receive because the receipt came after the grace: the money already
         // counts (once); the job learns it was paid, if the wallet's record says it was its zap.
-        const record = { amountMsats: booked.amountMsats, bolt11: booked.bolt11, zapRequest: this.keptRequests.get(booked.id) ?? null };
-        return walletCommitsToZap(record, claim.zapRequest) ? this.linkLate(job, booked.amountMsats, booked.id) : "rejected";
+        const record = { amountMsats: booked.amountMsats, bolt11: booked.bolt11, zapRequestSha: this.keptRequests.get(booked.id) ?? null };
+        return walletCommitsToZap(record, terms) ? this.linkLate(job, booked.amountMsats, booked.id) : "rejected";
       }
       const held = [...this.deferred.values()].find((d) => paymentHashOf(d.p) === hash);
       if (held) {
-        if (!walletCommitsToZap(held.p, claim.zapRequest)) return "rejected";
+        if (!walletCommitsToZap(held.p, terms)) return "rejected";
         this.credit(held.p, "zap", jobId);
         return ledger.findPaymentByHash(hash)?.jobId === jobId ? "credited" : "rejected";
       }
@@ -624,7 +643,7 @@ export class Payments implements EnginePayments {
     }
     const after = settle();
     if (after) return after;
-    this.rememberClaim(hash, { jobId, zapRequest: claim.zapRequest, at: this.now() });
+    this.rememberClaim(hash, { jobId, terms, at: this.now() });
     return "waiting";
   }
 
@@ -645,7 +664,7 @@ export class Payments implements EnginePayments {
   /** Remembers a claim for a payment not seen yet; when full (a flood), new claims are dropped, never old ones. */
   private rememberClaim(hash: string, claim: PendingClaim): void {
     const list = this.claims.get(hash) ?? [];
-    if (list.some((c) => c.jobId === claim.jobId && c.zapRequest === claim.zapRequest)) return;
+    if (list.some((c) => c.jobId === claim.jobId && c.terms.sha === claim.terms.sha)) return;
     if (this.claimCount >= MAX_CLAIMS) this.pruneClaims();
     if (this.claimCount >= MAX_CLAIMS || list.length >= MAX_CLAIMS_PER_HASH) {
       log.debug("too many zap claims waiting for their payment; not remembering this one", { jobId: claim.jobId });
@@ -674,9 +693,8 @@ export class Payments implements EnginePayments {
   }
 
   private keepRequest(paymentId: string, zapRequest: string): void {
-    if (zapRequest.length > 64 * 1024) return;
     this.keptRequests.delete(paymentId);
-    this.keptRequests.set(paymentId, zapRequest);
+    this.keptRequests.set(paymentId, sha256Hex(zapRequest));
     if (this.keptRequests.size > MAX_KEPT_REQUESTS) this.keptRequests.delete(this.keptRequests.keys().next().value!);
   }
 
