@@ -309,7 +309,9 @@ export class OpenAIBackend implements Backend {
   // ---- errors ----
 
   private describe(err: unknown, phase: "connect" | "stream"): AppError {
-    const who = `Backend ${this.spec.name} (${this.root})`;
+    // Said as "… at URL": the engine strips " at URL" from what a customer is told (error feedback
+    // is public), and the backend's name (by default its host:port) is not in it either.
+    const who = `The server at ${this.root}`;
     const url = this.root;
     if (err instanceof AppError) return err;
     if (err instanceof Timeout) {
@@ -331,8 +333,8 @@ export class OpenAIBackend implements Backend {
     const cause = (err as { cause?: unknown } | null)?.cause ?? err;
     const code = (cause as { code?: unknown } | null)?.code;
     if (phase === "stream") return new AppError("unavailable", `${who} stopped answering mid-generation`, { url });
-    if (typeof code === "string" && !REFUSED.has(code)) return new AppError("unavailable", `Could not reach backend ${this.spec.name} at ${url} (${code})`, { url, code });
-    if (err instanceof OpenAI.APIConnectionError || err instanceof TypeError || typeof code === "string") return new AppError("unavailable", `Backend ${this.spec.name} is not running at ${url}`, { url });
+    if (typeof code === "string" && !REFUSED.has(code)) return new AppError("unavailable", `Could not reach the server at ${url} (${code})`, { url, code });
+    if (err instanceof OpenAI.APIConnectionError || err instanceof TypeError || typeof code === "string") return new AppError("unavailable", `The OpenAI-compatible server is not running at ${url}`, { url });
     return new AppError("unavailable", `${who} failed: ${errorMessage(err)}`, { url });
   }
 }

@@ -426,7 +426,7 @@ export class Router {
           onToken: (text, n) => {
             streamed = true;
             if (n > most && !guard.signal.aborted) {
-              guard.abort(new AppError("unavailable", `Backend ${name} sent more than the ${asked} tokens asked for`, { bad: true }));
+              guard.abort(new AppError("unavailable", `The backend sent more than the ${asked} tokens asked for`, { bad: true }));
               return;
             }
             p.onToken?.(text, n);

@@ -30,6 +30,7 @@ afterEach(async () => {
     f.clearRequests();
   }
   await oa.setFault(null);
+  oa.setModels([VLLM_NAME]);
   oa.clearRequests();
 });
 afterAll(async () => {
@@ -123,6 +124,23 @@ describe("many backends, one provider", () => {
     expect(gens(o1) + gens(o2) + chats()).toBe(1);
     await Bun.sleep(200);
     expect(c.results(req.id)).toHaveLength(0);
+  });
+
+  test("an OpenAI backend failing mid-answer: the customer's error names neither its address nor its name", async () => {
+    const { customer } = await provider();
+    oa.setModels([VLLM_NAME, "vllm-only"]);
+    const c = await customer();
+    await oa.setFault("cut", { afterTokens: 2 });
+    // The model only the OpenAI server has (so it runs there), once the probe has seen it.
+    await Bun.sleep(300);
+    const req = c.request({ inputs: [["only on the vllm box please", "text"]], params: { model: "vllm-only" } });
+    await c.publish(req);
+    const err = await c.waitForStatus(req.id, "error", 10_000);
+    expect(err.extra).toMatch(/stopped answering mid-generation/);
+    expect(err.extra).not.toContain("127.0.0.1");
+    expect(err.extra).not.toContain(String(oa.port));
+    expect(err.extra).not.toContain("vllm ");
+    expect(chats()).toBe(1);
   });
 
   test("a backend that goes away takes its models out of the announcement until it is back", async () => {
