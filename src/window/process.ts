@@ -13,14 +13,19 @@ import type { WindowRequest } from "./window.ts";
 const REPORT_SCRIPT = `(() => {
   if (window.top !== window) return;
   let last = "";
+  let busy = false;
   setInterval(() => {
-    if (!document.body || typeof window.__computeWindowReport !== "function") return;
+    if (busy || !document.body || typeof window.__computeWindowReport !== "function") return;
     const headings = Array.from(document.querySelectorAll("h1, h2")).map((h) => (h.textContent || "").trim()).filter(Boolean);
     const report = JSON.stringify({ title: document.title, headings });
-    if (report !== last) {
-      last = report;
+    if (report === last) return;
+    last = report;
+    // Said once the frame holding it has been drawn: the callback of the frame after it.
+    busy = true;
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      busy = false;
       window.__computeWindowReport(JSON.parse(report));
-    }
+    }));
   }, 250);
 })();`;
 

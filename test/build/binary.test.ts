@@ -9,7 +9,7 @@ import { Relay } from "nostr-tools/relay";
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { screenshot, startXvfb } from "../fixtures/xvfb.ts";
+import { imageStats, screenshot, startXvfb } from "../fixtures/xvfb.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean";
@@ -169,7 +169,7 @@ describe("compiled binary", () => {
       expect(win.argv).toEqual([bin, "window"]);
       // It shows the dashboard itself: the PROVIDER panel, not the "Connecting…" splash.
       await err.waitFor(/compute window: shows .*"PROVIDER"/, 40_000);
-      await screenshot(x.display, join(ARTIFACTS, "window.png"));
+      await paintedDashboard(x.display, join(ARTIFACTS, "window.png"));
       // The token reaches the window over its stdin: no process's argv holds it, nor the window's
       // environment (which also lost the vault password the app was started with).
       for (const p of processes()) expect(p.argv.join(" ")).not.toContain(token);
@@ -250,7 +250,7 @@ describe("compiled binary", () => {
       const win = await windowProcessOf(second.pid);
       expect(win.argv).toEqual([bin, "window"]);
       await err.waitFor(/compute window: shows .*"PROVIDER"/, 40_000);
-      await screenshot(x.display, join(ARTIFACTS, "window-second.png"));
+      await paintedDashboard(x.display, join(ARTIFACTS, "window-second.png"));
       for (const p of processes()) expect(p.argv.join(" ")).not.toContain(token);
       await closeWindow(x.display, "Compute");
       expect(await Promise.race([second.exited, Bun.sleep(15_000).then(() => "still running")])).toBe(0);
@@ -269,6 +269,22 @@ async function closeWindow(display: string, title: string): Promise<void> {
   const p = Bun.spawn(["/usr/bin/python3", join(import.meta.dir, "../fixtures/x-close-window.py"), title], { env: { ...process.env, DISPLAY: display }, stdout: "pipe", stderr: "pipe" });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0 || !out.includes("sent")) throw new Error(`could not close the window: ${await new Response(p.stderr).text()}`);
+}
+
+/**
+ * After the page said it shows the PROVIDER panel: the pixels follow (WebKit paints seconds later
+ * on a busy machine). The dashboard has thousands of colours where the "Connecting…" splash has
+ * about 650 and an unpainted window 1; the screenshot is kept in test-artifacts.
+ */
+async function paintedDashboard(display: string, path: string): Promise<void> {
+  let stats = { colors: 0, mean: 0 };
+  for (let i = 0; i < 40 && stats.colors < 2000; i++) {
+    if (i) await Bun.sleep(500);
+    await screenshot(display, path);
+    stats = await imageStats(path);
+  }
+  expect(stats.colors).toBeGreaterThan(2000);
+  expect(stats.mean).toBeLessThan(0.6); // the dark HUD, not a white error page
 }
 
 /** Everything a stream says, kept as it comes, so several waits in a row miss nothing. */
