@@ -498,7 +498,11 @@ export class Payments implements EnginePayments {
       if (fresh) this.opts.bus.publish(EarningsChanged, { earnings: this.opts.ledger.earnings() });
       return fresh;
     }
-    if (this.highWater === undefined) this.highWater = this.opts.ledger.payments({ limit: 1 })[0]?.receivedAt ?? null;
+    // Never above our clock: a payment stamped in the future must not hide the ones below it.
+    if (this.highWater === undefined) {
+      const last = this.opts.ledger.payments({ limit: 1 })[0]?.receivedAt;
+      this.highWater = last === undefined ? null : Math.min(last, this.now());
+    }
     const floor = this.highWater === null ? -Infinity : this.highWater - RECONCILE_OVERLAP_MS;
     let newest = this.highWater ?? -Infinity;
     try {
@@ -515,7 +519,7 @@ export class Payments implements EnginePayments {
     } finally {
       if (fresh) this.opts.bus.publish(EarningsChanged, { earnings: this.opts.ledger.earnings() });
     }
-    if (Number.isFinite(newest)) this.highWater = newest;
+    if (Number.isFinite(newest)) this.highWater = Math.min(newest, this.now());
     return fresh;
   }
 

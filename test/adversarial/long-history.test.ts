@@ -92,4 +92,30 @@ describe("a wallet with 20,000 past payments (Lightning test double)", () => {
     expect(wallet.pageReads - reads).toBeLessThanOrEqual(4);
     for (const p of fresh) expect(ledger.getPayment(p.id)).not.toBeNull();
   }, 60_000);
+
+  test("a payment stamped a day in the future (a wrong clock somewhere) hides none of the 150 that arrive after it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "long-history-"));
+    const ledger = Ledger.open(join(dir, "ledger.sqlite"));
+    cleanups.push(() => {
+      ledger.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const clock = { t: Date.now() };
+    const wallet = new LightningDouble({ now: () => clock.t });
+    await wallet.connect();
+    wallet.addHistory(1_000);
+    clock.t = Date.now() + 86_400_000;
+    wallet.receiveTransferWhileDown(1_000);
+    clock.t = Date.now();
+    const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 150 });
+    cleanups.push(() => payments.stop());
+    expect(await payments.reconcile()).toBe(1_001);
+    const fresh = [];
+    for (let i = 0; i < 150; i++) {
+      clock.t = Date.now() + i;
+      fresh.push(wallet.receiveTransferWhileDown(1_000));
+    }
+    expect(await payments.reconcile()).toBe(150);
+    for (const p of fresh) expect(ledger.getPayment(p.id)).not.toBeNull();
+  }, 60_000);
 });
