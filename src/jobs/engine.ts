@@ -873,6 +873,8 @@ export class Engine {
         paramRanges: defaultParamRanges(cfg.limits.maxTokensCap),
         pricing: cfg.pricing,
         encryption: true,
+        pubkey: this.deps.pubkey,
+        relays: cfg.relays,
         now: this.nip89Time(true),
       }),
     );

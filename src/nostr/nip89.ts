@@ -1,5 +1,6 @@
 // Being found: the NIP-89 announcement (kind 31990), its withdrawal (NIP-09 kind 5), the liveness
 // heartbeat (kind 11998) and the profile (kind 0). Pure builders returning unsigned templates.
+import { nprofileEncode, npubEncode } from "nostr-tools/nip19";
 import type { Pricing } from "../config.ts";
 import type { EventTemplate } from "./nip90.ts";
 import { DELETION, HANDLER_INFO, HEARTBEAT, JOB_REQUEST_TEXT, PROFILE } from "./kinds.ts";
@@ -43,8 +44,31 @@ export interface AnnouncementOptions {
   paramRanges: ParamRanges;
   pricing?: Pricing;
   encryption: boolean;
+  /** Our pubkey (hex): the content links to the profile (NIP-21 nprofile with relay hints, and the npub). */
+  pubkey?: string;
+  /** Relay hints for the profile link (the first three are used). */
+  relays?: string[];
   /** unix ms */
   now: number;
+}
+
+/** Ollama's naming (admission.ts): no tag means `:latest`, case-insensitive. */
+const modelKey = (name: string) => {
+  const n = name.trim().toLowerCase();
+  return n.slice(n.lastIndexOf("/") + 1).includes(":") ? n : `${n}:latest`;
+};
+
+/** Each served model with what it costs (the per-model override, else the default), in msats. */
+export function modelPrices(models: string[], pricing: Pricing): Array<{ model: string; perJobMsats: number; per1kTokensMsats: number }> {
+  const free = pricing.mode === "free";
+  return models.map((model) => {
+    const o = Object.entries(pricing.models).find(([name]) => modelKey(name) === modelKey(model))?.[1];
+    return {
+      model,
+      perJobMsats: free ? 0 : (o?.perJobMsats ?? pricing.perJobMsats),
+      per1kTokensMsats: free ? 0 : (o?.per1kTokensMsats ?? pricing.per1kTokensMsats),
+    };
+  });
 }
 
 const seconds = (nowMs: number) => Math.floor(nowMs / 1000);
@@ -63,7 +87,15 @@ export function buildAnnouncement(opts: AnnouncementOptions): EventTemplate {
     name: opts.name,
     about: opts.about,
   };
-  if (opts.picture) content.picture = opts.picture;
+  if (opts.picture) {
+    content.picture = opts.picture;
+    // Some listings read `image` (NIP-89 examples use the kind-0 fields; DVM listings vary).
+    content.image = opts.picture;
+  }
+  if (opts.pubkey) {
+    content.npub = npubEncode(opts.pubkey);
+    content.profile = `nostr:${nprofileEncode({ pubkey: opts.pubkey, relays: (opts.relays ?? []).slice(0, 3) })}`;
+  }
   content.encryptionSupported = opts.encryption;
   content.supportsEncryption = opts.encryption;
   content.nip90Params = {
@@ -84,6 +116,8 @@ export function buildAnnouncement(opts: AnnouncementOptions): EventTemplate {
       ...(p.freeJobsPerCustomer > 0 ? { freeJobsPerCustomer: p.freeJobsPerCustomer } : {}),
     };
     if (free) content.amount = "free";
+    // The models with their prices, one entry each, so a listing need not resolve overrides.
+    content.models = modelPrices(opts.models, p);
   }
   return {
     kind: HANDLER_INFO,

@@ -1,0 +1,72 @@
+// Being found: our NIP-89 announcement as NDK (a real Nostr client library) reads it: fetched from
+// a relay with the filter clients use ({kinds:[31990], "#k":["5050"]}), parsed as an
+// NDKAppHandlerEvent, and carrying name, about, picture, the models with their prices,
+// nip90Params, encryption support and a link to the profile.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import NDK, { NDKAppHandlerEvent, NDKEvent } from "@nostr-dev-kit/ndk";
+import { decode } from "nostr-tools/nip19";
+import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
+import { Pricing } from "../../src/config.ts";
+import { buildAnnouncement, defaultParamRanges } from "../../src/nostr/nip89.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+
+let relay: TestRelay;
+const key = generateSecretKey();
+const pubkey = getPublicKey(key);
+
+beforeAll(async () => {
+  relay = await startRelay();
+});
+afterAll(async () => {
+  await relay?.stop();
+});
+
+test("NDK finds our announcement by #k=5050 and parses it as an app handler with everything a listing shows", async () => {
+  const pricing = Pricing.parse({ mode: "upfront", perJobMsats: 21_000, per1kTokensMsats: 500, models: { "qwen2.5:7b": { perJobMsats: 40_000 } }, floorMsats: 15_000 });
+  const template = buildAnnouncement({
+    d: "compute-test",
+    name: "Test provider",
+    about: "Text generation on a laptop",
+    picture: "https://example.com/me.png",
+    models: ["llama3.2:3b", "qwen2.5:7b"],
+    paramRanges: defaultParamRanges(2048),
+    pricing,
+    encryption: true,
+    pubkey,
+    relays: [relay.url],
+    now: Date.now(),
+  });
+  const signed = finalizeEvent(template, key);
+  expect((await relay.inject(signed as never)).ok).toBe(true);
+
+  const ndk = new NDK({ explicitRelayUrls: [relay.url] });
+  await ndk.connect(3000);
+  const found = await ndk.fetchEvents({ kinds: [31990], "#k": ["5050"] });
+  const raw = [...found].find((e) => e.pubkey === pubkey)!;
+  expect(raw).toBeDefined();
+  const handler = NDKAppHandlerEvent.from(raw as NDKEvent)!;
+  expect(handler).not.toBeNull();
+  expect(handler.isValid).toBe(true);
+  expect(handler.dTag).toBe("compute-test");
+  expect(handler.tagValue("k")).toBe("5050");
+  // fetchProfile() answers from the content when it has a name (no network).
+  const profile = (await handler.fetchProfile()) as Record<string, any>;
+  expect(profile.name).toBe("Test provider");
+  expect(profile.about).toBe("Text generation on a laptop");
+  expect(profile.picture).toBe("https://example.com/me.png");
+  expect(profile.encryptionSupported).toBe(true);
+  expect(profile.nip90Params.model.values).toEqual(["llama3.2:3b", "qwen2.5:7b"]);
+  expect(profile.models).toEqual([
+    { model: "llama3.2:3b", perJobMsats: 21_000, per1kTokensMsats: 500 },
+    { model: "qwen2.5:7b", perJobMsats: 40_000, per1kTokensMsats: 500 },
+  ]);
+  // The profile link is a NIP-21 nprofile naming our key and the relay.
+  const link = decode(profile.profile.replace(/^nostr:/, ""));
+  expect(link.type).toBe("nprofile");
+  expect((link.data as { pubkey: string; relays: string[] }).pubkey).toBe(pubkey);
+  expect((link.data as { relays: string[] }).relays).toEqual([relay.url]);
+  expect(decode(profile.npub).data).toBe(pubkey);
+  // The floor is the owner's private minimum: never published.
+  expect(JSON.stringify(profile)).not.toContain("floor");
+  for (const r of ndk.pool.relays.values()) r.disconnect();
+}, 20_000);
