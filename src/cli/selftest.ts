@@ -5,13 +5,15 @@ import { readPublicIdentity } from "../paths.ts";
 import { loadConfig } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { ask } from "../nostr/customer.ts";
+import { checkDiscoverable } from "../market/discover.ts";
 import { COMMON_HELP, configFlagsFrom, dataDirFrom, intFlag, parse, printJson } from "./common.ts";
 
 const HELP = `Usage: compute selftest [--timeout S] [--json]
 
 Sends a short job addressed to this provider through each configured relay on its own (from a
-throwaway customer key) and reports the round trip per relay. The provider must be running and
-online (compute --headless --online).
+throwaway customer key) and reports the round trip per relay. Also checks that each relay returns
+our announcement for the query clients use (kind 31990, #k=5050) and holds a fresh heartbeat.
+The provider must be running and online (compute --headless --online).
 
 Options:
   --timeout S   per relay (default 60)
@@ -31,12 +33,15 @@ export async function selftest(args: string[]): Promise<number> {
   const customer = generateSecretKey();
   const results = await Promise.all(
     config.relays.map(async (relay) => {
+      const found = await checkDiscoverable(relay, me.pubkey, Math.min(timeoutMs, 10_000));
+      const discoverable = { announcement: found.announcement, heartbeatAgeSecs: found.heartbeatAgeSecs, heartbeatFresh: found.heartbeatFresh };
       try {
         const r = await ask({ prompt: "selftest: reply with one word", maxTokens: 8, provider: me.pubkey, relays: [relay] }, customer, { timeoutMs, stopOnProviderError: true });
         const processing = r.feedback.find((f) => f.status === "processing" || f.status === "payment-required");
-        return { relay, ok: true, firstFeedbackMs: processing?.ms ?? null, resultMs: r.ms, error: null as string | null };
+        const hidden = !found.announcement ? "no announcement for #k=5050 here" : !found.heartbeatFresh ? `heartbeat ${found.heartbeatAgeSecs === null ? "missing" : `${found.heartbeatAgeSecs} s old`}` : null;
+        return { relay, ok: hidden === null, firstFeedbackMs: processing?.ms ?? null, resultMs: r.ms, discoverable, error: hidden };
       } catch (err) {
-        return { relay, ok: false, firstFeedbackMs: null, resultMs: null, error: errorMessage(err) };
+        return { relay, ok: false, firstFeedbackMs: null, resultMs: null, discoverable, error: errorMessage(err) };
       }
     }),
   );
@@ -44,7 +49,8 @@ export async function selftest(args: string[]): Promise<number> {
   else {
     process.stdout.write(`selftest of ${me.npub}\n`);
     for (const r of results) {
-      process.stdout.write(r.ok ? `  ok    ${r.relay}  feedback ${r.firstFeedbackMs ?? "-"} ms, result ${r.resultMs} ms\n` : `  FAIL  ${r.relay}  ${r.error}\n`);
+      const found = `announcement ${r.discoverable.announcement ? "found" : "MISSING"}, heartbeat ${r.discoverable.heartbeatAgeSecs === null ? "MISSING" : `${r.discoverable.heartbeatAgeSecs} s old`}`;
+      process.stdout.write(r.ok ? `  ok    ${r.relay}  feedback ${r.firstFeedbackMs ?? "-"} ms, result ${r.resultMs} ms; ${found}\n` : `  FAIL  ${r.relay}  ${r.error}; ${found}\n`);
     }
   }
   return results.every((r) => r.ok) ? 0 : 1;

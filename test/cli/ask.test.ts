@@ -104,6 +104,8 @@ describe("selftest, earnings, password", () => {
     expect(report.results).toHaveLength(1);
     expect(report.results[0]).toMatchObject({ relay: relay.url, ok: true });
     expect(report.results[0].resultMs).toBeGreaterThan(0);
+    // Discoverable: the relay returns our announcement for #k=5050 and a fresh heartbeat.
+    expect(report.results[0].discoverable).toMatchObject({ announcement: true, heartbeatFresh: true });
   }, 30_000);
 
   test("earnings (from the running instance) counts the jobs served today", async () => {
