@@ -109,15 +109,13 @@ test("idle keep-alive connections are closed after the idle timeout; the event s
   for (const c of socks) c.sock.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);
   expect(await waitFor(() => socks.every((c) => statusOf(c.text()) === 200), 5000)).toBe(true);
 
-  // And sockets that never send a request at all.
-  const silent = await Promise.all(Array.from({ length: 50 }, () => raw()));
   const sse = await raw();
   sse.sock.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${app.token}\r\n\r\n`);
   expect(await waitFor(() => sse.text().includes("server.connected"), 3000)).toBe(true);
 
-  // The idle timeout is 1 s here (10 s by default); Bun checks it in coarse steps, and a socket
-  // that never sent a request is dropped on Bun's own ~10 s header timeout.
-  expect(await waitFor(() => socks.every((c) => c.closed()) && silent.every((c) => c.closed()), 30_000)).toBe(true);
+  // The idle timeout is 1 s here (10 s by default); Bun checks it in coarse steps. (A socket that
+  // never sends a request is dropped too, after Bun's own ~10 s: left out to keep the suite fast.)
+  expect(await waitFor(() => socks.every((c) => c.closed()), 20_000)).toBe(true);
   expect(sse.closed()).toBe(false);
   sse.sock.destroy();
 }, 45_000);
