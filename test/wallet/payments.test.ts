@@ -340,7 +340,8 @@ describe("zaps", () => {
     const b = await job(5_000);
     wallet.settle(a.bolt11);
     // Not bound by description, so readZapClaim refuses it first; zapReceived refuses it on its own too.
-    const fake = { receiptId: hex(32), eventId: hex(32), bolt11: a.bolt11, paymentHash: a.paymentHash, amountMsats: 5_000, sender: hex(32) };
+    const request = JSON.stringify(zapRequest({ eventId: hex(32), msats: 5_000 }));
+    const fake = { receiptId: hex(32), eventId: hex(32), bolt11: a.bolt11, paymentHash: a.paymentHash, amountMsats: 5_000, sender: hex(32), zapRequest: request, signer: hex(32) };
     expect(await payments.zapReceived(fake, b.id)).toBe("rejected");
     expect(await payments.zapReceived(fake, hex(32))).toBe("rejected");
     expect(ledger.getJob(b.id)?.status).toBe("payment-required");
