@@ -19,6 +19,12 @@ describe("tokens", () => {
     expect(tokenMatches(undefined, t)).toBe(false);
     expect(tokenMatches(null, t)).toBe(false);
   });
+  test("an attacker's non-ASCII token of the same UTF-16 length is a plain mismatch, not a throw", () => {
+    const t = newToken();
+    expect(tokenMatches("é".repeat(t.length), t)).toBe(false);
+    expect(tokenMatches(`${t.slice(0, -1)}é`, t)).toBe(false);
+    expect(tokenMatches("\u{1F600}".repeat(32), t)).toBe(false);
+  });
 });
 
 describe("allowedHosts", () => {
