@@ -532,6 +532,9 @@ export class App implements Controller {
   }
 
   private ollamaDown(): string {
+    // Several backends: which are down and why (some may not be Ollama at all).
+    const backends = this.inference.backends();
+    if (backends.length > 1) return `No inference backend is reachable: ${backends.map((b) => `${b.name}: ${b.error ?? "not answering"}`).join("; ")}.`;
     return `Ollama is not running at ${this.inference.view().url}: install it from ollama.com, then \`ollama pull llama3.2\`.`;
   }
 

@@ -91,3 +91,15 @@ test("removed and re-added: its models leave and come back; the last backend can
   const dup = await t.call("POST", "/backends", { name: "ollama", type: "ollama", url: ollama.url });
   expect(dup.status).toBe(409);
 });
+
+test("with several backends all down, GO ONLINE says which and why (not 'Ollama is not running at a, b')", async () => {
+  const port = closedPort();
+  const t = await startTestApp({
+    flags: { relays: [`ws://127.0.0.1:${port}`], paymentMode: "free" },
+    config: { backends: [{ name: "desk", url: `http://127.0.0.1:${closedPort()}` }, { name: "vllm", type: "openai", url: `http://127.0.0.1:${closedPort()}/v1` }] },
+    options: { ollamaProbeMs: 100 },
+  });
+  cleanups.push(() => t.stop());
+  const err = await t.app.setOnline(true).catch((e) => e);
+  expect(err.message).toMatch(/^No inference backend is reachable: desk: Ollama is not running at http:\/\/127\.0\.0\.1:\d+; vllm: The OpenAI-compatible server is not running at http:\/\/127\.0\.0\.1:\d+\.$/);
+});
