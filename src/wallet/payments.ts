@@ -284,6 +284,8 @@ export class Payments implements EnginePayments {
     this.timer = null;
     for (const d of this.deferred.values()) clearTimeout(d.timer);
     this.deferred.clear();
+    // The next start reads down from what the ledger has booked (the held receives weren't).
+    this.highWater = undefined;
     for (const w of [...this.waiters.values()]) w.reject(new AppError("unavailable", "payments stopped"));
     this.waiters.clear();
   }
