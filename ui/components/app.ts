@@ -5,6 +5,7 @@ import { closeDialog, openDialog } from "./dialogs.ts";
 import { EarningsPanel } from "./earnings.ts";
 import { Header } from "./header.ts";
 import { JobsPanel } from "./jobs.ts";
+import { MarketPanel } from "./market.ts";
 import { Spinner } from "./kit.ts";
 import { ModelsPanel } from "./models.ts";
 import { NetworkPanel } from "./network.ts";
@@ -43,6 +44,7 @@ function Dashboard() {
           <${ModelsPanel} />
           <${NetworkPanel} />
         </div>
+        <${MarketPanel} />
       </div>
     </main>
     ${d === "receive" ? html`<${ReceiveDialog} onClose=${closeDialog} />` : null}
