@@ -15,13 +15,17 @@
 //          --ablations (also run the provider with parts of its work switched off, one at a time,
 //          to price each part; see ABLATIONS in bench/responder.ts), --binary PATH (time this
 //          compiled binary instead of dist/compute), --only KINDS (comma list of responder kinds),
-//          --repeat N (N interleaved rounds of every kind: medians, latency over all samples).
+//          --repeat N (N interleaved rounds of every kind: medians, latency over all samples),
+//          --no-cold (skip issue 16's cold / long-history / start-to-taking-jobs phases, bench/cold.ts),
+//          --cold-only (only those), --cold-source (run them on `bun src/index.ts`, not the binary),
+//          --no-history (cold phases without the long-history one).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startOllamaServer, type FakeOllama } from "../test/fixtures/ollama-server.ts";
 import { startRelay } from "../test/fixtures/relay.ts";
 import { Customers, type PhaseResult } from "./load.ts";
+import { coldPhases, coldReport, type ColdPlan, type ColdResult } from "./cold.ts";
 import { ABLATIONS, isProvider, RESPONDER_KINDS, type Ablation, type FromChild, type ResponderArgs, type ResponderKind, type ToChild } from "./responder.ts";
 import { runtimeFloor, startup, uiSizes, type IdleSample, type SizesResult, type StartupResult } from "./startup.ts";
 import { streamingOverhead, type StreamingResult } from "./streaming.ts";
@@ -44,12 +48,21 @@ const { values: flags } = parseArgs({
     binary: { type: "string" },
     only: { type: "string" },
     repeat: { type: "string" },
+    "no-cold": { type: "boolean" },
+    "cold-only": { type: "boolean" },
+    "cold-source": { type: "boolean" },
+    "no-history": { type: "boolean" },
   },
 });
 
 const PLAN = flags.quick
   ? { customers: 4, warm: 20, paced: 60, rate: 20, burst: 200, serial: 100, concurrency: 16 }
   : { customers: 8, warm: 40, paced: 200, rate: 20, burst: 500, serial: 200, concurrency: 16 };
+
+/** Issue 16's phases (bench/cold.ts): the product started as a user starts it, hit at once. */
+const COLD: ColdPlan = flags.quick
+  ? { jobs: 50, keys: 64, connections: 8, inFlight: 8, startRuns: 2, history: flags["no-history"] ? null : { jobs: 10_000, payments: 2000 }, timeoutMs: 60_000 }
+  : { jobs: 200, keys: 256, connections: 8, inFlight: 8, startRuns: 5, history: flags["no-history"] ? null : { jobs: 100_000, payments: 20_000 }, timeoutMs: 120_000 };
 
 // ---------------------------------------------------------------- the child process
 
@@ -277,6 +290,8 @@ async function main() {
   let start: StartupResult | null = null;
   let floorIdle: IdleSample[] = [];
   let sizes: SizesResult | null = null;
+  let cold: ColdResult | null = null;
+  const coldOnly = !!flags["cold-only"];
   try {
     const kinds: ResponderKind[] = flags.only
       ? flags.only.split(",").map((k) => k.trim() as ResponderKind)
@@ -285,10 +300,12 @@ async function main() {
     const repeat = Math.max(1, Math.floor(Number(flags.repeat ?? 1)) || 1);
     // The relay and the customers live in this process: warm their code up once, unmeasured, so
     // the first responder measured is not charged for our JIT.
-    process.stdout.write("warming up the relay and customers… ");
-    await dispatch("floor", fake, { warmOnly: true });
-    console.log("done");
-    for (let r = 0; r < repeat; r++) {
+    if (!coldOnly) {
+      process.stdout.write("warming up the relay and customers… ");
+      await dispatch("floor", fake, { warmOnly: true });
+      console.log("done");
+    }
+    for (let r = 0; r < (coldOnly ? 0 : repeat); r++) {
       const round: Dispatch[] = [];
       for (const kind of kinds) {
         process.stdout.write(`dispatch: ${kind}${repeat > 1 ? ` (round ${r + 1} of ${repeat})` : ""}… `);
@@ -298,8 +315,8 @@ async function main() {
       }
       rounds.push(round);
     }
-    runs = kinds.map((k) => combine(rounds.map((round) => round.find((d) => d.kind === k)!)));
-    if (flags.ablations) {
+    runs = coldOnly ? [] : kinds.map((k) => combine(rounds.map((round) => round.find((d) => d.kind === k)!)));
+    if (flags.ablations && !coldOnly) {
       const sets: Ablation[][] = [...ABLATIONS.map((a) => [a]), [...ABLATIONS]];
       for (const ablate of sets) {
         process.stdout.write(`dispatch: provider, ${ablate.map((a) => ABLATION_LABEL[a]).join(" + ")}… `);
@@ -308,16 +325,30 @@ async function main() {
         console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
       }
     }
-    process.stdout.write("streaming… ");
-    streaming = await streamingOverhead({ tokens: 500, tokensPerSec: 2000, runs: flags.quick ? 3 : 7 });
-    console.log("done");
-    if (!flags["no-backends"]) {
+    if (!flags["no-cold"]) {
+      const t = performance.now();
+      cold = await coldPhases({
+        bin: flags.binary ?? join(ROOT, "dist/compute"),
+        source: !!flags["cold-source"],
+        fake,
+        plan: COLD,
+        rounds: repeat,
+        log: (line) => process.stdout.write(line),
+      });
+      console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
+    }
+    if (!coldOnly) {
+      process.stdout.write("streaming… ");
+      streaming = await streamingOverhead({ tokens: 500, tokensPerSec: 2000, runs: flags.quick ? 3 : 7 });
+      console.log("done");
+    }
+    if (!flags["no-backends"] && !coldOnly) {
       process.stdout.write("backends… ");
       backends = await backendsBench({ quick: flags.quick });
       console.log("done");
     }
     sizes = uiSizes(ROOT);
-    if (!flags["no-startup"]) {
+    if (!flags["no-startup"] && !coldOnly) {
       process.stdout.write("start-up… ");
       const relay = await startRelay();
       try {
@@ -332,9 +363,11 @@ async function main() {
     await fake.stop();
   }
 
-  console.log("\n## Dispatch (customer-side latency; CPU from the responder child's own counters)\n");
-  if (rounds.length > 1) console.log(`${rounds.length} rounds, run interleaved: CPU, jobs/s and RSS are medians; latency percentiles are over every round's samples.\n`);
-  console.log(dispatchTable(runs));
+  if (runs.length) {
+    console.log("\n## Dispatch (customer-side latency; CPU from the responder child's own counters)\n");
+    if (rounds.length > 1) console.log(`${rounds.length} rounds, run interleaved: CPU, jobs/s and RSS are medians; latency percentiles are over every round's samples.\n`);
+    console.log(dispatchTable(runs));
+  }
 
   const provider = runs.find((r) => r.kind === "provider");
   const floor = runs.find((r) => r.kind === "floor");
@@ -382,6 +415,9 @@ async function main() {
   }
 
   if (backends) printBackends(backends);
+
+  const coldOut = cold ? coldReport(cold, COLD, table) : null;
+  if (coldOut) console.log(`\n${coldOut.text}`);
 
   console.log("\n## Start-up and sizes\n");
   const sizeRows: string[][] = [];
@@ -438,6 +474,7 @@ async function main() {
     goals.push(["binary ≤ 125 MB", `${fmt(start.binaryBytes! / 1e6, 1)} MB`, goal(start.binaryBytes! <= 125e6)]);
   }
   if (backends) goals.push(...backendGoals(backends));
+  for (const g of coldOut?.goals ?? []) goals.push([g.goal, g.measured, goal(g.met)]);
   console.log("\n## Goals\n");
   console.log(table(["goal", "measured", ""], goals));
   console.log(`\ntotal ${fmt((performance.now() - started) / 1000, 1)} s`);
@@ -464,6 +501,12 @@ async function main() {
       backends,
       startup: start,
       sizes,
+      cold: cold && {
+        ...cold,
+        runs: cold.runs.map((r) => ({ ...r, cold: { ...r.cold, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined }, warm: { ...r.warm, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined } })),
+        history: cold.history && { ...cold.history, cold: { ...cold.history.cold, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined }, warm: { ...cold.history.warm, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined } },
+      },
+      coldGoals: coldOut?.goals,
     };
     writeFileSync(flags.json, JSON.stringify(out, null, 2) + "\n");
   }

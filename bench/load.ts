@@ -42,31 +42,54 @@ interface Customer {
   relay: AbstractRelay;
 }
 
+export interface RunOptions {
+  /** Send the next request only when one of the last `inFlight` has its result or error (a window). */
+  inFlight?: number;
+}
+
 export class Customers {
   private readonly timings = new Map<string, JobTiming>();
   private waiter: { ids: Set<string>; resolve: () => void } | null = null;
+  /** Called once per job when its result or error feedback arrives (the in-flight window). */
+  private onDone: (() => void) | null = null;
   /** Makes every request unique: two batches signed in the same second must not share ids. */
   private serial = 0;
+  /** Round-robin position over the keys, kept across batches (a new batch starts with the next key). */
+  private nextKey = 0;
 
   private constructor(
     private readonly list: Customer[],
     private readonly relayUrl: string,
   ) {}
 
-  static async start(relayUrl: string, count: number): Promise<Customers> {
+  /**
+   * `count` customer keys. With `connections` (default: one per key) fewer websockets carry them:
+   * key i talks over connection i mod connections, which subscribes to the replies of all its keys.
+   */
+  static async start(relayUrl: string, count: number, connections = count): Promise<Customers> {
     const list: Customer[] = [];
     const self: Customers = new Customers(list, relayUrl);
-    for (let i = 0; i < count; i++) {
-      const sk = generateSecretKey();
-      const pk = getPublicKey(sk);
+    const sockets: AbstractRelay[] = [];
+    const keysOf: string[][] = [];
+    const n = Math.max(1, Math.min(count, connections));
+    for (let i = 0; i < n; i++) {
       // The customer is the measuring instrument: it skips signature checks so its own CPU use
       // (same process as the relay) stays small and equal for every responder measured.
       const relay = new AbstractRelay(relayUrl, { verifyEvent: () => true });
       await relay.connect();
-      relay.subscribe([{ kinds: [7000, 6050], "#p": [pk], since: Math.floor(Date.now() / 1000) - 5 }], {
+      sockets.push(relay);
+      keysOf.push([]);
+    }
+    for (let i = 0; i < count; i++) {
+      const sk = generateSecretKey();
+      const pk = getPublicKey(sk);
+      list.push({ sk, pk, relay: sockets[i % n]! });
+      keysOf[i % n]!.push(pk);
+    }
+    for (let i = 0; i < n; i++) {
+      sockets[i]!.subscribe([{ kinds: [7000, 6050], "#p": keysOf[i]!, since: Math.floor(Date.now() / 1000) - 5 }], {
         onevent: (e) => self.onReply(e),
       });
-      list.push({ sk, pk, relay });
     }
     return self;
   }
@@ -83,7 +106,10 @@ export class Customers {
     } else if (e.kind === 6050) {
       job.resultAt ??= at;
     }
-    if ((job.resultAt !== null || job.error !== null) && this.waiter?.ids.delete(id!) && this.waiter.ids.size === 0) this.waiter.resolve();
+    if ((job.resultAt !== null || job.error !== null) && this.waiter?.ids.delete(id!)) {
+      this.onDone?.();
+      if (this.waiter?.ids.size === 0) this.waiter.resolve();
+    }
   }
 
   /** Feed of every event the relay handled (TestRelay.onEvent), to time the responder alone. */
@@ -102,7 +128,7 @@ export class Customers {
     const out: { event: Event; by: Customer }[] = [];
     const now = Math.floor(Date.now() / 1000);
     for (let i = 0; i < n; i++) {
-      const by = this.list[i % this.list.length]!;
+      const by = this.list[this.nextKey++ % this.list.length]!;
       const tags = [
         ["i", `What is ${this.serial++} plus one?`, "text"],
         ["param", "max_tokens", "32"],
@@ -115,19 +141,14 @@ export class Customers {
   }
 
   /**
-   * Sends the signed requests, `ratePerSec` apart (null: all at once), then waits until each has a
-   * result or an error feedback, or `timeoutMs` passes.
+   * Sends the signed requests, `ratePerSec` apart (null: all at once, or `opts.inFlight` at a time),
+   * then waits until each has a result or an error feedback, or `timeoutMs` passes.
    */
-  async run(batch: { event: Event; by: Customer }[], ratePerSec: number | null, timeoutMs: number): Promise<PhaseResult> {
+  async run(batch: { event: Event; by: Customer }[], ratePerSec: number | null, timeoutMs: number, opts: RunOptions = {}): Promise<PhaseResult> {
     const ids = new Set(batch.map((b) => b.event.id));
     const done = new Promise<void>((resolve) => (this.waiter = { ids: new Set(ids), resolve }));
     const start = performance.now();
-    for (let i = 0; i < batch.length; i++) {
-      if (ratePerSec) {
-        // A fixed schedule (not a sleep after each send) so jitter does not add up.
-        const wait = start + (i * 1000) / ratePerSec - performance.now();
-        if (wait > 0.5) await Bun.sleep(wait);
-      }
+    const send = (i: number) => {
       const { event, by } = batch[i]!;
       this.timings.set(event.id, {
         sentAt: performance.now(),
@@ -139,13 +160,31 @@ export class Customers {
         relayResultAt: null,
       });
       by.relay.publish(event).catch(() => {});
+    };
+    if (opts.inFlight && !ratePerSec) {
+      let next = 0;
+      this.onDone = () => {
+        if (next < batch.length) send(next++);
+      };
+      while (next < Math.min(opts.inFlight, batch.length)) send(next++);
+    } else {
+      for (let i = 0; i < batch.length; i++) {
+        if (ratePerSec) {
+          // A fixed schedule (not a sleep after each send) so jitter does not add up.
+          const wait = start + (i * 1000) / ratePerSec - performance.now();
+          if (wait > 0.5) await Bun.sleep(wait);
+        }
+        send(i);
+      }
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
     this.waiter = null;
+    this.onDone = null;
 
-    const jobs = batch.map((b) => this.timings.get(b.event.id)!);
+    // A job never sent (the window stalled until the timeout) counts as sent and unanswered.
+    const jobs = batch.map((b) => this.timings.get(b.event.id) ?? { sentAt: start, processingAt: null, resultAt: null, error: "not sent (timeout)", relayRequestAt: null, relayProcessingAt: null, relayResultAt: null });
     const processingMs = jobs.filter((j) => j.processingAt !== null).map((j) => j.processingAt! - j.sentAt);
     const resultMs = jobs.filter((j) => j.resultAt !== null).map((j) => j.resultAt! - j.sentAt);
     const turnaroundMs = jobs.filter((j) => j.relayRequestAt !== null && j.relayProcessingAt !== null).map((j) => j.relayProcessingAt! - j.relayRequestAt!);
@@ -167,9 +206,9 @@ export class Customers {
   }
 
   close(): void {
-    for (const c of this.list) {
+    for (const relay of new Set(this.list.map((c) => c.relay))) {
       try {
-        c.relay.close();
+        relay.close();
       } catch {}
     }
   }

@@ -38,6 +38,13 @@ export interface ResponderArgs {
   relayUrl: string;
   ollamaUrl: string;
   maxConcurrentJobs: number;
+  /**
+   * floor only: between the processing feedback and the result, one streamed /api/generate call to
+   * the fake Ollama (NDJSON read line by line, each line parsed once), as the issue-16 floor does.
+   */
+  ollamaCall?: boolean;
+  /** The responder's key (hex), so the bench can sign requests to it before it starts; default a new one. */
+  secretKeyHex?: string;
 }
 
 export type ToChild = { t: "mark" } | { t: "limits"; maxConcurrentJobs: number } | { t: "stop" };
@@ -133,6 +140,29 @@ async function startFloor(args: ResponderArgs, secretKey: Uint8Array, pubkey: st
     finalize = w.finalizeEvent;
     verify = w.verifyEvent;
   }
+  // The floor's model: the first one the fake lists (the product picks its default the same way).
+  const model = args.ollamaCall ? (((await (await fetch(`${args.ollamaUrl}/api/tags`)).json()) as { models: { name: string }[] }).models[0]?.name ?? "llama3.2:latest") : "";
+  const generate = async (prompt: string): Promise<string> => {
+    const res = await fetch(`${args.ollamaUrl}/api/generate`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, prompt, stream: true, options: { num_predict: 32 } }),
+    });
+    if (!res.ok || !res.body) throw new Error(`ollama: HTTP ${res.status}`);
+    let text = "";
+    let pending = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line) text += (JSON.parse(line) as { response?: string }).response ?? "";
+      }
+    }
+    return text;
+  };
   const relay = new AbstractRelay(args.relayUrl, { verifyEvent: verify });
   await relay.connect();
   const publish = (t: EventTemplate) => relay.publish(finalize(t, secretKey)).catch(() => {});
@@ -146,7 +176,9 @@ async function startFloor(args: ResponderArgs, secretKey: Uint8Array, pubkey: st
       // NIP-90: feedback 7000 with a status tag, then the result 6050 carrying the request.
       void publish({ kind: 7000, created_at: now, content: "", tags: [["status", "processing"], ...refs] });
       const input = req.tags.find((t) => t[0] === "i")?.[1] ?? "";
-      void publish({ kind: 6050, created_at: now, content: `echo: ${input}`, tags: [["request", JSON.stringify(req)], ...refs] });
+      const result = (content: string) => void publish({ kind: 6050, created_at: Math.floor(Date.now() / 1000), content, tags: [["request", JSON.stringify(req)], ...refs] });
+      if (!args.ollamaCall) return result(`echo: ${input}`);
+      generate(input).then(result, (err) => void publish({ kind: 7000, created_at: now, content: "", tags: [["status", "error", String(err)], ...refs] }));
     },
   });
   void pubkey;
@@ -162,7 +194,7 @@ async function startFloor(args: ResponderArgs, secretKey: Uint8Array, pubkey: st
 async function main() {
   const args = JSON.parse(process.argv[2] ?? "{}") as ResponderArgs;
   const t0 = performance.now();
-  const secretKey = pure.generateSecretKey();
+  const secretKey = args.secretKeyHex ? Uint8Array.from(Buffer.from(args.secretKeyHex, "hex")) : pure.generateSecretKey();
   const pubkey = pure.getPublicKey(secretKey);
   const responder = isProvider(args.kind) ? await startProvider(args, secretKey, pubkey) : await startFloor(args, secretKey, pubkey, args.kind === "floor-wasm");
   process.on("message", async (msg: ToChild) => {

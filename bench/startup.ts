@@ -126,7 +126,7 @@ async function waitHealthy(port: number, proc: Bun.Subprocess, timeoutMs: number
 }
 
 /** Reads the child's stdout until it prints its dashboard address; returns the API token. */
-async function dashboardToken(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<string> {
+export async function dashboardToken(stdout: ReadableStream<Uint8Array>, timeoutMs: number): Promise<string> {
   const reader = stdout.getReader();
   let text = "";
   const deadline = Date.now() + timeoutMs;
