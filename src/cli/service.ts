@@ -11,7 +11,7 @@ import { readLock } from "../util/lock.ts";
 import { atomicWriteFile } from "../util/atomic.ts";
 import { LAUNCHD_LABEL, SERVICE_NAME, launchdPlist, systemdUnit, windowsTaskXml, type PasswordSource, type ServiceSpec } from "../service/units.ts";
 import { clearSecret, readPasswordFile, readSecret, secretStoreAvailable, writeSecret } from "../service/secrets.ts";
-import { COMMON_HELP, dataDirFrom, intFlag, parse, printJson, promptHidden } from "./common.ts";
+import { COMMON_HELP, dataDirFrom, intFlag, parse, printJson, promptHidden, takeEnvSecret } from "./common.ts";
 
 const HELP = `Usage: compute service install|uninstall|status|logs [options]
 
@@ -69,7 +69,7 @@ export function currentExec(): string[] {
 async function sh(argv: string[], timeoutMs = 20_000): Promise<{ code: number; out: string }> {
   const exe = Bun.which(argv[0]!, { PATH: process.env.PATH ?? "" });
   if (!exe) return { code: 127, out: `${argv[0]} not found` };
-  const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  const p = Bun.spawn([exe, ...argv.slice(1)], { env: process.env, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out: (o + e).trim() };
 }
@@ -139,7 +139,7 @@ async function choosePassword(values: Values, dataDir: string, platform: Platfor
       say("the password in the secret store no longer opens the vault; replacing it.");
     }
   }
-  const pw = process.env.COMPUTE_PASSWORD ?? (process.stdin.isTTY ? await promptHidden("Vault password (kept in the secret store): ") : null);
+  const pw = takeEnvSecret("COMPUTE_PASSWORD") ?? (process.stdin.isTTY ? await promptHidden("Vault password (kept in the secret store): ") : null);
   if (!pw) throw new AppError("usage", "No vault password: run in a terminal to be asked, set COMPUTE_PASSWORD, or pass --password-file FILE.");
   await Vault.open(vault, pw);
   await writeSecret(dataDir, pw, platform);
@@ -334,7 +334,7 @@ async function logs(values: Values, platform: Platform): Promise<number> {
     argv = ["powershell.exe", "-NoProfile", "-Command", `Get-Content -Tail ${n} ${follow ? "-Wait " : ""}-LiteralPath '${logFile(platform).replace(/'/g, "''")}'`];
   }
   if (!Bun.which(argv[0]!, { PATH: process.env.PATH ?? "" })) throw new AppError("unavailable", `${argv[0]} is not installed; the log can't be shown.`);
-  const p = Bun.spawn(argv, { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
+  const p = Bun.spawn(argv, { env: process.env, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
   const stop = () => p.kill("SIGTERM");
   process.once("SIGINT", stop);
   const code = await p.exited;

@@ -122,7 +122,7 @@ async function run(argv: string[], timeoutMs: number): Promise<string | null> {
   const exe = Bun.which(argv[0]!, { PATH: process.env.PATH ?? "" });
   if (!exe) return null;
   try {
-    const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "ignore", timeout: timeoutMs });
+    const p = Bun.spawn([exe, ...argv.slice(1)], { env: process.env, stdin: "ignore", stdout: "pipe", stderr: "ignore", timeout: timeoutMs });
     const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     return code === 0 ? out : null;
   } catch {

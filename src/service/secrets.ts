@@ -52,7 +52,7 @@ export function secretClear(dataDir: string, platform = process.platform): Secre
 async function runSecret(cmd: SecretCommand, timeoutMs = 15_000): Promise<{ code: number; stdout: string; stderr: string }> {
   const exe = Bun.which(cmd.argv[0]!, { PATH: process.env.PATH ?? "" });
   if (!exe) return { code: 127, stdout: "", stderr: `${cmd.argv[0]} not found` };
-  const p = Bun.spawn([exe, ...cmd.argv.slice(1)], { stdin: cmd.stdin === undefined ? "ignore" : new TextEncoder().encode(cmd.stdin), stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+  const p = Bun.spawn([exe, ...cmd.argv.slice(1)], { env: process.env, stdin: cmd.stdin === undefined ? "ignore" : new TextEncoder().encode(cmd.stdin), stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }
