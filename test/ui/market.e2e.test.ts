@@ -64,6 +64,24 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     expect(problems).toEqual([]);
   }, 30_000);
 
+  test("SETTINGS › PRICING shows the market's price beside ours; USE SUGGESTED fills the field, SAVE applies it", async () => {
+    await page.locator("[data-testid=open-settings]").click();
+    const hint = page.locator("[data-testid=settings-market-hint]");
+    await hint.waitFor({ timeout: 10_000 });
+    expect(await hint.innerText()).toContain("25 sats/job · yours 10 sats · suggested 25 sats");
+    await page.locator("[data-testid=settings-use-suggested]").click();
+    expect(await page.locator("[data-testid=settings-perJobSats]").inputValue()).toBe("25");
+    // Filled, not saved: the price changes only with SAVE.
+    expect(started.app.settings().pricing.perJobMsats).toBe(10_000);
+    await page.locator("[data-testid=settings-save]").click();
+    await until(() => started.app.settings().pricing.perJobMsats === 25_000, 5_000, "saved");
+    // Back to 10 for the next test.
+    await started.app.updateSettings({ pricing: { perJobMsats: 10_000 } });
+    await page.reload();
+    await page.waitForSelector("[data-testid=market-panel] [data-testid=market-answered]");
+    expect(problems).toEqual([]);
+  }, 30_000);
+
   test("USE SUGGESTED saves the price; BENCHMARK measures the model and shows it", async () => {
     const s = page.locator("[data-testid=market-suggestion][data-model='llama3.2:3b']");
     await s.locator("[data-testid=market-use-suggested]").click();

@@ -170,3 +170,22 @@ export function MarketPanel() {
   }
   return html`<${Panel} title="MARKET" testid="market-panel" actions=${html`<span class="count mono">7 DAYS</span>`}>${body}<//>`;
 }
+
+/**
+ * SETTINGS › PRICING: the market's price next to the current one, the suggestion and its reason;
+ * USE SUGGESTED fills the per-job field (saved, as every setting, only with SAVE).
+ */
+export function MarketPriceHint(props: { onUse: (perJobSats: string) => void }) {
+  const [data, setData] = useState<MarketViewData | null>(null);
+  useEffect(() => {
+    api<MarketViewData>("GET", "/api/market?since=7d")
+      .then(setData)
+      .catch(() => setData(null));
+  }, []);
+  const s = data?.suggestions[0];
+  if (!s) return null;
+  return html`<div class="market-hint note" data-testid="settings-market-hint">
+    <span>Market for <b class="mono">${s.model}</b>: ${sats(s.marketPerJobMsats)}/job · yours ${sats(s.currentPerJobMsats)} · suggested <b class="mono">${sats(s.perJobMsats)}</b>. ${s.reason}</span>
+    <button type="button" class="btn btn-sm" data-testid="settings-use-suggested" onClick=${() => props.onUse(String(s.perJobMsats / 1000))}>USE SUGGESTED</button>
+  </div>`;
+}

@@ -6,6 +6,7 @@ import { PROFILE_MAX, formToPatch, settingsToForm, splitWords, type SettingsErro
 import { ui } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Dialog, Field, Spinner } from "./kit.ts";
+import { MarketPriceHint } from "./market.ts";
 import { ScheduleSection } from "./schedule.ts";
 import { scheduleFormToPatch, scheduleToForm, type ScheduleErrors, type ScheduleForm } from "../schedule.ts";
 
@@ -161,6 +162,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
               <${Field} label="Invoice expiry (s)" id="set-invoiceExpirySecs" error=${errors.invoiceExpirySecs}>${input("invoiceExpirySecs")}<//>
               <${Field} label="Free jobs per customer" id="set-freeJobsPerCustomer" error=${errors.freeJobsPerCustomer}>${input("freeJobsPerCustomer")}<//>
             </div>
+            <${MarketPriceHint} onUse=${(v: string) => set("perJobSats", v)} />
             ${form.models.length
               ? html`<div class="model-prices" data-testid="settings-model-prices">
                   <p class="field-hint">A model's own price (sats); empty fields use the prices above.</p>
