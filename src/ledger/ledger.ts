@@ -639,10 +639,13 @@ export class Ledger {
   unpaidAfter(opts: { since?: number; customer?: string } = {}): { jobs: number; msats: number } {
     const r = this.db
       .query(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(j.amount_msats - COALESCE(p.paid, 0)), 0) AS msats
-         FROM jobs j LEFT JOIN (SELECT job_id, SUM(amount_msats) AS paid FROM payments WHERE job_id IS NOT NULL GROUP BY job_id) p ON p.job_id = j.id
-         WHERE j.status = 'success' AND j.amount_msats > 0 AND COALESCE(p.paid, 0) < j.amount_msats
-           AND j.finished_at >= $since AND ($c IS NULL OR j.customer = $c)`,
+        // Per job, its payments through payments_by_job: the cost follows the recent jobs, not the
+        // whole payment history (this runs for every pay-after request).
+        `SELECT COUNT(*) AS n, COALESCE(SUM(owed), 0) AS msats FROM (
+           SELECT j.amount_msats - COALESCE((SELECT SUM(p.amount_msats) FROM payments p WHERE p.job_id = j.id), 0) AS owed
+           FROM jobs j
+           WHERE j.finished_at >= $since AND j.status = 'success' AND j.amount_msats > 0 AND ($c IS NULL OR j.customer = $c)
+         ) WHERE owed > 0`,
       )
       .get({ since: Math.floor(opts.since ?? 0), c: opts.customer ?? null }) as { n: number; msats: number };
     return { jobs: r.n, msats: r.msats };
