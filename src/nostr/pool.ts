@@ -18,12 +18,13 @@ import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { RelayListChanged, RelayStatusChanged, type RelayView } from "./events.ts";
 import { hasEventShape, signEvent, verifyEvent } from "./signer.ts";
-import { isIP } from "node:net";
-import { Slots, checkHost, isLocalName, isPrivateAddress, systemResolve, type HostResolver } from "../util/net-guard.ts";
+import { Slots, checkHost, systemResolve, type HostResolver } from "../util/net-guard.ts";
+import { checkExtraRelayUrl, dedupeUrls, isLoopbackHost, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
 
 const log = createLogger("nostr.pool");
 
 export type { Event, EventTemplate, Filter };
+export { checkExtraRelayUrl, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -164,62 +165,6 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   const step = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt, 0), 30));
   const r = Math.min(Math.max(random(), 0), 1);
   return Math.round(step / 2 + (step / 2) * r);
-}
-
-/** Canonical relay URL: lower-case scheme and host, no default port, no trailing slash, no hash. */
-export function normalizeRelayUrl(input: string): string {
-  let u: URL;
-  try {
-    u = new URL(input.trim());
-  } catch {
-    throw new AppError("invalid_input", `not a relay URL: ${JSON.stringify(input.slice(0, 200))}`);
-  }
-  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
-    throw new AppError("invalid_input", `relay URL must start with ws:// or wss://: ${u.protocol}`);
-  }
-  if (u.username || u.password) throw new AppError("invalid_input", "relay URL must not carry credentials");
-  u.hash = "";
-  const path = u.pathname.replace(/\/+$/, "");
-  return `${u.protocol}//${u.host}${path}${u.search}`;
-}
-
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/**
- * Local names and IP literals that are not public addresses (the url guard's rules: NAT64, 6to4,
- * mapped forms, documentation ranges …). Other names are resolved and checked before connecting.
- */
-function isPrivateHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, "");
-  if (isIP(bare)) return isPrivateAddress(bare);
-  return isLocalName(bare);
-}
-
-export type ExtraRelayCheck = { ok: true; url: string } | { ok: false; reason: string };
-
-/**
- * Policy for relays named by a customer (NIP-90 `relays` tag): only wss:// to public hosts, so a
- * request can't make us talk plain text or reach the operator's own network. ws:// (and wss://)
- * to loopback is allowed only with allowInsecureLocal, which exists for tests.
- */
-export function checkExtraRelayUrl(input: unknown, allowInsecureLocal: boolean): ExtraRelayCheck {
-  if (typeof input !== "string" || input.length === 0 || input.length > 512) return { ok: false, reason: "not a relay URL" };
-  let url: string;
-  try {
-    url = normalizeRelayUrl(input);
-  } catch (err) {
-    return { ok: false, reason: errorMessage(err) };
-  }
-  const u = new URL(url);
-  const loopback = isLoopbackHost(u.hostname);
-  if (loopback && allowInsecureLocal) return { ok: true, url };
-  if (u.protocol !== "wss:") return { ok: false, reason: "only wss:// relays are accepted" };
-  if (isPrivateHost(u.hostname)) return { ok: false, reason: "local and private addresses are not accepted" };
-  return { ok: true, url };
 }
 
 /**
@@ -1452,15 +1397,6 @@ function maxOrNull(a: number | null, b: number | null): number | null {
 
 function toResult(relay: string, o: OkOutcome): PublishResult {
   return { relay, ok: o.status === "ok", status: o.status, message: o.message };
-}
-
-function dedupeUrls(urls: string[]): string[] {
-  const out: string[] = [];
-  for (const u of urls) {
-    const n = normalizeRelayUrl(u);
-    if (!out.includes(n)) out.push(n);
-  }
-  return out;
 }
 
 function makeSigner(signer: PoolSigner): (t: EventTemplate) => Promise<Event> {
