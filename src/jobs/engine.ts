@@ -36,6 +36,7 @@ import { signEvent } from "../nostr/signer.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
+import { EarningsChanged } from "../ledger/events.ts";
 import { readZapClaim, type ZapClaim, type ZapOutcome } from "../wallet/payments.ts";
 
 const log = createLogger("jobs");
@@ -82,7 +83,7 @@ export interface EngineInference {
 /** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
 export type EngineLedger = Pick<
   Ledger,
-  "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter"
+  "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter" | "earnings"
 >;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */
@@ -498,6 +499,8 @@ export class Engine {
     // The dashboard's list of recent jobs says it too.
     this.recent = this.recent.map((j) => (j.id === jobId ? { ...j, error: note, updatedAt } : j));
     this.deps.bus.publish(JobStatusChanged, { job: view });
+    // The EARNINGS panel counts payments paid late and not served.
+    this.deps.bus.publish(EarningsChanged, { earnings: this.deps.ledger.earnings() });
     log.warn("a payment came after the job ended and it can't be run: paid late, not served", { id: jobId, paymentId, customer: row.customer, why });
     const ref: RequestRef & { relays?: string[] } = request ?? { id: row.id, customer: row.customer, encrypted: null };
     const was = row.status === "expired" ? "its invoice had expired" : row.status === "cancelled" ? "it was cancelled" : "it had failed";
