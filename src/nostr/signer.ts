@@ -9,6 +9,9 @@
 // events a minute, which pure JS does in well under a millisecond each, and a loaded wasm module
 // stays in memory for good (~5–9 MiB of idle RSS here, BENCHMARKS.md). Until it is ready, or if it
 // fails to load or fails its self-test, the pure JS code answers, so every call works at any time.
+// warmUpSigner() (called once the provider goes online) loads it ahead of traffic and runs the
+// code until the engine has compiled it, in slices of ~2 ms that wait while real signing goes on:
+// a first burst of jobs then costs what the thousandth does (issue 16; BENCHMARKS.md).
 import { finalizeEvent as jsFinalize, getPublicKey, verifiedSymbol, verifyEvent as jsVerify, type Event, type EventTemplate } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -42,10 +45,14 @@ let demandOps = 0;
 /** initSigner({ wasm: false }) or COMPUTE_NOSTR_WASM=0: pure JS for good, whatever the demand. */
 let jsOnly = process.env.COMPUTE_NOSTR_WASM === "0";
 
+/** When a real signature was last made or checked (not a warm-up one). */
+let lastRealOpAt = -Infinity;
+
 /** One signature made or checked: past WASM_DEMAND_OPS in the window, nostr-wasm loads. */
 function noteDemand(): void {
-  if (wasm || loading || jsOnly) return;
   const now = performance.now();
+  lastRealOpAt = now;
+  if (wasm || loading || jsOnly) return;
   if (now - demandWindowStart > WASM_DEMAND_WINDOW_MS) {
     demandWindowStart = now;
     demandOps = 0;
@@ -99,6 +106,9 @@ export function initSigner(opts: InitSignerOptions = {}): Promise<SignerKind> {
 
 /** For tests: back to the pure-JS code (initSigner loads the wasm again). */
 export function resetSigner(): void {
+  warmUp?.stop();
+  warmUp = null;
+  lastRealOpAt = -Infinity;
   wasm = null;
   loading = null;
   demandWindowStart = -Infinity;
@@ -156,6 +166,10 @@ export function signEvent(template: EventTemplate, secretKey: Uint8Array): Event
   assertTemplate(template);
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) throw new Error("a secret key is 32 bytes");
   noteDemand();
+  return sign(template, secretKey);
+}
+
+function sign(template: EventTemplate, secretKey: Uint8Array): Event {
   const event = { kind: template.kind, created_at: template.created_at, tags: template.tags, content: template.content, pubkey: "", id: "", sig: "" };
   if (wasm && fitsWasm(event)) {
     wasm.finalizeEvent(event, secretKey);
@@ -207,6 +221,10 @@ export function verifyEvent(event: Event): boolean {
   // nostr-wasm reads the hex fields without checking them (a short id would skip its id check).
   if (!hasEventShape(event)) return false;
   noteDemand();
+  return verify(event);
+}
+
+function verify(event: Event): boolean {
   if (wasm && fitsWasm(event)) {
     try {
       wasm.verifyEvent(event);
@@ -227,4 +245,92 @@ export function verifyEvent(event: Event): boolean {
   } catch {
     return false;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warm-up: the signer ready before the first job, without delaying one
+
+export interface WarmUpOptions {
+  /** Signatures made and checked in all (each op: one sign, one check). Default 400. */
+  ops?: number;
+  /** Longest a slice keeps the thread, ms. Default 2. */
+  sliceMs?: number;
+  /** Pause between slices, ms. Default 10. */
+  gapMs?: number;
+  /** A slice waits until no real signature was made or checked for this long, ms. Default 50. */
+  quietMs?: number;
+}
+
+export interface WarmUp {
+  /** Resolves when the warm-up has run all its ops, or was stopped (with the ops done). */
+  readonly done: Promise<{ kind: SignerKind; ops: number }>;
+  /** Ops done so far. */
+  progress(): number;
+  stop(): void;
+}
+
+let warmUp: WarmUp | null = null;
+
+/**
+ * Gets the signer ready in the background: loads nostr-wasm (unless the JS code is chosen) once
+ * nothing is being signed, then signs and checks throwaway events in slices of `sliceMs` until
+ * `ops` are done, so the engine's JIT (and the wasm tiers) have compiled the code before traffic
+ * does it mid-burst. A slice starts only when no real signature was made or checked for `quietMs`,
+ * so it never runs between a job's steps; the ops count as no demand. Idempotent: a second call
+ * returns the warm-up under way (or done). The timers are unref'd: they never keep the process up.
+ */
+export function warmUpSigner(opts: WarmUpOptions = {}): WarmUp {
+  if (warmUp) return warmUp;
+  const ops = opts.ops ?? 400;
+  const sliceMs = opts.sliceMs ?? 2;
+  const gapMs = opts.gapMs ?? 10;
+  const quietMs = opts.quietMs ?? 50;
+  let stopped = false;
+  let n = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+      (timer as { unref?: () => void }).unref?.();
+    });
+  const quiet = async () => {
+    for (let idle = performance.now() - lastRealOpAt; !stopped && idle < quietMs; idle = performance.now() - lastRealOpAt) await sleep(quietMs - idle + 1);
+  };
+  const done = (async () => {
+    await sleep(0);
+    await quiet();
+    if (stopped) return { kind: signerKind(), ops: 0 };
+    if (!jsOnly) await initSigner();
+    // A throwaway key and events shaped like a job's feedback (never published).
+    const sk = new Uint8Array(32).fill(9);
+    const tags = [["status", "processing"], ["e", "0".repeat(64)], ["p", "1".repeat(64)]];
+    while (!stopped && n < ops) {
+      await quiet();
+      const t0 = performance.now();
+      while (!stopped && n < ops && performance.now() - t0 < sliceMs) {
+        const e = sign({ kind: 7000, created_at: 1_700_000_000 + n, tags, content: "" }, sk);
+        // A plain copy: the signed event carries nostr-tools' verified mark, which would skip the check.
+        if (!verify({ id: e.id, pubkey: e.pubkey, sig: e.sig, kind: e.kind, created_at: e.created_at, tags: e.tags, content: e.content } as Event)) {
+          log.warn("signer warm-up: a fresh signature did not verify");
+          return { kind: signerKind(), ops: n };
+        }
+        n++;
+      }
+      await sleep(gapMs);
+    }
+    log.debug("signer warmed up", { kind: signerKind(), ops: n });
+    return { kind: signerKind(), ops: n };
+  })();
+  warmUp = {
+    done,
+    progress: () => n,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      wake?.();
+    },
+  };
+  return warmUp;
 }

@@ -1,0 +1,65 @@
+// The signer's warm-up (issue 16): after going online the provider loads nostr-wasm and runs the
+// signing code until it is compiled, in short slices that wait while real signatures are made, so
+// a first burst of jobs does not pay for the compile and never waits behind the warm-up.
+import { afterEach, expect, test } from "bun:test";
+import { generateSecretKey, verifyEvent as jsVerify } from "nostr-tools/pure";
+import { initSigner, resetSigner, signEvent, signerKind, verifyEvent, WASM_DEMAND_OPS, warmUpSigner } from "../../src/nostr/signer.ts";
+
+afterEach(() => resetSigner());
+
+const template = (i: number) => ({ kind: 7000, created_at: 1_700_000_000 + i, tags: [["status", "processing"]], content: "" });
+
+test("warm-up loads nostr-wasm with no traffic at all and runs its ops; later signatures are good", async () => {
+  expect(signerKind()).toBe("js");
+  const w = warmUpSigner({ ops: 60, gapMs: 1 });
+  expect(warmUpSigner()).toBe(w); // one warm-up per process
+  const r = await w.done;
+  expect(r).toEqual({ kind: "wasm", ops: 60 });
+  expect(signerKind()).toBe("wasm");
+  const sk = generateSecretKey();
+  const e = signEvent(template(1), sk);
+  // A plain copy: the signed event carries nostr-tools' "verified" mark.
+  expect(jsVerify({ id: e.id, pubkey: e.pubkey, sig: e.sig, kind: e.kind, created_at: e.created_at, tags: e.tags, content: e.content } as typeof e)).toBe(true);
+});
+
+test("warm-up does no slice while real signatures are being made (a job is never delayed by it)", async () => {
+  const sk = generateSecretKey();
+  signEvent(template(0), sk);
+  const w = warmUpSigner({ ops: 40, gapMs: 1, quietMs: 300 });
+  // Traffic: a signature every 10 ms for 800 ms (the warm-up's quiet window is 300 ms).
+  const until = performance.now() + 800;
+  let i = 0;
+  while (performance.now() < until) {
+    signEvent(template(i++), sk);
+    await Bun.sleep(10);
+  }
+  expect(w.progress()).toBe(0);
+  // Traffic over: it finishes on its own.
+  expect(await w.done).toEqual({ kind: signerKind(), ops: 40 });
+});
+
+test("warm-up ops do not count as demand, and stop() ends it early", async () => {
+  // With COMPUTE_NOSTR_WASM=0 semantics (JS chosen for good) the warm-up compiles the JS code and never loads wasm.
+  await initSigner({ wasm: false });
+  const w = warmUpSigner({ ops: WASM_DEMAND_OPS * 4, gapMs: 1 });
+  const r = await w.done;
+  expect(r.kind).toBe("js");
+  expect(r.ops).toBe(WASM_DEMAND_OPS * 4);
+  expect(signerKind()).toBe("js");
+  resetSigner();
+  const long = warmUpSigner({ ops: 1_000_000, gapMs: 5 });
+  await Bun.sleep(50);
+  long.stop();
+  const stopped = await long.done;
+  expect(stopped.ops).toBeLessThan(1_000_000);
+});
+
+test("a signature made during warm-up checks out with the JS code, and a forged one is refused", async () => {
+  const w = warmUpSigner({ ops: 30, gapMs: 1 });
+  const sk = generateSecretKey();
+  const e = signEvent(template(2), sk);
+  await w.done;
+  const plain = { id: e.id, pubkey: e.pubkey, sig: e.sig, kind: e.kind, created_at: e.created_at, tags: e.tags, content: e.content };
+  expect(verifyEvent({ ...plain })).toBe(true);
+  expect(verifyEvent({ ...plain, content: "changed" })).toBe(false);
+});
