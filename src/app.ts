@@ -557,6 +557,9 @@ export class App implements Controller {
     }
     await this.engine.goOnline();
     this.emitProvider();
+    // The signer compiled before the first burst, in slices that wait while jobs sign (issue 16).
+    // The pool has loaded the module already: this import costs nothing.
+    void import("./nostr/signer.ts").then((m) => m.warmUpSigner());
   }
 
   /**
