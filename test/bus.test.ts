@@ -26,9 +26,8 @@ describe("Bus", () => {
     bus.subscribe(Ping, (p) => pings.push(p));
     bus.subscribeAll((e) => all.push(e));
     bus.publish(Ping, { n: 1 });
-    bus.publish(Pong, {});
+    bus.publish(Pong, { text: "pong" });
     expect(pings).toEqual([{ n: 1 }]);
-    // Properties are the parsed payload: defaults applied.
     expect(all).toEqual([
       { type: "test.ping.sent", properties: { n: 1 } },
       { type: "test.pong.sent", properties: { text: "pong" } },
@@ -41,6 +40,34 @@ describe("Bus", () => {
     bus.subscribeAll((e) => seen.push(e));
     expect(() => bus.publish(Ping, { n: 1.5 })).toThrow();
     expect(() => bus.publish(Ping, {} as { n: number })).toThrow();
+    expect(seen).toEqual([]);
+  });
+
+  test("without checks (a running app) the payload reaches subscribers as it is: no zod parse on publish", () => {
+    let parses = 0;
+    const Counted = defineEvent(
+      "test.counted.sent",
+      z.object({ n: z.int() }).refine(() => ++parses > 0),
+    );
+    const payload = { n: 1 };
+    const got: unknown[] = [];
+    const bus = new Bus({ check: false });
+    bus.subscribe(Counted, (p) => got.push(p));
+    bus.publish(Counted, payload);
+    expect(parses).toBe(0);
+    expect(got[0]).toBe(payload);
+    // Under test (the default here: bun test sets NODE_ENV=test) the same publish is parsed.
+    new Bus().publish(Counted, payload);
+    expect(parses).toBe(1);
+  });
+
+  test("checked: a payload with a field its schema does not know is refused (it would reach the UI unfiltered)", () => {
+    const bus = new Bus({ check: true });
+    const seen: unknown[] = [];
+    bus.subscribeAll((e) => seen.push(e));
+    const withExtra = { n: 1, secret: "x" };
+    expect(() => bus.publish(Ping, withExtra)).toThrow(/not what its schema describes/);
+    expect(() => bus.publish(Pong, {} as { text: string })).toThrow(/not what its schema describes/);
     expect(seen).toEqual([]);
   });
 

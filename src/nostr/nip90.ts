@@ -10,6 +10,7 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { decryptFrom, detectScheme, EncryptionScheme, encryptFor } from "./crypto.ts";
 import { DELETION, JOB_FEEDBACK, JOB_REQUEST_TEXT, JOB_RESULT_TEXT, PING, ZAP_RECEIPT, ZAP_REQUEST } from "./kinds.ts";
+import { hasEventShape } from "./signer.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Shapes
@@ -28,6 +29,22 @@ export const NostrEvent = z.object({
   sig: Hex128,
 });
 export type NostrEvent = z.infer<typeof NostrEvent>;
+
+/**
+ * NostrEvent.safeParse, without zod for a well-formed event: every event the pool hands on has
+ * passed hasEventShape (the same rules written out, test/nostr/signer.test.ts checks they agree),
+ * so zod runs only to word the reason for a bad one. The data is a copy with the NIP-01 fields
+ * alone, as the schema's output is (a relay's extra fields are not kept).
+ */
+function eventShape(input: unknown): { success: true; data: NostrEvent } | { success: false; error: z.ZodError } {
+  if (hasEventShape(input)) {
+    const e = input;
+    return { success: true, data: { id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig } };
+  }
+  const checked = NostrEvent.safeParse(input);
+  // hasEventShape and the schema agree, so this is a failure; if they ever did not, the schema decides.
+  return checked.success ? { success: true, data: checked.data } : { success: false, error: checked.error };
+}
 
 /** What the builders return; the caller signs it (finalizeEvent). */
 export interface EventTemplate {
@@ -239,7 +256,7 @@ export interface ParseOptions {
  * The signature is not checked here (the pool verifies every event it passes on).
  */
 export function parseJobRequest(event: unknown, opts: ParseOptions): ParseResult {
-  const shape = NostrEvent.safeParse(event);
+  const shape = eventShape(event);
   if (!shape.success) {
     return { ok: false, reason: `not a valid event: ${firstIssue(shape.error)}`, silent: true, ref: null };
   }
@@ -455,7 +472,7 @@ export function buildResult(opts: ResultOptions): EventTemplate {
 
 /** The event ids a kind 5 deletion asks to delete (its e tags). Not a deletion → []. */
 export function parseDeletion(event: unknown): string[] {
-  const shape = NostrEvent.safeParse(event);
+  const shape = eventShape(event);
   if (!shape.success || shape.data.kind !== DELETION) return [];
   const ids: string[] = [];
   for (const t of shape.data.tags) {
@@ -466,7 +483,7 @@ export function parseDeletion(event: unknown): string[] {
 
 /** NIP-09: only the request's own author may cancel it. */
 export function cancelsJob(deletion: unknown, request: Pick<JobRequest, "id" | "customer">): boolean {
-  const shape = NostrEvent.safeParse(deletion);
+  const shape = eventShape(deletion);
   if (!shape.success || shape.data.pubkey !== request.customer) return false;
   return parseDeletion(shape.data).includes(request.id);
 }
@@ -482,7 +499,7 @@ export interface Ping {
 
 /** A kind 7007 ping addressed to us (p tag); anything else → null. */
 export function parsePing(event: unknown, providerPubkey: string): Ping | null {
-  const shape = NostrEvent.safeParse(event);
+  const shape = eventShape(event);
   if (!shape.success || shape.data.kind !== PING) return null;
   // Only pings p-tagged to us: answering every ping on the relay would be spam.
   if (!shape.data.tags.some((t) => t[0] === "p" && t[1] === providerPubkey)) return null;
@@ -546,7 +563,7 @@ export function bolt11AmountMsats(invoice: string): number | null {
  * → null. The receipt's own signature is the pool's job.
  */
 export function parseZapReceipt(event: unknown): ZapReceipt | null {
-  const shape = NostrEvent.safeParse(event);
+  const shape = eventShape(event);
   if (!shape.success || shape.data.kind !== ZAP_RECEIPT) return null;
   const tag = (tags: string[][], name: string) => tags.find((t) => t[0] === name)?.[1];
   const bolt11 = tag(shape.data.tags, "bolt11");
@@ -554,7 +571,7 @@ export function parseZapReceipt(event: unknown): ZapReceipt | null {
   if (!bolt11 || !description) return null;
   let zapRequest: NostrEvent;
   try {
-    const parsed = NostrEvent.safeParse(JSON.parse(description));
+    const parsed = eventShape(JSON.parse(description));
     if (!parsed.success || parsed.data.kind !== ZAP_REQUEST) return null;
     zapRequest = parsed.data;
   } catch {
