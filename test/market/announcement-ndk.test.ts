@@ -61,11 +61,11 @@ test("NDK finds our announcement by #k=5050 and parses it as an app handler with
     { model: "qwen2.5:7b", perJobMsats: 40_000, per1kTokensMsats: 500 },
   ]);
   // The profile link is a NIP-21 nprofile naming our key and the relay.
-  const link = decode(profile.profile.replace(/^nostr:/, ""));
+  const link = decode(String(profile.profile).replace(/^nostr:/, "") as `nprofile1${string}`);
   expect(link.type).toBe("nprofile");
-  expect((link.data as { pubkey: string; relays: string[] }).pubkey).toBe(pubkey);
-  expect((link.data as { relays: string[] }).relays).toEqual([relay.url]);
-  expect(decode(profile.npub).data).toBe(pubkey);
+  expect(link.data.pubkey).toBe(pubkey);
+  expect(link.data.relays).toEqual([relay.url]);
+  expect(decode(String(profile.npub) as `npub1${string}`).data).toBe(pubkey);
   // The floor is the owner's private minimum: never published.
   expect(JSON.stringify(profile)).not.toContain("floor");
   for (const r of ndk.pool.relays.values()) r.disconnect();
