@@ -19,7 +19,7 @@ import { signEvent } from "./signer.ts";
 import { Slots, checkHost, systemResolve, type HostResolver } from "../util/net-guard.ts";
 import { checkExtraRelayUrl, dedupeUrls, isLoopbackHost, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
 import { AUTH_REQUIRED, RelaySocket, isValidEvent, nextId, type OkOutcome, type PublishStatus } from "./relay-socket.ts";
-import { DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, PoolRelay, type PoolContext, type PoolTimeouts } from "./relay-link.ts";
+import { DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, RelayLink, type LinkContext, type PoolTimeouts } from "./relay-link.ts";
 
 const log = createLogger("nostr.pool");
 
@@ -162,8 +162,8 @@ export class RelayPool {
   private readonly maxExtra: number;
   private readonly customerSlots: Slots;
   private readonly resolveHost: HostResolver;
-  private readonly ctx: PoolContext;
-  private relays = new Map<string, PoolRelay>();
+  private readonly ctx: LinkContext;
+  private relays = new Map<string, RelayLink>();
   private readonly subs = new Map<string, PoolSub>();
   private readonly shortSockets = new Set<RelaySocket>();
   private readonly extraChecks = new Map<string, ExtraRelayCheck>();
@@ -192,7 +192,7 @@ export class RelayPool {
       onConnected: (relay, socket) => this.onRelayConnected(relay, socket),
       onLost: (relay, socket) => this.onRelayLost(relay, socket),
     };
-    for (const url of dedupeUrls(opts.relays)) this.relays.set(url, new PoolRelay(url, this.ctx));
+    for (const url of dedupeUrls(opts.relays)) this.relays.set(url, new RelayLink(url, this.ctx));
   }
 
   /** Connects to every relay. Idempotent. */
@@ -238,11 +238,11 @@ export class RelayPool {
       for (const [id, entry] of this.outbox) if (entry.relays.delete(url) && entry.relays.size === 0) this.outbox.delete(id);
       changed = true;
     }
-    const rebuilt = new Map<string, PoolRelay>();
+    const rebuilt = new Map<string, RelayLink>();
     for (const url of next) {
       let relay = this.relays.get(url);
       if (!relay) {
-        relay = new PoolRelay(url, this.ctx);
+        relay = new RelayLink(url, this.ctx);
         changed = true;
         if (this.running) relay.start();
       }
@@ -338,7 +338,7 @@ export class RelayPool {
   }
 
   /** A relay is back: send it, in order, what it missed. */
-  private flushOutbox(relay: PoolRelay, socket: RelaySocket): void {
+  private flushOutbox(relay: RelayLink, socket: RelaySocket): void {
     const now = performance.now();
     const nowSec = Math.floor(this.now() / 1000);
     const due: OutboxEntry[] = [];
@@ -407,7 +407,7 @@ export class RelayPool {
 
   // -- internals ------------------------------------------------------------------------------
 
-  private async publishToPoolRelay(relay: PoolRelay, event: Event, deadline: number): Promise<PublishResult> {
+  private async publishToPoolRelay(relay: RelayLink, event: Event, deadline: number): Promise<PublishResult> {
     if (!this.running) return { relay: relay.url, ok: false, status: "error", message: "not connected: pool is not running" };
     let last: OkOutcome | null = null;
     // Loop: if the connection drops before the OK, wait for the reconnect and send again.
@@ -527,12 +527,12 @@ export class RelayPool {
     }
   }
 
-  private onRelayConnected(relay: PoolRelay, socket: RelaySocket): void {
+  private onRelayConnected(relay: RelayLink, socket: RelaySocket): void {
     for (const sub of this.subs.values()) this.reqOn(sub, relay, socket);
     this.flushOutbox(relay, socket);
   }
 
-  private onRelayLost(relay: PoolRelay, socket: RelaySocket): void {
+  private onRelayLost(relay: RelayLink, socket: RelaySocket): void {
     for (const sub of this.subs.values()) {
       const st = sub.perRelay.get(relay.url);
       if (!st || st.active !== socket) continue;
@@ -542,7 +542,7 @@ export class RelayPool {
     }
   }
 
-  private reqOn(sub: PoolSub, relay: PoolRelay, socket: RelaySocket, authRetried = false): void {
+  private reqOn(sub: PoolSub, relay: RelayLink, socket: RelaySocket, authRetried = false): void {
     if (sub.closed) return;
     let st = sub.perRelay.get(relay.url);
     if (!st) {

@@ -62,18 +62,18 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 // ---------------------------------------------------------------------------------------------
 // One of our own relays: state machine, reconnect loop, latency probe
 
-export interface PoolContext {
+export interface LinkContext {
   readonly bus: Bus;
   readonly now: () => number;
   readonly random: () => number;
   readonly backoff: { baseMs: number; maxMs: number };
   readonly timeouts: PoolTimeouts;
   readonly pingIntervalMs: number;
-  onConnected(relay: PoolRelay, socket: RelaySocket): void;
-  onLost(relay: PoolRelay, socket: RelaySocket): void;
+  onConnected(relay: RelayLink, socket: RelaySocket): void;
+  onLost(relay: RelayLink, socket: RelaySocket): void;
 }
 
-export class PoolRelay {
+export class RelayLink {
   private state: RelayView["state"] = "disconnected";
   private error: string | null = null;
   private latencyMs: number | null = null;
@@ -95,7 +95,7 @@ export class PoolRelay {
 
   constructor(
     readonly url: string,
-    private readonly ctx: PoolContext,
+    private readonly ctx: LinkContext,
   ) {
     this.since = ctx.now();
   }
