@@ -347,7 +347,9 @@ export class App implements Controller {
       this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
       this.emitProvider();
     });
+    const t0 = performance.now();
     await this.engine.recover();
+    log.debug("engine recovered", { ms: Math.round(performance.now() - t0) });
   }
 
   /** Copies of the secret key handed to the pool and the engine: zeroed when they stop (lock). */
@@ -474,11 +476,19 @@ export class App implements Controller {
       const vault = paths(this.dataDir).vault;
       if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
       if (this.stopped) throw new AppError("unavailable", "compute is stopping.");
+      // The modules the unlocked services need are evaluated while the KDF runs on its worker
+      // thread, not after it (start to taking jobs, issue 16).
+      if (!this.identity) void Promise.all([import("./identity/identity.ts"), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {});
       // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
+      const t0 = performance.now();
       const seed = await Vault.open(vault, password);
+      log.debug("vault opened", { ms: Math.round(performance.now() - t0) });
       if (this.identity) return;
       const { UnifiedIdentity } = await import("./identity/identity.ts");
-      await this.onUnlocked(await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase));
+      const t1 = performance.now();
+      const identity = await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase);
+      log.debug("identity derived", { ms: Math.round(performance.now() - t1) });
+      await this.onUnlocked(identity);
     });
   }
 

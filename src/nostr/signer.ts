@@ -272,8 +272,8 @@ export interface WarmUp {
 let warmUp: WarmUp | null = null;
 
 /**
- * Gets the signer ready in the background: loads nostr-wasm (unless the JS code is chosen) once
- * nothing is being signed, then signs and checks throwaway events in slices of `sliceMs` until
+ * Gets the signer ready in the background: loads nostr-wasm at once (unless the JS code is chosen),
+ * then signs and checks throwaway events in slices of `sliceMs` until
  * `ops` are done, so the engine's JIT (and the wasm tiers) have compiled the code before traffic
  * does it mid-burst. A slice starts only when no real signature was made or checked for `quietMs`,
  * so it never runs between a job's steps; the ops count as no demand. Idempotent: a second call
@@ -299,10 +299,12 @@ export function warmUpSigner(opts: WarmUpOptions = {}): WarmUp {
     for (let idle = performance.now() - lastRealOpAt; !stopped && idle < quietMs; idle = performance.now() - lastRealOpAt) await sleep(quietMs - idle + 1);
   };
   const done = (async () => {
+    // The load itself goes first, traffic or not: its compile runs on the engine's helper threads,
+    // and every job after it signs in wasm (a burst right after going online would otherwise run
+    // in JS until WASM_DEMAND_OPS, then pay for the load anyway).
     await sleep(0);
-    await quiet();
-    if (stopped) return { kind: signerKind(), ops: 0 };
     if (!jsOnly) await initSigner();
+    if (stopped) return { kind: signerKind(), ops: 0 };
     // A throwaway key and events shaped like a job's feedback (never published).
     const sk = new Uint8Array(32).fill(9);
     const tags = [["status", "processing"], ["e", "0".repeat(64)], ["p", "1".repeat(64)]];
