@@ -73,19 +73,47 @@ export interface BreezKeyView {
   hint: string | null;
 }
 
-export interface Controller {
+/** The dashboard's view and live events (routes/state.ts). */
+export interface StateApi {
   readonly bus: Bus;
   snapshot(): Snapshot;
+}
+
+/** GO ONLINE / GO OFFLINE (routes/provider.ts). */
+export interface ProviderApi {
+  snapshot(): Snapshot;
   setOnline(online: boolean): Promise<void>;
+}
+
+/** Which models are served, and pulling one (routes/models.ts). */
+export interface ModelsApi {
+  snapshot(): Snapshot;
   setServedModels(models: string[] | null): Promise<void>;
   pullModel(model: string): Promise<void>;
-  addRelay(url: string): Promise<void>;
-  removeRelay(url: string): Promise<void>;
-  /** Inference backends (optional: a controller without them answers 404). */
+}
+
+/** Inference backends (routes/backends.ts; optional: a controller without them answers 404). */
+export interface BackendsApi {
+  snapshot(): Snapshot;
   addBackend?(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void>;
   removeBackend?(name: string): Promise<void>;
+}
+
+/** The relay list (routes/relays.ts). */
+export interface RelaysApi {
+  snapshot(): Snapshot;
+  addRelay(url: string): Promise<void>;
+  removeRelay(url: string): Promise<void>;
+}
+
+/** Pricing, limits, profile, schedule (routes/settings.ts). */
+export interface SettingsApi {
   settings(): Settings;
   updateSettings(patch: SettingsPatch): Promise<Settings>;
+}
+
+/** The seed phrase, the vault and unlocking (routes/identity.ts). */
+export interface IdentityApi {
   generateMnemonic(words: 12 | 24): string;
   validateMnemonic(mnemonic: string): { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
   suggestWords(prefix: string): string[];
@@ -93,11 +121,16 @@ export interface Controller {
   unlock(password: string): Promise<void>;
   lock(): Promise<void>;
   revealMnemonic(password: string): Promise<string>;
+}
+
+/** The wallet (routes/wallet.ts). */
+export interface WalletApi {
   walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }>;
   walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
   /** Needs the vault password (wrong → AppError "unauthorized"). */
   walletConfirmSend(id: string, password: string): Promise<SendResult>;
-  // Optional so small controllers (tests, the UI dev server) need not implement the whole wallet.
+  // Optional so small controllers (tests, the UI dev server) need not implement the whole wallet;
+  // a route whose method is missing answers 404.
   walletBalance?(): Promise<{ sats: number; network: string }>;
   /** Payments received, newest first (the ledger's view: job, source). */
   walletPayments?(limit?: number): Promise<WalletPayment[]>;
@@ -110,9 +143,19 @@ export interface Controller {
   walletBreezKey?(): BreezKeyView;
   /** Saves a pasted Breez API key to config.json (a wallet waiting for one then connects). */
   walletSetBreezKey?(key: string): Promise<BreezKeyView>;
+}
+
+/** Active jobs (routes/jobs.ts). */
+export interface JobsApi {
   cancelJob(id: string): Promise<void>;
-  /** The market on the relays, suggested prices, benchmarks (src/market/); optional for small controllers. */
+}
+
+/** The market on the relays, suggested prices, benchmarks (src/market/; routes/market.ts); optional for small controllers. */
+export interface MarketApi {
   marketView?(opts: { sinceSecs?: number; model?: string }): MarketView;
   /** Runs the standard benchmark on a served model; AppError("conflict") while jobs run. */
   benchmarkModel?(model?: string): Promise<BenchmarkRecord>;
 }
+
+/** Everything the HTTP API can ask; each router takes only its area's part. */
+export interface Controller extends StateApi, ProviderApi, ModelsApi, BackendsApi, RelaysApi, SettingsApi, IdentityApi, WalletApi, JobsApi, MarketApi {}
