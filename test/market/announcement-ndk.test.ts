@@ -9,6 +9,10 @@ import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure
 import { Pricing } from "../../src/config.ts";
 import { buildAnnouncement, defaultParamRanges } from "../../src/nostr/nip89.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startOllamaServer } from "../fixtures/ollama-server.ts";
+import { startTestApp } from "../fixtures/test-app.ts";
+import { LightningDouble } from "../fixtures/lightning-double.ts";
+import { until } from "../nostr/helpers.ts";
 
 let relay: TestRelay;
 const key = generateSecretKey();
@@ -70,3 +74,31 @@ test("NDK finds our announcement by #k=5050 and parses it as an app handler with
   expect(JSON.stringify(profile)).not.toContain("floor");
   for (const r of ndk.pool.relays.values()) r.disconnect();
 }, 20_000);
+
+test("the running app's own announcement, going online, reads the same in NDK (prices per model, profile link); paid mode with the Lightning test double", async () => {
+  const ollama = await startOllamaServer({ models: [{ name: "llama3.2:3b" }], instant: true });
+  const t = await startTestApp({
+    flags: { relays: [relay.url], ollamaUrl: ollama.url },
+    config: { provider: { name: "Bench box", about: "a test", picture: "https://example.com/x.png" }, pricing: { perJobMsats: 12_000, models: { "llama3.2:3b": { perJobMsats: 9_000 } }, floorMsats: 8_000 } },
+    options: { walletFactory: async () => new LightningDouble() },
+  });
+  await until(() => t.app.snapshot().wallet.state === "ready", 10_000, "wallet ready");
+  const ndk = new NDK({ explicitRelayUrls: [relay.url] });
+  try {
+    await t.app.setOnline(true);
+    const me = decode(t.app.snapshot().identity.npub as `npub1${string}`).data;
+    await until(() => relay.events().some((e) => e.kind === 31990 && e.pubkey === me), 10_000, "announced");
+    await ndk.connect(3000);
+    const found = [...(await ndk.fetchEvents({ kinds: [31990], "#k": ["5050"], authors: [me] }))];
+    const handler = NDKAppHandlerEvent.from(found[0] as NDKEvent)!;
+    const profile = (await handler.fetchProfile()) as Record<string, any>;
+    expect(profile.name).toBe("Bench box");
+    expect(profile.models).toEqual([{ model: "llama3.2:3b", perJobMsats: 9_000, per1kTokensMsats: 0 }]);
+    expect(decode(String(profile.profile).replace(/^nostr:/, "") as `nprofile1${string}`).data.pubkey).toBe(me);
+    expect(JSON.stringify(profile)).not.toContain("floor");
+  } finally {
+    for (const r of ndk.pool.relays.values()) r.disconnect();
+    await t.stop();
+    await ollama.stop();
+  }
+}, 30_000);
