@@ -663,6 +663,9 @@ export class Payments implements EnginePayments {
       log.info("a zap paid for a job after its payment was booked as a plain receive", { paymentId, jobId: job.id });
       this.opts.bus.publish(PaymentReceived, { paymentId, amountMsats, jobId: job.id });
       this.wake(job.id);
+    } else {
+      // A job already over (expired, cancelled) or running: the engine decides (a late payment is never kept silently).
+      this.opts.bus.publish(PaymentReceived, { paymentId, amountMsats, jobId: job.id });
     }
     return "linked";
   }

@@ -103,6 +103,26 @@ describe("paid late or while down (Lightning test double)", () => {
     expect((await app.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
   });
 
+  test("customer zaps the payment-required feedback after the invoice expired and the receipt comes after the payment was booked as a plain receive: the job runs", async () => {
+    const wallet = new ShortInvoiceDouble(1);
+    const w = await world(fake, cleanups, wallet, { mode: "upfront", priceMsats: 5_000 });
+    const app = await w.start();
+    await app.walletSetLightningAddress("provider");
+    const req = w.customer.request({ inputs: [["zapped after expiry", "text"]] });
+    await w.customer.publish(req);
+    const due = await w.customer.waitForStatus(req.id, "payment-required");
+    await w.customer.waitForStatus(req.id, "error", 4000);
+    // The zap invoice is made for the zap request (its own expiry), paid; its receipt is slow.
+    const request = w.customer.sign({ kind: 9734, tags: [["p", w.pubkey], ["e", due.event.id], ["amount", "5000"], ["relays", w.relay.url]], content: "" });
+    const inv = await LightningDouble.prototype.createInvoice.call(wallet, { amountMsats: 5_000, description: JSON.stringify(request), expirySecs: 600 });
+    const paid = wallet.settle(inv.bolt11);
+    await Bun.sleep(2_000); // past the zap grace (1.5 s): booked as a plain receive
+    await w.relay.inject(receiptFor(request, inv.bolt11, w.pubkey));
+    const result = await w.customer.waitForResult(req.id, 5000);
+    expect(result.content).toBe(fakeAnswer("zapped after expiry"));
+    expect((await app.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
+  });
+
   test("customer cancels the job, then pays its invoice: not served, the customer is told, the owner sees 'paid late: not served' with the customer's pubkey", async () => {
     const wallet = new LightningDouble();
     const w = await world(fake, cleanups, wallet, { mode: "upfront", priceMsats: 4_000 });
