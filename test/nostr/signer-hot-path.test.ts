@@ -1,8 +1,8 @@
-// The signer's warm-up (issue 16): after going online the provider loads nostr-wasm and runs the
+// The signer on the hot path (issue 16). Warm-up: after going online the provider loads nostr-wasm and runs the
 // signing code until it is compiled, in short slices that wait while real signatures are made, so
 // a first burst of jobs does not pay for the compile and never waits behind the warm-up.
-import { afterEach, expect, test } from "bun:test";
-import { generateSecretKey, verifyEvent as jsVerify } from "nostr-tools/pure";
+import { afterEach, describe, expect, test } from "bun:test";
+import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent as jsVerify } from "nostr-tools/pure";
 import { initSigner, resetSigner, signEvent, signerKind, verifyEvent, WASM_DEMAND_OPS, warmUpSigner } from "../../src/nostr/signer.ts";
 
 afterEach(() => resetSigner());
@@ -62,4 +62,52 @@ test("a signature made during warm-up checks out with the JS code, and a forged 
   const plain = { id: e.id, pubkey: e.pubkey, sig: e.sig, kind: e.kind, created_at: e.created_at, tags: e.tags, content: e.content };
   expect(verifyEvent({ ...plain })).toBe(true);
   expect(verifyEvent({ ...plain, content: "changed" })).toBe(false);
+});
+
+// Our own events come back from the relay (the subscriptions include the kinds we publish): the
+// echo is recognised without a second Schnorr check, and nothing else is.
+describe("echoes of our own events", () => {
+  async function countingWasm() {
+    const { initNostrWasm } = await import("nostr-wasm");
+    const real = await initNostrWasm();
+    const counter = { verifies: 0 };
+    await initSigner({
+      load: async () => ({
+        finalizeEvent: (e: Parameters<typeof real.finalizeEvent>[0], sk: Uint8Array) => real.finalizeEvent(e, sk),
+        verifyEvent: (e: Parameters<typeof real.verifyEvent>[0]) => {
+          counter.verifies++;
+          return real.verifyEvent(e);
+        },
+      }),
+    });
+    counter.verifies = 0; // the self-test's checks
+    return counter;
+  }
+  const wire = (e: { id: string; pubkey: string; sig: string; kind: number; created_at: number; tags: string[][]; content: string }) =>
+    JSON.parse(JSON.stringify({ id: e.id, pubkey: e.pubkey, sig: e.sig, kind: e.kind, created_at: e.created_at, tags: e.tags, content: e.content }));
+
+  test("an echo of an event we signed is accepted without a signature check", async () => {
+    const counter = await countingWasm();
+    const sk = generateSecretKey();
+    const e = signEvent(template(3), sk);
+    expect(verifyEvent(wire(e))).toBe(true);
+    expect(counter.verifies).toBe(0);
+    // Someone else's event is checked as always.
+    const other = finalizeEvent(template(4), generateSecretKey());
+    expect(verifyEvent(wire(other))).toBe(true);
+    expect(counter.verifies).toBe(1);
+  });
+
+  test("a relay that puts our id and signature on changed content gets it refused", async () => {
+    await countingWasm();
+    const sk = generateSecretKey();
+    const e = signEvent(template(5), sk);
+    expect(verifyEvent({ ...wire(e), content: "forged" })).toBe(false);
+    expect(verifyEvent({ ...wire(e), tags: [["status", "success"]] })).toBe(false);
+    expect(verifyEvent({ ...wire(e), created_at: e.created_at + 1 })).toBe(false);
+    // Our id with another signature (or another key) is a full check, and fails.
+    const other = signEvent(template(6), sk);
+    expect(verifyEvent({ ...wire(e), sig: other.sig })).toBe(false);
+    expect(verifyEvent({ ...wire(e), pubkey: getPublicKey(generateSecretKey()) })).toBe(false);
+  });
 });
