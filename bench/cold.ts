@@ -356,9 +356,11 @@ async function timeline(p: Product, fake: FakeOllama): Promise<Timeline> {
   }
 }
 
-export async function coldPhases(opts: { bin: string; source: boolean; fake: FakeOllama; plan: ColdPlan; rounds: number; log: (s: string) => void }): Promise<ColdResult> {
+export async function coldPhases(opts: { bin: string; source: boolean; fake: FakeOllama; plan: ColdPlan; rounds: number; log: (s: string) => void; profileDir?: string }): Promise<ColdResult> {
   const { fake, plan, log } = opts;
-  const cmd = opts.source ? [process.execPath, join(ROOT, "src/index.ts")] : [opts.bin];
+  // --profile with --cold-source: every run of the product writes a CPU profile (.cpuprofile + .md).
+  const prof = opts.profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${opts.profileDir}`] : [];
+  const cmd = opts.source ? [process.execPath, ...prof, join(ROOT, "src/index.ts")] : [opts.bin];
   const result: ColdResult = { target: opts.source ? "bun src/index.ts" : opts.bin, runs: [], history: null, startMs: { compute: [], floor: [] }, timeline: null };
   const product = new Product(cmd);
   try {

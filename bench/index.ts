@@ -334,6 +334,7 @@ async function main() {
         plan: COLD,
         rounds: repeat,
         log: (line) => process.stdout.write(line),
+        profileDir: flags["cold-source"] ? flags.profile : undefined,
       });
       console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
     }
