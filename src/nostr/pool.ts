@@ -18,7 +18,8 @@ import { RelayListChanged, type RelayView } from "./events.ts";
 import { signEvent } from "./signer.ts";
 import { Slots, checkHost, systemResolve, type HostResolver } from "../util/net-guard.ts";
 import { checkExtraRelayUrl, dedupeUrls, isLoopbackHost, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
-import { AUTH_REQUIRED, RelaySocket, isValidEvent, nextId, type OkOutcome, type PublishStatus } from "./relay-socket.ts";
+import { AUTH_REQUIRED, RelaySocket, isValidEvent, nextId, toResult, type OkOutcome, type PublishResult, type PublishStatus } from "./relay-socket.ts";
+import { Outbox } from "./outbox.ts";
 import { DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, RelayLink, type LinkContext, type PoolTimeouts } from "./relay-link.ts";
 
 const log = createLogger("nostr.pool");
@@ -26,6 +27,7 @@ const log = createLogger("nostr.pool");
 export type { Event, EventTemplate, Filter };
 export { checkExtraRelayUrl, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
 export { WireEvent, isValidEvent } from "./relay-socket.ts";
+export { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_EVENTS } from "./outbox.ts";
 export { AWAITING_ANSWER, DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, backoffDelay, type PoolTimeouts } from "./relay-link.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -64,13 +66,7 @@ export interface RelayPoolOptions {
   timeouts?: Partial<PoolTimeouts>;
 }
 
-export type { PublishStatus };
-export interface PublishResult {
-  relay: string;
-  ok: boolean;
-  message: string;
-  status: PublishStatus;
-}
+export type { PublishResult, PublishStatus };
 
 export interface PublishOptions {
   /** Customer-named relays (NIP-90 `relays` tag); filtered by policy, at most maxExtraRelays. */
@@ -107,16 +103,6 @@ export const DEFAULT_MAX_EXTRA_RELAYS = 5;
 export const DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS = 16;
 /** Most remembered extra-relay URL checks (pickExtraRelays). */
 const EXTRA_CHECK_CACHE = 1_000;
-/**
- * The outbox: an event one of our relays did not acknowledge because it was down or silent is
- * sent to it again when it reconnects, so a result finished during an outage still reaches the
- * customer once a relay is back, however long the outage (publish() itself gives up at its
- * deadline). Bounded in count and age; 10 minutes matches the default invoice expiry.
- */
-export const OUTBOX_MAX_EVENTS = 1_000;
-export const OUTBOX_MAX_AGE_MS = 10 * 60_000;
-/** Resends per relay before an event is given up on (a relay that takes it but never says OK). */
-const OUTBOX_MAX_ATTEMPTS = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (no I/O)
@@ -167,8 +153,8 @@ export class RelayPool {
   private readonly subs = new Map<string, PoolSub>();
   private readonly shortSockets = new Set<RelaySocket>();
   private readonly extraChecks = new Map<string, ExtraRelayCheck>();
-  /** Events waiting for a relay that missed them, by event id, oldest first (see OUTBOX_MAX_AGE_MS). */
-  private readonly outbox = new Map<string, OutboxEntry>();
+  /** Events one of our relays missed, sent again when it is back (outbox.ts). */
+  private readonly outbox = new Outbox();
   private running = false;
 
   constructor(opts: RelayPoolOptions) {
@@ -220,10 +206,7 @@ export class RelayPool {
 
   /** How many events wait in the outbox for a relay that missed them (per relay URL). */
   pending(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const url of this.relays.keys()) out[url] = 0;
-    for (const e of this.outbox.values()) for (const url of e.relays.keys()) out[url] = (out[url] ?? 0) + 1;
-    return out;
+    return this.outbox.pending(this.relays.keys());
   }
 
   /** Replace the relay list at runtime: new relays connect, removed ones are closed. */
@@ -235,7 +218,7 @@ export class RelayPool {
       if (nextSet.has(url)) continue;
       relay.stop();
       for (const sub of this.subs.values()) sub.perRelay.delete(url);
-      for (const [id, entry] of this.outbox) if (entry.relays.delete(url) && entry.relays.size === 0) this.outbox.delete(id);
+      this.outbox.forgetRelay(url);
       changed = true;
     }
     const rebuilt = new Map<string, RelayLink>();
@@ -310,65 +293,26 @@ export class RelayPool {
 
   /**
    * Puts the event in the outbox for each of our relays that did not acknowledge it for a network
-   * reason (down, dropped, no OK in time). A relay that refused it is not asked again, and
-   * ephemeral events (NIP-01 kinds 20000-29999, AUTH) are worthless later. `results` are the pool
-   * relays' own: extra relays get no second try.
+   * reason (down, dropped, no OK in time). `results` are the pool relays' own: extra relays get
+   * no second try.
    */
   private keepForLater(event: Event, results: PublishResult[], onLate?: (r: PublishResult) => void): void {
-    if (!this.running || (event.kind >= 20_000 && event.kind < 30_000)) return;
+    if (!this.running) return;
     const missed = results.filter((r) => (r.status === "error" || r.status === "timeout") && this.relays.has(r.relay)).map((r) => r.relay);
-    if (missed.length === 0) return;
-    // A newer replaceable/addressable event (announcement, heartbeat) supersedes a waiting older one.
-    const key = replaceableKey(event);
-    if (key) {
-      for (const [id, e] of this.outbox) {
-        if (replaceableKey(e.event) !== key) continue;
-        if (e.event.created_at > event.created_at) return;
-        this.outbox.delete(id);
-      }
-    }
-    const entry = this.outbox.get(event.id) ?? { event, relays: new Map<string, number>(), addedAt: performance.now(), onLate };
-    for (const url of missed) entry.relays.set(url, entry.relays.get(url) ?? 0);
-    this.outbox.set(event.id, entry);
-    while (this.outbox.size > OUTBOX_MAX_EVENTS) {
-      const [oldest] = this.outbox.keys();
-      this.outbox.delete(oldest!);
-      log.warn("outbox full: dropped the oldest waiting event", { eventId: oldest, max: OUTBOX_MAX_EVENTS });
-    }
+    this.outbox.keep(event, missed, onLate);
   }
 
   /** A relay is back: send it, in order, what it missed. */
   private flushOutbox(relay: RelayLink, socket: RelaySocket): void {
-    const now = performance.now();
-    const nowSec = Math.floor(this.now() / 1000);
-    const due: OutboxEntry[] = [];
-    for (const [id, e] of this.outbox) {
-      const exp = Number(e.event.tags.find((t) => t[0] === "expiration")?.[1]);
-      // NIP-40: an expired event must not be published; an old one is no use to anyone.
-      if (now - e.addedAt > OUTBOX_MAX_AGE_MS || (Number.isFinite(exp) && exp <= nowSec)) {
-        this.outbox.delete(id);
-        continue;
-      }
-      if (e.relays.has(relay.url)) due.push(e);
-    }
+    const due = this.outbox.due(relay.url, Math.floor(this.now() / 1000));
     if (due.length === 0) return;
     log.info("relay back: sending what it missed", { relay: relay.url, count: due.length });
     const deadline = performance.now() + this.ctx.timeouts.publishMs;
     for (const e of due) {
       // publishOn sends at once, so the EVENTs leave in outbox order; the OKs are awaited together.
       void this.publishOn(socket, e.event, deadline).then((o) => {
-        const tries = (e.relays.get(relay.url) ?? 0) + 1;
         relay.noteOutcome(o);
-        if (o.status === "ok" || o.status === "rejected" || tries >= OUTBOX_MAX_ATTEMPTS) e.relays.delete(relay.url);
-        else e.relays.set(relay.url, tries);
-        if (e.relays.size === 0 && this.outbox.get(e.event.id) === e) this.outbox.delete(e.event.id);
-        if (o.status === "ok" && e.onLate) {
-          try {
-            e.onLate(toResult(relay.url, o));
-          } catch (err) {
-            log.error("onLateDelivery threw", { relay: relay.url, err: errorMessage(err) });
-          }
-        }
+        this.outbox.settle(e, relay.url, o);
       });
     }
   }
@@ -591,23 +535,6 @@ export class RelayPool {
 
 // ---------------------------------------------------------------------------------------------
 
-interface OutboxEntry {
-  event: Event;
-  /** Relays still missing it → resends so far. */
-  relays: Map<string, number>;
-  /** performance.now() when it was first kept. */
-  addedAt: number;
-  onLate?: (r: PublishResult) => void;
-}
-
-/** NIP-01: replaceable kinds are keyed by kind+pubkey, addressable ones by kind+pubkey+d. */
-function replaceableKey(e: Event): string | null {
-  const k = e.kind;
-  if (k === 0 || k === 3 || (k >= 10_000 && k < 20_000)) return `${k}:${e.pubkey}`;
-  if (k >= 30_000 && k < 40_000) return `${k}:${e.pubkey}:${e.tags.find((t) => t[0] === "d")?.[1] ?? ""}`;
-  return null;
-}
-
 function left(deadline: number): number {
   return Math.max(0, deadline - performance.now());
 }
@@ -616,10 +543,6 @@ function maxOrNull(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   if (b === null) return a;
   return Math.max(a, b);
-}
-
-function toResult(relay: string, o: OkOutcome): PublishResult {
-  return { relay, ok: o.status === "ok", status: o.status, message: o.message };
 }
 
 function makeSigner(signer: PoolSigner): (t: EventTemplate) => Promise<Event> {

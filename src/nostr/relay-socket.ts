@@ -14,6 +14,12 @@ import { hasEventShape, verifyEvent } from "./signer.ts";
 const log = createLogger("nostr.pool");
 
 export type PublishStatus = "ok" | "rejected" | "timeout" | "error";
+export interface PublishResult {
+  relay: string;
+  ok: boolean;
+  message: string;
+  status: PublishStatus;
+}
 
 /** Bigger frames are dropped unread: no NIP-90 event we handle comes near this. */
 const MAX_MESSAGE_CHARS = 4_000_000;
@@ -72,6 +78,10 @@ export class Timers {
 // One websocket session with one relay
 
 export type OkOutcome = { status: PublishStatus; message: string };
+
+export function toResult(relay: string, o: OkOutcome): PublishResult {
+  return { relay, ok: o.status === "ok", status: o.status, message: o.message };
+}
 
 export interface SocketSubHandlers {
   onEvent(event: Event): void;
