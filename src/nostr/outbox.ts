@@ -3,6 +3,7 @@
 // customer once a relay is back, however long the outage (publish() itself gives up at its
 // deadline). Bounded in count and age; 10 minutes matches the default invoice expiry. The pool
 // decides what goes in (publish) and when it goes out (a relay connected); this file keeps it.
+import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
 import type { Event } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -55,7 +56,7 @@ export class Outbox {
    * events (NIP-01 kinds 20000-29999, AUTH) are worthless later.
    */
   keep(event: Event, missed: string[], onLate?: (r: PublishResult) => void): void {
-    if (event.kind >= 20_000 && event.kind < 30_000) return;
+    if (isEphemeralKind(event.kind)) return;
     if (missed.length === 0) return;
     // A newer replaceable/addressable event (announcement, heartbeat) supersedes a waiting older one.
     const key = replaceableKey(event);
@@ -115,7 +116,7 @@ export class Outbox {
 /** NIP-01: replaceable kinds are keyed by kind+pubkey, addressable ones by kind+pubkey+d. */
 function replaceableKey(e: Event): string | null {
   const k = e.kind;
-  if (k === 0 || k === 3 || (k >= 10_000 && k < 20_000)) return `${k}:${e.pubkey}`;
-  if (k >= 30_000 && k < 40_000) return `${k}:${e.pubkey}:${e.tags.find((t) => t[0] === "d")?.[1] ?? ""}`;
+  if (isReplaceableKind(k)) return `${k}:${e.pubkey}`;
+  if (isAddressableKind(k)) return `${k}:${e.pubkey}:${e.tags.find((t) => t[0] === "d")?.[1] ?? ""}`;
   return null;
 }
