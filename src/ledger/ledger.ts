@@ -599,7 +599,7 @@ export class Ledger {
     const db = this.db;
     return db.transaction(() => {
       if (!db.query("SELECT 1 FROM jobs WHERE id = $j").get({ j: jobId })) return false;
-      return db.query("UPDATE payments SET job_id = $j, source = $s WHERE id = $id AND job_id IS NULL").run({ j: jobId, s: source, id: paymentId }).changes === 1;
+      return db.query("UPDATE payments SET job_id = $j, source = $s WHERE id = $id AND job_id IS NULL AND source <> 'other'").run({ j: jobId, s: source, id: paymentId }).changes === 1;
     }).immediate();
   }
 

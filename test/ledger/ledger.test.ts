@@ -324,6 +324,14 @@ describe("payments", () => {
     expect(ledger.earnings(new Date(T0)).allSats).toBe(10);
   });
 
+  test("linkPayment never turns the owner's deposit (source other) into a job's payment", () => {
+    ledger.insertJob(job(1));
+    expect(ledger.creditPayment({ id: "deposit", amountMsats: 50_000, source: "other", receivedAt: T0 })).toBe(true);
+    expect(ledger.linkPayment("deposit", id(1), "zap")).toBe(false);
+    expect(ledger.getPayment("deposit")).toMatchObject({ jobId: null, source: "other" });
+    expect(ledger.earnings(new Date(T0)).allSats).toBe(0);
+  });
+
   test("markJobPaid moves only unpaid jobs; a finished job keeps its status", () => {
     ledger.insertJob(job(1, { status: "success" }));
     expect(ledger.creditPayment({ id: "w1", jobId: id(1), amountMsats: 5000, markJobPaid: true })).toBe(true);
