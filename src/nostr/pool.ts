@@ -16,9 +16,10 @@ import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { RelayListChanged, type RelayView } from "./events.ts";
 import { signEvent } from "./signer.ts";
-import { Slots, checkHost, systemResolve, type HostResolver } from "../util/net-guard.ts";
-import { checkExtraRelayUrl, dedupeUrls, isLoopbackHost, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
-import { AUTH_REQUIRED, RelaySocket, isValidEvent, nextId, toResult, type OkOutcome, type PublishResult, type PublishStatus } from "./relay-socket.ts";
+import { systemResolve, type HostResolver } from "../util/net-guard.ts";
+import { dedupeUrls } from "./relay-url.ts";
+import { DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS, DEFAULT_MAX_EXTRA_RELAYS, ExtraRelays } from "./extra-relays.ts";
+import { AUTH_REQUIRED, RelaySocket, isValidEvent, left, nextId, toResult, type OkOutcome, type PublishResult, type PublishStatus } from "./relay-socket.ts";
 import { Outbox } from "./outbox.ts";
 import { DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, RelayLink, type LinkContext, type PoolTimeouts } from "./relay-link.ts";
 
@@ -28,6 +29,7 @@ export type { Event, EventTemplate, Filter };
 export { checkExtraRelayUrl, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
 export { WireEvent, isValidEvent } from "./relay-socket.ts";
 export { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_EVENTS } from "./outbox.ts";
+export { DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS, DEFAULT_MAX_EXTRA_RELAYS } from "./extra-relays.ts";
 export { AWAITING_ANSWER, DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, backoffDelay, type PoolTimeouts } from "./relay-link.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -98,11 +100,6 @@ export interface PoolSubscription {
 }
 
 export const DEFAULT_RESUBSCRIBE_WINDOW_SEC = 60;
-export const DEFAULT_MAX_EXTRA_RELAYS = 5;
-/** Connections to customer-named relays open at once, for the whole pool (every request together). */
-export const DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS = 16;
-/** Most remembered extra-relay URL checks (pickExtraRelays). */
-const EXTRA_CHECK_CACHE = 1_000;
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers (no I/O)
@@ -144,15 +141,11 @@ export class RelayPool {
   private readonly sign: (t: EventTemplate) => Promise<Event>;
   private readonly now: () => number;
   private readonly windowSec: number;
-  private readonly allowInsecureLocal: boolean;
-  private readonly maxExtra: number;
-  private readonly customerSlots: Slots;
-  private readonly resolveHost: HostResolver;
   private readonly ctx: LinkContext;
   private relays = new Map<string, RelayLink>();
   private readonly subs = new Map<string, PoolSub>();
-  private readonly shortSockets = new Set<RelaySocket>();
-  private readonly extraChecks = new Map<string, ExtraRelayCheck>();
+  /** Customer-named relays (extra-relays.ts). */
+  private readonly extra: ExtraRelays;
   /** Events one of our relays missed, sent again when it is back (outbox.ts). */
   private readonly outbox = new Outbox();
   private running = false;
@@ -162,11 +155,19 @@ export class RelayPool {
     this.sign = makeSigner(opts.signer);
     this.now = opts.now ?? Date.now;
     this.windowSec = opts.resubscribeWindowSec ?? DEFAULT_RESUBSCRIBE_WINDOW_SEC;
-    this.allowInsecureLocal = opts.allowInsecureLocal ?? false;
-    this.maxExtra = opts.maxExtraRelays ?? DEFAULT_MAX_EXTRA_RELAYS;
-    this.customerSlots = new Slots(opts.maxCustomerRelayConnections ?? DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS);
-    this.resolveHost = opts.resolveHost ?? systemResolve;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.extra = new ExtraRelays(
+      {
+        allowInsecureLocal: opts.allowInsecureLocal ?? false,
+        maxExtra: opts.maxExtraRelays ?? DEFAULT_MAX_EXTRA_RELAYS,
+        maxConnections: opts.maxCustomerRelayConnections ?? DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS,
+        resolveHost: opts.resolveHost ?? systemResolve,
+        connectMs: timeouts.connectMs,
+        now: this.now,
+      },
+      (url) => this.relays.has(url),
+      () => this.running,
+    );
     const baseMs = Math.max(1, opts.backoff?.baseMs ?? DEFAULT_BACKOFF.baseMs);
     this.ctx = {
       bus: this.bus,
@@ -191,13 +192,12 @@ export class RelayPool {
 
   /** Closes every connection and clears every timer. Idempotent; start() may be called again. */
   async stop(): Promise<void> {
-    if (!this.running && this.shortSockets.size === 0) return;
+    if (!this.running && this.extra.openCount === 0) return;
     this.running = false;
     if (this.outbox.size) log.warn("stopping with events no relay has acknowledged yet", { count: this.outbox.size });
     this.outbox.clear();
     for (const r of this.relays.values()) r.stop();
-    for (const s of this.shortSockets) s.close();
-    this.shortSockets.clear();
+    this.extra.closeAll();
   }
 
   views(): RelayView[] {
@@ -273,11 +273,11 @@ export class RelayPool {
     const tasks: Promise<PublishResult>[] = [];
     const ours = [...this.relays.values()];
     for (const relay of ours) tasks.push(this.publishToPoolRelay(relay, event, deadline));
-    const { accepted, refused } = this.pickExtraRelays(opts.extraRelays ?? []);
+    const { accepted, refused } = this.extra.pick(opts.extraRelays ?? []);
     for (const r of refused) tasks.push(Promise.resolve({ relay: r.relay, ok: false, status: "error" as const, message: r.reason }));
     for (const url of accepted) {
       tasks.push(
-        this.viaCustomerRelay(url, deadline, async (s) => toResult(url, await this.publishOn(s, event, deadline))).then((r) =>
+        this.extra.via(url, deadline, async (s) => toResult(url, await this.publishOn(s, event, deadline))).then((r) =>
           typeof r === "string" ? { relay: url, ok: false, status: "error" as const, message: r } : r,
         ),
       );
@@ -337,10 +337,10 @@ export class RelayPool {
         }),
       );
     }
-    const { accepted } = this.pickExtraRelays(opts.extraRelays ?? []);
+    const { accepted } = this.extra.pick(opts.extraRelays ?? []);
     for (const url of accepted) {
       tasks.push(
-        this.viaCustomerRelay(url, deadline, (s) => s.query(filters, left(deadline), this.sign, this.ctx.timeouts.authMs)).then((events) => {
+        this.extra.via(url, deadline, (s) => s.query(filters, left(deadline), this.sign, this.ctx.timeouts.authMs)).then((events) => {
           if (typeof events !== "string") collect(events);
         }),
       );
@@ -376,99 +376,6 @@ export class RelayPool {
       else if (!authed) outcome = { status: "rejected", message: `${outcome.message} (our AUTH failed)` };
     }
     return outcome;
-  }
-
-  private pickExtraRelays(input: unknown[]): { accepted: string[]; refused: { relay: string; reason: string }[] } {
-    const accepted: string[] = [];
-    const refused: { relay: string; reason: string }[] = [];
-    const seen = new Set<string>();
-    for (const raw of input) {
-      // One of ours (customers usually name relays they share with us): the pool relay's result
-      // covers it, whatever the extra-relay policy would say about the URL (ws:// on a LAN, …).
-      let ours = false;
-      try {
-        ours = typeof raw === "string" && this.relays.has(normalizeRelayUrl(raw));
-      } catch {}
-      if (ours) continue;
-      const check = this.checkExtra(raw);
-      const label = typeof raw === "string" ? raw.slice(0, 200) : String(raw);
-      if (!check.ok) {
-        refused.push({ relay: label, reason: `refused: ${check.reason}` });
-        continue;
-      }
-      // Already one of ours, or named twice: the pool relay's result covers it.
-      if (this.relays.has(check.url) || seen.has(check.url)) continue;
-      seen.add(check.url);
-      if (accepted.length >= this.maxExtra) {
-        refused.push({ relay: check.url, reason: `refused: at most ${this.maxExtra} extra relays per request` });
-        continue;
-      }
-      accepted.push(check.url);
-    }
-    if (refused.length) log.info("extra relays refused", { refused });
-    return { accepted, refused };
-  }
-
-  /**
-   * checkExtraRelayUrl, remembered: a customer names the same reply relays on every request and
-   * every job publishes twice, and URL parsing is a visible part of a job's CPU. Bounded.
-   */
-  private checkExtra(raw: unknown): ExtraRelayCheck {
-    if (typeof raw !== "string") return checkExtraRelayUrl(raw, this.allowInsecureLocal);
-    let check = this.extraChecks.get(raw);
-    if (!check) {
-      check = checkExtraRelayUrl(raw, this.allowInsecureLocal);
-      if (this.extraChecks.size >= EXTRA_CHECK_CACHE) this.extraChecks.clear();
-      this.extraChecks.set(raw, check);
-    }
-    return check;
-  }
-
-  /**
-   * A customer-named relay: only while fewer than maxCustomerRelayConnections are open, and only
-   * if its host resolves to public addresses alone (a name can point anywhere, e.g. 127.0.0.1).
-   * Returns fn's result, or why it was not reached.
-   */
-  private async viaCustomerRelay<T>(url: string, deadline: number, fn: (s: RelaySocket) => Promise<T>): Promise<T | string> {
-    const release = this.customerSlots.tryAcquire();
-    if (!release) {
-      log.info("customer relay refused: too many open", { relay: url, max: this.customerSlots.max });
-      return `refused: too many connections to customer-named relays at once (at most ${this.customerSlots.max})`;
-    }
-    try {
-      const host = new URL(url).hostname;
-      if (!(this.allowInsecureLocal && isLoopbackHost(host))) {
-        const check = await checkHost(host, { resolve: this.resolveHost, timeoutMs: Math.max(1, Math.min(this.ctx.timeouts.connectMs, left(deadline))) });
-        if (!check.ok) {
-          log.info("customer relay refused", { relay: url, reason: check.reason });
-          return `refused: ${check.reason}`;
-        }
-      }
-      return (await this.withShortSocket(url, deadline, fn)) ?? "could not connect";
-    } finally {
-      release();
-    }
-  }
-
-  /** Opens a short-lived connection, runs fn, always closes; null when it could not connect. */
-  private async withShortSocket<T>(url: string, deadline: number, fn: (s: RelaySocket) => Promise<T>): Promise<T | null> {
-    if (!this.running) return null;
-    const s = new RelaySocket(url, this.now);
-    this.shortSockets.add(s);
-    try {
-      const budget = Math.min(this.ctx.timeouts.connectMs, left(deadline));
-      if (budget <= 0) return null;
-      try {
-        await s.open(budget);
-      } catch (err) {
-        log.info("extra relay unreachable", { relay: url, err: errorMessage(err) });
-        return null;
-      }
-      return await fn(s);
-    } finally {
-      s.close();
-      this.shortSockets.delete(s);
-    }
   }
 
   private onRelayConnected(relay: RelayLink, socket: RelaySocket): void {
@@ -534,10 +441,6 @@ export class RelayPool {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function left(deadline: number): number {
-  return Math.max(0, deadline - performance.now());
-}
 
 function maxOrNull(a: number | null, b: number | null): number | null {
   if (a === null) return b;

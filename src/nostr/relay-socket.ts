@@ -83,6 +83,11 @@ export function toResult(relay: string, o: OkOutcome): PublishResult {
   return { relay, ok: o.status === "ok", status: o.status, message: o.message };
 }
 
+/** Milliseconds left until a performance.now() deadline, never below 0. */
+export function left(deadline: number): number {
+  return Math.max(0, deadline - performance.now());
+}
+
 export interface SocketSubHandlers {
   onEvent(event: Event): void;
   onEose(): void;
