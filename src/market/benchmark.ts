@@ -83,10 +83,12 @@ export async function runBenchmark(o: BenchmarkOptions): Promise<BenchmarkRecord
   const concurrency = Math.max(1, Math.floor(o.concurrency));
   let aggregate = tokensPerSec;
   if (concurrency > 1) {
-    const t0 = performance.now();
     const runs = await Promise.all(Array.from({ length: concurrency }, (_, i) => once(o, prompts[i % prompts.length]!, tokens)));
-    const wall = performance.now() - t0;
-    aggregate = (runs.reduce((s, r) => s + r.tokens, 0) * 1000) / wall;
+    // Each stream's steady rate while all ran together (first tokens excluded: the TTFT is counted
+    // once per job below), summed over the streams.
+    const perStreamRates = runs.filter((r) => r.tokens > 1 && r.genMs > 0).map((r) => ((r.tokens - 1) * 1000) / r.genMs);
+    const m = median(perStreamRates);
+    if (m !== null) aggregate = m * concurrency;
   }
   // A job at the default max tokens takes ttft + tokens / (rate per stream at that concurrency).
   const perStream = aggregate / concurrency;

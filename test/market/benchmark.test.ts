@@ -34,14 +34,14 @@ test("measured tokens/s, first-token time and capacity match the paced server wi
   expect(r.tokensPerSec).toBeLessThan(RATE * 1.25);
   expect(r.ttftMs).toBeGreaterThanOrEqual(TTFT * 0.9);
   expect(r.ttftMs).toBeLessThan(TTFT + 400);
-  // Two streams at once on a server running two in parallel: about twice the rate.
+  // Two streams at once on a server running two in parallel: twice the rate.
   expect(r.concurrency).toBe(2);
-  expect(r.tokensPerSecConcurrent).toBeGreaterThan(RATE * 2 * 0.6);
-  // 1000 tokens at ~40/s ≈ 25 s a job, two at once: ~280 jobs/hour.
-  const expected = (2 * 3600) / (TTFT / 1000 + 1000 / (r.tokensPerSecConcurrent / 2));
-  expect(r.jobsPerHour).toBeCloseTo(expected, -1);
-  expect(r.jobsPerHour).toBeGreaterThan(200);
-  expect(r.jobsPerHour).toBeLessThan(380);
+  expect(r.tokensPerSecConcurrent).toBeGreaterThan(RATE * 2 * 0.75);
+  expect(r.tokensPerSecConcurrent).toBeLessThan(RATE * 2 * 1.25);
+  // The server's own capacity: two at once, each 150 ms + 1000 tokens at 40/s ≈ 286 jobs/hour.
+  const known = (2 * 3600) / (TTFT / 1000 + 1000 / RATE);
+  expect(r.jobsPerHour).toBeGreaterThan(known * 0.8);
+  expect(r.jobsPerHour).toBeLessThan(known * 1.25);
   expect(BENCH_TOKENS).toBeGreaterThan(0);
 }, 60_000);
 
