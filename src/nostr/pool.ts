@@ -12,15 +12,16 @@
 import type { Filter } from "nostr-tools/filter";
 import type { Event, EventTemplate } from "nostr-tools/pure";
 import type { Bus } from "../bus.ts";
-import { AppError, errorMessage } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { RelayListChanged, type RelayView } from "./events.ts";
 import { signEvent } from "./signer.ts";
 import { systemResolve, type HostResolver } from "../util/net-guard.ts";
 import { dedupeUrls } from "./relay-url.ts";
 import { DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS, DEFAULT_MAX_EXTRA_RELAYS, ExtraRelays } from "./extra-relays.ts";
-import { AUTH_REQUIRED, RelaySocket, isValidEvent, left, nextId, toResult, type OkOutcome, type PublishResult, type PublishStatus } from "./relay-socket.ts";
+import { AUTH_REQUIRED, RelaySocket, isValidEvent, left, toResult, type OkOutcome, type PublishResult, type PublishStatus } from "./relay-socket.ts";
 import { Outbox } from "./outbox.ts";
+import { DEFAULT_RESUBSCRIBE_WINDOW_SEC, ResumableSubscription, type ResumableEnv, type SubscriptionHandlers } from "./subscriptions.ts";
 import { DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, RelayLink, type LinkContext, type PoolTimeouts } from "./relay-link.ts";
 
 const log = createLogger("nostr.pool");
@@ -29,6 +30,7 @@ export type { Event, EventTemplate, Filter };
 export { checkExtraRelayUrl, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
 export { WireEvent, isValidEvent } from "./relay-socket.ts";
 export { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_EVENTS } from "./outbox.ts";
+export { DEFAULT_RESUBSCRIBE_WINDOW_SEC, resumeFilters, type SubscriptionHandlers } from "./subscriptions.ts";
 export { DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS, DEFAULT_MAX_EXTRA_RELAYS } from "./extra-relays.ts";
 export { AWAITING_ANSWER, DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, backoffDelay, type PoolTimeouts } from "./relay-link.ts";
 
@@ -88,62 +90,21 @@ export interface FetchOptions {
   extraRelays?: string[];
 }
 
-export interface SubscriptionHandlers {
-  /** Called once per (event, relay): deduplication across relays is the caller's job. */
-  onEvent(event: Event, relayUrl: string): void;
-  /** Called each time a relay finishes sending stored events (again after each resubscribe). */
-  onEose?(relayUrl: string): void;
-}
-
 export interface PoolSubscription {
   close(): void;
-}
-
-export const DEFAULT_RESUBSCRIBE_WINDOW_SEC = 60;
-
-// ---------------------------------------------------------------------------------------------
-// Pure helpers (no I/O)
-
-/**
- * Filters to send when resubscribing after a reconnect: `since` moves up to the resume point
- * (newest event seen, or when we last heard from the relay) minus a window, so nothing published
- * around the outage is missed and the whole history isn't replayed. null resume point: as given.
- */
-export function resumeFilters(filters: Filter[], resumeAtSec: number | null, windowSec: number): Filter[] {
-  if (resumeAtSec === null) return filters.map((f) => ({ ...f }));
-  const since = Math.max(0, Math.floor(resumeAtSec - windowSec));
-  return filters.map((f) => ({ ...f, since: Math.max(f.since ?? 0, since) }));
 }
 
 // ---------------------------------------------------------------------------------------------
 // The pool
 
-interface SubRelayState {
-  /** created_at of the newest event delivered from this relay. */
-  lastSeen: number | null;
-  /** Whether this relay sent EOSE in the session that just ended (we were caught up). */
-  eosed: boolean;
-  /** When we last heard from the relay before losing it (Unix seconds), if caught up. */
-  lostAt: number | null;
-  active: RelaySocket | null;
-}
-
-interface PoolSub {
-  id: string;
-  filters: Filter[];
-  handlers: SubscriptionHandlers;
-  perRelay: Map<string, SubRelayState>;
-  closed: boolean;
-}
-
 export class RelayPool {
   private readonly bus: Bus;
   private readonly sign: (t: EventTemplate) => Promise<Event>;
   private readonly now: () => number;
-  private readonly windowSec: number;
   private readonly ctx: LinkContext;
   private relays = new Map<string, RelayLink>();
-  private readonly subs = new Map<string, PoolSub>();
+  private readonly subs = new Map<string, ResumableSubscription>();
+  private readonly subEnv: ResumableEnv;
   /** Customer-named relays (extra-relays.ts). */
   private readonly extra: ExtraRelays;
   /** Events one of our relays missed, sent again when it is back (outbox.ts). */
@@ -154,8 +115,8 @@ export class RelayPool {
     this.bus = opts.bus;
     this.sign = makeSigner(opts.signer);
     this.now = opts.now ?? Date.now;
-    this.windowSec = opts.resubscribeWindowSec ?? DEFAULT_RESUBSCRIBE_WINDOW_SEC;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.subEnv = { windowSec: opts.resubscribeWindowSec ?? DEFAULT_RESUBSCRIBE_WINDOW_SEC, authMs: timeouts.authMs, sign: this.sign };
     this.extra = new ExtraRelays(
       {
         allowInsecureLocal: opts.allowInsecureLocal ?? false,
@@ -217,7 +178,7 @@ export class RelayPool {
     for (const [url, relay] of this.relays) {
       if (nextSet.has(url)) continue;
       relay.stop();
-      for (const sub of this.subs.values()) sub.perRelay.delete(url);
+      for (const sub of this.subs.values()) sub.forgetRelay(url);
       this.outbox.forgetRelay(url);
       changed = true;
     }
@@ -244,19 +205,17 @@ export class RelayPool {
    */
   subscribe(filters: Filter[], handlers: SubscriptionHandlers): PoolSubscription {
     if (filters.length === 0) throw new AppError("invalid_input", "a subscription needs at least one filter");
-    const sub: PoolSub = { id: nextId("sub"), filters: filters.map((f) => ({ ...f })), handlers, perRelay: new Map(), closed: false };
+    const sub = new ResumableSubscription(filters, handlers, this.subEnv);
     this.subs.set(sub.id, sub);
     for (const relay of this.relays.values()) {
       const s = relay.connectedSocket;
-      if (s) this.reqOn(sub, relay, s);
+      if (s) sub.openOn(relay, s);
     }
     return {
       close: () => {
         if (sub.closed) return;
-        sub.closed = true;
+        sub.close();
         this.subs.delete(sub.id);
-        for (const st of sub.perRelay.values()) st.active?.unreq(sub.id);
-        sub.perRelay.clear();
       },
     };
   }
@@ -379,74 +338,17 @@ export class RelayPool {
   }
 
   private onRelayConnected(relay: RelayLink, socket: RelaySocket): void {
-    for (const sub of this.subs.values()) this.reqOn(sub, relay, socket);
+    for (const sub of this.subs.values()) sub.openOn(relay, socket);
     this.flushOutbox(relay, socket);
   }
 
   private onRelayLost(relay: RelayLink, socket: RelaySocket): void {
-    for (const sub of this.subs.values()) {
-      const st = sub.perRelay.get(relay.url);
-      if (!st || st.active !== socket) continue;
-      st.active = null;
-      const heard = socket.lastHeardAt;
-      st.lostAt = st.eosed && heard !== null ? Math.floor(heard / 1000) : st.lostAt;
-    }
+    for (const sub of this.subs.values()) sub.lost(relay.url, socket);
   }
 
-  private reqOn(sub: PoolSub, relay: RelayLink, socket: RelaySocket, authRetried = false): void {
-    if (sub.closed) return;
-    let st = sub.perRelay.get(relay.url);
-    if (!st) {
-      st = { lastSeen: null, eosed: false, lostAt: null, active: null };
-      sub.perRelay.set(relay.url, st);
-    }
-    const state = st;
-    const resumeAt = maxOrNull(state.lastSeen, state.lostAt);
-    const filters = resumeFilters(sub.filters, resumeAt, this.windowSec);
-    state.eosed = false;
-    state.active = socket;
-    const sent = socket.req(sub.id, filters, {
-      onEvent: (event) => {
-        if (sub.closed) return;
-        if (state.lastSeen === null || event.created_at > state.lastSeen) state.lastSeen = event.created_at;
-        try {
-          sub.handlers.onEvent(event, relay.url);
-        } catch (err) {
-          log.error("subscriber onEvent threw", { relay: relay.url, err: errorMessage(err) });
-        }
-      },
-      onEose: () => {
-        state.eosed = true;
-        try {
-          sub.handlers.onEose?.(relay.url);
-        } catch (err) {
-          log.error("subscriber onEose threw", { relay: relay.url, err: errorMessage(err) });
-        }
-      },
-      onClosed: (reason, byRelay) => {
-        if (!byRelay || sub.closed) return;
-        if (state.active === socket) state.active = null;
-        if (reason.startsWith(AUTH_REQUIRED) && !authRetried) {
-          void socket.authenticate(this.sign, this.ctx.timeouts.authMs).then((ok) => {
-            if (ok && socket.isOpen && relay.connectedSocket === socket && !sub.closed) this.reqOn(sub, relay, socket, true);
-          });
-          return;
-        }
-        // Other refusals are retried on the next reconnect.
-        log.warn("relay closed a subscription", { relay: relay.url, reason });
-      },
-    });
-    if (!sent) state.active = null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function maxOrNull(a: number | null, b: number | null): number | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return Math.max(a, b);
-}
 
 function makeSigner(signer: PoolSigner): (t: EventTemplate) => Promise<Event> {
   if ("secretKey" in signer) {
