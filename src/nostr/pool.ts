@@ -1,14 +1,20 @@
 // The relay pool: long-lived connections to our own relays (state, latency, reconnect with
-// backoff, subscriptions that survive reconnects, NIP-42 AUTH) plus short-lived connections to the
-// extra relays a job request names in its `relays` tag.
+// backoff, subscriptions that survive reconnects, NIP-42 AUTH, an outbox for what a relay missed)
+// plus short-lived connections to the extra relays a job request names in its `relays` tag. This
+// file composes the parts and keeps the public API (subscribe, publish, fetch, views, setRelays):
+//   relay-url.ts      URL normalisation and the policy for customer-named relays
+//   relay-socket.ts   one websocket session: NIP-01 frames, OK waits, NIP-42 AUTH, latency probe
+//   relay-link.ts     one of our relays kept connected: state, backoff, probe schedule
+//   subscriptions.ts  a subscription resumed after each reconnect
+//   outbox.ts         events a relay missed, resent when it is back
+//   extra-relays.ts   which customer-named relays we contact, and the short-lived connections
 //
-// Built on nostr-tools' primitives (matchFilters, makeAuthEvent) and our signer (nostr-wasm or pure
-// JS, see signer.ts) over Bun's
-// WebSocket rather than on nostr-tools' AbstractRelay, because in 2.25 that class rethrows AUTH
-// failures inside a promise callback (an unhandled rejection), leaves publish/EOSE/connect timers
-// running after close (the process can't exit promptly), prints to the console, and rejects
-// sends made while connecting. Here every timer is owned and cleared, and nothing a relay sends
-// can throw out of the pool.
+// Our own code over Bun's WebSocket, using nostr-tools 2.25.2 only for matchFilters,
+// makeAuthEvent and the kind helpers: its AbstractRelay/SimplePool keep no latency, no outbox and
+// no status beyond "the socket is open", rethrow a refused AUTH inside a promise callback (an
+// unhandled rejection), leave publish and EOSE timers running after a close, and print to the
+// console (the comparison, with applesauce-relay and @welshman/net: docs/relay-pool.md). Here
+// every timer is owned and cleared, and nothing a relay sends can throw out of the pool.
 import type { Filter } from "nostr-tools/filter";
 import type { Event, EventTemplate } from "nostr-tools/pure";
 import type { Bus } from "../bus.ts";
