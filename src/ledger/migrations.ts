@@ -3,7 +3,8 @@
 // Append only: never edit a migration that has shipped, add the next one.
 import type { Database } from "bun:sqlite";
 import { AppError } from "../errors.ts";
-import { isDeposit } from "../wallet/wallet.ts";
+import { bech32 } from "@scure/base";
+import { decode as decodeInvoiceSections } from "light-bolt11-decoder";
 
 export interface Migration {
   /** 1-based and consecutive: migration n moves user_version from n-1 to n. */
@@ -85,7 +86,7 @@ export const MIGRATIONS: readonly Migration[] = [
     up: (db) => {
       const rows = db.query("SELECT id, bolt11 FROM payments WHERE job_id IS NULL AND source = 'invoice'").all() as { id: string; bolt11: string | null }[];
       const mark = db.query("UPDATE payments SET source = 'other' WHERE id = $id");
-      for (const r of rows) if (isDeposit({ bolt11: typeof r.bolt11 === "string" ? r.bolt11 : null })) mark.run({ id: r.id });
+      for (const r of rows) if (v2IsDeposit(typeof r.bolt11 === "string" ? r.bolt11 : null)) mark.run({ id: r.id });
     },
   },
   {
@@ -96,6 +97,54 @@ export const MIGRATIONS: readonly Migration[] = [
     up: "ALTER TABLE payments ADD COLUMN note TEXT;",
   },
 ];
+
+// ── frozen helpers ──────────────────────────────────────────────────────────────────────────────
+// What a migration needs from the rest of the app is copied here as it was when the migration
+// shipped, so a later change to that code can't change what an old ledger is migrated into.
+// Never edit these; a migration that needs other logic gets its own copy.
+
+/**
+ * Migration 2's deposit test, frozen from wallet.ts isDeposit + bolt11.ts decodeBolt11 as shipped:
+ * no invoice (a Spark or on-chain transfer) is a deposit; an invoice is one if it decodes and its
+ * first description is "compute: deposit"; an invoice that doesn't decode is not.
+ */
+export function v2IsDeposit(bolt11: string | null): boolean {
+  if (!bolt11) return true;
+  try {
+    return v2Description(bolt11) === "compute: deposit";
+  } catch {
+    return false;
+  }
+}
+
+function v2Description(input: string): string | null {
+  const trimmed = input.trim();
+  const invoice = trimmed.toLowerCase().startsWith("lightning:") ? trimmed.slice("lightning:".length) : trimmed;
+  const { prefix: hrp, words } = bech32.decode(invoice as `${string}1${string}`, false);
+  const amountPart = /^ln(bcrt|bc|tbs|tb)(\d*[munp]?)$/.exec(hrp);
+  if (!amountPart || amountPart[2]!.startsWith("0") || words.length < 7 + 104) throw new Error("not an invoice");
+  const data = words.slice(0, -104);
+  // BOLT #11: p, s, h, n fields of the wrong length are skipped (light-bolt11-decoder doesn't).
+  const fixed: Record<number, number> = { 1: 52, 16: 52, 23: 52, 19: 53 };
+  const kept = data.slice(0, 7);
+  for (let i = 7; i < data.length; ) {
+    const end = i + 3 + (data[i + 1] ?? 0) * 32 + (data[i + 2] ?? 0);
+    if (i + 3 > data.length || end > data.length) throw new Error("truncated field");
+    const len = fixed[data[i]!];
+    if (len === undefined || end - i - 3 === len) kept.push(...data.slice(i, end));
+    i = end;
+  }
+  const readable = kept.length === data.length ? invoice : bech32.encode(hrp, [...kept, ...words.slice(-104)], false);
+  const first = new Map<string, unknown>();
+  for (const s of decodeInvoiceSections(readable).sections as Array<{ name: string; value?: unknown }>) {
+    if (!first.has(s.name)) first.set(s.name, s.value);
+  }
+  const amount = first.get("amount");
+  if (typeof amount === "string" && BigInt(amount) > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error("amount too large");
+  if (typeof first.get("payment_hash") !== "string") throw new Error("no payment hash");
+  const description = first.get("description");
+  return typeof description === "string" ? description : null;
+}
 
 function userVersion(db: Database): number {
   const row = db.query("PRAGMA user_version").get() as { user_version: number } | null;
