@@ -3,7 +3,6 @@
 // queue, and answers with kind 7000 feedback and a kind 6050 result. Every status change goes
 // through job.ts's state machine and is a ledger row and a bus event. Online/offline
 // (announcement, heartbeat, pings) lives here too.
-import type { Filter } from "nostr-tools/filter";
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
@@ -28,86 +27,21 @@ import { admit, chooseModel } from "./admission.ts";
 import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
-import { resolveInputs, type InputFetcher } from "./inputs.ts";
+import { resolveInputs } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
 import { jobRowToView, PAID_LATE_NOT_SERVED, type JobInsert, type JobRow, type Ledger } from "../ledger/ledger.ts";
 import { decodeBolt11 } from "../wallet/bolt11.ts";
 import { signEvent } from "../nostr/signer.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
-import type { GenerateOptions } from "../inference/ollama.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { EarningsChanged } from "../ledger/events.ts";
-import { readZapClaim, type ZapClaim, type ZapOutcome } from "../wallet/payments.ts";
+import { readZapClaim } from "../nostr/nip57.ts";
+import type { EngineInference, EngineLedger, EnginePayments, EnginePool } from "./ports.ts";
 
 const log = createLogger("jobs");
 
-// ---- what the engine needs from the other domains (app.ts hands in the real ones) ----
-
-export interface PublishOutcome {
-  relay: string;
-  ok: boolean;
-  message: string;
-}
-
-export interface EnginePool extends InputFetcher {
-  subscribe(filters: Filter[], handlers: { onEvent(event: NostrEvent, relay: string): void }): { close(): void };
-  publish(
-    event: NostrEvent,
-    opts?: {
-      extraRelays?: string[];
-      timeoutMs?: number;
-      /** The pool's outbox delivered the event to one of our relays after publish() resolved. */
-      onLateDelivery?(outcome: PublishOutcome): void;
-    },
-  ): Promise<PublishOutcome[]>;
-}
-
-export interface GenerateResult {
-  text: string;
-  tokens: number;
-  tokensPerSec: number | null;
-}
-
-export interface EngineInference {
-  servedModels(): string[];
-  generate(opts: {
-    model: string;
-    prompt: string;
-    options: GenerateOptions;
-    signal: AbortSignal;
-    onToken(textSoFar: string, tokens: number): void;
-  }): Promise<GenerateResult>;
-  warm(model: string): Promise<void>;
-}
-
-/** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
-export type EngineLedger = Pick<
-  Ledger,
-  "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter" | "earnings"
->;
-
-/** Payment hooks; the payments work fills them in. Free mode needs none. */
-export interface EnginePayments {
-  /**
-   * Issues an invoice for a job; resolves to the bolt11, its payment hash and (when the wallet
-   * says) when it expires, unix ms. Bounded: a wallet that doesn't answer rejects.
-   */
-  createInvoice(job: { id: string; amountMsats: number; description: string; expirySecs: number }): Promise<{ bolt11: string; paymentHash: string; expiresAt?: number }>;
-  /** Resolves when the invoice is paid, rejects on expiry or abort. */
-  waitForPayment(job: { id: string; paymentHash: string; bolt11: string; expiresAt: number; signal: AbortSignal }): Promise<void>;
-  /** Whether paid modes can work now (wallet ready); a reason otherwise. */
-  ready(): { ok: true } | { ok: false; reason: string };
-  /** NIP-57: whether zaps can reach us (the wallet has a Lightning address). */
-  zapsEnabled?(): Promise<boolean>;
-  /** A checked zap receipt naming one of `jobId`'s events; credited only if the wallet has the payment. */
-  zapReceived?(claim: ZapClaim, jobId: string): Promise<ZapOutcome>;
-  /**
-   * Books every payment the wallet has, then says so ("reconciled"), or that no wallet is set up
-   * ("no-wallet"), or that it can't now ("not-now"). An unpaid invoice is called expired only after
-   * the first two: a payment made while we were down must be found first.
-   */
-  reconciledNow?(): Promise<"reconciled" | "no-wallet" | "not-now">;
-}
+// What the engine needs from the other domains (app.ts hands in the real ones): jobs/ports.ts.
+export type { EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
 
 export interface EngineDeps {
   bus: Bus;

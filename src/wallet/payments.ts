@@ -16,15 +16,15 @@
 // request the wallet keeps with it — commits to that zap request (description hash = sha256 of the
 // request, NIP-57 appendix F) for the amount it asks. A payment already booked for a deposit or
 // another job is never relinked on a receipt's word. The receipt only says which job it was for.
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Ledger, JobRow } from "../ledger/ledger.ts";
 import { EarningsChanged } from "../ledger/events.ts";
-import type { EnginePayments } from "../jobs/engine.ts";
-import { parseZapReceipt, NostrEvent, Hex64 } from "../nostr/nip90.ts";
+import type { EnginePayments, ZapOutcome } from "../jobs/ports.ts";
+import { walletCommitsToZap, zapRequestSha, zapTerms, type ZapClaim, type ZapTerms } from "../nostr/nip57.ts";
+import { Hex64 } from "../nostr/nip90.ts";
 import { decodeBolt11 } from "./bolt11.ts";
 import { PaymentReceived } from "./events.ts";
 import { isDeposit, type LightningAddress, type ReceivedPayment, type Wallet } from "./wallet.ts";
@@ -62,137 +62,6 @@ const ZAPPER_FETCH_MS = 5_000;
 const MAX_KEPT_REQUESTS = 1_000;
 
 export type PaymentSourceIn = "invoice" | "zap";
-
-/** What a zap receipt claims, once read and checked (readZapClaim). */
-export interface ZapClaim {
-  /** The receipt's own id. */
-  receiptId: string;
-  /** The event the zap request names (e tag): one of our feedback/result events. */
-  eventId: string;
-  bolt11: string;
-  paymentHash: string;
-  amountMsats: number;
-  /** The zapper (the zap request's author). */
-  sender: string;
-  /** The zap request exactly as the receipt carries it (its sha256 is what an invoice commits to). */
-  zapRequest: string;
-  /** Who signed the receipt (NIP-57: the LNURL server's nostrPubkey). */
-  signer: string;
-}
-
-/** What became of a zap receipt. */
-export type ZapOutcome =
-  | "credited" // the wallet had the payment: booked for the job now
-  | "linked" // the payment was already booked as a plain receive: the job is now known to be paid
-  | "waiting" // the wallet hasn't seen the payment yet: it is booked for the job when it arrives
-  | "already" // this payment was already booked for this job
-  | "rejected"; // not our zapper's receipt, or the payment belongs to something else or doesn't commit to the zap request
-
-/**
- * Reads a kind 9735 zap receipt addressed to `ourPubkey` and checks what can be checked without
- * the wallet: a validly signed zap request (kind 9734) inside, which p-tags us and e-tags the
- * zapped event, and an invoice that is bound to that zap request. Pure; a reason on failure.
- * The receipt's invoice proves nothing (its publisher made it): Payments.zapReceived checks the
- * wallet's own record of the payment.
- */
-export function readZapClaim(event: unknown, ourPubkey: string): { ok: true; claim: ZapClaim } | { ok: false; reason: string } {
-  const receipt = parseZapReceipt(event);
-  if (!receipt) return { ok: false, reason: "not a well-formed zap receipt" };
-  const shape = NostrEvent.parse(event);
-  const description = shape.tags.find((t) => t[0] === "description")?.[1] ?? "";
-  let zapRequest: NostrEvent;
-  try {
-    zapRequest = NostrEvent.parse(JSON.parse(description));
-  } catch {
-    return { ok: false, reason: "the zap request inside is unreadable" };
-  }
-  const reqTag = (name: string) => zapRequest.tags.filter((t) => t[0] === name).map((t) => (t[1] ?? "").toLowerCase());
-  // NIP-57: the zap request has exactly one p tag, the recipient.
-  const ps = reqTag("p");
-  if (ps.length !== 1 || ps[0] !== ourPubkey) return { ok: false, reason: "the zap request is not addressed to us" };
-  // The zapped event as the payer signed it (the receipt's own e tag is only the server's copy).
-  const es = reqTag("e");
-  if (es.length !== 1 || !Hex64.safeParse(es[0]).success) return { ok: false, reason: "the zap request names no single event" };
-  if (receipt.recipient !== null && receipt.recipient.toLowerCase() !== ourPubkey) return { ok: false, reason: "the receipt is for someone else" };
-  let invoice;
-  try {
-    invoice = decodeBolt11(receipt.bolt11);
-  } catch (err) {
-    return { ok: false, reason: `the receipt's invoice is unreadable (${errorMessage(err)})` };
-  }
-  // NIP-57 appendix F: the invoice commits to the zap request. Without this a receipt could pair
-  // any payment we received (say another customer's invoice) with any event it likes.
-  const sha = createHash("sha256").update(description, "utf8").digest("hex");
-  const bound = invoice.descriptionHash !== null ? invoice.descriptionHash === sha : invoice.description === description;
-  if (!bound) return { ok: false, reason: "the invoice is not bound to the zap request" };
-  if (invoice.amountMsats === null) return { ok: false, reason: "the zap invoice has no amount" };
-  return {
-    ok: true,
-    claim: {
-      receiptId: shape.id,
-      eventId: es[0]!,
-      bolt11: receipt.bolt11,
-      paymentHash: invoice.paymentHash,
-      amountMsats: invoice.amountMsats,
-      sender: receipt.sender,
-      zapRequest: description,
-      signer: shape.pubkey.toLowerCase(),
-    },
-  };
-}
-
-/** What a payment must commit to for a zap: the zap request's sha256 and the amount it asks (kept small for pending claims). */
-export interface ZapTerms {
-  sha: string;
-  askedMsats: number | null;
-}
-
-const sha256Hex = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
-
-/** The terms of a zap request (its JSON exactly as carried); null when it isn't JSON. */
-export function zapTerms(zapRequest: string): ZapTerms | null {
-  let askedMsats: number | null = null;
-  try {
-    const tags = (JSON.parse(zapRequest) as { tags?: unknown })?.tags;
-    const amount = Array.isArray(tags) ? tags.find((t) => Array.isArray(t) && t[0] === "amount")?.[1] : undefined;
-    if (typeof amount === "string" && /^\d{1,15}$/.test(amount)) askedMsats = Number(amount);
-  } catch {
-    return null;
-  }
-  return { sha: sha256Hex(zapRequest), askedMsats };
-}
-
-/**
- * Whether the wallet's OWN record of a payment commits to a zap request: the invoice the wallet
- * stored has description hash sha256(zap request) (or the request itself as description), or the
- * wallet kept exactly this zap request with the payment; and what was paid covers the amount the
- * zap request asks (to the whole sat) and the invoice's own amount.
- */
-export function walletCommitsToZap(
-  rec: { amountMsats: number; bolt11: string | null; zapRequest?: string | null; zapRequestSha?: string | null },
-  zapRequest: string | ZapTerms,
-): boolean {
-  const terms = typeof zapRequest === "string" ? zapTerms(zapRequest) : zapRequest;
-  if (!terms) return false;
-  let bound = false;
-  let invoiceMsats: number | null = null;
-  if (rec.bolt11) {
-    try {
-      const inv = decodeBolt11(rec.bolt11);
-      invoiceMsats = inv.amountMsats;
-      bound = inv.descriptionHash !== null ? inv.descriptionHash === terms.sha : inv.description !== null && sha256Hex(inv.description) === terms.sha;
-    } catch {
-      bound = false;
-    }
-  }
-  if (!bound && typeof rec.zapRequest === "string") bound = sha256Hex(rec.zapRequest) === terms.sha;
-  if (!bound && typeof rec.zapRequestSha === "string") bound = rec.zapRequestSha === terms.sha;
-  if (!bound) return false;
-  if (invoiceMsats !== null && rec.amountMsats < invoiceMsats) return false;
-  // To the whole sat: an LNURL server may round a request for some msats down.
-  if (terms.askedMsats !== null && rec.amountMsats < Math.floor(terms.askedMsats / 1000) * 1000) return false;
-  return true;
-}
 
 const ZapperInfo = z.object({ allowsNostr: z.boolean().optional(), nostrPubkey: z.string().optional() });
 
@@ -703,7 +572,7 @@ export class Payments implements EnginePayments {
 
   private keepRequest(paymentId: string, zapRequest: string): void {
     this.keptRequests.delete(paymentId);
-    this.keptRequests.set(paymentId, sha256Hex(zapRequest));
+    this.keptRequests.set(paymentId, zapRequestSha(zapRequest));
     if (this.keptRequests.size > MAX_KEPT_REQUESTS) this.keptRequests.delete(this.keptRequests.keys().next().value!);
   }
 

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
-import { Payments, readZapClaim, type ZapClaim } from "../../src/wallet/payments.ts";
+import { readZapClaim, type ZapClaim } from "../../src/nostr/nip57.ts";
+import { Payments } from "../../src/wallet/payments.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const cleanups: Array<() => unknown> = [];

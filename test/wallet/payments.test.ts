@@ -15,7 +15,8 @@ import { Ledger } from "../../src/ledger/ledger.ts";
 import { encodeBolt11 } from "../fixtures/bolt11-encode.ts";
 import { PaymentReceived } from "../../src/wallet/events.ts";
 import { DEPOSIT_DESCRIPTION } from "../../src/wallet/wallet.ts";
-import { Payments, readZapClaim, type PaymentsOptions } from "../../src/wallet/payments.ts";
+import { readZapClaim } from "../../src/nostr/nip57.ts";
+import { Payments, type PaymentsOptions } from "../../src/wallet/payments.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const cleanups: Array<() => unknown> = [];
