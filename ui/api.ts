@@ -4,6 +4,7 @@
 import type { Limits, Pause, Pricing, Schedule } from "../src/config.ts";
 import type { Snapshot } from "./state.ts";
 import { parseStreamData, type StreamEvent } from "./state.ts";
+import { STREAM_TYPES } from "./events.ts";
 import type { WalletHistory } from "./history.ts";
 
 export class ApiError extends Error {
@@ -143,24 +144,6 @@ export const walletHistory = (limit = 50) => api<WalletHistory>("GET", `/api/wal
 export const cancelJob = (id: string) => api<unknown>("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`);
 
 // ---- the live stream -----------------------------------------------------------------------------
-
-/** Every event type the server streams (the events.ts of each domain), for servers that name their SSE events. */
-export const STREAM_TYPES = [
-  "server.connected",
-  "server.heartbeat",
-  "job.status.changed",
-  "job.progress.updated",
-  "relay.status.changed",
-  "relay.list.changed",
-  "ollama.status.changed",
-  "ollama.models.changed",
-  "ollama.pull.progress",
-  "wallet.status.changed",
-  "wallet.payment.received",
-  "earnings.totals.changed",
-  "identity.state.changed",
-  "provider.state.changed",
-] as const;
 
 export interface StreamHandlers {
   onEvent: (ev: StreamEvent) => void;

@@ -49,7 +49,7 @@ export function startLive(): () => void {
   const stop = connectStream({
     onEvent: (ev) => {
       s.handle(ev);
-      if (ev.type === "job.status.changed" && (ev.properties.job as { status?: unknown } | undefined)?.status === "success") earningsStale();
+      if (ev.type === "job.status.changed" && ev.properties.job.status === "success") earningsStale();
     },
     onStatus: (status) => {
       connection.value = status;

@@ -5,8 +5,9 @@ import { signal } from "@preact/signals";
 import type { Snapshot } from "../src/server/snapshot.ts";
 import type { JobView, JobStatus } from "../src/jobs/events.ts";
 import type { RelayView } from "../src/nostr/events.ts";
+import type { StreamEvent } from "./events.ts";
 
-export type { Snapshot, JobView, JobStatus, RelayView };
+export type { Snapshot, JobView, JobStatus, RelayView, StreamEvent };
 
 export interface PullState {
   model: string;
@@ -34,11 +35,6 @@ export interface UiState {
   lastPayment: PaymentNotice | null;
 }
 
-export interface StreamEvent {
-  type: string;
-  properties: Record<string, unknown>;
-}
-
 /** The statuses in which a job still holds a slot or waits for one (jobs/events.ts). */
 export const ACTIVE_STATUSES: ReadonlySet<string> = new Set(["received", "payment-required", "paid", "queued", "processing"]);
 export const isActive = (s: JobStatus | string) => ACTIVE_STATUSES.has(s);
@@ -50,7 +46,11 @@ export function initialUiState(snapshot: Snapshot): UiState {
   return { snapshot, previews: {}, pulls: {}, lastPayment: null };
 }
 
-/** Parses one SSE data string; anything that is not {type: string, properties: object} is null. */
+/**
+ * Parses one SSE data string; anything that is not {type: string, properties: object} is null. The
+ * frame is the one thing checked here (a proxy or a broken stream can garble it); its payload is the
+ * server's, typed by the server's event definitions (events.ts).
+ */
 export function parseStreamData(data: unknown): StreamEvent | null {
   if (typeof data !== "string") return null;
   let v: unknown;
@@ -62,7 +62,7 @@ export function parseStreamData(data: unknown): StreamEvent | null {
   if (!isRecord(v) || typeof v.type !== "string") return null;
   const properties = v.properties === undefined ? {} : v.properties;
   if (!isRecord(properties)) return null;
-  return { type: v.type, properties };
+  return { type: v.type, properties } as StreamEvent;
 }
 
 /** Active jobs first (oldest first: they run in that order), then finished ones newest first. */
@@ -75,23 +75,17 @@ export function sortJobs(jobs: JobView[]): JobView[] {
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
-const isJob = (v: unknown): v is JobView =>
-  isRecord(v) && typeof v.id === "string" && typeof v.status === "string" && typeof v.tokens === "number";
-const isRelay = (v: unknown): v is RelayView => isRecord(v) && typeof v.url === "string" && typeof v.state === "string";
-const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /**
- * Folds one stream event into the state. Unknown types and malformed payloads leave the state as it
- * was (the same object), so a newer server can add events without breaking an older page.
+ * Folds one stream event into the state. Unknown types leave the state as it was (the same object),
+ * so a newer server can add events without breaking an older page.
  */
 export function applyEvent(state: UiState, ev: StreamEvent, now = Date.now()): UiState {
-  const p = ev.properties;
   const s = state.snapshot;
   const withSnap = (patch: Partial<Snapshot>): UiState => ({ ...state, snapshot: { ...s, ...patch } });
   switch (ev.type) {
     case "job.status.changed": {
-      if (!isJob(p.job)) return state;
-      const job = p.job;
+      const job = ev.properties.job;
       const jobs = s.jobs.some((j) => j.id === job.id) ? s.jobs.map((j) => (j.id === job.id ? job : j)) : [...s.jobs, job];
       const sorted = sortJobs(jobs);
       // Drop previews of jobs that fell off the list so the map can't grow without bound.
@@ -101,64 +95,45 @@ export function applyEvent(state: UiState, ev: StreamEvent, now = Date.now()): U
       return { ...state, previews, snapshot: { ...s, jobs: sorted } };
     }
     case "job.progress.updated": {
-      const tokens = num(p.tokens);
-      if (typeof p.id !== "string" || tokens === null) return state;
+      const p = ev.properties;
       const idx = s.jobs.findIndex((j) => j.id === p.id);
       if (idx < 0) return state;
       const job = s.jobs[idx]!;
       // Progress can't go backwards: an out-of-order update must not shrink the counter.
-      if (tokens < job.tokens) return state;
+      if (p.tokens < job.tokens) return state;
       const jobs = s.jobs.slice();
-      jobs[idx] = { ...job, tokens, tokensPerSec: num(p.tokensPerSec) ?? job.tokensPerSec, updatedAt: Math.max(job.updatedAt, now) };
-      const previews = typeof p.preview === "string" ? { ...state.previews, [job.id]: p.preview } : state.previews;
-      return { ...state, previews, snapshot: { ...s, jobs } };
+      jobs[idx] = { ...job, tokens: p.tokens, tokensPerSec: p.tokensPerSec ?? job.tokensPerSec, updatedAt: Math.max(job.updatedAt, now) };
+      return { ...state, previews: { ...state.previews, [job.id]: p.preview }, snapshot: { ...s, jobs } };
     }
     case "relay.status.changed": {
-      if (!isRelay(p.relay)) return state;
-      const relay = p.relay;
+      const relay = ev.properties.relay;
       const relays = s.relays.some((r) => r.url === relay.url) ? s.relays.map((r) => (r.url === relay.url ? relay : r)) : [...s.relays, relay];
       return withSnap({ relays });
     }
     case "relay.list.changed":
-      return Array.isArray(p.relays) && p.relays.every(isRelay) ? withSnap({ relays: p.relays }) : state;
+      return withSnap({ relays: ev.properties.relays });
     case "ollama.status.changed":
-      return isRecord(p.ollama) && typeof p.ollama.reachable === "boolean" ? withSnap({ ollama: p.ollama as Snapshot["ollama"] }) : state;
+      return withSnap({ ollama: ev.properties.ollama });
     case "inference.backends.changed":
-      return Array.isArray(p.backends) && p.backends.every((b) => isRecord(b) && typeof b.name === "string" && typeof b.healthy === "boolean")
-        ? withSnap({ backends: p.backends as Snapshot["backends"] })
-        : state;
+      return withSnap({ backends: ev.properties.backends });
     case "ollama.models.changed":
-      return Array.isArray(p.models) && p.models.every((m) => isRecord(m) && typeof m.name === "string")
-        ? withSnap({ models: p.models as Snapshot["models"] })
-        : state;
+      return withSnap({ models: ev.properties.models });
     case "ollama.pull.progress": {
-      if (typeof p.model !== "string") return state;
-      const pull: PullState = {
-        model: p.model,
-        status: typeof p.status === "string" ? p.status : "",
-        total: num(p.total),
-        completed: num(p.completed),
-        done: p.done === true,
-        error: typeof p.error === "string" ? p.error : null,
-        at: now,
-      };
-      return { ...state, pulls: { ...state.pulls, [p.model]: pull } };
+      const { model, status, total, completed, done, error } = ev.properties;
+      return { ...state, pulls: { ...state.pulls, [model]: { model, status, total, completed, done, error, at: now } } };
     }
     case "wallet.status.changed":
-      return isRecord(p.wallet) && typeof p.wallet.state === "string" ? withSnap({ wallet: p.wallet as Snapshot["wallet"] }) : state;
+      return withSnap({ wallet: ev.properties.wallet });
     case "wallet.payment.received": {
-      const amount = num(p.amountMsats);
-      if (typeof p.paymentId !== "string" || amount === null) return state;
-      return { ...state, lastPayment: { paymentId: p.paymentId, amountMsats: amount, jobId: typeof p.jobId === "string" ? p.jobId : null, at: now } };
+      const { paymentId, amountMsats, jobId } = ev.properties;
+      return { ...state, lastPayment: { paymentId, amountMsats, jobId, at: now } };
     }
     case "earnings.totals.changed":
-      return isRecord(p.earnings) && Array.isArray(p.earnings.days) ? withSnap({ earnings: p.earnings as Snapshot["earnings"] }) : state;
+      return withSnap({ earnings: ev.properties.earnings });
     case "identity.state.changed":
-      return isRecord(p.identity) && typeof p.identity.state === "string" ? withSnap({ identity: p.identity as Snapshot["identity"] }) : state;
+      return withSnap({ identity: ev.properties.identity });
     case "provider.state.changed":
-      return isRecord(p.provider) && typeof p.provider.online === "boolean" && Array.isArray(p.provider.blockers)
-        ? withSnap({ provider: p.provider as Snapshot["provider"] })
-        : state;
+      return withSnap({ provider: ev.properties.provider });
     default:
       return state;
   }
@@ -249,3 +224,4 @@ export const ui = signal<UiState | null>(null);
 export const connection = signal<Connection>("connecting");
 /** A fatal load error (e.g. the first /api/state failed), shown instead of the dashboard. */
 export const loadError = signal<string | null>(null);
+
