@@ -9,6 +9,7 @@ import type { Event, EventTemplate } from "nostr-tools/pure";
 import { z } from "zod";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { withTimeout } from "../util/timeout.ts";
 import { hasEventShape, verifyEvent } from "./signer.ts";
 
 const log = createLogger("nostr.pool");
@@ -423,7 +424,10 @@ export class RelaySocket {
       if (!challenge || !this.isOpen) return false;
       let authEvent: Event;
       try {
-        authEvent = await withTimeout(sign(makeAuthEvent(this.url, challenge)), left(), "signing the AUTH event timed out", this.timers, this.endSignal.signal);
+        authEvent = await withTimeout(sign(makeAuthEvent(this.url, challenge)), left(), "signing the AUTH event timed out", {
+          signal: this.endSignal.signal,
+          abortError: () => new Error("connection closed"),
+        });
       } catch (err) {
         log.warn("could not sign the AUTH event", { relay: this.url, err: errorMessage(err) });
         return false;
@@ -491,28 +495,4 @@ export class RelaySocket {
       if (!this.req(id, filters, handlers)) finish();
     });
   }
-}
-
-/** Settles with p, or rejects after ms or when signal aborts (whose timers may be cleared). */
-function withTimeout<T>(p: Promise<T>, ms: number, message: string, timers: Timers, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error("connection closed"));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    const t = timers.after(ms, () => reject(new Error(message)));
-    const done = () => {
-      timers.cancel(t);
-      signal.removeEventListener("abort", onAbort);
-    };
-    p.then(
-      (v) => {
-        done();
-        resolve(v);
-      },
-      (err) => {
-        done();
-        reject(err);
-      },
-    );
-  });
 }

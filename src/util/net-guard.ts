@@ -4,6 +4,7 @@
 // Host names are resolved and every address they give is checked.
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
+import { withTimeout } from "./timeout.ts";
 
 function v4Private(b: number[]): boolean {
   const [a, c, d] = b as [number, number, number];
@@ -106,16 +107,10 @@ export async function checkHost(host: string, opts: { resolve?: HostResolver; ti
   let addrs: string[];
   if (isIP(h)) addrs = [h];
   else {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      addrs = await Promise.race([
-        (opts.resolve ?? systemResolve)(h),
-        new Promise<string[]>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), opts.timeoutMs ?? 5000))),
-      ]);
+      addrs = await withTimeout((opts.resolve ?? systemResolve)(h), opts.timeoutMs ?? 5000, "timeout");
     } catch {
       addrs = [];
-    } finally {
-      clearTimeout(timer);
     }
   }
   if (addrs.length === 0) return { ok: false, reason: `cannot resolve ${host}` };

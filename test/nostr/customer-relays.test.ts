@@ -74,6 +74,15 @@ test("a customer's relay named by a host name that resolves to a private address
   expect(result!.message).toMatch(/refused.*private/);
 });
 
+test("a customer's relay whose host name never resolves is refused at the connect deadline, saying so", async () => {
+  const pool = makePool({ resolveHost: () => new Promise<string[]>(() => {}) });
+  const started = performance.now();
+  const [result] = await pool.publish(event(), { extraRelays: ["wss://relay.attacker.test"], timeoutMs: 5000 });
+  expect(result!.ok).toBe(false);
+  expect(result!.message).toMatch(/refused.*cannot resolve/);
+  expect(performance.now() - started).toBeLessThan(4000);
+});
+
 test("IPv6 forms that hide a private IPv4 address, and documentation ranges, are refused as customer relays", () => {
   for (const url of [
     "wss://[64:ff9b::7f00:1]", // NAT64 well-known prefix → 127.0.0.1

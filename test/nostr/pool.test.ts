@@ -297,6 +297,22 @@ describe("relay pool", () => {
     expect(r.events()).toEqual([]);
   });
 
+  test("NIP-42 with a signer that never answers: publish is rejected at the AUTH deadline", async () => {
+    const r = await relay({ requireAuth: true });
+    const { pool, state } = makePool([r.url], {
+      signer: { sign: () => new Promise<Event>(() => {}) },
+      timeouts: { connectMs: 1000, publishMs: 1000, fetchMs: 1000, authMs: 300, pingMs: 1000 },
+    });
+    pool.start();
+    await until(() => state(r.url) === "connected", 2000, "connected");
+    const started = performance.now();
+    const [res] = await pool.publish(jobRequest({ kind: 7000 }), { timeoutMs: 5000 });
+    expect(res!.status).toBe("rejected");
+    expect(res!.message).toEndWith("(our AUTH failed)");
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(r.events()).toEqual([]);
+  });
+
   test("events with bad signatures, wrong shape or not matching the filter never reach subscribers", async () => {
     const good = jobRequest();
     const forged = { ...jobRequest(), content: "tampered" };
