@@ -1,7 +1,7 @@
 // The dashboard's state: the server's Snapshot plus what only the stream tells (output previews,
 // model pulls, the last payment). `applyEvent` is pure so the folding of every event type can be
 // tested without a browser; the signals at the bottom are the one place the components read from.
-import { signal } from "@preact/signals";
+import { computed, signal } from "@preact/signals";
 import type { Snapshot } from "../src/server/snapshot.ts";
 import type { JobView, JobStatus } from "../src/jobs/events.ts";
 import type { RelayView } from "../src/nostr/events.ts";
@@ -225,3 +225,35 @@ export const connection = signal<Connection>("connecting");
 /** A fatal load error (e.g. the first /api/state failed), shown instead of the dashboard. */
 export const loadError = signal<string | null>(null);
 
+// ---- slices: what each panel reads ----------------------------------------------------------------
+// A computed tells its readers only when its value is another object (or number) than before, and
+// applyEvent keeps every part of the snapshot an event did not touch: a panel that reads `wallet`
+// is not drawn again for each token of a running job, as one that reads `ui` would be. The parts of
+// the snapshot are read where the dashboard is shown, i.e. once `ui` holds a state.
+
+const part = <K extends keyof Snapshot>(key: K) => computed(() => ui.value!.snapshot[key]);
+const NO_BACKENDS: NonNullable<Snapshot["backends"]> = [];
+
+/** "none" | "locked" | "unlocked", or null before the first snapshot. */
+export const identityState = computed(() => ui.value?.snapshot.identity.state ?? null);
+export const identity = part("identity");
+export const version = part("version");
+export const provider = part("provider");
+export const wallet = part("wallet");
+export const earnings = part("earnings");
+export const jobs = part("jobs");
+export const relays = part("relays");
+export const models = part("models");
+export const ollama = part("ollama");
+export const backends = computed(() => ui.value!.snapshot.backends ?? NO_BACKENDS);
+export const previews = computed(() => ui.value!.previews);
+export const pulls = computed(() => ui.value!.pulls);
+export const lastPayment = computed(() => ui.value?.lastPayment ?? null);
+
+/** Jobs holding or waiting for a slot, oldest first; then the finished ones, newest first. */
+export const activeJobs = computed(() => jobs.value.filter((j) => isActive(j.status)));
+export const finishedJobs = computed(() => jobs.value.filter((j) => !isActive(j.status)));
+// Counts are numbers: their readers are not drawn again while the lists change but the count doesn't.
+export const activeCount = computed(() => activeJobs.value.length);
+export const relaysUp = computed(() => relays.value.filter((r) => r.state === "connected").length);
+export const servedCount = computed(() => models.value.filter((m) => m.served).length);

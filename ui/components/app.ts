@@ -1,6 +1,6 @@
 // The root: picks the screen from the identity state, and shows the dashboard when unlocked.
 import { html } from "htm/preact";
-import { connection, loadError, ui } from "../state.ts";
+import { connection, identityState, loadError } from "../state.ts";
 import { closeDialog, openDialog } from "./dialogs.ts";
 import { EarningsPanel } from "./earnings.ts";
 import { Header } from "./header.ts";
@@ -58,7 +58,8 @@ function Dashboard() {
 
 
 export function App() {
-  const st = ui.value;
+  // Only the identity state: reading the whole `ui` here would draw every panel again on each event.
+  const st = identityState.value;
   let screen;
   if (connection.value === "unauthorized") {
     screen = html`<${Splash} title="This dashboard session has ended." testid="signed-out">
@@ -68,9 +69,9 @@ export function App() {
     screen = loadError.value
       ? html`<${Splash} title="Can't load the dashboard." testid="load-error"><p class="field-error">${loadError.value}</p><p class="note">Retrying…</p><//>`
       : html`<${Splash} title="Connecting…" testid="loading"><${Spinner} /><//>`;
-  } else if (st.snapshot.identity.state === "none") {
+  } else if (st === "none") {
     screen = html`<${Onboarding} />`;
-  } else if (st.snapshot.identity.state === "locked") {
+  } else if (st === "locked") {
     screen = html`<${Unlock} />`;
   } else {
     screen = html`<${Dashboard} />`;

@@ -3,10 +3,10 @@
 // one (URL, type, API key). The server checks a new backend answers as its type before saving it.
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
-import { addBackend, errorText, removeBackend } from "../api.ts";
+import { useAction } from "../action.ts";
+import { addBackend, removeBackend } from "../api.ts";
 import { formatLatency } from "../format.ts";
-import { ui, type Snapshot } from "../state.ts";
-import { notify } from "../toast.ts";
+import { backends as backendList, type Snapshot } from "../state.ts";
 import { Light } from "./kit.ts";
 
 type BackendView = NonNullable<Snapshot["backends"]>[number];
@@ -15,24 +15,17 @@ function AddBackend() {
   const [url, setUrl] = useState("");
   const [type, setType] = useState<"ollama" | "openai">("ollama");
   const [key, setKey] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: Event) => {
+  const { busy, error, setError, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     let u = url.trim();
     if (!u) return setError("Type the backend's address, e.g. http://192.168.1.20:11434");
     if (!/^https?:\/\//i.test(u)) u = `http://${u}`;
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await addBackend({ type, url: u, ...(key.trim() ? { apiKey: key.trim() } : {}) });
       setUrl("");
       setKey("");
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<form class="inline-form" onSubmit=${submit} aria-label="Add a backend" data-testid="backend-form">
     <label class="sr-only" for="backend-url">Backend address</label>
@@ -74,18 +67,8 @@ function lineOf(b: BackendView): string {
 }
 
 export function Backends() {
-  const backends = ui.value!.snapshot.backends ?? [];
-  const [removing, setRemoving] = useState<string | null>(null);
-  const remove = async (name: string) => {
-    setRemoving(name);
-    try {
-      await removeBackend(name);
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setRemoving(null);
-    }
-  };
+  const backends = backendList.value;
+  const removing = useAction({ errors: "toast" });
   return html`<div class="backends-block">
     <p class="panel-note" style="margin-top: 14px">BACKENDS · ${backends.filter((b) => b.healthy).length}/${backends.length} up</p>
     <ul class="relays backends" aria-label="Backends">
@@ -101,9 +84,9 @@ export function Backends() {
             class="btn btn-ghost btn-icon btn-sm"
             aria-label=${`Remove backend ${b.name}`}
             title="Remove"
-            disabled=${removing === b.name || backends.length < 2}
+            disabled=${removing.pending === b.name || backends.length < 2}
             data-testid="backend-remove"
-            onClick=${() => remove(b.name)}
+            onClick=${() => removing.run(() => removeBackend(b.name), b.name)}
           >
             ✕
           </button>

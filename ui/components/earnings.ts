@@ -1,7 +1,7 @@
 // EARNINGS: today, the last 7 days, all time, and a 14-day bar chart.
 import { html } from "htm/preact";
 import { barHeights, dayOfMonth, formatInt } from "../format.ts";
-import { ui } from "../state.ts";
+import { earnings } from "../state.ts";
 import { Panel } from "./kit.ts";
 
 const CHART_W = 280;
@@ -39,7 +39,7 @@ function Chart(props: { days: { date: string; sats: number; jobs: number }[] }) 
 }
 
 export function EarningsPanel() {
-  const e = ui.value!.snapshot.earnings;
+  const e = earnings.value;
   const top = [...e.byModel].sort((a, b) => b.sats - a.sats).slice(0, 3);
   return html`<${Panel} title="EARNINGS" testid="earnings-panel" actions=${html`<span class="count mono">IN SATS</span>`}>
     <div class="stats">

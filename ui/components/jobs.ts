@@ -1,10 +1,9 @@
 // ACTIVE JOBS: what runs now (live tokens and tokens/s) and what finished lately.
 import { html } from "htm/preact";
-import { useState } from "preact/hooks";
-import { cancelJob, errorText } from "../api.ts";
+import { useAction } from "../action.ts";
+import { cancelJob } from "../api.ts";
 import { formatAgo, formatInt, formatMsats, formatTps, jobLabel, jobTone, shortId } from "../format.ts";
-import { isActive, ui, type JobView } from "../state.ts";
-import { notify } from "../toast.ts";
+import { activeJobs, finishedJobs, isActive, jobs, previews, provider, relaysUp, type JobView } from "../state.ts";
 import { Empty, Light, Panel } from "./kit.ts";
 
 /** Shown below the active ones; the snapshot keeps more, the panel keeps its height. */
@@ -20,18 +19,8 @@ function LockIcon() {
 
 function JobRow(props: { job: JobView; preview: string | undefined; now: number }) {
   const j = props.job;
-  const [cancelling, setCancelling] = useState(false);
+  const cancelling = useAction({ errors: "toast" });
   const active = isActive(j.status);
-  const cancel = async () => {
-    setCancelling(true);
-    try {
-      await cancelJob(j.id);
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setCancelling(false);
-    }
-  };
   const running = j.status === "processing";
   return html`<li class=${`job${active ? " active" : ""}${running ? " running" : ""}`} data-testid="job-row" data-job-id=${j.id} data-status=${j.status}>
     <div class="job-id">
@@ -48,7 +37,7 @@ function JobRow(props: { job: JobView; preview: string | undefined; now: number 
     <div class="job-num job-sats" title=${`${j.amountMsats === null ? "No charge" : "Price"} · ${formatAgo(j.updatedAt, props.now)}`} data-testid="job-sats">${j.amountMsats === null ? html`<span class="faint">—</span>` : html`<b>${formatMsats(j.amountMsats)}</b><small>sats</small>`}</div>
     <div class="job-act">
       ${active
-        ? html`<button type="button" class="btn btn-ghost btn-sm btn-danger" disabled=${cancelling} data-testid="job-cancel" aria-label=${`Cancel job ${shortId(j.id)}`} onClick=${cancel}>
+        ? html`<button type="button" class="btn btn-ghost btn-sm btn-danger" disabled=${cancelling.busy} data-testid="job-cancel" aria-label=${`Cancel job ${shortId(j.id)}`} onClick=${() => cancelling.run(() => cancelJob(j.id))}>
             CANCEL
           </button>`
         : null}
@@ -62,20 +51,20 @@ function JobRow(props: { job: JobView; preview: string | undefined; now: number 
 }
 
 export function JobsPanel() {
-  const st = ui.value!;
-  const s = st.snapshot;
-  const active = s.jobs.filter((j) => isActive(j.status));
-  const recent = s.jobs.filter((j) => !isActive(j.status)).slice(0, RECENT_SHOWN);
+  const p = provider.value;
+  const active = activeJobs.value;
+  const recent = finishedJobs.value.slice(0, RECENT_SHOWN);
+  const shown = previews.value;
   const now = Date.now();
-  const connected = s.relays.filter((r) => r.state === "connected").length;
+  const connected = relaysUp.value;
 
   let empty = null;
-  if (!s.jobs.length) {
-    empty = s.provider.online
+  if (!jobs.value.length) {
+    empty = p.online
       ? html`<${Empty} title="Waiting for the first request" testid="jobs-empty">
           Listening on ${connected} relay${connected === 1 ? "" : "s"}. Customers' kind 5050 requests show up here as they arrive.
         <//>`
-      : s.provider.blockers.length
+      : p.blockers.length
         ? html`<${Empty} title="No jobs yet" testid="jobs-empty">Clear the checklist under PROVIDER, then go online to start taking text-generation jobs from Nostr.<//>`
         : html`<${Empty} title="No jobs yet" testid="jobs-empty">Press GO ONLINE to start taking text-generation jobs from Nostr.<//>`;
   }
@@ -91,8 +80,8 @@ export function JobsPanel() {
         <span>ID · KIND</span><span>MODEL</span><span>STATUS</span><span class="r">TOKENS</span><span class="r">SPEED</span><span class="r">SATS</span><span></span>
       </div>
       <ul class="jobs" aria-label="Jobs" tabindex="0">
-        ${active.map((j) => html`<${JobRow} key=${j.id} job=${j} preview=${st.previews[j.id]} now=${now} />`)}
-        ${active.length === 0 ? html`<li class="jobs-idle">No job running${s.provider.online ? ": waiting for requests" : ""}.</li>` : null}
+        ${active.map((j) => html`<${JobRow} key=${j.id} job=${j} preview=${shown[j.id]} now=${now} />`)}
+        ${active.length === 0 ? html`<li class="jobs-idle">No job running${p.online ? ": waiting for requests" : ""}.</li>` : null}
         ${recent.length ? html`<li class="jobs-divider" aria-hidden="true"><span>RECENT</span></li>` : null}
         ${recent.map((j) => html`<${JobRow} key=${j.id} job=${j} preview=${undefined} now=${now} />`)}
       </ul>`}

@@ -1,11 +1,11 @@
 // MODELS: Ollama's installed models with a serve switch each, and pulling a new one.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
-import { errorText, pullModel, setServedModels } from "../api.ts";
+import { useAction } from "../action.ts";
+import { pullModel, setServedModels } from "../api.ts";
 import { formatBytes, percent } from "../format.ts";
 import { toggleServed } from "../forms.ts";
-import { ui } from "../state.ts";
-import { notify } from "../toast.ts";
+import { models, ollama, pulls, servedCount } from "../state.ts";
 import { Empty, Light, Meter, Panel, Switch } from "./kit.ts";
 import { Backends } from "./backends.ts";
 
@@ -14,23 +14,16 @@ const PULL_DONE_SHOWN_MS = 6_000;
 
 function PullForm() {
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: Event) => {
+  const { busy, error, setError, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     const model = name.trim();
     if (!model) return setError("Type a model name, e.g. llama3.2");
     if (!/^[\w.\-/:]+$/.test(model)) return setError("Model names use letters, digits and . - _ / : only.");
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await pullModel(model);
       setName("");
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<form class="inline-form" onSubmit=${submit} aria-label="Pull a model">
     <label class="sr-only" for="pull-model">Model to pull</label>
@@ -51,17 +44,17 @@ function PullForm() {
 }
 
 function Pulls() {
-  const pulls = Object.values(ui.value!.pulls);
+  const all = Object.values(pulls.value);
   const [, setTick] = useState(0);
   const now = Date.now();
-  const doneKey = pulls.filter((p) => p.done).map((p) => p.at).join();
+  const doneKey = all.filter((p) => p.done).map((p) => p.at).join();
   // Re-render once after a finished pull's grace period so it leaves the list.
   useEffect(() => {
     if (!doneKey) return;
     const t = setTimeout(() => setTick((n) => n + 1), PULL_DONE_SHOWN_MS + 100);
     return () => clearTimeout(t);
   }, [doneKey]);
-  const shown = pulls.filter((p) => !p.done || p.error || now - p.at < PULL_DONE_SHOWN_MS);
+  const shown = all.filter((p) => !p.done || p.error || now - p.at < PULL_DONE_SHOWN_MS);
   if (!shown.length) return null;
   return html`<ul class="pulls">
     ${shown.map((p) => {
@@ -81,21 +74,12 @@ function Pulls() {
 }
 
 export function ModelsPanel() {
-  const s = ui.value!.snapshot;
-  const o = s.ollama;
-  const [busy, setBusy] = useState(false);
-  const served = s.models.filter((m) => m.served).length;
+  const o = ollama.value;
+  const list = models.value;
+  const { busy, run } = useAction({ errors: "toast" });
+  const served = servedCount.value;
 
-  const toggle = async (name: string) => {
-    setBusy(true);
-    try {
-      await setServedModels(toggleServed(s.models, name));
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const toggle = (name: string) => run(() => setServedModels(toggleServed(list, name)));
 
   let body;
   if (!o.reachable) {
@@ -103,11 +87,11 @@ export function ModelsPanel() {
       Ollama is not running at <code>${o.url}</code>: install it from <b>ollama.com</b>, then run <code>ollama pull llama3.2</code>.
       ${o.error ? html`<p class="faint small">(${o.error})</p>` : null}
     <//>`;
-  } else if (!s.models.length) {
+  } else if (!list.length) {
     body = html`<${Empty} title="No models installed" testid="models-empty">Pull one below: <code>llama3.2</code> (2 GB) is a good start.<//>`;
   } else {
     body = html`<ul class="models" aria-label="Models">
-      ${s.models.map(
+      ${list.map(
         (m) => html`<li key=${m.name} class=${`model${m.served ? " served" : ""}`} data-testid="model-row" data-model=${m.name} data-served=${m.served ? "true" : "false"}>
           <div class="model-main">
             <span class="model-name mono ellipsis" title=${m.name}>${m.name}</span>
@@ -127,7 +111,7 @@ export function ModelsPanel() {
       <${Light} tone=${o.reachable ? "ok" : "bad"} />${o.reachable ? `OLLAMA ${o.version ?? ""}` : "OLLAMA DOWN"}
     </span>`}
   >
-    ${o.reachable && s.models.length ? html`<p class="panel-note">${served} of ${s.models.length} served</p>` : null}
+    ${o.reachable && list.length ? html`<p class="panel-note">${served} of ${list.length} served</p>` : null}
     ${body}
     <${Pulls} />
     ${o.reachable ? html`<${PullForm} />` : null}

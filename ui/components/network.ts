@@ -1,33 +1,26 @@
 // NETWORK: the relays customers reach this provider through, with a light and latency each.
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
-import { addRelay, errorText, removeRelay } from "../api.ts";
+import { useAction } from "../action.ts";
+import { addRelay, removeRelay } from "../api.ts";
 import { formatLatency, relayTone, type Tone } from "../format.ts";
-import { ui, type RelayView } from "../state.ts";
-import { notify } from "../toast.ts";
+import { relays as relayList, relaysUp, type RelayView } from "../state.ts";
 import { Empty, Light, Panel } from "./kit.ts";
 
 function AddRelay() {
   const [url, setUrl] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: Event) => {
+  const { busy, error, setError, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     let u = url.trim();
     if (!u) return setError("Type a relay address, e.g. wss://nos.lol");
     // People often paste a bare host name: relays are reached over TLS websockets by default.
     if (!/^wss?:\/\//i.test(u)) u = `wss://${u}`;
     if (!/^wss?:\/\/[^\s/]+/i.test(u)) return setError("A relay address looks like wss://relay.example.com");
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await addRelay(u);
       setUrl("");
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<form class="inline-form" onSubmit=${submit} aria-label="Add a relay">
     <label class="sr-only" for="relay-url">Relay address</label>
@@ -63,19 +56,9 @@ function relayLook(r: RelayView): { text: string; tone: Tone; pulse: boolean; er
 }
 
 export function NetworkPanel() {
-  const relays = ui.value!.snapshot.relays;
-  const [removing, setRemoving] = useState<string | null>(null);
-  const connected = relays.filter((r) => r.state === "connected").length;
-  const remove = async (url: string) => {
-    setRemoving(url);
-    try {
-      await removeRelay(url);
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setRemoving(null);
-    }
-  };
+  const relays = relayList.value;
+  const connected = relaysUp.value;
+  const removing = useAction({ errors: "toast" });
   return html`<${Panel}
     title="NETWORK"
     testid="network-panel"
@@ -99,9 +82,9 @@ export function NetworkPanel() {
                 class="btn btn-ghost btn-icon btn-sm"
                 aria-label=${`Remove ${r.url}`}
                 title="Remove"
-                disabled=${removing === r.url}
+                disabled=${removing.pending === r.url}
                 data-testid="relay-remove"
-                onClick=${() => remove(r.url)}
+                onClick=${() => removing.run(() => removeRelay(r.url), r.url)}
               >
                 ✕
               </button>

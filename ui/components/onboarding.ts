@@ -4,6 +4,7 @@
 import { html } from "htm/preact";
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { useAction } from "../action.ts";
 import { createIdentity, errorText, generateMnemonic, suggestWords, unlock, validateMnemonic } from "../api.ts";
 import { checkAnswers, completeWord, passwordProblem, pickCheckPositions, splitWords, wordAtCaret, MIN_PASSWORD } from "../forms.ts";
 import { refresh } from "../live.ts";
@@ -182,8 +183,15 @@ function ImportPhrase(props: { initial: string; initialPassphrase: string; onBac
   const [text, setText] = useState(props.initial);
   const [passphrase, setPassphrase] = useState(props.initialPassphrase);
   const [suggestions, setSuggestions] = useState<string[]>([]);
-  const [error, setError] = useState<{ error: string; word?: string; suggestions?: string[] } | null>(null);
-  const [busy, setBusy] = useState(false);
+  const checking = useAction();
+  // With the error: a word the check did not know, and the words it may have meant.
+  const [fix, setFix] = useState<{ word?: string; suggestions?: string[] }>({});
+  const setError = (e: { error: string; word?: string; suggestions?: string[] } | null) => {
+    checking.setError(e ? e.error : null);
+    setFix(e ? { word: e.word, suggestions: e.suggestions } : {});
+  };
+  const error = checking.error === null ? null : { error: checking.error, ...fix };
+  const busy = checking.busy;
   const ref = useRef<HTMLTextAreaElement>(null);
   const query = useRef(0);
   const words = splitWords(text);
@@ -225,23 +233,19 @@ function ImportPhrase(props: { initial: string; initialPassphrase: string; onBac
     setError(null);
   };
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     const mnemonic = words.join(" ");
     if (words.length !== 12 && words.length !== 24) {
       setError({ error: `A recovery phrase has 12 or 24 words; this has ${words.length}.` });
       return;
     }
-    setBusy(true);
-    try {
+    setFix({});
+    void checking.run(async () => {
       const r = await validateMnemonic(mnemonic);
       if (r.ok) props.onDone(mnemonic, passphrase);
       else setError({ error: r.error, word: r.word, suggestions: r.suggestions });
-    } catch (err) {
-      setError({ error: errorText(err) });
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return html`<${Shell} step=${0} testid="onboarding">
@@ -318,22 +322,17 @@ function SetPassword(props: { mnemonic: string; passphrase: string; onBack: () =
   const [pw, setPw] = useState("");
   const [pw2, setPw2] = useState("");
   const [tried, setTried] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  // Stays busy once created: the dashboard replaces this screen.
+  const { busy, error, run } = useAction({ keepBusy: true });
   const problem = passwordProblem(pw, pw2);
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     setTried(true);
     if (problem) return;
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await createIdentity(props.mnemonic, pw, props.passphrase || undefined);
       await refresh();
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    });
   };
   return html`<${Shell} step=${2} testid="onboarding">
     <h1 class="onboard-title">Set a password</h1>
@@ -357,22 +356,19 @@ function SetPassword(props: { mnemonic: string; passphrase: string; onBack: () =
 
 export function Unlock() {
   const [pw, setPw] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  // Stays busy once unlocked: the dashboard replaces this screen.
+  const { busy, error, run } = useAction({ keepBusy: true });
   const ref = useRef<HTMLInputElement>(null);
   useEffect(() => ref.current?.focus(), []);
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!pw) return;
-    setBusy(true);
-    setError(null);
-    try {
+    const ok = await run(async () => {
       await unlock(pw);
       await refresh();
-    } catch (err) {
-      setError(errorText(err));
+    });
+    if (!ok) {
       setPw("");
-      setBusy(false);
       ref.current?.focus();
     }
   };

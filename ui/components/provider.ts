@@ -1,11 +1,10 @@
 // GO ONLINE: the one switch that announces this machine on the relays (NIP-89) and starts taking
 // kind 5050 jobs, with the reasons it can't when it can't.
 import { html } from "htm/preact";
-import { useState } from "preact/hooks";
-import { errorText, setOnline } from "../api.ts";
+import { useAction } from "../action.ts";
+import { setOnline } from "../api.ts";
 import { formatMsats } from "../format.ts";
-import { isActive, ui } from "../state.ts";
-import { notify } from "../toast.ts";
+import { activeCount, provider, relaysUp, servedCount } from "../state.ts";
 import { openDialog } from "./dialogs.ts";
 import { Light, Panel, Spinner } from "./kit.ts";
 
@@ -19,26 +18,17 @@ export function todayText(t: { jobs: number; sats: number; gpuMs: number; maxJob
 }
 
 export function ProviderPanel() {
-  const s = ui.value!.snapshot;
-  const p = s.provider;
-  const [pending, setPending] = useState(false);
-  const connected = s.relays.filter((r) => r.state === "connected").length;
-  const serving = s.models.filter((m) => m.served).length;
-  const active = s.jobs.filter((j) => isActive(j.status)).length;
+  const p = provider.value;
+  const switching = useAction({ errors: "toast" });
+  const pending = switching.busy;
+  const connected = relaysUp.value;
+  const serving = servedCount.value;
+  const active = activeCount.value;
   const blocked = !p.online && p.blockers.length > 0;
   // Online but every relay down: no request can reach us, so don't show the all-good green.
   const stranded = p.online && connected === 0;
 
-  const toggle = async () => {
-    setPending(true);
-    try {
-      await setOnline(!p.online);
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setPending(false);
-    }
-  };
+  const toggle = () => switching.run(() => setOnline(!p.online));
 
   const price =
     p.paymentMode === "free"

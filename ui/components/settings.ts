@@ -1,9 +1,10 @@
 // SETTINGS: pricing, limits and the public profile (PUT /api/settings), and revealing the recovery phrase.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
+import { useAction } from "../action.ts";
 import { errorText, getSettings, putSettings, revealMnemonic, type Settings } from "../api.ts";
 import { PROFILE_MAX, formToPatch, settingsToForm, splitWords, type SettingsErrors, type SettingsForm } from "../forms.ts";
-import { ui } from "../state.ts";
+import { models } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Dialog, Field, Spinner } from "./kit.ts";
 import { MarketPriceHint } from "./market.ts";
@@ -32,21 +33,11 @@ const LIMIT_FIELDS: [NumField, string, string][] = [
 function RevealSeed() {
   const [password, setPassword] = useState("");
   const [words, setWords] = useState<string[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await revealMnemonic(password);
-      setWords(splitWords(r.mnemonic));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setPassword("");
-      setBusy(false);
-    }
+    await run(async () => setWords(splitWords((await revealMnemonic(password)).mnemonic)));
+    setPassword("");
   };
   if (words) {
     return html`<div class="reveal">
@@ -79,8 +70,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
   const [form, setForm] = useState<SettingsForm | null>(null);
   const [errors, setErrors] = useState<SettingsErrors>({});
   const [loadErr, setLoadErr] = useState<string | null>(null);
-  const [saving, setSaving] = useState(false);
-  const [saveErr, setSaveErr] = useState<string | null>(null);
+  const saving = useAction({ onDone: props.onClose });
   const [sched, setSched] = useState<ScheduleForm | null>(null);
   const [schedErrors, setSchedErrors] = useState<ScheduleErrors>({});
 
@@ -88,7 +78,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
     getSettings()
       .then((s) => {
         setLoaded(s);
-        setForm(settingsToForm(s.pricing, s.limits, (ui.value?.snapshot.models ?? []).map((m) => m.name), s.provider));
+        setForm(settingsToForm(s.pricing, s.limits, models.peek().map((m) => m.name), s.provider));
         if (s.schedule && s.pause) setSched(scheduleToForm(s.schedule, s.pause));
       })
       .catch((err) => setLoadErr(errorText(err)));
@@ -109,7 +99,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
       onInput=${(e: Event) => set(key, (e.target as HTMLInputElement).value)}
     />`;
 
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     if (!form) return;
     const r = formToPatch(form);
@@ -123,17 +113,10 @@ export function SettingsDialog(props: { onClose: () => void }) {
       return;
     }
     setErrors({});
-    setSaving(true);
-    setSaveErr(null);
-    try {
+    void saving.run(async () => {
       await putSettings(sr?.ok ? { ...r.patch, ...sr.patch } : r.patch);
       notify("ok", "Settings saved.");
-      props.onClose();
-    } catch (err) {
-      setSaveErr(errorText(err));
-    } finally {
-      setSaving(false);
-    }
+    });
   };
 
   return html`<${Dialog} title="SETTINGS" onClose=${props.onClose} testid="settings-dialog" wide>
@@ -297,10 +280,10 @@ export function SettingsDialog(props: { onClose: () => void }) {
               )}
             </div>
           </fieldset>
-          ${saveErr ? html`<p class="field-error" role="alert" data-testid="settings-error">${saveErr}</p>` : null}
+          ${saving.error ? html`<p class="field-error" role="alert" data-testid="settings-error">${saving.error}</p>` : null}
           <div class="btn-row end">
             <button type="button" class="btn btn-ghost" onClick=${props.onClose}>CANCEL</button>
-            <button type="submit" class="btn btn-primary" disabled=${saving} data-testid="settings-save">${saving ? html`<${Spinner} />` : null} SAVE</button>
+            <button type="submit" class="btn btn-primary" disabled=${saving.busy} data-testid="settings-save">${saving.busy ? html`<${Spinner} />` : null} SAVE</button>
           </div>
         </form>`
       : null}

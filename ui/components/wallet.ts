@@ -2,6 +2,7 @@
 // and the history of payments received and sent.
 import { html } from "htm/preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { useAction } from "../action.ts";
 import {
   errorText,
   walletDeleteLightningAddress,
@@ -18,7 +19,7 @@ import {
 import { formatAgo, formatInt, formatMsats, parseWholeSats, shortId, walletTone } from "../format.ts";
 import { historyRows, type WalletHistory } from "../history.ts";
 import { encodeQr, qrSvgPath, receiveQrText } from "../qr.ts";
-import { ui } from "../state.ts";
+import { lastPayment, wallet } from "../state.ts";
 import { notify } from "../toast.ts";
 import { openDialog } from "./dialogs.ts";
 import { CopyButton, Dialog, Field, Light, Panel, Spinner } from "./kit.ts";
@@ -32,7 +33,7 @@ const STATE_TEXT: Record<string, string> = {
 };
 
 export function WalletPanel() {
-  const w = ui.value!.snapshot.wallet;
+  const w = wallet.value;
   const ready = w.state === "ready";
   return html`<${Panel}
     title="WALLET"
@@ -70,22 +71,15 @@ export function WalletPanel() {
 /** This build carries no Breez API key: the person pastes one (saved to config.json, never shown again in full). */
 function BreezKeyForm() {
   const [key, setKey] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const save = async (e: Event) => {
+  const { busy, error, setError, run } = useAction();
+  const save = (e: Event) => {
     e.preventDefault();
     if (!key.trim()) return setError("Paste the key first.");
-    setError(null);
-    setBusy(true);
-    try {
+    void run(async () => {
       const r = await walletSetBreezKey(key.trim());
       setKey("");
       notify("ok", `Breez API key saved (${r.hint ?? "set"}); the wallet is connecting.`);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<form class="stack breez-key" onSubmit=${save} data-testid="breez-key-form">
     <p class="note">
@@ -128,31 +122,25 @@ function Qr(props: { text: string }) {
 
 export function ReceiveDialog(props: { onClose: () => void }) {
   const [amount, setAmount] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [result, setResult] = useState<ReceiveResult | null>(null);
   const [tab, setTab] = useState<"bolt11" | "address">("bolt11");
   const openedAt = useMemo(() => Date.now(), []);
-  const paid = ui.value?.lastPayment && ui.value.lastPayment.at >= openedAt ? ui.value.lastPayment : null;
+  const last = lastPayment.value;
+  const paid = last && last.at >= openedAt ? last : null;
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     const sats = parseWholeSats(amount);
     if (Number.isNaN(sats)) {
       setError("Enter a whole number of sats, or leave it empty.");
       return;
     }
-    setError(null);
-    setBusy(true);
-    try {
+    void run(async () => {
       const r = await walletReceive(sats ?? undefined);
       setResult(r);
       setTab(r.bolt11 ? "bolt11" : "address");
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const shown = result ? (tab === "bolt11" ? result.bolt11 : result.address) : null;
@@ -208,41 +196,24 @@ const DEST_TYPES: Record<string, string> = {
 export function SendDialog(props: { onClose: () => void }) {
   const [dest, setDest] = useState("");
   const [amount, setAmount] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [preview, setPreview] = useState<SendPreview | null>(null);
   const [password, setPassword] = useState("");
   const [sent, setSent] = useState<SendResult | null>(null);
 
-  const prepare = async (e: Event) => {
+  const prepare = (e: Event) => {
     e.preventDefault();
     const sats = parseWholeSats(amount);
     if (!dest.trim()) return setError("Paste an invoice or an address.");
     if (Number.isNaN(sats)) return setError("Enter a whole number of sats, or leave it empty for an invoice that has one.");
-    setError(null);
-    setBusy(true);
-    try {
-      setPreview(await walletSendPrepare(dest.trim(), sats ?? undefined));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => setPreview(await walletSendPrepare(dest.trim(), sats ?? undefined)));
   };
   const confirm = async () => {
     if (!preview) return;
     if (!password) return setError("Enter the vault password: it is needed to send.");
-    setBusy(true);
-    setError(null);
-    try {
-      // A failure whose outcome is unknown keeps the quote: SEND again reuses its payment key.
-      setSent(await walletSendConfirm(preview.id, password));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-      setPassword("");
-    }
+    // A failure whose outcome is unknown keeps the quote: SEND again reuses its payment key.
+    await run(async () => setSent(await walletSendConfirm(preview.id, password)));
+    setPassword("");
   };
 
   if (sent && preview) {
@@ -330,24 +301,11 @@ const USERNAME = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 
 /** Register, change or remove the wallet's Lightning address (name@the wallet's domain). */
 export function LightningAddressDialog(props: { onClose: () => void }) {
-  const current = ui.value?.snapshot.wallet.lightningAddress ?? null;
+  const current = wallet.value.lightningAddress;
   const [name, setName] = useState(current ? current.split("@")[0]! : "");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  /** One wallet call at a time: busy while it runs, its error shown, the dialog closed on success. */
-  const run = async (call: () => Promise<string>) => {
-    setError(null);
-    setBusy(true);
-    try {
-      notify("ok", await call());
-      props.onClose();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, setError, run: runAction } = useAction({ onDone: props.onClose });
+  /** One wallet call at a time: its answer becomes the notice, and the dialog closes. */
+  const run = (call: () => Promise<string>) => runAction(async () => notify("ok", await call()));
 
   const save = (e: Event) => {
     e.preventDefault();
@@ -393,7 +351,7 @@ export function LightningAddressDialog(props: { onClose: () => void }) {
 
 /** Payments received (with the job each paid) and sent, newest first; reloaded when the balance moves. */
 export function HistoryDialog(props: { onClose: () => void }) {
-  const balance = ui.value?.snapshot.wallet.balanceSats ?? null;
+  const balance = wallet.value.balanceSats;
   const [data, setData] = useState<WalletHistory | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
