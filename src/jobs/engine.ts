@@ -24,6 +24,7 @@ import {
 } from "../nostr/nip90.ts";
 import { buildAnnouncement, buildHeartbeat, buildProfile, buildWithdrawal, defaultParamRanges, HEARTBEAT_INTERVAL_SECS } from "../nostr/nip89.ts";
 import { admit, chooseModel } from "./admission.ts";
+import { FairQueue } from "./fair-queue.ts";
 import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
@@ -83,8 +84,6 @@ type Running = Job & {
   parked?: boolean;
   /** promptPreview, computed once (or kept from the ledger row of a request no longer readable). */
   preview: string;
-  /** Its place in the fair order while it waits in the queue (see nextTurn). */
-  turn?: number;
 };
 
 /** The fields of a ledger patch that a status change may carry besides the status itself. */
@@ -161,16 +160,8 @@ export class Engine {
   private cancelWatchTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private active = new Map<string, Running>(); // processing or waiting for payment
-  private queue: Running[] = [];
-  /**
-   * Fair order of the queue (start-time fair queueing): a queued job's turn is one past the later
-   * of its customer's previous turn and the turn of the job started last, and the lowest turn
-   * starts first. A customer's jobs thus take turns with everyone else's (round robin) instead of
-   * holding the queue in arrival order, and a newcomer waits at most one round.
-   */
-  private turnNow = 0;
-  /** Each customer's last turn given out, kept while it is still ahead of turnNow. */
-  private lastTurn = new Map<string, number>();
+  /** Jobs waiting for a slot, in fair order between customers (fair-queue.ts). */
+  private queue = new FairQueue<Running>((j) => j.request.customer);
   private generating = 0;
   private recent: JobView[] = [];
   private customerLog = new Map<string, number[]>();
@@ -626,8 +617,7 @@ export class Engine {
   private park(job: Running): void {
     if (job.parked || job.stoppedBy) return;
     job.parked = true;
-    const i = this.queue.indexOf(job);
-    if (i >= 0) this.queue.splice(i, 1);
+    this.queue.remove(job);
     // Queued or cut short while running: back to paid (job.ts), so it runs after the restart.
     if (job.prepaid && (job.status === "queued" || job.status === "processing")) {
       try {
@@ -905,8 +895,8 @@ export class Engine {
       seen: () => false, // isSeen above already deduplicated
       customerRecent: (pk, since) => (this.customerLog.get(pk) ?? []).filter((t) => t >= since).length,
       activeCount: this.generating,
-      queuedCount: this.queue.length,
-      customerQueued: this.queuedOf(request.customer),
+      queuedCount: this.queue.size,
+      customerQueued: this.queue.countOf(request.customer),
       paused: this.deps.pausedReason?.() ?? null,
       price,
       paymentMode: cfg.pricing.mode,
@@ -1135,9 +1125,7 @@ export class Engine {
     if (job.stoppedBy) return;
     job.stoppedBy = { by, reason };
     job.controller.abort(new AppError("conflict", reason));
-    const i = this.queue.indexOf(job);
-    if (i >= 0) {
-      this.queue.splice(i, 1);
+    if (this.queue.remove(job)) {
       this.watchCancels();
       this.track(this.endStopped(job));
     }
@@ -1151,45 +1139,19 @@ export class Engine {
     if (this.generating < this.deps.config().limits.maxConcurrentJobs) {
       this.track(this.runJob(job));
     } else {
-      job.turn = this.nextTurn(job.request.customer);
       this.queue.push(job);
       this.setStatus(job, "queued");
       this.watchCancels();
     }
   }
 
-  /** How many of the queued jobs are this customer's (limits.maxQueuedPerCustomer). */
-  private queuedOf(customer: string): number {
-    let n = 0;
-    for (const j of this.queue) if (j.request.customer === customer) n++;
-    return n;
-  }
-
-  /** The next turn of a customer's queued job (see turnNow). */
-  private nextTurn(customer: string): number {
-    const turn = Math.max(this.turnNow, this.lastTurn.get(customer) ?? 0) + 1;
-    this.lastTurn.set(customer, turn);
-    return turn;
-  }
-
   private pump(): void {
-    while (this.queue.length && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
-      // Fairness between customers: of the customers with the fewest jobs held (running or
-      // waiting for payment), the job with the lowest turn (round robin, see turnNow); the oldest
-      // on a tie.
+    while (this.queue.size && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
+      // Fairness between customers: the customers with the fewest jobs held (running or waiting
+      // for payment) first, then round robin (fair-queue.ts).
       const busy = new Map<string, number>();
       for (const j of this.active.values()) busy.set(j.request.customer, (busy.get(j.request.customer) ?? 0) + 1);
-      const held = (j: Running) => busy.get(j.request.customer) ?? 0;
-      let best = 0;
-      for (let i = 1; i < this.queue.length; i++) {
-        const a = this.queue[i]!;
-        const b = this.queue[best]!;
-        if (held(a) < held(b) || (held(a) === held(b) && (a.turn ?? 0) < (b.turn ?? 0))) best = i;
-      }
-      const [job] = this.queue.splice(best, 1);
-      this.turnNow = Math.max(this.turnNow, job!.turn ?? 0);
-      // A customer whose last turn is behind turnNow is no different from a new one.
-      for (const [customer, turn] of this.lastTurn) if (turn <= this.turnNow) this.lastTurn.delete(customer);
+      const job = this.queue.take((customer) => busy.get(customer) ?? 0);
       // NIP-40: a job whose expiration passed while it waited is never started.
       if (job!.request.expiration !== null && job!.request.expiration * 1000 <= this.now()) {
         this.setStatus(job!, "expired", { error: "the request expired while queued" });
