@@ -32,6 +32,9 @@ import {
   type PaymentRow,
 } from "./rows.ts";
 import { storageError } from "./storage-errors.ts";
+import * as state from "./state.ts";
+import type { PendingResult } from "./state.ts";
+import type { NostrEvent } from "../nostr/nip90.ts";
 
 export {
   CreditInput,
@@ -45,6 +48,7 @@ export {
 } from "./rows.ts";
 export { TERMINAL_STATUSES };
 export { sqliteProblem } from "./storage-errors.ts";
+export type { PendingResult } from "./state.ts";
 
 const log = createLogger("ledger");
 
@@ -445,6 +449,78 @@ export class Ledger {
     return this.db
       .query("SELECT key, value FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key")
       .all({ p: prefix }) as Array<{ key: string; value: string }>;
+  }
+
+  // ── business state (state.ts) ────────────────────────────────────────────────────────────────
+
+  /**
+   * Keeps a signed result until a relay confirms it: written BEFORE the job is marked done, so a
+   * crash before the send never loses the answer (the engine sends the same event again).
+   */
+  keepPendingResult(jobId: string, event: NostrEvent, relays: readonly string[] = []): void {
+    state.keepPendingResult(this.db, jobId, event, relays);
+  }
+
+  /** Results kept and not yet confirmed on a relay, by job id. */
+  pendingResults(): PendingResult[] {
+    return state.pendingResults(this.db);
+  }
+
+  /** A relay took the job's result (or it was given up on). */
+  dropPendingResult(jobId: string): void {
+    state.dropPendingResult(this.db, jobId);
+  }
+
+  /** Remembers which job one of our events belongs to, so a zap of it can pay for that job. */
+  setZapTarget(eventId: string, jobId: string): void {
+    state.setZapTarget(this.db, eventId, jobId);
+  }
+
+  /** The job one of our events belongs to, if remembered. */
+  zapTarget(eventId: string): string | null {
+    return state.zapTarget(this.db, eventId);
+  }
+
+  /** Forgets the zap targets of jobs finished before the unix-ms `finishedBefore`; returns how many. */
+  pruneZapTargets(finishedBefore: number): number {
+    return state.pruneZapTargets(this.db, finishedBefore);
+  }
+
+  /** How many free jobs `customer` has had (pricing.freeJobsPerCustomer). */
+  freeJobsUsed(customer: string): number {
+    return state.freeJobsUsed(this.db, customer);
+  }
+
+  /** Counts one more free job for `customer`. */
+  countFreeJob(customer: string): void {
+    state.countFreeJob(this.db, customer);
+  }
+
+  /** The d tag of our NIP-89 announcement, once chosen. */
+  announcementTag(): string | null {
+    return state.announcementTag(this.db);
+  }
+
+  setAnnouncementTag(d: string): void {
+    state.setAnnouncementTag(this.db, d);
+  }
+
+  /** created_at (unix s) of our last NIP-89 announcement or withdrawal, if any. */
+  lastAnnouncementAt(): number | null {
+    return state.lastAnnouncementAt(this.db);
+  }
+
+  setLastAnnouncementAt(createdAtSecs: number): void {
+    state.setLastAnnouncementAt(this.db, createdAtSecs);
+  }
+
+  /** GPU time (ms) spent on jobs on a local day (YYYY-MM-DD). */
+  gpuMs(day: string): number {
+    return state.gpuMs(this.db, day);
+  }
+
+  addGpuMs(day: string, ms: number): void {
+    state.addGpuMs(this.db, day, ms);
   }
 
   // ── earnings ─────────────────────────────────────────────────────────────────────────────────

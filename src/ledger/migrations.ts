@@ -96,6 +96,104 @@ export const MIGRATIONS: readonly Migration[] = [
     // owner sees it in the wallet history with the customer who paid (see Ledger.notePayment).
     up: "ALTER TABLE payments ADD COLUMN note TEXT;",
   },
+  {
+    version: 4,
+    name: "business state in tables instead of key/value strings",
+    // Until now kept in kv under key prefixes, each value a string: result.pending.<job> (JSON
+    // {event, relays}), zap.event.<event> (a job id), free.used.<customer> (a count), nip89.d and
+    // nip89.created_at (unix s), usage.gpu_ms.<local day> (ms). Values the app read as nothing
+    // (unreadable JSON, a count that isn't a positive integer, an empty id) are not carried over;
+    // the rest moves unchanged and leaves kv. Other kv keys stay.
+    up: (db) => {
+      db.run(`
+        -- A signed result kept until a relay confirms it (a crash before the send: sent again).
+        CREATE TABLE pending_results (
+          job_id      TEXT PRIMARY KEY NOT NULL,
+          event_json  TEXT NOT NULL,
+          relays_json TEXT NOT NULL DEFAULT '[]'
+        ) STRICT;
+
+        -- Which job one of our feedback/result events belongs to: a zap of it pays for that job.
+        CREATE TABLE zap_targets (
+          event_id TEXT PRIMARY KEY NOT NULL,
+          job_id   TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX zap_targets_by_job ON zap_targets (job_id);
+
+        -- Free jobs each customer has had (pricing.freeJobsPerCustomer).
+        CREATE TABLE free_jobs_used (
+          customer TEXT PRIMARY KEY NOT NULL,
+          used     INTEGER NOT NULL CHECK (used >= 0)
+        ) STRICT, WITHOUT ROWID;
+
+        -- Our NIP-89 announcement (one row): its d tag, and the created_at (unix s) of our last
+        -- announcement or withdrawal, so the next one is strictly later even after a restart.
+        CREATE TABLE announcement (
+          id              INTEGER PRIMARY KEY CHECK (id = 1),
+          d               TEXT,
+          last_created_at INTEGER CHECK (last_created_at IS NULL OR last_created_at >= 0)
+        ) STRICT;
+
+        -- GPU time spent on jobs per local day (YYYY-MM-DD), ms: the daily GPU-hours limit.
+        CREATE TABLE gpu_usage (
+          day TEXT PRIMARY KEY NOT NULL,
+          ms  REAL NOT NULL CHECK (ms >= 0)
+        ) STRICT, WITHOUT ROWID;
+      `);
+      const under = (prefix: string) =>
+        (db.query("SELECT key, value FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key").all({ p: prefix }) as Array<{ key: string; value: unknown }>).map((r) => ({
+          rest: r.key.slice(prefix.length),
+          value: typeof r.value === "string" ? r.value : "",
+        }));
+      const drop = db.query("DELETE FROM kv WHERE substr(key, 1, length($p)) = $p");
+      const count = (v: string) => {
+        const n = Number(v);
+        return Number.isSafeInteger(n) && n > 0 ? n : null;
+      };
+
+      const pending = db.query("INSERT INTO pending_results (job_id, event_json, relays_json) VALUES ($j, $e, $r)");
+      for (const { rest, value } of under("result.pending.")) {
+        let stored: unknown;
+        try {
+          stored = JSON.parse(value);
+        } catch {
+          continue;
+        }
+        const { event, relays } = (stored ?? {}) as { event?: unknown; relays?: unknown };
+        if (!rest || typeof event !== "object" || event === null || Array.isArray(event)) continue;
+        const relayList = Array.isArray(relays) && relays.every((r) => typeof r === "string") ? relays : [];
+        pending.run({ j: rest, e: JSON.stringify(event), r: JSON.stringify(relayList) });
+      }
+      drop.run({ p: "result.pending." });
+
+      const zap = db.query("INSERT INTO zap_targets (event_id, job_id) VALUES ($e, $j)");
+      for (const { rest, value } of under("zap.event.")) if (rest && value) zap.run({ e: rest, j: value });
+      drop.run({ p: "zap.event." });
+
+      const free = db.query("INSERT INTO free_jobs_used (customer, used) VALUES ($c, $n)");
+      for (const { rest, value } of under("free.used.")) {
+        const n = count(value);
+        if (rest && n !== null) free.run({ c: rest, n });
+      }
+      drop.run({ p: "free.used." });
+
+      const kv = (key: string) => {
+        const row = db.query("SELECT value FROM kv WHERE key = $k").get({ k: key }) as { value: unknown } | null;
+        return typeof row?.value === "string" ? row.value : null;
+      };
+      const d = kv("nip89.d") || null;
+      const last = count(kv("nip89.created_at") ?? "");
+      if (d !== null || last !== null) db.query("INSERT INTO announcement (id, d, last_created_at) VALUES (1, $d, $t)").run({ d, t: last });
+      db.run("DELETE FROM kv WHERE key IN ('nip89.d', 'nip89.created_at')");
+
+      const gpu = db.query("INSERT INTO gpu_usage (day, ms) VALUES ($d, $ms)");
+      for (const { rest, value } of under("usage.gpu_ms.")) {
+        const ms = Number(value);
+        if (rest && value.trim() !== "" && Number.isFinite(ms) && ms >= 0) gpu.run({ d: rest, ms });
+      }
+      drop.run({ p: "usage.gpu_ms." });
+    },
+  },
 ];
 
 // ── frozen helpers ──────────────────────────────────────────────────────────────────────────────
