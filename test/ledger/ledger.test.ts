@@ -53,7 +53,7 @@ describe("opening", () => {
       expect((raw.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
       expect((raw.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(MIGRATIONS.length);
       const tables = (raw.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-      expect(tables).toEqual(["jobs", "kv", "payments", "seen_events"]);
+      expect(tables).toEqual(["announcement", "free_jobs_used", "gpu_usage", "jobs", "kv", "payments", "pending_results", "seen_events", "zap_targets"]);
     } finally {
       raw.close();
     }
@@ -154,25 +154,24 @@ describe("opening", () => {
   });
 });
 
-describe("per-job key/values", () => {
-  test("pruneJobKv forgets the notes of jobs finished before the cut, under its prefix only", () => {
+describe("zap targets", () => {
+  test("pruneZapTargets forgets the targets of jobs finished before the cut only", () => {
     for (const i of [1, 2, 3]) expect(ledger.insertJob(job(i))).toBe(true);
     ledger.updateJob(id(1), { status: "processing", updatedAt: T0 + 1 });
     ledger.updateJob(id(1), { status: "success", updatedAt: T0 + 100 }); // finished long ago
     ledger.updateJob(id(2), { status: "processing", updatedAt: T0 + 1 });
     ledger.updateJob(id(2), { status: "success", updatedAt: T0 + 10_000 }); // finished recently
     // job 3 is still open
-    ledger.setKv("zap.event.a", id(1));
-    ledger.setKv("zap.event.b", id(1));
-    ledger.setKv("zap.event.c", id(2));
-    ledger.setKv("zap.event.d", id(3));
-    ledger.setKv("free.used.x", id(1)); // another prefix: untouched even if it names an old job
-    expect(ledger.pruneJobKv("zap.event.", T0 + 5_000)).toBe(2);
-    expect(ledger.listKv("zap.event.").map((r) => r.key)).toEqual(["zap.event.c", "zap.event.d"]);
-    expect(ledger.getKv("free.used.x")).toBe(id(1));
-    expect(ledger.pruneJobKv("zap.event.", T0 + 5_000)).toBe(0);
-    expect(appError(() => ledger.pruneJobKv("", T0)).code).toBe("invalid_input");
-    expect(appError(() => ledger.pruneJobKv("zap.event.", Number.NaN)).code).toBe("invalid_input");
+    ledger.setZapTarget("a", id(1));
+    ledger.setZapTarget("b", id(1));
+    ledger.setZapTarget("c", id(2));
+    ledger.setZapTarget("d", id(3));
+    ledger.setKv("other", id(1)); // other state: untouched even if it names an old job
+    expect(ledger.pruneZapTargets(T0 + 5_000)).toBe(2);
+    expect(["a", "b", "c", "d"].map((e) => ledger.zapTarget(e))).toEqual([null, null, id(2), id(3)]);
+    expect(ledger.getKv("other")).toBe(id(1));
+    expect(ledger.pruneZapTargets(T0 + 5_000)).toBe(0);
+    expect(appError(() => ledger.pruneZapTargets(Number.NaN)).code).toBe("invalid_input");
   });
 });
 
