@@ -35,6 +35,7 @@ import type { RelayPool } from "./nostr/pool.ts";
 import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
+import { blockers, inferenceDown, notSellingNowError, UNLOCK_FIRST } from "./jobs/blockers.ts";
 import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
 import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
@@ -521,31 +522,19 @@ export class App implements Controller {
   }
 
   protected blockers(): string[] {
-    const out: string[] = [];
-    const gate = this.sentinel?.offline();
-    if (gate) out.push(`Not selling now: ${gate}.`);
-    if (!this.identity) out.push(Vault.exists(paths(this.dataDir).vault) ? "Unlock your identity first." : "Create or import your seed phrase first.");
-    const ollama = this.inference.view();
-    if (!ollama.reachable) out.push(this.ollamaDown());
-    else if (this.inference.servedModels().length === 0) out.push("No model is served: pull one (`ollama pull llama3.2`) or switch one on under MODELS.");
-    if (this.config.pricing.mode !== "free") {
-      const ready = this.payments?.ready() ?? { ok: false as const, reason: "the wallet is not set up" };
-      if (!ready.ok) out.push(`Paid mode needs a working wallet (${ready.reason}); set it up, or use payment mode free.`);
-    }
-    const relays = this.pool?.views() ?? null;
-    if (relays && !relays.some((r) => r.state === "connected")) {
-      // A relay whose socket is open but that has not answered yet (RelayPool's AWAITING_ANSWER).
-      const waiting = relays.some((r) => r.state === "connecting" && r.error !== null);
-      out.push(waiting ? "Waiting for your relays to answer: a relay that stays silent is marked failed within 10 s." : "No relay is connected: check your network or add a relay under NETWORK.");
-    }
-    return out;
+    return blockers({
+      notSelling: this.sentinel?.offline() ?? null,
+      identity: this.identity ? "unlocked" : Vault.exists(paths(this.dataDir).vault) ? "locked" : "none",
+      inference: this.inferenceFacts(),
+      paymentMode: this.config.pricing.mode,
+      wallet: this.payments?.ready() ?? null,
+      relays: this.pool?.views() ?? null,
+    });
   }
 
-  private ollamaDown(): string {
-    // Several backends: which are down and why (some may not be Ollama at all).
-    const backends = this.inference.backends();
-    if (backends.length > 1) return `No inference backend is reachable: ${backends.map((b) => `${b.name}: ${b.error ?? "not answering"}`).join("; ")}.`;
-    return `Ollama is not running at ${this.inference.view().url}: install it from ollama.com, then \`ollama pull llama3.2\`.`;
+  private inferenceFacts() {
+    const { reachable, url } = this.inference.view();
+    return { reachable, url, servedModels: this.inference.servedModels().length, backends: this.inference.backends() };
   }
 
   async setOnline(online: boolean): Promise<void> {
@@ -557,13 +546,13 @@ export class App implements Controller {
       this.emitProvider();
       return;
     }
-    if (!this.engine) throw new AppError("locked", this.blockers()[0] ?? "Unlock your identity first.");
+    if (!this.engine) throw new AppError("locked", this.blockers()[0] ?? UNLOCK_FIRST);
     const gate = this.sentinel?.offline();
-    if (gate) throw new AppError("unavailable", `Not selling now: ${gate}; change the schedule or the daily limits under SETTINGS to sell now.`);
+    if (gate) throw new AppError("unavailable", notSellingNowError(gate));
     if (this.inference.servedModels().length === 0) {
       await this.inference.refresh();
       // "No model to serve" would send the person to pull a model when Ollama isn't even running.
-      if (!this.inference.view().reachable) throw new AppError("unavailable", this.ollamaDown());
+      if (!this.inference.view().reachable) throw new AppError("unavailable", inferenceDown(this.inferenceFacts()));
     }
     await this.engine.goOnline();
     this.emitProvider();
