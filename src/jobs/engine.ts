@@ -91,12 +91,6 @@ type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: strin
 
 const RECENT_FINISHED = 50;
 /**
- * A signed result waiting to be confirmed on a relay. Kept in the ledger BEFORE the job is marked
- * done, so a crash between recording and sending never loses the answer: recover() sends it again
- * (the same event id, so relays and customers see it once).
- */
-const PENDING_RESULT = "result.pending.";
-/**
  * The note a job answered while no relay took its result carries. The pool keeps the result in
  * its outbox and sends it when a relay is back; that late delivery clears the note.
  */
@@ -123,17 +117,11 @@ const STOP_DRAIN_MS = 3_000;
  * its job (the payment itself is found by reconciliation either way).
  */
 const ZAP_LOOKBACK_SECS = 24 * 3600;
-/** Ledger kv key: which job one of our feedback/result events belongs to (survives restarts). */
-export const zapTargetKey = (eventId: string) => `zap.event.${eventId}`;
 /**
  * Zap targets of jobs finished longer ago than this are forgotten (a zap made later is booked as a
  * plain receive). Receipts are read ZAP_LOOKBACK_SECS back, so a week leaves plenty of margin.
  */
 const ZAP_TARGET_KEEP_MS = 7 * 24 * 3600_000;
-/** Ledger kv key: created_at (s) of our last NIP-89 announcement or withdrawal (see nip89Time). */
-const NIP89_LAST_KEY = "nip89.created_at";
-/** Ledger kv key: how many free jobs a customer has had (pricing.freeJobsPerCustomer). */
-const freeUsedKey = (customer: string) => `free.used.${customer}`;
 /** Unpaid pay-after jobs count against pricing.maxUnpaidAfterJobs (and the customer) for this long. */
 const UNPAID_WINDOW_MS = 24 * 3600_000;
 /** pricing.maxFreeJobsPerHour counts free-allowance jobs over this window. */
@@ -274,25 +262,21 @@ export class Engine {
   private resendPendingResults(): Promise<unknown> {
     const sends: Promise<unknown>[] = [];
     try {
-      for (const { key, value } of this.deps.ledger.listKv(PENDING_RESULT)) {
-        const id = key.slice(PENDING_RESULT.length);
-        let stored: { event: NostrEvent; relays?: string[] };
-        try {
-          stored = JSON.parse(value);
-        } catch {
-          this.deps.ledger.deleteKv(key);
-          continue;
-        }
+      // A signed result is kept in the ledger BEFORE its job is marked done, so a crash between
+      // recording and sending never loses the answer: it is sent again here (the same event id,
+      // so relays and customers see it once).
+      for (const stored of this.deps.ledger.pendingResults()) {
+        const id = stored.jobId;
         const row = this.deps.ledger.getJob(id);
         if (!row || stored.event.created_at * 1000 < this.now() - PENDING_RESULT_MAX_AGE_MS) {
-          this.deps.ledger.deleteKv(key);
+          this.deps.ledger.dropPendingResult(id);
           continue;
         }
         if (row.status !== "success") this.moveRow(row, "success", { resultEventId: stored.event.id });
         log.info("sending a result left unsent by a restart", { id });
         sends.push(
           this.deps.pool
-            .publish(stored.event, { extraRelays: stored.relays ?? [], onLateDelivery: (o) => this.resultDelivered(id, null, o.relay) })
+            .publish(stored.event, { extraRelays: stored.relays, onLateDelivery: (o) => this.resultDelivered(id, null, o.relay) })
             .then((outcomes) => {
               const ok = outcomes.find((o) => o.ok);
               if (ok) this.resultDelivered(id, null, ok.relay);
@@ -667,7 +651,7 @@ export class Engine {
   private noteZapTarget(eventId: string, jobId: string): void {
     if (!this.zapsOn) return;
     try {
-      this.deps.ledger.setKv(zapTargetKey(eventId), jobId);
+      this.deps.ledger.setZapTarget(eventId, jobId);
     } catch (err) {
       log.warn("could not record a zap target", { eventId, err });
     }
@@ -685,7 +669,7 @@ export class Engine {
       log.debug("zap receipt ignored", { id: event.id, reason: read.reason });
       return;
     }
-    const jobId = this.deps.ledger.getKv(zapTargetKey(read.claim.eventId));
+    const jobId = this.deps.ledger.zapTarget(read.claim.eventId);
     if (!jobId) {
       // A zap of something else of ours (a note, the announcement): the money still shows up in
       // the wallet and is booked as a plain receive.
@@ -755,10 +739,10 @@ export class Engine {
   // ---------------------------------------------------------------- announcement
 
   private announcementD(): string {
-    let d = this.deps.ledger.getKv("nip89.d");
+    let d = this.deps.ledger.announcementTag();
     if (!d) {
       d = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
-      this.deps.ledger.setKv("nip89.d", d);
+      this.deps.ledger.setAnnouncementTag(d);
     }
     return d;
   }
@@ -776,10 +760,10 @@ export class Engine {
   private nip89Time(after: boolean): number {
     const now = Math.floor(this.now() / 1000);
     try {
-      const raw = Number(this.deps.ledger.getKv(NIP89_LAST_KEY) ?? 0);
+      const raw = this.deps.ledger.lastAnnouncementAt() ?? 0;
       const last = Number.isSafeInteger(raw) && raw > 0 ? raw : 0;
       const t = Math.max(now, after ? last + 1 : last);
-      this.deps.ledger.setKv(NIP89_LAST_KEY, String(t));
+      this.deps.ledger.setLastAnnouncementAt(t);
       return t * 1000;
     } catch (err) {
       log.warn("could not read or keep the last announcement time", { err });
@@ -826,7 +810,7 @@ export class Engine {
     try {
       const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
       if (n) log.debug("pruned seen events", { count: n });
-      const z = this.deps.ledger.pruneJobKv(zapTargetKey(""), now - ZAP_TARGET_KEEP_MS);
+      const z = this.deps.ledger.pruneZapTargets(now - ZAP_TARGET_KEEP_MS);
       if (z) log.debug("pruned zap targets of old jobs", { count: z });
     } catch (err) {
       log.warn("pruning seen events failed", { err });
@@ -945,8 +929,7 @@ export class Engine {
   }
 
   private freeUsed(customer: string): number {
-    const n = Number(this.deps.ledger.getKv(freeUsedKey(customer)) ?? 0);
-    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+    return this.deps.ledger.freeJobsUsed(customer);
   }
 
   private freeLeftThisHour(): boolean {
@@ -976,7 +959,7 @@ export class Engine {
   private useFree(customer: string): void {
     this.freeGiven.push(this.now());
     try {
-      this.deps.ledger.setKv(freeUsedKey(customer), String(this.freeUsed(customer) + 1));
+      this.deps.ledger.countFreeJob(customer);
     } catch (err) {
       log.warn("could not count a free job", { customer, err });
     }
@@ -1242,7 +1225,7 @@ export class Engine {
       this.noteZapTarget(event.id, job.request.id);
       // The signed result is kept first, then the job is recorded as done: from here on the job is
       // answered, whatever happens next (a crash before the send is repaired by recover()).
-      this.deps.ledger.setKv(PENDING_RESULT + job.request.id, JSON.stringify({ event, relays: job.request.relays }));
+      this.deps.ledger.keepPendingResult(job.request.id, event, job.request.relays);
       this.setStatus(job, "success", { resultEventId: event.id });
       release();
       // A relay that was down gets the result from the pool's outbox when it is back; that late
@@ -1256,7 +1239,7 @@ export class Engine {
         },
       });
       const delivered = outcomes.some((o) => o.ok);
-      if (delivered) this.deps.ledger.deleteKv(PENDING_RESULT + job.request.id);
+      if (delivered) this.deps.ledger.dropPendingResult(job.request.id);
       if (!delivered && !lateDelivered) {
         this.note(job, { error: UNDELIVERED });
         this.finish(job);
@@ -1433,7 +1416,7 @@ export class Engine {
    */
   private resultDelivered(id: string, job: Running | null, relay: string): void {
     try {
-      this.deps.ledger.deleteKv(PENDING_RESULT + id);
+      this.deps.ledger.dropPendingResult(id);
       if (job) {
         if (job.error !== UNDELIVERED) return;
         this.note(job, { error: null });

@@ -45,10 +45,12 @@ export interface EngineInference {
   warm(model: string): Promise<void>;
 }
 
-/** The ledger's job/kv methods the engine uses (src/ledger/ledger.ts). */
+/** The ledger methods the engine uses (src/ledger/ledger.ts). */
 export type EngineLedger = Pick<
   Ledger,
-  "markSeen" | "isSeen" | "pruneSeen" | "pruneJobKv" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "getKv" | "setKv" | "deleteKv" | "listKv" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter" | "earnings"
+  "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter" | "earnings"
+  | "keepPendingResult" | "pendingResults" | "dropPendingResult" | "setZapTarget" | "zapTarget" | "pruneZapTargets"
+  | "freeJobsUsed" | "countFreeJob" | "announcementTag" | "setAnnouncementTag" | "lastAnnouncementAt" | "setLastAnnouncementAt"
 >;
 
 /** Payment hooks; the payments work fills them in. Free mode needs none. */

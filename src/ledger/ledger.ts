@@ -411,7 +411,7 @@ export class Ledger {
     return row ? paymentFromDb(row) : null;
   }
 
-  // ── key/value ────────────────────────────────────────────────────────────────────────────────
+  // ── key/value (small settings with no table of their own; business state has its tables) ──
 
   getKv(key: string): string | null {
     const row = this.db.query("SELECT value FROM kv WHERE key = $key").get({ key }) as { value: unknown } | null;
@@ -428,27 +428,6 @@ export class Ledger {
 
   deleteKv(key: string): void {
     this.db.query("DELETE FROM kv WHERE key = $key").run({ key });
-  }
-
-  /**
-   * Deletes the key/values under `prefix` whose value is the id of a job that finished before the
-   * unix-ms timestamp `finishedBefore` (per-job notes nobody will need again); returns how many.
-   */
-  pruneJobKv(prefix: string, finishedBefore: number): number {
-    if (!prefix) throw new AppError("invalid_input", "pruneJobKv needs a key prefix.");
-    if (!Number.isFinite(finishedBefore)) throw new AppError("invalid_input", "pruneJobKv needs a unix-ms timestamp.");
-    return this.db
-      .query(
-        "DELETE FROM kv WHERE substr(key, 1, length($p)) = $p AND value IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $t)",
-      )
-      .run({ p: prefix, t: Math.floor(finishedBefore) }).changes;
-  }
-
-  /** Every key/value whose key starts with `prefix`, in key order. */
-  listKv(prefix: string): Array<{ key: string; value: string }> {
-    return this.db
-      .query("SELECT key, value FROM kv WHERE substr(key, 1, length($p)) = $p ORDER BY key")
-      .all({ p: prefix }) as Array<{ key: string; value: string }>;
   }
 
   // ── business state (state.ts) ────────────────────────────────────────────────────────────────

@@ -95,7 +95,7 @@ describe("a result delivered late by the outbox", () => {
     expect(views.filter((v) => v.id === req.id).at(-1)).toMatchObject({ status: "success", error: UNDELIVERED });
     unsubscribe();
     // Kept for a resend after a restart, as long as no relay has it.
-    expect(p.ledger.listKv("result.pending.").map((e) => e.key)).toEqual([`result.pending.${req.id}`]);
+    expect(p.ledger.pendingResults().map((e) => e.jobId)).toEqual([req.id]);
     return req;
   }
 
@@ -118,7 +118,7 @@ describe("a result delivered late by the outbox", () => {
     await Bun.sleep(100);
     const after = views.filter((v) => v.id === req.id);
     expect(after.map((v) => [v.status, v.error])).toEqual([["success", null]]);
-    expect(p.ledger.listKv("result.pending.")).toEqual([]);
+    expect(p.ledger.pendingResults()).toEqual([]);
   }, 30_000);
 
   test("after a restart: a pending result resent while the relays are down is delivered later by the outbox; the row's note is cleared", async () => {
@@ -135,12 +135,12 @@ describe("a result delivered late by the outbox", () => {
     await until(() => p.pool.views().every((v) => v.state !== "connected"), 3000, "relays shown down");
     await p.engine.recover(); // the resend reaches no relay (its deadline passes)
     expect(p.ledger.getJob(req.id)).toMatchObject({ status: "success", error: UNDELIVERED });
-    expect(p.ledger.listKv("result.pending.")).toHaveLength(1);
+    expect(p.ledger.pendingResults()).toHaveLength(1);
     for (const r of p.relays) await r.restart();
     await until(() => p.ledger.getJob(req.id)?.error === null, 10_000, "the note cleared in the ledger");
     expect(p.stored(6050, req.id).map((e) => e.id)).toContain(p.ledger.getJob(req.id)!.resultEventId!);
     expect(views.filter((v) => v.id === req.id).map((v) => [v.status, v.error])).toEqual([["success", null]]);
-    expect(p.ledger.listKv("result.pending.")).toEqual([]);
+    expect(p.ledger.pendingResults()).toEqual([]);
   }, 40_000);
 
   test("relays that refuse the result: nothing is kept for later and the note stays", async () => {

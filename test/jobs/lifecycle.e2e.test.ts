@@ -5,7 +5,6 @@ import { join } from "node:path";
 import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { Ledger } from "../../src/ledger/ledger.ts";
-import { zapTargetKey } from "../../src/jobs/engine.ts";
 import { setLogSink } from "../../src/log.ts";
 import { fakeAnswer } from "../fixtures/ollama-server.ts";
 import { providerSuite, uniqueIds, until } from "./harness.ts";
@@ -26,7 +25,7 @@ describe("being found (NIP-89 and liveness)", () => {
     expect(ev.pubkey).toBe(p.pubkey);
     const d = tag(ev.tags, "d")?.[1];
     expect(d).toMatch(/^[0-9a-f]{16}$/);
-    expect(d).toBe(p.ledger.getKv("nip89.d")!);
+    expect(d).toBe(p.ledger.announcementTag()!);
     expect(tag(ev.tags, "k")).toEqual(["k", "5050"]);
     const content = JSON.parse(ev.content);
     expect(content.nip90Params.model.values).toEqual(["llama3.2:latest"]);
@@ -187,13 +186,13 @@ describe("crash recovery", () => {
       p.ledger.insertJob({ id: jobId, kind: 5050, customer: "c".repeat(64), requestJson: "{}", status: "received", createdAt: at });
       p.ledger.updateJob(jobId, { status: "processing", updatedAt: at });
       p.ledger.updateJob(jobId, { status: "success", updatedAt: at });
-      p.ledger.setKv(zapTargetKey(`${jobId.slice(0, 60)}feed`), jobId);
+      p.ledger.setZapTarget(`feed${jobId.slice(4)}`, jobId);
     }
     await p.engine.goOnline();
     await until(() => p.published(11998).length >= 1, 3000, "first beat");
     expect(p.ledger.markSeen(old, 5050)).toBe(true); // forgotten, so new again
     expect(p.ledger.markSeen(recent, 5050)).toBe(false);
-    expect(p.ledger.listKv(zapTargetKey("")).map((r) => r.value)).toEqual([recent]);
+    expect([old, recent].map((jobId) => p.ledger.zapTarget(`feed${jobId.slice(4)}`))).toEqual([null, recent]);
   });
 
   test("jobs left open in the ledger get 'provider restarted' and are never answered twice", async () => {

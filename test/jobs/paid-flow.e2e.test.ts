@@ -11,7 +11,6 @@ import { App } from "../../src/app.ts";
 import { paths, readPublicIdentity } from "../../src/paths.ts";
 import { Vault } from "../../src/identity/vault.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
-import { zapTargetKey } from "../../src/jobs/engine.ts";
 import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
 import type { CreateInvoiceRequest, Wallet } from "../../src/wallet/wallet.ts";
 import { startCustomer, type Customer, type Reply } from "../fixtures/customer.ts";
@@ -361,7 +360,7 @@ describe("zaps (NIP-57), Lightning test double", () => {
     const z = await zap(wallet, { customer: w.customer, provider: w.pubkey, eventId: due.event.id, msats: 5_000 });
     await first.stop();
     const ledger = Ledger.open(paths(w.dataDir).ledger);
-    expect(ledger.getKv(zapTargetKey(due.event.id))).toBe(req.id);
+    expect(ledger.zapTarget(due.event.id)).toBe(req.id);
     ledger.close();
     // …and pays it while we are down; the receipt waits on the relay.
     const paid = wallet.settleWhileDown(z.invoice.bolt11);
