@@ -36,6 +36,7 @@ import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
 import { blockers, inferenceDown, notSellingNowError, UNLOCK_FIRST } from "./jobs/blockers.ts";
+import { OnlineKeeper } from "./jobs/online.ts";
 import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
 import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
@@ -82,7 +83,6 @@ export interface AppOptions {
 }
 
 const WALLET_RETRY_MS = [5_000, 15_000, 30_000, 60_000, 120_000];
-const ONLINE_RETRY_MS = 5_000;
 
 async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
   // Loaded lazily: the SDK is large and the HTTP server should answer before it is read.
@@ -111,15 +111,10 @@ export class App implements Controller {
   private payments: Payments | null = null;
   private market: MarketService | null = null;
   private stopped = false;
-  /** keepOnline(): the config's `online` (--online) asks to be online whenever compute can be. */
-  private wantOnline = false;
-  private onlineAttempt: Promise<void> | null = null;
-  private onlineBlock: string | null = null;
-  private onlineReport: (line: string) => void = () => {};
+  /** --online: back online by itself whenever it can be (src/jobs/online.ts). */
+  private readonly online: OnlineKeeper;
   /** The schedule, daily limits and busy probes (src/service/); the App acts on what it says. */
   private sentinel: Sentinel | null = null;
-  /** Set when the schedule or a limit took us offline: back online by itself when it allows. */
-  private policyOffline = false;
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
   private walletRetry: ReturnType<typeof setTimeout> | null = null;
   private walletFailures = 0;
@@ -127,7 +122,23 @@ export class App implements Controller {
   trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
 
-  private constructor(private readonly opts: AppOptions) {}
+  private constructor(private readonly opts: AppOptions) {
+    this.online = new OnlineKeeper({
+      goOnline: () => this.setOnline(true),
+      isOnline: () => this.engine?.isOnline() ?? false,
+      stopped: () => this.stopped,
+      onChange: (retry) => {
+        const unsubs = [
+          this.bus.subscribe(IdentityChanged, retry),
+          this.bus.subscribe(WalletStatusChanged, retry),
+          this.bus.subscribe(OllamaStatusChanged, retry),
+          this.bus.subscribe(ModelsChanged, retry),
+        ];
+        return () => unsubs.forEach((u) => u());
+      },
+      retryMs: this.opts.onlineRetryMs,
+    });
+  }
 
   get dataDir(): string {
     return this.opts.dataDir;
@@ -540,8 +551,7 @@ export class App implements Controller {
   async setOnline(online: boolean): Promise<void> {
     if (!online) {
       // The person's choice wins over --online for the rest of this run.
-      this.wantOnline = false;
-      this.policyOffline = false;
+      this.online.release();
       await this.engine?.goOffline();
       this.emitProvider();
       return;
@@ -562,52 +572,14 @@ export class App implements Controller {
   }
 
   /**
-   * `online` in the config (--online): goes online now if it can, and otherwise as soon as what
-   * stops it clears: a wallet still connecting, Ollama not started yet, no model yet, a locked
-   * identity. Tried again on every identity, wallet, Ollama or model change and every 5 s, so a
-   * headless provider started at boot (or restarted after a crash) ends up online by itself.
-   * `report` hears each new reason once, and "online" when it gets there. setOnline(false) ends it.
+   * `online` in the config (--online): online now if it can, else as soon as what stops it clears
+   * (src/jobs/online.ts). `report` hears each new reason once, and "online" when it gets there.
+   * setOnline(false) ends it.
    */
   async keepOnline(report: (line: string) => void = () => {}): Promise<void> {
-    this.onlineReport = report;
-    if (!this.wantOnline) {
-      this.wantOnline = true;
-      const retry = () => void this.tryOnline();
-      const unsubs = [
-        this.bus.subscribe(IdentityChanged, retry),
-        this.bus.subscribe(WalletStatusChanged, retry),
-        this.bus.subscribe(OllamaStatusChanged, retry),
-        this.bus.subscribe(ModelsChanged, retry),
-      ];
-      const timer = setInterval(retry, this.opts.onlineRetryMs ?? ONLINE_RETRY_MS);
-      timer.unref?.();
-      this.push("keep online", () => {
-        clearInterval(timer);
-        for (const u of unsubs) u();
-      });
-    }
-    await this.tryOnline();
-  }
-
-  private tryOnline(): Promise<void> {
-    if (!(this.wantOnline || this.policyOffline) || this.stopped || this.engine?.isOnline()) return Promise.resolve();
-    this.onlineAttempt ??= (async () => {
-      try {
-        await this.setOnline(true);
-        if (!this.engine?.isOnline()) return;
-        this.onlineBlock = null;
-        this.policyOffline = false;
-        this.onlineReport("online");
-      } catch (err) {
-        const why = (err as Error).message;
-        if (why === this.onlineBlock || !(this.wantOnline || this.policyOffline)) return;
-        this.onlineBlock = why;
-        this.onlineReport(`not online yet: ${why} (it goes online by itself once that is fixed)`);
-      }
-    })().finally(() => {
-      this.onlineAttempt = null;
-    });
-    return this.onlineAttempt;
+    const stop = this.online.keep(report);
+    if (stop) this.push("keep online", stop);
+    await this.online.tryOnline();
   }
 
   /**
@@ -623,9 +595,7 @@ export class App implements Controller {
     const gate = this.sentinel.offline();
     const engine = this.engine;
     if (gate && engine?.isOnline()) {
-      this.policyOffline = true;
-      this.onlineBlock = null;
-      this.onlineReport(`offline: ${gate}`);
+      this.online.wentOfflineByPolicy(gate);
       void engine.goOffline().then(() => {
         if (this.graceTimer) clearTimeout(this.graceTimer);
         this.graceTimer = setTimeout(() => {
@@ -636,7 +606,7 @@ export class App implements Controller {
         this.graceTimer.unref?.();
       });
     } else if (!gate) {
-      void this.tryOnline();
+      void this.online.tryOnline();
     }
     if (this.sentinel.paused() && this.config.pause.running === "cancel" && engine) {
       this.cancelRunning(engine, "busy, try another provider", true);
