@@ -1,8 +1,8 @@
 // The job engine: takes kind 5050 requests from the relays, decides with pure functions
 // (nip90 parsing, admission), runs accepted ones on Ollama with bounded concurrency and a bounded
 // queue, and answers with kind 7000 feedback and a kind 6050 result. Every status change goes
-// through job.ts's state machine and is a ledger row and a bus event. Online/offline
-// (announcement, heartbeat, pings) lives here too.
+// through job.ts's state machine and is a ledger row and a bus event. Going online/offline and
+// pings live here too; the announcement, profile and heartbeat in announcer.ts.
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
@@ -22,8 +22,8 @@ import {
   type NostrEvent,
   type RequestRef,
 } from "../nostr/nip90.ts";
-import { buildAnnouncement, buildHeartbeat, buildProfile, buildWithdrawal, defaultParamRanges, HEARTBEAT_INTERVAL_SECS } from "../nostr/nip89.ts";
 import { admit, chooseModel } from "./admission.ts";
+import { Announcer } from "./announcer.ts";
 import { FairQueue } from "./fair-queue.ts";
 import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
@@ -146,19 +146,14 @@ export class Engine {
   /** The job ids cancelSub covers (it may still name jobs that have ended since). */
   private cancelWatchIds = new Set<string>();
   private cancelWatchTimer: ReturnType<typeof setTimeout> | null = null;
-  private heartbeat: ReturnType<typeof setInterval> | null = null;
   private active = new Map<string, Running>(); // processing or waiting for payment
   /** Jobs waiting for a slot, in fair order between customers (fair-queue.ts). */
   private queue = new FairQueue<Running>((j) => j.request.customer);
   private generating = 0;
   private recent: JobView[] = [];
   private customerLog = new Map<string, number[]>();
-  private announcementId: string | null = null;
-  private announcedModels = "";
-  /** What our last kind 0 profile said (profileKey), so an unchanged profile is not sent again. */
-  private publishedProfile: string | null = null;
-  /** created_at (s) of our last kind 0 profile. */
-  private profileSecs = 0;
+  /** NIP-89 announcement, kind 0 profile, heartbeat (announcer.ts). */
+  private readonly announcer: Announcer;
   private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
@@ -180,6 +175,22 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
+    this.announcer = new Announcer({
+      pool: deps.pool,
+      ledger: deps.ledger,
+      inference: deps.inference,
+      config: deps.config,
+      pubkey: deps.pubkey,
+      now: this.now,
+      sign: (t) => this.sign(t),
+      publish: (t) => this.publish(t),
+      track: (p) => this.track(p),
+      isOnline: () => this.online,
+      heartbeatMs: deps.heartbeatMs,
+      pausedReason: deps.pausedReason,
+      onAnnounced: () => this.emitProvider(),
+      onBeat: () => this.pruneSeen(),
+    });
     // A payment for a job nobody is waiting on (it landed while we were down, or after a restart)
     // still buys the job: run it (see resumePaid).
     // A payment for a job already over (expired, cancelled) is never kept silently: see settleLatePayments.
@@ -474,7 +485,7 @@ export class Engine {
       paymentMode: cfg.pricing.mode,
       perJobMsats: cfg.pricing.perJobMsats,
       per1kTokensMsats: cfg.pricing.per1kTokensMsats,
-      announcementId: this.announcementId,
+      announcementId: this.announcer.id,
     };
   }
 
@@ -516,13 +527,8 @@ export class Engine {
     this.track(this.watchZaps());
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
-    // Announcement, profile and first beat go out in the background: a relay that is down would
-    // otherwise hold GO ONLINE until its publish deadline. announce() sets announcementId at once.
-    this.track(this.announce());
-    this.publishedProfile = null; // going online always (re)publishes the profile
-    void this.publishProfile();
-    this.track(this.beat());
-    this.heartbeat = setInterval(() => void this.track(this.beat()), this.deps.heartbeatMs ?? HEARTBEAT_INTERVAL_SECS * 1000);
+    // Announcement, profile and heartbeat, in the background (announcer.ts).
+    this.announcer.start();
     this.emitProvider();
     log.info("online", { models: served });
   }
@@ -534,8 +540,7 @@ export class Engine {
     this.sub = null;
     this.zapSub?.close();
     this.zapSub = null;
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
+    this.announcer.stopBeating();
     const cfg = this.deps.config();
     // Queued jobs never started: tell their customers. Running ones finish unless configured
     // otherwise. Jobs the customer already paid for keep their place (the money is ours), and an
@@ -546,14 +551,7 @@ export class Engine {
         if (!job.prepaid && job.status !== "payment-required") this.stopJob(job, "provider", "provider went offline; please send the job again");
       }
     }
-    if (this.announcementId) {
-      const d = this.announcementD();
-      // In the background for the same reason as the announcement; stop() waits (bounded) for it.
-      const now = this.nip89Time(false);
-      this.track(this.publish(buildWithdrawal({ announcementId: this.announcementId, pubkey: this.deps.pubkey, d, now })).catch(() => {}));
-      this.announcementId = null;
-      this.announcedModels = "";
-    }
+    this.announcer.withdraw();
     this.emitProvider();
     log.info("offline");
   }
@@ -682,12 +680,7 @@ export class Engine {
 
   /** The served set changed: re-announce so clients see the right models. */
   async modelsChanged(): Promise<void> {
-    if (!this.online) return;
-    const models = this.deps.inference.servedModels();
-    // Ollama briefly unreachable empties the list; announcing "no models" would only churn the
-    // listing. Jobs meanwhile get an error feedback; the old announcement stays until models return.
-    if (models.length === 0) return;
-    if (this.announcementKey(models) !== this.announcedModels) await this.announce();
+    await this.announcer.modelsChanged();
   }
 
   /**
@@ -695,37 +688,9 @@ export class Engine {
    * would differ, and republish the kind 0 profile if what it says changed (or was just switched on).
    */
   async configChanged(): Promise<void> {
-    const profile = this.online ? this.publishProfile() : Promise.resolve();
+    const profile = this.online ? this.announcer.publishProfile() : Promise.resolve();
     await this.modelsChanged();
     await profile;
-  }
-
-  /** What our kind 0 profile would say; null when none is to be published (off, or no name). */
-  private profileKey(): string | null {
-    const p = this.deps.config().provider;
-    return p.publishProfile && p.name ? JSON.stringify([p.name, p.about, p.picture]) : null;
-  }
-
-  /** Publishes the kind 0 profile unless it is off or says what the last one said. Never rejects. */
-  private publishProfile(): Promise<void> {
-    const key = this.profileKey();
-    if (key === null) this.publishedProfile = null;
-    if (key === null || key === this.publishedProfile) return Promise.resolve();
-    this.publishedProfile = key;
-    const p = this.deps.config().provider;
-    // Kind 0 is replaceable: of two with the same created_at relays keep the lowest id (NIP-01), so
-    // a profile saved within the second of the previous one must be dated strictly later.
-    this.profileSecs = Math.max(Math.floor(this.now() / 1000), this.profileSecs + 1);
-    const template = buildProfile({ name: p.name, about: p.about, picture: p.picture, now: this.profileSecs * 1000 });
-    const sent = this.publish(template).then(() => undefined, (err) => log.warn("profile not published", { err }));
-    return this.track(sent);
-  }
-
-  /** What the announcement says, to tell whether a new one is needed. */
-  private announcementKey(models: string[]): string {
-    const cfg = this.deps.config();
-    const p = cfg.provider;
-    return JSON.stringify([models, p.name, p.about, p.picture, cfg.pricing, cfg.limits.maxTokensCap]);
   }
 
   /** The operator cancels a job (dashboard): the customer gets an error feedback saying so. */
@@ -734,71 +699,6 @@ export class Engine {
     if (!job) return false;
     this.stopJob(job, "provider", why);
     return true;
-  }
-
-  // ---------------------------------------------------------------- announcement
-
-  private announcementD(): string {
-    let d = this.deps.ledger.announcementTag();
-    if (!d) {
-      d = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex");
-      this.deps.ledger.setAnnouncementTag(d);
-    }
-    return d;
-  }
-
-  /**
-   * The time (unix ms, whole seconds) for our next announcement (`after`) or withdrawal. Relays
-   * compare created_at in seconds: of two versions of a replaceable event with the same created_at
-   * they keep the lowest id (NIP-01), and a NIP-09 deletion by `a` tag removes every version up to
-   * its own created_at, so a re-announcement in the same second as the previous announcement or
-   * withdrawal could be dropped (going offline and online again within a second left no
-   * announcement). Each announcement is therefore strictly later than the last NIP-89 event, a
-   * withdrawal no earlier than the announcement it withdraws. Kept in the ledger so a quick
-   * restart follows the same rule.
-   */
-  private nip89Time(after: boolean): number {
-    const now = Math.floor(this.now() / 1000);
-    try {
-      const raw = this.deps.ledger.lastAnnouncementAt() ?? 0;
-      const last = Number.isSafeInteger(raw) && raw > 0 ? raw : 0;
-      const t = Math.max(now, after ? last + 1 : last);
-      this.deps.ledger.setLastAnnouncementAt(t);
-      return t * 1000;
-    } catch (err) {
-      log.warn("could not read or keep the last announcement time", { err });
-      return now * 1000;
-    }
-  }
-
-  private async announce(): Promise<void> {
-    const cfg = this.deps.config();
-    const models = this.deps.inference.servedModels();
-    const event = this.sign(
-      buildAnnouncement({
-        d: this.announcementD(),
-        name: cfg.provider.name,
-        about: cfg.provider.about,
-        picture: cfg.provider.picture || undefined,
-        models,
-        paramRanges: defaultParamRanges(cfg.limits.maxTokensCap),
-        pricing: cfg.pricing,
-        encryption: true,
-        pubkey: this.deps.pubkey,
-        relays: cfg.relays,
-        now: this.nip89Time(true),
-      }),
-    );
-    this.announcementId = event.id;
-    this.announcedModels = this.announcementKey(models);
-    await this.deps.pool.publish(event).catch((err) => log.warn("announcement failed", { err }));
-    this.emitProvider();
-  }
-
-  private async beat(): Promise<void> {
-    if (!this.online) return;
-    this.pruneSeen();
-    await this.publish(buildHeartbeat({ d: this.announcementD(), now: this.now(), paused: this.deps.pausedReason?.() != null })).catch((err) => log.warn("heartbeat failed", { err }));
   }
 
   /** Forgets old seen ids and old jobs' zap targets (riding on the heartbeat, no timer of its own). Never throws. */
