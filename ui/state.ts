@@ -6,8 +6,10 @@ import type { Snapshot } from "../src/server/snapshot.ts";
 import type { JobView, JobStatus } from "../src/jobs/events.ts";
 import type { RelayView } from "../src/nostr/events.ts";
 import type { StreamEvent } from "./events.ts";
+import type { MarketView } from "../src/market/service.ts";
+import type { BenchmarkRecord } from "../src/market/store.ts";
 
-export type { Snapshot, JobView, JobStatus, RelayView, StreamEvent };
+export type { Snapshot, JobView, JobStatus, RelayView, StreamEvent, MarketView, BenchmarkRecord };
 
 export interface PullState {
   model: string;
@@ -257,3 +259,18 @@ export const finishedJobs = computed(() => jobs.value.filter((j) => !isActive(j.
 export const activeCount = computed(() => activeJobs.value.length);
 export const relaysUp = computed(() => relays.value.filter((r) => r.state === "connected").length);
 export const servedCount = computed(() => models.value.filter((m) => m.served).length);
+
+// ---- the market (GET /api/market, ui/market-feed.ts): not in the snapshot; MARKET, MODELS and ----
+// SETTINGS › PRICING read these slices of the last view fetched.
+
+export const market = signal<MarketView | null>(null);
+const NO_SUGGESTIONS: MarketView["suggestions"] = [];
+export const marketReport = computed(() => market.value?.report ?? null);
+export const marketSuggestions = computed(() => market.value?.suggestions ?? NO_SUGGESTIONS);
+export const marketCurrent = computed(() => market.value?.current ?? null);
+/** The last benchmark of each model on this machine, by model name. */
+export const benchmarks = computed(() => {
+  const out: Record<string, BenchmarkRecord> = {};
+  for (const b of market.value?.benchmarks ?? []) if (!out[b.model] || out[b.model]!.at < b.at) out[b.model] = b;
+  return out;
+});

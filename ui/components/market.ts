@@ -1,113 +1,44 @@
 // MARKET: the other kind-5050 providers seen on the relays (and our rank among them), the demand,
 // the suggested price per served model with a "use suggested" button (nothing changes without
-// that click), and this machine's benchmark per model with a button to run it. Reads GET
-// /api/market every minute while shown.
+// that click), and this machine's benchmark per model with a button to run it (components/bench.ts, as
+// in MODELS). Reads state.ts's market slices, which ui/market-feed.ts refreshes every minute while shown.
 import { html } from "htm/preact";
-import { useEffect, useState } from "preact/hooks";
-import { api, errorText } from "../api.ts";
+import { useEffect } from "preact/hooks";
+import { useAction } from "../action.ts";
+import { api } from "../api.ts";
 import { formatInt, formatMsats } from "../format.ts";
+import { loadMarket, marketError, useMarketFeed } from "../market-feed.ts";
+import { marketCurrent, marketReport, marketSuggestions, type MarketView } from "../state.ts";
 import { notify } from "../toast.ts";
+import { BenchButton, BenchFigures, useBenchmark } from "./bench.ts";
 import { Empty, Panel, Spinner } from "./kit.ts";
 
-interface Summary {
-  count: number;
-  median: number | null;
-}
-interface ProviderRow {
-  pubkey: string;
-  me: boolean;
-  name: string | null;
-  models: string[];
-  alive: boolean;
-  jobsAnswered: number;
-  medianResultSecs: number | null;
-  pricePerJob: Summary;
-  listedPerJobMsats: number | null;
-  encryption: boolean;
-}
-interface Suggestion {
-  model: string;
-  basis: string;
-  perJobMsats: number;
-  per1kTokensMsats: number;
-  currentPerJobMsats: number;
-  marketPerJobMsats: number | null;
-  reason: string;
-}
-interface Bench {
-  model: string;
-  ttftMs: number;
-  tokensPerSec: number;
-  concurrency: number;
-  tokensPerSecConcurrent: number;
-  jobsPerHour: number;
-}
-export interface MarketViewData {
-  report: {
-    windowHours: number;
-    providers: ProviderRow[];
-    myRank: number | null;
-    demand: { requests: number; customers: number; requestsPerHour: number; answered: number; pending: number; unserved: { requests: number; forMe: number; forMeBids: Summary }; bids: Summary };
-  };
-  suggestions: Suggestion[];
-  benchmarks: Bench[];
-  current: { perJobMsats: number; floorMsats: number };
-}
+type Suggestion = MarketView["suggestions"][number];
 
-const REFRESH_MS = 60_000;
 const sats = (msats: number | null | undefined) => (msats === null || msats === undefined ? "—" : `${formatMsats(msats)} sats`);
 
 export function MarketPanel() {
-  const [data, setData] = useState<MarketViewData | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  useMarketFeed();
+  const r = marketReport.value;
+  const suggestions = marketSuggestions.value;
+  const current = marketCurrent.value;
+  const error = marketError.value;
+  const pricing = useAction({ errors: "toast" });
+  const bench = useBenchmark();
 
-  const load = async () => {
-    try {
-      setData(await api<MarketViewData>("GET", "/api/market?since=7d"));
-      setError(null);
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), REFRESH_MS);
-    return () => clearInterval(t);
-  }, []);
-
-  const useSuggested = async (s: Suggestion) => {
-    setBusy(`price:${s.model}`);
-    try {
+  const useSuggested = (s: Suggestion) =>
+    pricing.run(async () => {
       // One served model: the default price; several: this model's own price.
-      const pricing = data && data.suggestions.length > 1 ? { models: { [s.model]: { perJobMsats: s.perJobMsats, per1kTokensMsats: s.per1kTokensMsats } } } : { perJobMsats: s.perJobMsats, per1kTokensMsats: s.per1kTokensMsats };
-      await api("PUT", "/api/settings", { pricing });
+      const prices = { perJobMsats: s.perJobMsats, per1kTokensMsats: s.per1kTokensMsats };
+      await api("PUT", "/api/settings", { pricing: suggestions.length > 1 ? { models: { [s.model]: prices } } : prices });
       notify("ok", `Price for ${s.model} set to ${sats(s.perJobMsats)} per job.`);
-      await load();
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setBusy(null);
-    }
-  };
-  const benchmark = async (model: string) => {
-    setBusy(`bench:${model}`);
-    try {
-      const b = await api<Bench>("POST", "/api/models/benchmark", { model }, 15 * 60_000);
-      notify("ok", `${model}: ${b.tokensPerSec} tokens/s, about ${formatInt(b.jobsPerHour)} jobs/hour.`);
-      await load();
-    } catch (err) {
-      notify("bad", errorText(err));
-    } finally {
-      setBusy(null);
-    }
-  };
+      await loadMarket();
+    }, s.model);
 
   let body;
-  if (!data) {
+  if (!r || !current) {
     body = error ? html`<p class="field-error" data-testid="market-error">${error}</p>` : html`<${Spinner} />`;
   } else {
-    const r = data.report;
     const d = r.demand;
     const others = r.providers;
     body = html`
@@ -149,23 +80,20 @@ export function MarketPanel() {
           </table>`}
       ${r.myRank ? html`<p class="note" data-testid="market-rank">You rank #${r.myRank} of ${others.length} by jobs answered over ${Math.round(r.windowHours / 24)} days.</p>` : null}
       <h4 class="legend">YOUR PRICE</h4>
-      ${data.suggestions.map((s) => {
-        const bench = data.benchmarks.find((b) => b.model === s.model);
-        return html`<div class="market-model" key=${s.model} data-testid="market-suggestion" data-model=${s.model}>
+      ${suggestions.map(
+        (s) => html`<div class="market-model" key=${s.model} data-testid="market-suggestion" data-model=${s.model}>
           <div class="btn-row between">
             <span><b class="mono">${s.model}</b> now <span class="mono" data-testid="market-current">${sats(s.currentPerJobMsats)}</span>, market ${sats(s.marketPerJobMsats)}, suggested <b class="mono" data-testid="market-suggested">${sats(s.perJobMsats)}</b></span>
             <span class="btn-row">
-              <button class="btn btn-sm" data-testid="market-use-suggested" disabled=${busy !== null || s.perJobMsats === s.currentPerJobMsats} onClick=${() => void useSuggested(s)}>USE SUGGESTED</button>
-              <button class="btn btn-sm btn-ghost" data-testid="market-benchmark" disabled=${busy !== null} onClick=${() => void benchmark(s.model)}>${busy === `bench:${s.model}` ? "RUNNING…" : "BENCHMARK"}</button>
+              <button class="btn btn-sm" data-testid="market-use-suggested" disabled=${pricing.busy || s.perJobMsats === s.currentPerJobMsats} onClick=${() => void useSuggested(s)}>USE SUGGESTED</button>
+              <${BenchButton} model=${s.model} bench=${bench} testid="market-benchmark" />
             </span>
           </div>
           <p class="note" data-testid="market-reason">${s.reason}</p>
-          ${bench
-            ? html`<p class="note mono" data-testid="market-bench">first token ${formatInt(bench.ttftMs)} ms · ${bench.tokensPerSec} tok/s${bench.concurrency > 1 ? ` · ${bench.tokensPerSecConcurrent} tok/s ×${bench.concurrency}` : ""} · ~${formatInt(bench.jobsPerHour)} jobs/h</p>`
-            : null}
-        </div>`;
-      })}
-      ${data.current.floorMsats ? html`<p class="note">Your floor: ${sats(data.current.floorMsats)} per job.</p>` : null}
+          <${BenchFigures} model=${s.model} bench=${bench} testid="market-bench" />
+        </div>`,
+      )}
+      ${current.floorMsats ? html`<p class="note" data-testid="market-floor">Your floor: ${sats(current.floorMsats)} per job.</p>` : null}
     `;
   }
   return html`<${Panel} title="MARKET" testid="market-panel" actions=${html`<span class="count mono">7 DAYS</span>`}>${body}<//>`;
@@ -176,13 +104,10 @@ export function MarketPanel() {
  * USE SUGGESTED fills the per-job field (saved, as every setting, only with SAVE).
  */
 export function MarketPriceHint(props: { onUse: (perJobSats: string) => void }) {
-  const [data, setData] = useState<MarketViewData | null>(null);
-  useEffect(() => {
-    api<MarketViewData>("GET", "/api/market?since=7d")
-      .then(setData)
-      .catch(() => setData(null));
-  }, []);
-  const s = data?.suggestions[0];
+  useMarketFeed();
+  // Fresh figures for the dialog: the price may have changed since the last minute's read.
+  useEffect(() => void loadMarket(), []);
+  const s = marketSuggestions.value[0];
   if (!s) return null;
   return html`<div class="market-hint note" data-testid="settings-market-hint">
     <span>Market for <b class="mono">${s.model}</b>: ${sats(s.marketPerJobMsats)}/job · yours ${sats(s.currentPerJobMsats)} · suggested <b class="mono">${sats(s.perJobMsats)}</b>. ${s.reason}</span>

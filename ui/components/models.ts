@@ -1,4 +1,5 @@
-// MODELS: Ollama's installed models with a serve switch each, and pulling a new one.
+// MODELS: Ollama's installed models with a serve switch each, a BENCHMARK per served model with its
+// last figures (components/bench.ts, as in MARKET), and pulling a new one.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { useAction } from "../action.ts";
@@ -6,6 +7,8 @@ import { pullModel, setServedModels } from "../api.ts";
 import { formatBytes, percent } from "../format.ts";
 import { toggleServed } from "../forms.ts";
 import { models, ollama, pulls, servedCount } from "../state.ts";
+import { useMarketFeed } from "../market-feed.ts";
+import { BenchButton, BenchFigures, useBenchmark } from "./bench.ts";
 import { Empty, Light, Meter, Panel, Switch } from "./kit.ts";
 import { Backends } from "./backends.ts";
 
@@ -78,6 +81,8 @@ export function ModelsPanel() {
   const list = models.value;
   const { busy, run } = useAction({ errors: "toast" });
   const served = servedCount.value;
+  const bench = useBenchmark();
+  useMarketFeed();
 
   const toggle = (name: string) => run(() => setServedModels(toggleServed(list, name)));
 
@@ -98,7 +103,9 @@ export function ModelsPanel() {
             <span class="model-meta">${[m.family, m.parameterSize, m.quantization].filter(Boolean).join(" · ") || "—"}${m.backends?.length ? html` · <span data-testid="model-backends">on ${m.backends.join(", ")}</span>` : null}</span>
           </div>
           <span class="model-size mono">${formatBytes(m.sizeBytes)}</span>
+          ${m.served ? html`<${BenchButton} model=${m.name} bench=${bench} testid="model-benchmark" />` : html`<span></span>`}
           <${Switch} checked=${m.served} disabled=${busy} label=${`Serve ${m.name}`} testid="model-serve-toggle" onChange=${() => toggle(m.name)} />
+          <${BenchFigures} model=${m.name} bench=${bench} testid="model-bench" class="model-bench" />
         </li>`,
       )}
     </ul>`;
