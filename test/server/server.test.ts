@@ -469,6 +469,16 @@ describe("errors", () => {
   });
 });
 
+describe("a controller without the market (routes/market.ts)", () => {
+  test("GET /api/market and POST /api/models/benchmark answer 404 in the market's own words, not the wallet's", async () => {
+    for (const res of [await req("/api/market"), await req("/api/models/benchmark", { json: { model: "m1" } })]) {
+      const msg = await expectError(res, 404, "not_found");
+      expect(msg).not.toContain("wallet");
+      expect(msg).toContain("market");
+    }
+  });
+});
+
 describe("security headers", () => {
   test("CSP and friends on every kind of response", async () => {
     const responses = [

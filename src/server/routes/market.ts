@@ -8,7 +8,7 @@ import { exemptFromIdleTimeout, jsonBody, newRouter } from "./common.ts";
 import { ModelName } from "./models.ts";
 
 const notOffered = (): never => {
-  throw new AppError("not_found", "This build's wallet does not offer that.");
+  throw new AppError("not_found", "This build has no market reader or benchmark: the market view is not offered here.");
 };
 
 export function marketRoutes(api: MarketApi) {
