@@ -62,6 +62,8 @@ export interface SettingsForm {
   mode: PaymentMode;
   perJobSats: string;
   per1kTokensSats: string;
+  /** The owner's floor (pricing.floorMsats) in sats; empty = none. */
+  floorSats: string;
   invoiceExpirySecs: string;
   freeJobsPerCustomer: string;
   maxConcurrentJobs: string;
@@ -96,7 +98,7 @@ export interface ModelPriceRow {
 export type ModelPricePatch = { perJobMsats: number | null; per1kTokensMsats: number | null } | null;
 
 export interface SettingsPatch {
-  pricing: Pick<Pricing, "mode" | "perJobMsats" | "per1kTokensMsats" | "invoiceExpirySecs" | "freeJobsPerCustomer"> & {
+  pricing: Pick<Pricing, "mode" | "perJobMsats" | "per1kTokensMsats" | "floorMsats" | "invoiceExpirySecs" | "freeJobsPerCustomer"> & {
     models: Record<string, ModelPricePatch>;
   };
   limits: Pick<
@@ -128,6 +130,7 @@ export function settingsToForm(pricing: Pricing, limits: Limits, installed: stri
     mode: pricing.mode,
     perJobSats: plain(pricing.perJobMsats),
     per1kTokensSats: plain(pricing.per1kTokensMsats),
+    floorSats: pricing.floorMsats ? plain(pricing.floorMsats) : "",
     invoiceExpirySecs: String(pricing.invoiceExpirySecs),
     freeJobsPerCustomer: String(pricing.freeJobsPerCustomer),
     maxConcurrentJobs: String(limits.maxConcurrentJobs),
@@ -187,6 +190,8 @@ const INT_FIELDS = [
   ["partialIntervalMs", 100, 600_000],
 ] as const;
 
+const FLOOR_MAX_MSATS = 1_000_000_000;
+
 // As PUT /api/settings checks the profile (src/server/server.ts).
 export const PROFILE_MAX = { name: 100, about: 1000, picture: 2000 } as const;
 
@@ -221,6 +226,10 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
   const per1k = parseSatsToMsats(form.per1kTokensSats);
   if (perJob === null || Number.isNaN(perJob)) errors.perJobSats = "Enter an amount in sats (up to 3 decimals), 0 for none.";
   if (per1k === null || Number.isNaN(per1k)) errors.per1kTokensSats = "Enter an amount in sats (up to 3 decimals), 0 for none.";
+  // As config.ts's pricing.floorMsats: 0 (none) to 1,000,000 sats.
+  const floor = parseSatsToMsats(form.floorSats) ?? 0;
+  if (Number.isNaN(floor)) errors.floorSats = "Enter an amount in sats (up to 3 decimals), or leave it empty for no floor.";
+  else if (floor > FLOOR_MAX_MSATS) errors.floorSats = `At most ${formatMsats(FLOOR_MAX_MSATS)} sats.`;
   if (form.mode !== "free" && perJob === 0 && per1k === 0 && !errors.perJobSats && !errors.per1kTokensSats) {
     errors.perJobSats = "Set a price, or choose the free mode.";
   }
@@ -257,6 +266,7 @@ export function formToPatch(form: SettingsForm): { ok: true; patch: SettingsPatc
         mode: form.mode,
         perJobMsats: perJob!,
         per1kTokensMsats: per1k!,
+        floorMsats: floor,
         invoiceExpirySecs: ints.invoiceExpirySecs!,
         freeJobsPerCustomer: ints.freeJobsPerCustomer!,
         models,

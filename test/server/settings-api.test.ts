@@ -100,3 +100,40 @@ describe("settings API: profile and partial interval (real app)", () => {
     expect((await call("GET")).json).toEqual(settingsBefore);
   });
 });
+
+describe("settings API: the price floor (pricing.floorMsats; real app)", () => {
+  const market = async () => {
+    const res = await fetch(`${origin}/api/market`, { headers: { authorization: `Bearer ${started.app.token}` } });
+    return (await res.json()) as { current: { floorMsats: number }; suggestions: { model: string; perJobMsats: number; reason: string }[] };
+  };
+
+  test("a floor round-trips, lands in config.json, and the suggested price never goes below it; 0 or null is none", async () => {
+    const put = await call("PUT", { pricing: { floorMsats: 42_000 } });
+    expect(put.status).toBe(200);
+    expect(put.json.pricing.floorMsats).toBe(42_000);
+    expect((await call("GET")).json.pricing.floorMsats).toBe(42_000);
+    expect(JSON.parse(configBytes().toString("utf8")).pricing.floorMsats).toBe(42_000);
+    // Free mode prices at 0 and no one else sells on this relay: the floor is the suggestion.
+    const m = await market();
+    expect(m.current.floorMsats).toBe(42_000);
+    expect(m.suggestions.length).toBeGreaterThan(0);
+    for (const s of m.suggestions) expect(s.perJobMsats).toBeGreaterThanOrEqual(42_000);
+    expect(m.suggestions[0]!.reason).toContain("floor");
+    // null removes it (back to the default: no floor), as 0 does.
+    expect((await call("PUT", { pricing: { floorMsats: null } })).json.pricing.floorMsats).toBe(0);
+    expect((await market()).current.floorMsats).toBe(0);
+  });
+
+  test("a bad floor is refused naming pricing.floorMsats; config.json is byte for byte unchanged", async () => {
+    expect((await call("PUT", { pricing: { floorMsats: 5_000 } })).status).toBe(200);
+    const before = configBytes();
+    for (const floorMsats of [-1, 1.5, "1000", 1_000_000_001, true, { msats: 1 }]) {
+      const { status, json } = await call("PUT", { pricing: { floorMsats } });
+      expect(status).toBe(400);
+      expect(json.error.name).toBe("invalid_input");
+      expect(json.error.message).toContain("floorMsats");
+      expect(configBytes().equals(before)).toBe(true);
+    }
+    expect((await call("GET")).json.pricing.floorMsats).toBe(5_000);
+  });
+});

@@ -84,6 +84,26 @@ describe("settings form", () => {
     expect(r.ok && r.patch.pricing).toMatchObject({ perJobMsats: 500, per1kTokensMsats: 2000 });
   });
 
+  test("the price floor: sats in the form, msats in the patch; empty is none (0); bad or above the config's bound is refused", () => {
+    const form = settingsToForm(defaults.pricing, defaults.limits);
+    expect(form.floorSats).toBe("");
+    expect(settingsToForm({ ...defaults.pricing, floorMsats: 30_500 }, defaults.limits).floorSats).toBe("30.5");
+    const floorOf = (floorSats: string) => {
+      const r = formToPatch({ ...form, floorSats });
+      return r.ok ? r.patch.pricing.floorMsats : r.errors.floorSats;
+    };
+    expect(floorOf("")).toBe(0);
+    expect(floorOf(" 25 ")).toBe(25_000);
+    expect(floorOf("0.125")).toBe(125);
+    expect(floorOf("1000000")).toBe(1_000_000_000);
+    expect(floorOf("abc")).toMatch(/amount in sats/);
+    expect(floorOf("-5")).toMatch(/amount in sats/);
+    expect(floorOf("1000000.001")).toMatch(/At most 1,000,000 sats/);
+    // What the form sends, the config schema takes.
+    const r = formToPatch({ ...form, floorSats: "25" });
+    expect(r.ok && ConfigSchema.safeParse({ pricing: { ...defaults.pricing, ...r.patch.pricing } }).success).toBe(true);
+  });
+
   test("names each bad field", () => {
     const form = {
       ...settingsToForm(defaults.pricing, defaults.limits),

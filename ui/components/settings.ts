@@ -144,6 +144,9 @@ export function SettingsDialog(props: { onClose: () => void }) {
               <//>
               <${Field} label="Invoice expiry (s)" id="set-invoiceExpirySecs" error=${errors.invoiceExpirySecs}>${input("invoiceExpirySecs")}<//>
               <${Field} label="Free jobs per customer" id="set-freeJobsPerCustomer" error=${errors.freeJobsPerCustomer}>${input("freeJobsPerCustomer")}<//>
+              <${Field} label="Price floor (sats per job)" id="set-floorSats" error=${errors.floorSats} hint="The least you take: a suggested price never goes below it. Empty: none.">
+                ${input("floorSats", { sats: true })}
+              <//>
             </div>
             <${MarketPriceHint} onUse=${(v: string) => set("perJobSats", v)} />
             ${form.models.length
