@@ -9,20 +9,18 @@ import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts";
 import {
-  buildFeedback,
   buildPong,
   buildResult,
   cancelsJob,
   parseJobRequest,
   parsePing,
   toOllamaOptions,
-  type EventTemplate,
-  type FeedbackStatus,
   type JobRequest,
   type NostrEvent,
   type RequestRef,
 } from "../nostr/nip90.ts";
 import { admit, chooseModel } from "./admission.ts";
+import { Replies, UNDELIVERED } from "./replies.ts";
 import { Announcer } from "./announcer.ts";
 import { FairQueue } from "./fair-queue.ts";
 import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
@@ -32,7 +30,6 @@ import { resolveInputs } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
 import { jobRowToView, PAID_LATE_NOT_SERVED, type JobInsert, type JobRow, type Ledger } from "../ledger/ledger.ts";
 import { decodeBolt11 } from "../wallet/bolt11.ts";
-import { signEvent } from "../nostr/signer.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { EarningsChanged } from "../ledger/events.ts";
@@ -90,17 +87,10 @@ type Running = Job & {
 type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: string };
 
 const RECENT_FINISHED = 50;
-/**
- * The note a job answered while no relay took its result carries. The pool keeps the result in
- * its outbox and sends it when a relay is back; that late delivery clears the note.
- */
-const UNDELIVERED = "no relay accepted the result";
 /** Pending results older than this are given up on at start-up. */
 const PENDING_RESULT_MAX_AGE_MS = 24 * 3600_000;
 /** Statuses a crash can leave a job in; recover() closes them. */
 const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
-/** Feedback that only informs (processing, partial) must not hold a job up for long. */
-const INFO_FEEDBACK_TIMEOUT_MS = 5_000;
 /**
  * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
  * pruned; a request older than this is far outside any subscription's since window, and a job we
@@ -154,6 +144,8 @@ export class Engine {
   private customerLog = new Map<string, number[]>();
   /** NIP-89 announcement, kind 0 profile, heartbeat (announcer.ts). */
   private readonly announcer: Announcer;
+  /** Signing, feedback and result delivery (replies.ts). */
+  private readonly replies: Replies;
   private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
@@ -175,6 +167,7 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
+    this.replies = new Replies({ pool: deps.pool, ledger: deps.ledger, bus: deps.bus, secretKey: deps.secretKey, now: this.now, track: (p) => this.track(p) });
     this.announcer = new Announcer({
       pool: deps.pool,
       ledger: deps.ledger,
@@ -182,8 +175,8 @@ export class Engine {
       config: deps.config,
       pubkey: deps.pubkey,
       now: this.now,
-      sign: (t) => this.sign(t),
-      publish: (t) => this.publish(t),
+      sign: (t) => this.replies.sign(t),
+      publish: (t) => this.replies.publish(t),
       track: (p) => this.track(p),
       isOnline: () => this.online,
       heartbeatMs: deps.heartbeatMs,
@@ -246,7 +239,7 @@ export class Engine {
         // Close the row first: the loop must make progress even if the feedback can't be sent.
         if (!this.moveRow(row, "error", { error: "provider restarted" })) continue;
         closed++;
-        sends.push(this.sendFeedback(ref, row.relay, "error", { extraInfo: "provider restarted; please send the job again" }).catch(() => {}));
+        sends.push(this.replies.sendFeedback(ref, row.relay, "error", { extraInfo: "provider restarted; please send the job again" }).catch(() => {}));
       }
     }
     await Promise.all(sends);
@@ -286,12 +279,12 @@ export class Engine {
         if (row.status !== "success") this.moveRow(row, "success", { resultEventId: stored.event.id });
         log.info("sending a result left unsent by a restart", { id });
         sends.push(
-          this.deps.pool
-            .publish(stored.event, { extraRelays: stored.relays, onLateDelivery: (o) => this.resultDelivered(id, null, o.relay) })
-            .then((outcomes) => {
+          this.replies
+            .publishResult(id, stored.event, stored.relays, null)
+            .then(({ outcomes }) => {
               const ok = outcomes.find((o) => o.ok);
-              if (ok) this.resultDelivered(id, null, ok.relay);
-              else this.noteRow(id, UNDELIVERED);
+              if (ok) this.replies.resultDelivered(id, ok.relay, null);
+              else this.replies.noteRow(id, UNDELIVERED);
             })
             .catch((err) => log.warn("resending a result failed", { id, err })),
         );
@@ -425,7 +418,7 @@ export class Engine {
     const ref: RequestRef & { relays?: string[] } = request ?? { id: row.id, customer: row.customer, encrypted: null };
     const was = row.status === "expired" ? "its invoice had expired" : row.status === "cancelled" ? "it was cancelled" : "it had failed";
     const sats = Math.floor(paid.msats / 1000);
-    await this.sendFeedback(ref, row.relay, "error", {
+    await this.replies.sendFeedback(ref, row.relay, "error", {
       extraInfo: `paid late: your ${sats} sats arrived after ${was}, so the job was not run (${why}); contact the provider about your payment`,
     }).catch((err) => log.warn("could not tell the customer about their late payment", { id: jobId, err }));
   }
@@ -736,7 +729,7 @@ export class Engine {
     if (event.kind === ZAP_RECEIPT) return this.onZapReceipt(event);
     if (event.kind === PING) {
       const ping = parsePing(event, this.deps.pubkey);
-      if (ping && this.deps.ledger.markSeen(event.id, event.kind)) await this.publish(buildPong({ ping, relayHint: relay, now: this.now() }));
+      if (ping && this.deps.ledger.markSeen(event.id, event.kind)) await this.replies.publish(buildPong({ ping, relayHint: relay, now: this.now() }));
       return;
     }
     if (event.kind !== JOB_REQUEST_TEXT || !this.online) return;
@@ -750,7 +743,7 @@ export class Engine {
       this.deps.ledger.markSeen(event.id, event.kind);
       // A malformed request addressed to another provider is theirs to answer, not ours.
       if (!parsed.silent && parsed.ref && !addressedElsewhere(event, this.deps.pubkey)) {
-        await this.sendFeedback(parsed.ref, relay, "error", { extraInfo: parsed.reason });
+        await this.replies.sendFeedback(parsed.ref, relay, "error", { extraInfo: parsed.reason });
       }
       log.debug("request ignored", { id: event.id, reason: parsed.reason });
       return;
@@ -789,7 +782,7 @@ export class Engine {
       this.deps.ledger.markSeen(event.id, event.kind);
       if (!verdict.silent) {
         this.noteCustomer(request.customer);
-        await this.sendFeedback(request, relay, "error", { extraInfo: verdict.reason });
+        await this.replies.sendFeedback(request, relay, "error", { extraInfo: verdict.reason });
         log.info("request refused", { id: request.id, reason: verdict.reason });
       }
       return;
@@ -951,7 +944,7 @@ export class Engine {
       job.amountMsats = price;
       job.bolt11 = invoice.bolt11;
       this.setStatus(job, "payment-required", { paymentHash: invoice.paymentHash });
-      const feedback = this.feedbackEvent(job.request, job.sourceRelay, "payment-required", {
+      const feedback = this.replies.feedbackEvent(job.request, job.sourceRelay, "payment-required", {
         extraInfo: `pay ${Math.ceil(price / 1000)} sats to run this job`,
         amount: { msats: price, bolt11: invoice.bolt11 },
       });
@@ -990,7 +983,7 @@ export class Engine {
         }
         if (!this.setStatus(job, "expired", { error: "invoice expired unpaid" })) return;
         this.finish(job);
-        await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
+        await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
         return;
       }
       await this.fail(job, `could not charge for the job: ${errorMessage(err)}`);
@@ -1071,7 +1064,7 @@ export class Engine {
     try {
       if (!recorded) this.setStatus(job, "processing");
       // Informational: sent in the background so a slow or reconnecting relay never delays the job.
-      this.background(job, "processing");
+      this.replies.info(job.request, job.sourceRelay, "processing");
       const prompt = await resolveInputs(job.request.inputs, {
         fetcher: this.deps.pool,
         maxBytes: cfg.limits.maxInputBytes,
@@ -1101,7 +1094,7 @@ export class Engine {
           if (!partialSending && t - lastPartial >= cfg.limits.partialIntervalMs && !signal.aborted) {
             lastPartial = t;
             partialSending = true;
-            this.background(job, "partial", { content: text }).finally(() => (partialSending = false));
+            this.replies.info(job.request, job.sourceRelay, "partial", { content: text }).finally(() => (partialSending = false));
           }
         },
       });
@@ -1120,7 +1113,7 @@ export class Engine {
           content = fit.text;
         }
       }
-      const event = this.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
+      const event = this.replies.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
       this.noteZapTarget(event.id, job.request.id);
       // The signed result is kept first, then the job is recorded as done: from here on the job is
@@ -1130,14 +1123,7 @@ export class Engine {
       release();
       // A relay that was down gets the result from the pool's outbox when it is back; that late
       // delivery clears the note below (it may in principle come before publish() returns here).
-      let lateDelivered = false;
-      const outcomes = await this.deps.pool.publish(event, {
-        extraRelays: job.request.relays,
-        onLateDelivery: (o) => {
-          lateDelivered = true;
-          this.resultDelivered(job.request.id, job, o.relay);
-        },
-      });
+      const { outcomes, lateDelivered } = await this.replies.publishResult(job.request.id, event, job.request.relays, () => this.clearUndelivered(job));
       const delivered = outcomes.some((o) => o.ok);
       if (delivered) this.deps.ledger.dropPendingResult(job.request.id);
       if (!delivered && !lateDelivered) {
@@ -1201,14 +1187,14 @@ export class Engine {
     if (!this.setStatus(job, "cancelled", { error: stop.reason })) return;
     if (!this.active.has(job.request.id)) this.finish(job);
     // NIP-09: the customer asked to stop; we send nothing more. Anyone else deserves a reason.
-    if (stop.by === "provider") await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: stop.reason }).catch(() => {});
+    if (stop.by === "provider") await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: stop.reason }).catch(() => {});
   }
 
   private async fail(job: Running, reason: string): Promise<void> {
     // A refused move means the job already ended: a second answer would contradict the first.
     if (!this.setStatus(job, "error", { error: reason })) return;
     if (!this.active.has(job.request.id)) this.finish(job);
-    await this.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: reason }).catch(() => {});
+    await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: reason }).catch(() => {});
     log.info("job failed", { id: job.request.id, reason });
   }
 
@@ -1218,46 +1204,6 @@ export class Engine {
     }
     this.recent.unshift(toView(job, job.preview));
     if (this.recent.length > RECENT_FINISHED) this.recent.length = RECENT_FINISHED;
-  }
-
-  // ---------------------------------------------------------------- out
-
-  private sign(template: EventTemplate): NostrEvent {
-    // nostr-wasm once signing got busy enough to load it (signer.ts), the pure-JS code until then.
-    return signEvent(template, this.deps.secretKey) as NostrEvent;
-  }
-
-  private async publish(template: EventTemplate, extraRelays?: string[], timeoutMs?: number) {
-    return this.deps.pool.publish(this.sign(template), { extraRelays, ...(timeoutMs ? { timeoutMs } : {}) });
-  }
-
-  /** Informational feedback for a running job, not awaited by it; never rejects. */
-  private background(job: Running, status: "processing" | "partial", extra: { content?: string } = {}): Promise<void> {
-    return this.track(
-      this.sendFeedback(job.request, job.sourceRelay, status, extra, INFO_FEEDBACK_TIMEOUT_MS).then(
-        () => undefined,
-        (err) => log.debug("feedback not sent", { id: job.request.id, status, err }),
-      ),
-    );
-  }
-
-  private feedbackEvent(
-    request: RequestRef,
-    relay: string | null,
-    status: FeedbackStatus,
-    extra: { extraInfo?: string; content?: string; amount?: { msats: number; bolt11?: string } } = {},
-  ): NostrEvent {
-    return this.sign(buildFeedback({ request, status, ...extra, relayHint: relay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
-  }
-
-  private async sendFeedback(
-    request: RequestRef & { relays?: string[] },
-    relay: string | null,
-    status: FeedbackStatus,
-    extra: { extraInfo?: string; content?: string; amount?: { msats: number; bolt11?: string } } = {},
-    timeoutMs?: number,
-  ) {
-    return this.deps.pool.publish(this.feedbackEvent(request, relay, status, extra), { extraRelays: request.relays, ...(timeoutMs ? { timeoutMs } : {}) });
   }
 
   /**
@@ -1308,44 +1254,12 @@ export class Engine {
     this.emitJob(job);
   }
 
-  /**
-   * A result reached a relay after being noted as undelivered (the pool's outbox sent it when a
-   * relay came back, or a resend after a restart got through): it no longer waits to be sent
-   * again, and the job no longer says no relay took it. `job`: the job when this engine holds it
-   * (running or recent), else null for a row from before a restart. Never throws.
-   */
-  private resultDelivered(id: string, job: Running | null, relay: string): void {
-    try {
-      this.deps.ledger.dropPendingResult(id);
-      if (job) {
-        if (job.error !== UNDELIVERED) return;
-        this.note(job, { error: null });
-        this.finish(job);
-      } else if (!this.noteRow(id, null, UNDELIVERED)) {
-        return;
-      }
-      log.info("result delivered after all", { id, relay });
-    } catch (err) {
-      log.warn("could not record a late result delivery", { id, err });
-    }
-  }
-
-  /**
-   * Sets the note of an answered job's ledger row no one holds (only if it currently is `ifNow`,
-   * when given) and tells the bus. Returns whether it changed.
-   */
-  private noteRow(id: string, error: string | null, ifNow?: string): boolean {
-    try {
-      const row = this.deps.ledger.getJob(id);
-      if (!row || row.status !== "success" || row.error === error || (ifNow !== undefined && row.error !== ifNow)) return false;
-      const updatedAt = this.now();
-      this.deps.ledger.patchJob(id, { error, updatedAt });
-      this.deps.bus.publish(JobStatusChanged, { job: jobRowToView({ ...row, error, updatedAt }) });
-      return true;
-    } catch (err) {
-      log.warn("could not note a job's result delivery", { id, err });
-      return false;
-    }
+  /** A held job's result reached a relay late: its "no relay accepted" note goes; whether it had one. */
+  private clearUndelivered(job: Running): boolean {
+    if (job.error !== UNDELIVERED) return false;
+    this.note(job, { error: null });
+    this.finish(job);
+    return true;
   }
 
   /** setStatus for a ledger row no one holds (recovery, stale invoices). */
