@@ -34,8 +34,20 @@ test("warm-up does no slice while real signatures are being made (a job is never
     await Bun.sleep(10);
   }
   expect(w.progress()).toBe(0);
-  // Traffic over: it finishes on its own.
-  expect(await w.done).toEqual({ kind: signerKind(), ops: 40 });
+  // The traffic (more than 40 signatures) did the warming: it ends without a warm-up op of its own.
+  expect(await w.done).toEqual({ kind: signerKind(), ops: 0 });
+});
+
+test("real signatures count toward the warm-up: a burst right after going online ends it early", async () => {
+  const sk = generateSecretKey();
+  const w = warmUpSigner({ ops: 200, gapMs: 20, quietMs: 1 });
+  // 150 real signatures while it runs: it needs at most 50 of its own.
+  for (let i = 0; i < 150; i++) {
+    signEvent(template(i), sk);
+    if (i % 10 === 0) await Bun.sleep(1);
+  }
+  const r = await w.done;
+  expect(r.ops).toBeLessThanOrEqual(50);
 });
 
 test("warm-up ops do not count as demand, and stop() ends it early", async () => {
