@@ -1,8 +1,5 @@
 // The composition root: load config, open stores, build services, start them in order, stop them
 // in reverse. The only file that wires domains together.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { z } from "zod";
 import { Bus } from "./bus.ts";
 import { backendsFromFlags, backendsToSave, BackendEntry, effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
 import { AppError } from "./errors.ts";
@@ -10,10 +7,8 @@ import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
-import type { UnifiedIdentity, WalletSeed } from "./identity/identity.ts";
-import { DEPOSIT_DESCRIPTION, LightningUsername, type SentPayment, type Wallet } from "./wallet/wallet.ts";
-import { SendIntents } from "./wallet/send-intents.ts";
-import { checkBreezApiKey, maskBreezApiKey, resolveBreezApiKey, type BreezKeySource } from "./wallet/breez-key.ts";
+import type { UnifiedIdentity } from "./identity/identity.ts";
+import { sparkWallet, WalletService, type WalletFactory } from "./wallet/service.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
 // HTTP server already answers: start-up stays fast.
 import type { Payments } from "./wallet/payments.ts";
@@ -26,7 +21,7 @@ import { EarningsChanged } from "./ledger/events.ts";
 import { Router } from "./inference/router.ts";
 import { createServer, serveHttp } from "./server/server.ts";
 import { allowedHosts, newToken } from "./server/security.ts";
-import type { Controller, SendPreview, Settings } from "./server/controller.ts";
+import type { Controller, Settings } from "./server/controller.ts";
 import type { Snapshot } from "./server/snapshot.ts";
 import { WalletStatusChanged, type WalletView } from "./wallet/events.ts";
 import type { ProviderView } from "./jobs/provider-events.ts";
@@ -60,7 +55,7 @@ export interface AppOptions {
    * Builds the wallet once the identity is unlocked. Default: the Breez Spark wallet. Tests pass a
    * Lightning test double here (settlement can't happen offline).
    */
-  walletFactory?: (input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }) => Wallet | Promise<Wallet>;
+  walletFactory?: WalletFactory;
   /** How often payments are reconciled with the wallet's list (default 60 s). */
   reconcileMs?: number;
   /** Bound on each wallet call made for a job (default 15 s); tests shorten it. */
@@ -82,15 +77,6 @@ export interface AppOptions {
   httpIdleTimeoutSecs?: number;
 }
 
-const WALLET_RETRY_MS = [5_000, 15_000, 30_000, 60_000, 120_000];
-
-async function sparkWallet(input: { seed: WalletSeed; config: Config; dir: string; bus: Bus }): Promise<Wallet> {
-  // Loaded lazily: the SDK is large and the HTTP server should answer before it is read.
-  const { SparkWallet } = await import("./wallet/spark.ts");
-  // The config's or environment's key first, else the one this build carries (src/wallet/breez-key.ts).
-  return new SparkWallet({ ...input.seed, network: input.config.network, apiKey: resolveBreezApiKey(input.config.breezApiKey)?.key, dataDir: input.dir, bus: input.bus });
-}
-
 export { paths, readPublicIdentity } from "./paths.ts";
 import { paths, readPublicIdentity } from "./paths.ts";
 
@@ -107,7 +93,8 @@ export class App implements Controller {
   private identity: UnifiedIdentity | null = null;
   private pool: RelayPool | null = null;
   private engine: Engine | null = null;
-  private wallet: Wallet | null = null;
+  /** The wallet once unlocked: connect with retry, balance, receive/send, Lightning address (src/wallet/service.ts). */
+  private readonly wallets: WalletService;
   private payments: Payments | null = null;
   private market: MarketService | null = null;
   private stopped = false;
@@ -116,8 +103,6 @@ export class App implements Controller {
   /** The schedule, daily limits and busy probes (src/service/); the App acts on what it says. */
   private sentinel: Sentinel | null = null;
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
-  private walletRetry: ReturnType<typeof setTimeout> | null = null;
-  private walletFailures = 0;
   /** Gives memory back after start-up and after each busy spell. */
   trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
@@ -137,6 +122,24 @@ export class App implements Controller {
         return () => unsubs.forEach((u) => u());
       },
       retryMs: this.opts.onlineRetryMs,
+    });
+    this.wallets = new WalletService({
+      bus: this.bus,
+      dataDir: opts.dataDir,
+      config: () => this.config,
+      saveConfig: (patch) => this.saveConfig(patch),
+      checkPassword: async (password) => void (await Vault.open(paths(this.dataDir).vault, password)),
+      stopped: () => this.stopped,
+      retryMs: opts.walletRetryMs,
+      onConnected: () => {
+        this.payments?.start();
+        // Zaps are watched while the wallet has a Lightning address (engine.watchZaps).
+        void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
+      },
+      onReadiness: () => this.emitProvider(),
+      onAddressChanged: async () => {
+        await this.engine?.walletChanged();
+      },
     });
   }
 
@@ -322,17 +325,18 @@ export class App implements Controller {
     });
     this.pool.start();
     this.market?.startReader(this.pool);
-    this.wallet = await (this.opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: this.config, dir: paths(this.dataDir).wallet, bus: this.bus });
+    const wallet = await (this.opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: this.config, dir: paths(this.dataDir).wallet, bus: this.bus });
+    this.wallets.attach(wallet);
     this.payments = new Payments({
-      wallet: this.wallet,
+      wallet,
       ledger: this.ledger,
       bus: this.bus,
       reconcileMs: this.opts.reconcileMs,
       walletCallMs: this.opts.walletCallMs,
       zapGraceMs: this.opts.zapGraceMs,
     });
-    this.unsubscribePayments = this.bus.subscribe(PaymentReceived, () => void this.refreshBalance());
-    this.connectWallet();
+    this.unsubscribePayments = this.bus.subscribe(PaymentReceived, () => void this.wallets.refreshBalance());
+    this.wallets.connect();
     this.engine = new Engine({
       bus: this.bus,
       pool: this.pool,
@@ -377,43 +381,6 @@ export class App implements Controller {
   private unsubscribeJobs: (() => void) | null = null;
   private unsubscribeRelays: (() => void) | null = null;
 
-  /** In the background: the wallet may take a while (or fail) and the rest must not wait. */
-  private connectWallet(): void {
-    const wallet = this.wallet!;
-    wallet
-      .connect()
-      .then(async () => {
-        if (this.wallet !== wallet) return;
-        this.walletFailures = 0;
-        this.payments?.start();
-        // Zaps are watched while the wallet has a Lightning address (engine.watchZaps).
-        void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
-        await this.refreshBalance();
-        this.emitProvider();
-      })
-      .catch((err) => {
-        if (this.wallet !== wallet || this.stopped) return;
-        // A network that is down at boot must not leave a paid provider offline for good: try
-        // again, further apart each time.
-        const waits = this.opts.walletRetryMs ?? WALLET_RETRY_MS;
-        const waitMs = waits[Math.min(this.walletFailures, waits.length - 1)]!;
-        this.walletFailures++;
-        log.warn("the wallet did not connect; trying again", { err, inSecs: Math.round(waitMs / 1000), failures: this.walletFailures });
-        this.emitProvider();
-        this.walletRetry = setTimeout(() => {
-          this.walletRetry = null;
-          if (this.wallet === wallet && !this.stopped) this.connectWallet();
-        }, waitMs);
-        this.walletRetry.unref?.();
-      });
-  }
-
-  private async refreshBalance(): Promise<void> {
-    if (this.wallet?.view().state !== "ready") return;
-    await this.wallet.balance().catch((err) => log.warn("balance failed", { err }));
-    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
-  }
-
   private async stopIdentityServices(): Promise<void> {
     this.unsubscribeModels?.();
     this.unsubscribeModels = null;
@@ -427,12 +394,7 @@ export class App implements Controller {
     this.engine = null;
     this.payments?.stop();
     this.payments = null;
-    if (this.walletRetry) clearTimeout(this.walletRetry);
-    this.walletRetry = null;
-    this.walletFailures = 0;
-    const wallet = this.wallet;
-    this.wallet = null;
-    await wallet?.disconnect().catch((err) => log.warn("wallet disconnect failed", { err }));
+    await this.wallets.detach();
     this.market?.stopReader();
     await this.pool?.stop();
     this.pool = null;
@@ -713,115 +675,41 @@ export class App implements Controller {
   // ---- wallet ----
 
   protected walletView(): WalletView {
-    if (this.wallet) return this.wallet.view();
-    return { state: "locked", network: this.config.network, balanceSats: null, lightningAddress: null, message: "Unlock your identity to open the wallet." };
+    return this.wallets.view();
   }
 
-  private readyWallet(): Wallet {
-    const w = this.wallet;
-    if (!w) throw new AppError("locked", "Unlock your identity to use the wallet.");
-    const view = w.view();
-    if (view.state !== "ready") throw new AppError("unavailable", view.message ?? `The wallet is ${view.state.replace("_", " ")}.`);
-    return w;
+  walletReceive(amountSats?: number) {
+    return this.wallets.receive(amountSats);
   }
-
-  async walletReceive(amountSats?: number): Promise<{ bolt11: string | null; address: string | null }> {
-    const w = this.readyWallet();
-    if (amountSats) {
-      const invoice = await w.createInvoice({ amountMsats: amountSats * 1000, description: DEPOSIT_DESCRIPTION, expirySecs: 3600 });
-      return { bolt11: invoice.bolt11, address: null };
-    }
-    return { bolt11: null, address: (await w.receiveAddress("spark")).address };
+  walletPrepareSend(destination: string, amountSats?: number) {
+    return this.wallets.prepareSend(destination, amountSats);
   }
-
-  /** The wallet's send intents (one intent never pays twice: src/wallet/send-intents.ts), per wallet. */
-  private sendIntents: SendIntents | null = null;
-  private sendIntentsOf: Wallet | null = null;
-  private intents(wallet: Wallet): SendIntents {
-    if (this.sendIntentsOf !== wallet || !this.sendIntents) {
-      // Unresolved sends survive a restart: a retry then still reuses the first try's payment key.
-      this.sendIntents = new SendIntents(wallet, { file: join(this.dataDir, "unresolved-sends.json") });
-      this.sendIntentsOf = wallet;
-    }
-    return this.sendIntents;
+  walletConfirmSend(id: string, password: string) {
+    return this.wallets.confirmSend(id, password);
   }
-
-  async walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview> {
-    const wallet = this.readyWallet();
-    await (await import("./wallet/payments.ts")).checkDestination(destination);
-    const prepared = await this.intents(wallet).prepare({ destination, amountSats });
-    return { id: prepared.id, feeSats: prepared.feeSats, amountSats: prepared.amountSats, destinationType: prepared.destinationType, retry: prepared.retry };
-  }
-
-  /** Money leaves only with the vault password: the dashboard token alone must not drain the wallet. */
-  async walletConfirmSend(id: string, password: string): Promise<SentPayment> {
-    const wallet = this.readyWallet();
-    // Wrong password → AppError("unauthorized"), counted by the server's attempt limiter.
-    await Vault.open(paths(this.dataDir).vault, password);
-    const sent = await this.intents(wallet).send(id);
-    await this.refreshBalance();
-    return sent;
-  }
-
   async walletPayments(limit = 50) {
     return this.ledger.payments({ limit });
   }
-
-  async walletSent(limit = 50) {
-    // The wallet keeps what was sent (with its status, which can change after the send returns).
-    if (!this.wallet || this.wallet.view().state !== "ready") return null;
-    return this.wallet.listSent({ limit });
+  walletSent(limit = 50) {
+    return this.wallets.sent(limit);
   }
-
-  async walletBalance(): Promise<{ sats: number; network: string }> {
-    const w = this.readyWallet();
-    const { sats } = await w.balance();
-    return { sats, network: w.network };
+  walletBalance() {
+    return this.wallets.balance();
   }
-
-  async walletLightningAddress(): Promise<{ address: string; lnurl: string | null } | null> {
-    const la = await this.readyWallet().getLightningAddress();
-    return la ? { address: la.address, lnurl: la.lnurl } : null;
+  walletLightningAddress() {
+    return this.wallets.lightningAddress();
   }
-
-  /** Registers a Lightning address (NIP-57 zaps then reach us, and the engine starts watching them). */
-  async walletSetLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }> {
-    const name = LightningUsername.safeParse(username);
-    if (!name.success) throw new AppError("invalid_input", `Bad Lightning address name '${username}': ${name.error.issues[0]?.message ?? "invalid"}.`);
-    const la = await this.readyWallet().registerLightningAddress(name.data);
-    await this.engine?.walletChanged();
-    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
-    return { address: la.address, lnurl: la.lnurl };
+  walletSetLightningAddress(username: string) {
+    return this.wallets.setLightningAddress(username);
   }
-
-  async walletDeleteLightningAddress(): Promise<void> {
-    await this.readyWallet().deleteLightningAddress();
-    await this.engine?.walletChanged();
-    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
+  walletDeleteLightningAddress() {
+    return this.wallets.deleteLightningAddress();
   }
-
-  /** The Breez API key in use, never in full: where it comes from and its last characters. */
-  walletBreezKey(): { set: boolean; source: BreezKeySource | null; hint: string | null } {
-    const r = resolveBreezApiKey(this.config.breezApiKey);
-    return { set: r !== null, source: r?.source ?? null, hint: r ? maskBreezApiKey(r.key) : null };
+  walletBreezKey() {
+    return this.wallets.breezKey();
   }
-
-  /** A Breez API key pasted on the dashboard: saved to config.json; a wallet waiting for one connects with it. */
-  async walletSetBreezKey(raw: string): Promise<{ set: boolean; source: BreezKeySource | null; hint: string | null }> {
-    let key: string;
-    try {
-      key = checkBreezApiKey(raw);
-    } catch (err) {
-      throw new AppError("invalid_input", (err as Error).message);
-    }
-    this.saveConfig({ breezApiKey: key });
-    const w = this.wallet as (Wallet & { setApiKey?: (k: string) => void }) | null;
-    if (w && w.view().state === "not_configured" && typeof w.setApiKey === "function") {
-      w.setApiKey(key);
-      this.connectWallet();
-    }
-    this.bus.publish(WalletStatusChanged, { wallet: this.walletView() });
-    return this.walletBreezKey();
+  walletSetBreezKey(raw: string) {
+    return this.wallets.setBreezKey(raw);
   }
 
   async cancelJob(id: string): Promise<void> {
