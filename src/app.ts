@@ -5,7 +5,6 @@ import { backendsFromFlags, backendsToSave, BackendEntry, effectiveBackends, loa
 import { AppError } from "./errors.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
-import { atomicWriteFile } from "./util/atomic.ts";
 import { VERSION } from "./version.ts";
 import type { UnifiedIdentity } from "./identity/identity.ts";
 import { sparkWallet, WalletService, type WalletFactory } from "./wallet/service.ts";
@@ -14,8 +13,8 @@ import { sparkWallet, WalletService, type WalletFactory } from "./wallet/service
 import type { Payments } from "./wallet/payments.ts";
 import { PaymentReceived } from "./wallet/events.ts";
 import { Vault } from "./identity/vault.ts";
-import { generateMnemonic, parseMnemonic, suggestWords } from "./identity/mnemonic.ts";
-import { IdentityChanged, type IdentityView } from "./identity/events.ts";
+import { IdentityChanged } from "./identity/events.ts";
+import { generateMnemonic, IdentitySession, suggestMnemonicWords, validateMnemonic } from "./identity/session.ts";
 import { Ledger } from "./ledger/ledger.ts";
 import { EarningsChanged } from "./ledger/events.ts";
 import { Router } from "./inference/router.ts";
@@ -78,7 +77,7 @@ export interface AppOptions {
 }
 
 export { paths, readPublicIdentity } from "./paths.ts";
-import { paths, readPublicIdentity } from "./paths.ts";
+import { paths } from "./paths.ts";
 
 export class App implements Controller {
   readonly bus = new Bus();
@@ -90,7 +89,8 @@ export class App implements Controller {
   /** The inference backends (one Ollama, or several Ollama / OpenAI-compatible servers) behind one router. */
   private inference!: Router;
   private http: ReturnType<typeof Bun.serve> | null = null;
-  private identity: UnifiedIdentity | null = null;
+  /** Creating, unlocking and locking the identity, one at a time (src/identity/session.ts). */
+  private readonly session: IdentitySession;
   private pool: RelayPool | null = null;
   private engine: Engine | null = null;
   /** The wallet once unlocked: connect with retry, balance, receive/send, Lightning address (src/wallet/service.ts). */
@@ -123,12 +123,20 @@ export class App implements Controller {
       },
       retryMs: this.opts.onlineRetryMs,
     });
+    this.session = new IdentitySession({
+      dataDir: opts.dataDir,
+      bus: this.bus,
+      stopped: () => this.stopped,
+      onUnlocked: () => this.startIdentityServices(),
+      onLocking: () => this.stopIdentityServices(),
+      warmUp: () => void Promise.all([import("./identity/identity.ts"), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {}),
+    });
     this.wallets = new WalletService({
       bus: this.bus,
       dataDir: opts.dataDir,
       config: () => this.config,
       saveConfig: (patch) => this.saveConfig(patch),
-      checkPassword: async (password) => void (await Vault.open(paths(this.dataDir).vault, password)),
+      checkPassword: (password) => this.session.checkPassword(password),
       stopped: () => this.stopped,
       retryMs: opts.walletRetryMs,
       onConnected: () => {
@@ -188,7 +196,7 @@ export class App implements Controller {
     const market = new MarketService({
       dataDir,
       config: () => this.config,
-      pubkey: () => this.identity?.pubkey ?? null,
+      pubkey: () => this.session.current?.pubkey ?? null,
       servedModels: () => this.inference.servedModels(),
       generate: (p) => this.inference.generate(p),
       concurrency: () => Math.max(1, Math.min(this.inference.capacity(), this.config.limits.maxConcurrentJobs)),
@@ -236,7 +244,7 @@ export class App implements Controller {
     });
 
     if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.unlock(this.opts.password);
-    log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.identityView().state });
+    log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.session.view().state });
   }
 
   private startHttp(): void {
@@ -267,7 +275,7 @@ export class App implements Controller {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.serial(() => this.lockIdentity());
+    await this.session.lock();
     while (this.stack.length) {
       const { name, stop } = this.stack.pop()!;
       try {
@@ -281,40 +289,9 @@ export class App implements Controller {
 
   // ---- identity ----
 
-  private identityView(): IdentityView {
-    if (this.identity) return { state: "unlocked", npub: this.identity.npub };
-    if (Vault.exists(paths(this.dataDir).vault)) return { state: "locked", npub: readPublicIdentity(this.dataDir)?.npub ?? null };
-    return { state: "none", npub: null };
-  }
-
-  /**
-   * Unlock, lock and create run one at a time, in order: three parallel unlocks used to start
-   * three pools, wallets and engines, and lock stopped only the last (the others kept running
-   * with the keys). A second caller waits for the first to finish.
-   */
-  private identityQueue: Promise<unknown> = Promise.resolve();
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.identityQueue.then(fn, fn);
-    this.identityQueue = run.catch(() => {});
-    return run;
-  }
-
-  private async onUnlocked(identity: UnifiedIdentity): Promise<void> {
-    this.identity = identity;
-    atomicWriteFile(paths(this.dataDir).publicIdentity, JSON.stringify({ npub: identity.npub, pubkey: identity.pubkey }) + "\n", 0o600);
-    this.bus.publish(IdentityChanged, { identity: this.identityView() });
-    try {
-      await this.startIdentityServices();
-    } catch (err) {
-      // Half-started services (a pool without an engine, …) must not run on with the keys.
-      await this.lockIdentity();
-      throw err;
-    }
-  }
-
   /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
   private async startIdentityServices(): Promise<void> {
-    const identity = this.identity!;
+    const identity = this.session.current!;
     const [{ RelayPool }, { Payments }, { Engine }] = await Promise.all([import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]);
     this.pool = new RelayPool({
       relays: this.config.relays,
@@ -405,74 +382,26 @@ export class App implements Controller {
     this.bus.publish(ProviderChanged, { provider: this.providerView() });
   }
 
-  private async lockIdentity(): Promise<void> {
-    if (!this.identity) return;
-    await this.stopIdentityServices();
-    this.identity.wipe();
-    this.identity = null;
-    this.bus.publish(IdentityChanged, { identity: this.identityView() });
-  }
-
   generateMnemonic(words: 12 | 24): string {
     return generateMnemonic(words);
   }
-
   validateMnemonic(mnemonic: string) {
-    try {
-      parseMnemonic(mnemonic);
-      return { ok: true as const };
-    } catch (err) {
-      const e = err as AppError;
-      return { ok: false as const, error: e.message, word: e.data?.word as string | undefined, suggestions: e.data?.suggestions as string[] | undefined };
-    }
+    return validateMnemonic(mnemonic);
   }
-
   suggestWords(prefix: string): string[] {
-    return suggestWords(prefix, 8);
+    return suggestMnemonicWords(prefix);
   }
-
   createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
-    return this.serial(() => this.createIdentityNow(input));
+    return this.session.create(input);
   }
-
-  private async createIdentityNow(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
-    const vault = paths(this.dataDir).vault;
-    if (Vault.exists(vault)) throw new AppError("conflict", "An identity already exists; unlock it, or replace it with `compute init --force`.");
-    const { UnifiedIdentity } = await import("./identity/identity.ts");
-    const identity = await UnifiedIdentity.fromMnemonic(input.mnemonic, input.passphrase ?? "");
-    await Vault.create(vault, identity.walletSeed(), input.password);
-    await this.onUnlocked(identity);
-    return { npub: identity.npub };
-  }
-
   unlock(password: string): Promise<void> {
-    return this.serial(async () => {
-      const vault = paths(this.dataDir).vault;
-      if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
-      if (this.stopped) throw new AppError("unavailable", "compute is stopping.");
-      // The modules the unlocked services need are evaluated while the KDF runs on its worker
-      // thread, not after it (start to taking jobs, issue 16).
-      if (!this.identity) void Promise.all([import("./identity/identity.ts"), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {});
-      // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
-      const t0 = performance.now();
-      const seed = await Vault.open(vault, password);
-      log.debug("vault opened", { ms: Math.round(performance.now() - t0) });
-      if (this.identity) return;
-      const { UnifiedIdentity } = await import("./identity/identity.ts");
-      const t1 = performance.now();
-      const identity = await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase);
-      log.debug("identity derived", { ms: Math.round(performance.now() - t1) });
-      await this.onUnlocked(identity);
-    });
+    return this.session.unlock(password);
   }
-
   lock(): Promise<void> {
-    return this.serial(() => this.lockIdentity());
+    return this.session.lock();
   }
-
-  async revealMnemonic(password: string): Promise<string> {
-    const seed = await Vault.open(paths(this.dataDir).vault, password);
-    return seed.mnemonic;
+  revealMnemonic(password: string): Promise<string> {
+    return this.session.revealMnemonic(password);
   }
 
   // ---- provider, models, relays, settings ----
@@ -497,7 +426,7 @@ export class App implements Controller {
   protected blockers(): string[] {
     return blockers({
       notSelling: this.sentinel?.offline() ?? null,
-      identity: this.identity ? "unlocked" : Vault.exists(paths(this.dataDir).vault) ? "locked" : "none",
+      identity: this.session.state(),
       inference: this.inferenceFacts(),
       paymentMode: this.config.pricing.mode,
       wallet: this.payments?.ready() ?? null,
@@ -736,7 +665,7 @@ export class App implements Controller {
   snapshot(): Snapshot {
     return {
       version: VERSION,
-      identity: this.identityView(),
+      identity: this.session.view(),
       provider: this.providerView(),
       wallet: this.walletView(),
       earnings: this.ledger.earnings(),
