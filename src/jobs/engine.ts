@@ -17,22 +17,20 @@ import {
   toOllamaOptions,
   type JobRequest,
   type NostrEvent,
-  type RequestRef,
 } from "../nostr/nip90.ts";
 import { admit, chooseModel } from "./admission.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
 import { Announcer } from "./announcer.ts";
+import { Recovery } from "./recovery.ts";
 import { FairQueue } from "./fair-queue.ts";
 import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs } from "./inputs.ts";
 import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
-import { jobRowToView, PAID_LATE_NOT_SERVED, type JobInsert, type JobRow, type Ledger } from "../ledger/ledger.ts";
-import { decodeBolt11 } from "../wallet/bolt11.ts";
+import type { JobInsert, JobRow } from "../ledger/ledger.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import { PaymentReceived } from "../wallet/events.ts";
-import { EarningsChanged } from "../ledger/events.ts";
 import { readZapClaim } from "../nostr/nip57.ts";
 import type { EngineInference, EngineLedger, EnginePayments, EnginePool } from "./ports.ts";
 
@@ -87,10 +85,6 @@ type Running = Job & {
 type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: string };
 
 const RECENT_FINISHED = 50;
-/** Pending results older than this are given up on at start-up. */
-const PENDING_RESULT_MAX_AGE_MS = 24 * 3600_000;
-/** Statuses a crash can leave a job in; recover() closes them. */
-const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
 /**
  * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
  * pruned; a request older than this is far outside any subscription's since window, and a job we
@@ -116,11 +110,6 @@ const ZAP_TARGET_KEEP_MS = 7 * 24 * 3600_000;
 const UNPAID_WINDOW_MS = 24 * 3600_000;
 /** pricing.maxFreeJobsPerHour counts free-allowance jobs over this window. */
 const FREE_WINDOW_MS = 3600_000;
-/** How soon leftover invoices are looked at again when the wallet could not reconcile. */
-const INVOICE_RETRY_MS = 15_000;
-/** Final statuses a late payment can find a job in (a success is answered and paid for already). */
-const LATE_STATUSES: readonly JobStatus[] = ["expired", "cancelled", "error"];
-const CANCELLED_BY_CUSTOMER = "cancelled by the customer";
 
 class JobTimeout extends Error {
   constructor(readonly secs: number) {
@@ -146,6 +135,8 @@ export class Engine {
   private readonly announcer: Announcer;
   /** Signing, feedback and result delivery (replies.ts). */
   private readonly replies: Replies;
+  /** Restarts and late money: rows no one holds (recovery.ts). */
+  private readonly recovery: Recovery;
   private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
@@ -156,14 +147,8 @@ export class Engine {
   private zapSub: { close(): void } | null = null;
   private zapsOn = false;
   private zapSeen = new Set<string>();
-  /** When the next look at invoices left by a restart is due (see expireLeftoverInvoices). */
-  private invoiceTimer: ReturnType<typeof setTimeout> | null = null;
   /** Free-allowance jobs given out lately (unix ms), for pricing.maxFreeJobsPerHour. */
   private freeGiven: number[] = [];
-  private settlingLate: Promise<void> | null = null;
-  /** Payments booked for a job already over, waiting for settleLatePayments. */
-  private lateQueue: Array<{ paymentId: string; jobId: string }> = [];
-  private lateAgain = false;
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
@@ -184,243 +169,41 @@ export class Engine {
       onAnnounced: () => this.emitProvider(),
       onBeat: () => this.pruneSeen(),
     });
-    // A payment for a job nobody is waiting on (it landed while we were down, or after a restart)
-    // still buys the job: run it (see resumePaid).
-    // A payment for a job already over (expired, cancelled) is never kept silently: see settleLatePayments.
+    this.recovery = new Recovery({
+      bus: deps.bus,
+      inference: deps.inference,
+      ledger: deps.ledger,
+      payments: deps.payments,
+      secretKey: deps.secretKey,
+      pubkey: deps.pubkey,
+      config: deps.config,
+      now: this.now,
+      replies: this.replies,
+      holds: (id) => this.holds(id),
+      isOnline: () => this.online,
+      isStopped: () => this.stopped,
+      track: (p) => this.track(p),
+      moveRow: (row, to, patch) => this.moveRow(row, to, patch),
+      runPaid: (row, request, model) => this.runPaid(row, request, model),
+      noteRecent: (jobId, error, updatedAt) => {
+        this.recent = this.recent.map((j) => (j.id === jobId ? { ...j, error, updatedAt } : j));
+      },
+    });
+    // A payment for a job nobody is waiting on: run it, or say it came late (recovery.ts).
     this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ paymentId, jobId }) => {
       if (!jobId || this.holds(jobId) || this.stopped) return;
-      const status = this.deps.ledger.getJob(jobId)?.status;
-      // Booked just now for a job that is already over: late, whatever the payment's own timestamp says.
-      if (status && LATE_STATUSES.includes(status)) {
-        this.lateQueue.push({ paymentId, jobId });
-        this.track(this.settleLatePayments());
-      }
-      else if (status === "paid" && this.online) this.resumePaid();
+      this.recovery.paymentBooked(paymentId, jobId);
     });
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Closes jobs a crash left open: each gets an error feedback and is marked `error` in the
-   * ledger, so it is never answered twice (its request id stays in the seen table, and a second
-   * insert of the same job is refused). Jobs the customer already paid for are not closed: they
-   * are marked `paid` and run again when the provider goes online (resumePaid), since the money is
-   * ours. Returns how many were closed.
+   * Closes jobs a crash left open (paid ones run again), sends results left unsent, and starts
+   * the look at leftover invoices and late payments (recovery.ts). Returns how many were closed.
    */
-  async recover(): Promise<number> {
-    let closed = 0;
-    const sends: Promise<unknown>[] = [this.resendPendingResults()];
-    // Each row is looked at once, so a row whose move is refused (a bug, logged) can't spin the loop.
-    const done = new Set<string>();
-    for (;;) {
-      // Jobs this engine holds right now are alive, not left over: never close those.
-      const open = this.deps.ledger.listJobs({ statuses: OPEN_STATUSES, limit: 1000 }).filter((r) => !this.holds(r.id) && r.status !== "paid" && !done.has(r.id));
-      if (open.length === 0) break;
-      for (const row of open) {
-        done.add(row.id);
-        // Paid by its invoice or by a zap of any of its events (a zap has its own payment hash).
-        if (this.paidInFull(row)) {
-          this.moveRow(row, "paid");
-          continue;
-        }
-        const ref: RequestRef & { relays?: string[] } = { id: row.id, customer: row.customer, encrypted: null };
-        try {
-          const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
-          if (parsed.ok) {
-            ref.encrypted = parsed.request.encrypted;
-            ref.relays = parsed.request.relays;
-          } else if (parsed.ref) {
-            ref.encrypted = parsed.ref.encrypted;
-          }
-        } catch {
-          // A damaged row still gets closed; the feedback just goes out unencrypted-unknown.
-        }
-        // Close the row first: the loop must make progress even if the feedback can't be sent.
-        if (!this.moveRow(row, "error", { error: "provider restarted" })) continue;
-        closed++;
-        sends.push(this.replies.sendFeedback(ref, row.relay, "error", { extraInfo: "provider restarted; please send the job again" }).catch(() => {}));
-      }
-    }
-    await Promise.all(sends);
-    if (closed) log.info("closed jobs left open by a restart", { count: closed });
-    // Invoices left open by the restart expire by their own expiry, once the wallet has booked what
-    // was paid while we were down (in the background: the wallet may still be connecting).
-    void this.track(this.expireLeftoverInvoices());
-    void this.track(this.settleLatePayments());
-    return closed;
-  }
-
-  /** Whether the ledger has payments for this job (by invoice or zap) that cover its amount. */
-  private paidInFull(row: Pick<JobRow, "id" | "amountMsats" | "paymentHash">): boolean {
-    if (row.paymentHash && this.deps.ledger.findPaymentByHash(row.paymentHash)) return true;
-    if (row.amountMsats === null) return false;
-    const paid = this.deps.ledger.jobPaid(row.id);
-    return paid.count > 0 && paid.msats >= row.amountMsats;
-  }
-
-  /**
-   * Results signed and kept before a crash or stop but never confirmed on a relay: the job is
-   * marked done if the crash came first, and the same event is sent again. Never throws.
-   */
-  private resendPendingResults(): Promise<unknown> {
-    const sends: Promise<unknown>[] = [];
-    try {
-      // A signed result is kept in the ledger BEFORE its job is marked done, so a crash between
-      // recording and sending never loses the answer: it is sent again here (the same event id,
-      // so relays and customers see it once).
-      for (const stored of this.deps.ledger.pendingResults()) {
-        const id = stored.jobId;
-        const row = this.deps.ledger.getJob(id);
-        if (!row || stored.event.created_at * 1000 < this.now() - PENDING_RESULT_MAX_AGE_MS) {
-          this.deps.ledger.dropPendingResult(id);
-          continue;
-        }
-        if (row.status !== "success") this.moveRow(row, "success", { resultEventId: stored.event.id });
-        log.info("sending a result left unsent by a restart", { id });
-        sends.push(
-          this.replies
-            .publishResult(id, stored.event, stored.relays, null)
-            .then(({ outcomes }) => {
-              const ok = outcomes.find((o) => o.ok);
-              if (ok) this.replies.resultDelivered(id, ok.relay, null);
-              else this.replies.noteRow(id, UNDELIVERED);
-            })
-            .catch((err) => log.warn("resending a result failed", { id, err })),
-        );
-      }
-    } catch (err) {
-      log.warn("looking for unsent results failed", { err });
-    }
-    return Promise.all(sends);
-  }
-
-  /**
-   * Jobs whose invoice nobody waits on any more (left by a restart) are marked expired once the
-   * invoice's own expiry (its bolt11's, else the configured one from when it was made) has passed
-   * AND the wallet has booked every payment it has (or has no wallet at all): a customer who paid
-   * while we were down is paid, not expired. Unexpired ones stay (a payment still runs them) and are
-   * looked at again when the next one is due. Never throws.
-   */
-  private async expireLeftoverInvoices(): Promise<void> {
-    try {
-      if (this.invoiceTimer) clearTimeout(this.invoiceTimer);
-      this.invoiceTimer = null;
-      if (this.stopped) return;
-      const expirySecs = this.deps.config().pricing.invoiceExpirySecs;
-      const rows = this.deps.ledger.listJobs({ statuses: ["payment-required"], limit: 1000 }).filter((r) => !this.holds(r.id));
-      if (rows.length === 0) return;
-      const expiresAt = (r: JobRow) => {
-        try {
-          if (r.bolt11) return decodeBolt11(r.bolt11).expiresAt;
-        } catch {}
-        return r.updatedAt + expirySecs * 1000;
-      };
-      const now = this.now();
-      const due = rows.filter((r) => expiresAt(r) <= now);
-      let next = Math.min(...rows.filter((r) => expiresAt(r) > now).map(expiresAt));
-      if (due.length) {
-        const state = (await this.deps.payments?.reconciledNow?.()) ?? "no-wallet";
-        if (this.stopped) return;
-        if (state === "not-now") {
-          next = Math.min(next, this.now() + INVOICE_RETRY_MS);
-        } else {
-          for (const r of due) {
-            // Reread: reconciliation may just have booked its payment (the row is 'paid' then).
-            const row = this.deps.ledger.getJob(r.id);
-            if (!row || row.status !== "payment-required" || this.holds(row.id)) continue;
-            if (this.paidInFull(row)) {
-              this.moveRow(row, "paid");
-              if (this.online) this.resumePaid();
-              continue;
-            }
-            this.moveRow(row, "expired", { error: "invoice expired unpaid" });
-          }
-        }
-      }
-      if (Number.isFinite(next)) {
-        this.invoiceTimer = setTimeout(() => void this.track(this.expireLeftoverInvoices()), Math.min(Math.max(0, next - this.now()) + 1000, 3600_000));
-        this.invoiceTimer.unref?.();
-      }
-    } catch (err) {
-      log.warn("expiring old invoices failed", { err });
-    }
-  }
-
-  /**
-   * Payments that landed for a job already over (expired unpaid, cancelled, failed) — paid late,
-   * in flight at expiry, or found by reconciliation after a restart. The job runs if it still can
-   * (paid in full, the request readable, its model served, not cancelled by the customer, not past
-   * its NIP-40 expiration): the row goes back to 'paid' and resumePaid runs it. Otherwise the payment
-   * is noted "paid late: not served" (the owner sees it with the customer's pubkey) and the
-   * customer gets an error feedback saying so. Runs one pass at a time; never throws.
-   */
-  private settleLatePayments(): Promise<void> {
-    if (this.settlingLate) {
-      this.lateAgain = true;
-      return this.settlingLate;
-    }
-    this.settlingLate = (async () => {
-      do {
-        this.lateAgain = false;
-        try {
-          // Those booked while we ran, then any the ledger shows (booked before a crash let us see them).
-          const todo = [...this.lateQueue.splice(0), ...this.deps.ledger.latePayments()];
-          const done = new Set<string>();
-          for (const { paymentId, jobId } of todo) {
-            if (done.has(paymentId)) continue;
-            done.add(paymentId);
-            await this.settleLate(paymentId, jobId);
-          }
-        } catch (err) {
-          log.warn("settling late payments failed", { err });
-        }
-      } while (this.lateAgain && !this.stopped);
-    })().finally(() => (this.settlingLate = null));
-    return this.settlingLate;
-  }
-
-  private async settleLate(paymentId: string, jobId: string): Promise<void> {
-    const row = this.deps.ledger.getJob(jobId);
-    if (!row || !LATE_STATUSES.includes(row.status) || this.holds(jobId)) return;
-    const paid = this.deps.ledger.jobPaid(jobId);
-    let request: JobRequest | null = null;
-    try {
-      const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
-      if (parsed.ok) request = parsed.request;
-    } catch {}
-    const cfg = this.deps.config();
-    let why: string | null = null;
-    if (row.amountMsats === null || paid.msats < row.amountMsats) why = `the payment of ${paid.msats} msats is less than the ${row.amountMsats ?? 0} msats asked`;
-    else if (row.status === "cancelled" && row.error === CANCELLED_BY_CUSTOMER) why = "you had cancelled it";
-    else if (!request) why = "the request can no longer be read";
-    else if (request.expiration !== null && request.expiration * 1000 <= this.now()) why = "the request's expiration has passed";
-    else if (!chooseModel(request.params, this.deps.inference.servedModels(), cfg.provider.defaultModel)) why = `model ${request.params.model ?? row.model} is not offered now`;
-    const updatedAt = this.now();
-    if (why === null) {
-      // The one way out of a final status: the customer paid in full for a job that ended unpaid.
-      this.deps.ledger.patchJob(jobId, { status: "paid", finishedAt: null, error: null, updatedAt });
-      this.deps.bus.publish(JobStatusChanged, { job: jobRowToView({ ...row, status: "paid", finishedAt: null, error: null, updatedAt }) });
-      log.info("a payment came after the job ended; running it", { id: jobId, was: row.status, paymentId });
-      if (this.online) this.resumePaid();
-      return;
-    }
-    const note = `${PAID_LATE_NOT_SERVED}: ${why}`;
-    if (!this.deps.ledger.notePayment(paymentId, PAID_LATE_NOT_SERVED)) return;
-    this.deps.ledger.patchJob(jobId, { error: note, updatedAt });
-    const view = jobRowToView({ ...row, error: note, updatedAt });
-    // The dashboard's list of recent jobs says it too.
-    this.recent = this.recent.map((j) => (j.id === jobId ? { ...j, error: note, updatedAt } : j));
-    this.deps.bus.publish(JobStatusChanged, { job: view });
-    // The EARNINGS panel counts payments paid late and not served.
-    this.deps.bus.publish(EarningsChanged, { earnings: this.deps.ledger.earnings() });
-    log.warn("a payment came after the job ended and it can't be run: paid late, not served", { id: jobId, paymentId, customer: row.customer, why });
-    const ref: RequestRef & { relays?: string[] } = request ?? { id: row.id, customer: row.customer, encrypted: null };
-    const was = row.status === "expired" ? "its invoice had expired" : row.status === "cancelled" ? "it was cancelled" : "it had failed";
-    const sats = Math.floor(paid.msats / 1000);
-    await this.replies.sendFeedback(ref, row.relay, "error", {
-      extraInfo: `paid late: your ${sats} sats arrived after ${was}, so the job was not run (${why}); contact the provider about your payment`,
-    }).catch((err) => log.warn("could not tell the customer about their late payment", { id: jobId, err }));
+  recover(): Promise<number> {
+    return this.recovery.recover();
   }
 
   /** Whether this engine is working on the job (running, queued or waiting for its payment). */
@@ -429,45 +212,34 @@ export class Engine {
   }
 
   /**
-   * Runs the jobs the ledger says are paid but that nobody is working on: paid while we were down
-   * or before a restart. They skip admission (the customer paid for them) and go to the queue.
+   * A paid job left over from before (recovery.ts found it): it skips admission (the customer paid
+   * for it) and goes to the queue; one that can't run (`request` unreadable, `model` gone) fails.
    */
-  private resumePaid(): void {
-    if (!this.online) return;
-    const rows = this.deps.ledger.listJobs({ statuses: ["paid"], limit: 1000 }).filter((r) => !this.holds(r.id));
-    for (const row of rows) {
-      let request: JobRequest | null = null;
-      try {
-        const parsed = parseJobRequest(JSON.parse(row.requestJson), { providerPubkey: this.deps.pubkey, providerSecretKey: this.deps.secretKey });
-        if (parsed.ok) request = parsed.request;
-      } catch {}
-      const cfg = this.deps.config();
-      const model = request ? chooseModel(request.params, this.deps.inference.servedModels(), cfg.provider.defaultModel) : null;
-      // Unreadable: just enough of a request to address the error feedback and show the job.
-      const stub = { id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest;
-      const job: Running = {
-        ...newJob(request ?? stub, { now: row.createdAt, sourceRelay: row.relay }),
-        // Restored as the ledger has it (paid), not moved there.
-        status: "paid",
-        updatedAt: row.updatedAt,
-        model: model ?? row.model ?? "",
-        amountMsats: row.amountMsats,
-        bolt11: row.bolt11,
-        paymentHash: row.paymentHash,
-        controller: new AbortController(),
-        stoppedBy: null,
-        prepaid: true,
-        preview: row.promptPreview,
-      };
-      if (!request || !model) {
-        const why = !request ? "the paid request can no longer be read" : `model ${request.params.model ?? row.model} is no longer offered`;
-        this.track(this.fail(job, `${why}; contact the provider about your payment`));
-        continue;
-      }
-      log.info("running a paid job left over from before", { id: row.id });
-      this.emitJob(job);
-      this.enqueue(job);
+  private runPaid(row: JobRow, request: JobRequest | null, model: string | null): void {
+    // Unreadable: just enough of a request to address the error feedback and show the job.
+    const stub = { id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest;
+    const job: Running = {
+      ...newJob(request ?? stub, { now: row.createdAt, sourceRelay: row.relay }),
+      // Restored as the ledger has it (paid), not moved there.
+      status: "paid",
+      updatedAt: row.updatedAt,
+      model: model ?? row.model ?? "",
+      amountMsats: row.amountMsats,
+      bolt11: row.bolt11,
+      paymentHash: row.paymentHash,
+      controller: new AbortController(),
+      stoppedBy: null,
+      prepaid: true,
+      preview: row.promptPreview,
+    };
+    if (!request || !model) {
+      const why = !request ? "the paid request can no longer be read" : `model ${request.params.model ?? row.model} is no longer offered`;
+      this.track(this.fail(job, `${why}; contact the provider about your payment`));
+      return;
     }
+    log.info("running a paid job left over from before", { id: row.id });
+    this.emitJob(job);
+    this.enqueue(job);
   }
 
   view(): ProviderView {
@@ -515,8 +287,8 @@ export class Engine {
       { onEvent: (ev, relay) => this.onEvent(ev, relay) },
     );
     this.watchCancels();
-    this.resumePaid();
-    void this.track(this.settleLatePayments());
+    this.recovery.resumePaid();
+    void this.track(this.recovery.settleLatePayments());
     this.track(this.watchZaps());
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
@@ -574,8 +346,7 @@ export class Engine {
     }
     if (this.cancelWatchTimer) clearTimeout(this.cancelWatchTimer);
     this.cancelWatchTimer = null;
-    if (this.invoiceTimer) clearTimeout(this.invoiceTimer);
-    this.invoiceTimer = null;
+    this.recovery.stop();
     this.cancelSub?.close();
     this.cancelSub = null;
     this.cancelWatchIds.clear();
@@ -699,7 +470,7 @@ export class Engine {
     const now = this.now();
     if (now - this.lastPrune < SEEN_PRUNE_EVERY_MS) return;
     this.lastPrune = now;
-    void this.track(this.expireLeftoverInvoices());
+    void this.track(this.recovery.expireLeftoverInvoices());
     try {
       const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
       if (n) log.debug("pruned seen events", { count: n });
@@ -976,7 +747,7 @@ export class Engine {
       if (job.controller.signal.aborted) return this.endStopped(job);
       if (err instanceof AppError && err.code === "not_found") {
         // A payment booked in the same moment the invoice ran out still pays for the job.
-        if (this.deps.ledger.getJob(job.id)?.status === "paid" || this.paidInFull(job)) {
+        if (this.deps.ledger.getJob(job.id)?.status === "paid" || this.recovery.paidInFull(job)) {
           job.prepaid = true;
           if (this.setStatus(job, "paid")) this.enqueue(job);
           return;
