@@ -74,6 +74,11 @@ export class Bus {
     return () => set.delete(h);
   }
 
+  /** Whether anything listens to every event (the dashboards' event streams do). */
+  watched(): boolean {
+    return this.all.size > 0;
+  }
+
   subscribeAll(handler: Handler): () => void {
     this.all.add(handler);
     return () => this.all.delete(handler);

@@ -31,7 +31,11 @@ export class ResponseError extends Error {
  * A line carrying {"error": "…"} ends the stream with that error. `signal` aborts the request
  * and the read.
  */
-export async function* postNdjson(url: string, body: string, opts: { signal: AbortSignal; maxLineBytes: number; fetch?: typeof fetch }): AsyncGenerator<Record<string, unknown>> {
+export async function* postNdjson(
+  url: string,
+  body: string,
+  opts: { signal: AbortSignal; maxLineBytes: number; fetch?: typeof fetch; onResponse?: () => void },
+): AsyncGenerator<Record<string, unknown>> {
   const res = await (opts.fetch ?? fetch)(url, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/x-ndjson" },
@@ -49,6 +53,7 @@ export async function* postNdjson(url: string, body: string, opts: { signal: Abo
     }
     throw new ResponseError(message, res.status);
   }
+  opts.onResponse?.();
   if (!res.body) throw new MalformedNdjson("", "a reply without a body");
   const decoder = new TextDecoder();
   let pending = "";
