@@ -46,8 +46,6 @@ export class Sentinel {
   private gate: Gate = { open: true, reason: null, until: null };
   private readonly hysteresis: Hysteresis;
   private readonly running = new Map<string, number>();
-  /** GPU ms per day key, counted since the last write (saveGpu). */
-  private readonly gpuUnsaved = new Map<string, number>();
   private unsub: (() => void) | null = null;
   private probing = false;
   private readonly now: () => number;
@@ -64,7 +62,6 @@ export class Sentinel {
   }
 
   stop(): void {
-    if (!this.stopped) this.saveGpu();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -86,30 +83,19 @@ export class Sentinel {
     const started = this.running.get(id);
     if (started === undefined) return;
     this.running.delete(id);
-    // Kept in memory and written with the next check (every probe period, and at stop): one
-    // ledger commit per job less (issue 16). A crash loses at most one period's GPU time.
-    const key = gpuKey(localDateKey(now));
-    this.gpuUnsaved.set(key, (this.gpuUnsaved.get(key) ?? 0) + Math.max(0, now - started));
-    this.check();
-  }
-
-  /** Adds the GPU time not yet written to the kv, in one write per day touched. */
-  private saveGpu(): void {
-    for (const [key, ms] of this.gpuUnsaved) {
-      try {
-        this.deps.kv.set(key, String(Number(this.deps.kv.get(key) ?? 0) + ms));
-        this.gpuUnsaved.delete(key);
-      } catch (err) {
-        log.warn("could not count GPU time", { err });
-      }
+    try {
+      const key = gpuKey(localDateKey(now));
+      this.deps.kv.set(key, String(Number(this.deps.kv.get(key) ?? 0) + Math.max(0, now - started)));
+    } catch (err) {
+      log.warn("could not count GPU time", { err });
     }
+    this.check();
   }
 
   usage(): UsageToday {
     const now = this.now();
     const earned = this.deps.earnedToday();
-    const today = gpuKey(localDateKey(now));
-    const stored = Number(this.deps.kv.get(today) ?? 0) + (this.gpuUnsaved.get(today) ?? 0);
+    const stored = Number(this.deps.kv.get(gpuKey(localDateKey(now))) ?? 0);
     let live = 0;
     for (const t of this.running.values()) live += now - t;
     return { jobs: earned.jobs, sats: earned.sats, gpuMs: (Number.isFinite(stored) ? stored : 0) + live };
@@ -127,7 +113,6 @@ export class Sentinel {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.saveGpu();
       this.check();
       await this.probe();
     } catch (err) {
