@@ -8,6 +8,7 @@ import { models } from "../state.ts";
 import { notify } from "../toast.ts";
 import { Dialog, Field, Spinner } from "./kit.ts";
 import { MarketPriceHint } from "./market.ts";
+import { loadMarket } from "../market-feed.ts";
 import { ScheduleSection } from "./schedule.ts";
 import { scheduleFormToPatch, scheduleToForm, type ScheduleErrors, type ScheduleForm } from "../schedule.ts";
 
@@ -116,6 +117,8 @@ export function SettingsDialog(props: { onClose: () => void }) {
     void saving.run(async () => {
       await putSettings(sr?.ok ? { ...r.patch, ...sr.patch } : r.patch);
       notify("ok", "Settings saved.");
+      // The market's suggestions follow the prices and the floor.
+      void loadMarket();
     });
   };
 
