@@ -14,6 +14,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigSchema, type Limits, type Pricing } from "../src/config.ts";
 import type { JobView } from "../src/jobs/events.ts";
+import type { MarketReport, ProviderRow } from "../src/market/aggregate.ts";
+import { sizeClass } from "../src/market/records.ts";
+import type { MarketView } from "../src/market/service.ts";
+import type { BenchmarkRecord } from "../src/market/store.ts";
+import { suggestPrice } from "../src/market/suggest.ts";
 import type { RelayView } from "../src/nostr/events.ts";
 import type { Snapshot } from "../src/server/snapshot.ts";
 import { buildUi, type UiBundle } from "../ui/build.ts";
@@ -75,6 +80,8 @@ export class MockApp {
   private clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
   private timers: ReturnType<typeof setInterval>[] = [];
   private sends = new Map<string, { amountSats: number; feeSats: number }>();
+  /** Benchmarks run on this "machine", by model (the dashboard scenario starts with one). */
+  benchmarks: Record<string, BenchmarkRecord> = {};
   private enc = new TextEncoder();
 
   constructor(readonly scenario: Scenario) {
@@ -126,6 +133,10 @@ export class MockApp {
       relays,
     };
     this.state.provider.blockers = this.blockers();
+    if (full) {
+      const b = { machine: "mock", at: now - 86_400_000, maxTokens: defaults.limits.maxTokensCap, backend: "ollama" };
+      this.benchmarks["llama3.2:3b"] = { ...b, model: "llama3.2:3b", ttftMs: 180, tokensPerSec: 79.4, concurrency: 2, tokensPerSecConcurrent: 131.2, jobsPerHour: 230 };
+    }
   }
 
   private seedJobs(now: number): JobView[] {
@@ -337,6 +348,112 @@ export class MockApp {
     this.provider();
   }
 
+  // ---- the market (GET /api/market): five other providers, a week of demand ----
+
+  market(): MarketView {
+    const now = Date.now();
+    const full = this.scenario === "dashboard";
+    const others: [string | null, string[], number, number, number][] = [
+      ["GPU Garage", ["llama3.2:3b", "qwen2.5:7b"], 212, 14, 21_000],
+      ["nostr-llm", ["llama3.2:3b"], 140, 22, 25_000],
+      ["sats4tokens", ["qwen2.5:7b", "mistral:7b-instruct"], 96, 31, 40_000],
+      ["tiny-dvm", ["llama3.2:1b"], 41, 9, 5_000],
+      [null, ["llama3.1:70b"], 12, 75, 120_000],
+    ];
+    const row = (name: string | null, models: string[], jobs: number, secs: number, price: number, me = false): ProviderRow => ({
+      pubkey: hex(32),
+      me,
+      name,
+      picture: null,
+      about: null,
+      models,
+      announced: true,
+      lastSeen: Math.floor(now / 1000) - (jobs > 50 ? 120 : 5_000),
+      alive: jobs > 50,
+      paused: false,
+      jobsAnswered: jobs,
+      medianResultSecs: secs,
+      resultTimes: jobs,
+      pricePerJob: { count: jobs, median: price, min: price * 0.8, max: price * 1.5 },
+      pricePer1kTokens: { count: 0, median: null, min: null, max: null },
+      listedPerJobMsats: price,
+      listedPer1kTokensMsats: null,
+      encryption: jobs > 100,
+      modelPrices: Object.fromEntries(models.map((m) => [m, price])),
+    });
+    const served = this.state.models.filter((m) => m.served).map((m) => m.name);
+    const providers = full
+      ? [...others.map(([n, m, j, t, p]) => row(n, m, j, t, p)), row("compute (you)", served, 118, 12, this.settings.pricing.perJobMsats, true)].sort((a, b) => b.jobsAnswered - a.jobsAnswered)
+      : [];
+    const prices = full
+      ? ["llama3.2:3b", "qwen2.5:7b", "mistral:7b-instruct"].map((model) => {
+          const sellers = providers.filter((p) => !p.me && p.models.includes(model));
+          const sorted = sellers.map((p) => p.listedPerJobMsats!).sort((a, b) => a - b);
+          return { model, sizeClass: sizeClass(model), providers: sellers.length, medianPerJobMsats: sorted[Math.floor(sorted.length / 2)] ?? null, medianPer1kTokensMsats: null, medianResultSecs: 9 };
+        })
+      : [];
+    const bids = { count: full ? 380 : 0, median: full ? 20_000 : null, min: full ? 1_000 : null, max: full ? 200_000 : null };
+    const report: MarketReport = {
+      generatedAt: now,
+      since: Math.floor(now / 1000) - 7 * 86_400,
+      windowHours: 168,
+      records: full ? 2_410 : 0,
+      providers,
+      demand: {
+        requests: full ? 642 : 0,
+        countedRequests: full ? 630 : 0,
+        customers: full ? 57 : 0,
+        floods: full ? 1 : 0,
+        requestsPerHour: full ? 3.8 : 0,
+        encrypted: full ? 88 : 0,
+        models: full ? prices.map((p, i) => ({ model: p.model, requests: [310, 190, 60][i]!, customers: [30, 21, 9][i]!, answered: [290, 160, 41][i]!, medianBidMsats: 20_000 })) : [],
+        bids,
+        answered: full ? 549 : 0,
+        answeredBy: {},
+        pending: full ? 3 : 0,
+        unserved: { requests: full ? 90 : 0, forMe: full ? 34 : 0, forMeBids: { ...bids, count: full ? 34 : 0 }, forMeModels: full ? { "llama3.2:3b": 20, "qwen2.5:7b": 14 } : {} },
+      },
+      prices,
+      myRank: full ? providers.findIndex((p) => p.me) + 1 : null,
+    };
+    const p = this.settings.pricing;
+    const benchmarks = Object.values(this.benchmarks);
+    return {
+      report,
+      suggestions: served.map((model) =>
+        suggestPrice({ model, report, benchmark: this.benchmarks[model] ?? null, floorMsats: p.floorMsats, current: { perJobMsats: p.models[model]?.perJobMsats ?? p.perJobMsats, per1kTokensMsats: p.models[model]?.per1kTokensMsats ?? p.per1kTokensMsats } }),
+      ),
+      benchmarks,
+      reader: full ? { received: 2_410, kept: 2_388, dropped: { budget: 0, flood: 22, invalid: 0, queue: 0, huge: 0 }, running: true } : null,
+      current: { perJobMsats: p.perJobMsats, per1kTokensMsats: p.per1kTokensMsats, floorMsats: p.floorMsats, models: p.models },
+    };
+  }
+
+  /** As the real one: only a served model, refused while jobs run; ~2 s of "measuring". */
+  async benchmark(model: unknown): Promise<BenchmarkRecord> {
+    const m = this.state.models.find((x) => x.name === model && x.served);
+    if (!m) throw new HttpError(404, "not_found", `${String(model).slice(0, 100)} is not a served model.`);
+    const running = this.state.jobs.filter((j) => ["processing", "queued", "paid"].includes(j.status)).length;
+    if (running) throw new HttpError(409, "conflict", `${running} job${running === 1 ? " is" : "s are"} running: the benchmark would slow them and measure them too. Try again when they are done.`);
+    await Bun.sleep(2_000);
+    const size = m.sizeBytes / 1e9;
+    const tokensPerSec = Math.round((160 / size) * 10) / 10;
+    const rec: BenchmarkRecord = {
+      model: m.name,
+      machine: "mock",
+      at: Date.now(),
+      ttftMs: Math.round(90 * size),
+      tokensPerSec,
+      concurrency: 2,
+      tokensPerSecConcurrent: Math.round(tokensPerSec * 1.7 * 10) / 10,
+      jobsPerHour: Math.round((3600 * tokensPerSec * 1.7) / this.settings.limits.maxTokensCap),
+      maxTokens: this.settings.limits.maxTokensCap,
+      backend: "ollama",
+    };
+    this.benchmarks[m.name] = rec;
+    return rec;
+  }
+
   // ---- the routes ----
 
   async handle(req: Request, body: Record<string, unknown>): Promise<unknown> {
@@ -411,6 +528,10 @@ export class MockApp {
         this.provider();
         return { ok: true };
       }
+      case "GET /api/market":
+        return this.market();
+      case "POST /api/models/benchmark":
+        return await this.benchmark(body.model);
       case "GET /api/settings":
         return { ...this.settings, relays: s.relays.map((r) => r.url), ollamaUrl: s.ollama.url };
       case "PUT /api/settings": {
