@@ -12,6 +12,9 @@ import {
   activeCount,
   activeJobs,
   applyEvent,
+  benchmarks,
+  market,
+  marketReport,
   identityState,
   initialUiState,
   jobs,
@@ -71,6 +74,7 @@ const stops: (() => void)[] = [];
 afterEach(() => {
   for (const s of stops.splice(0)) s();
   ui.value = null;
+  market.value = null;
 });
 
 test("a running job's tokens reach the job slices only", () => {
@@ -123,4 +127,23 @@ test("components read slices, never the whole state", async () => {
     if (/\bui\.(value|peek\(\))/.test(text)) readers.push(f);
   }
   expect(readers).toEqual([]);
+});
+
+test("the market slices: the last benchmark per model; a token streaming into a job leaves them alone", () => {
+  ui.value = initialUiState(snapshot());
+  const bench = (model: string, at: number, tokensPerSec: number) => ({ model, machine: "x", at, ttftMs: 100, tokensPerSec, concurrency: 1, tokensPerSecConcurrent: tokensPerSec, jobsPerHour: 60, maxTokens: 1024, backend: null });
+  expect(benchmarks.value).toEqual({});
+  expect(marketReport.value).toBeNull();
+  market.value = {
+    report: {} as never,
+    suggestions: [],
+    reader: null,
+    current: { perJobMsats: 1_000, per1kTokensMsats: 0, floorMsats: 0, models: {} },
+    benchmarks: [bench("a", T0 + 5, 20), bench("a", T0 + 9, 30), bench("a", T0 + 1, 10), bench("b", T0, 7)],
+  };
+  expect(Object.fromEntries(Object.entries(benchmarks.value).map(([m, b]) => [m, b.tokensPerSec]))).toEqual({ a: 30, b: 7 });
+  const r = runs(() => benchmarks.value);
+  stops.push(r.stop);
+  fold(ev("job.progress.updated", { id: "a", tokens: 5, tokensPerSec: 10, preview: "x" }));
+  expect(r.count).toBe(1);
 });
