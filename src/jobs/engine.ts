@@ -21,6 +21,7 @@ import {
 import { admit, chooseModel } from "./admission.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
 import { Announcer } from "./announcer.ts";
+import { CancelWatch } from "./cancel-watch.ts";
 import { Recovery } from "./recovery.ts";
 import { FairQueue } from "./fair-queue.ts";
 import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
@@ -31,7 +32,7 @@ import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, t
 import type { JobInsert, JobRow } from "../ledger/ledger.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import { PaymentReceived } from "../wallet/events.ts";
-import { readZapClaim } from "../nostr/nip57.ts";
+import { ZapWatch } from "../wallet/zaps.ts";
 import type { EngineInference, EngineLedger, EnginePayments, EnginePool } from "./ports.ts";
 
 const log = createLogger("jobs");
@@ -92,20 +93,8 @@ const RECENT_FINISHED = 50;
  */
 const SEEN_KEEP_MS = 24 * 3600_000;
 const SEEN_PRUNE_EVERY_MS = 3600_000;
-/** How long changes to the set of held jobs are gathered before the cancel watch is updated. */
-const CANCEL_WATCH_EVERY_MS = 250;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
-/**
- * Zap receipts are read this far back on subscribe, so a zap made while we were down still names
- * its job (the payment itself is found by reconciliation either way).
- */
-const ZAP_LOOKBACK_SECS = 24 * 3600;
-/**
- * Zap targets of jobs finished longer ago than this are forgotten (a zap made later is booked as a
- * plain receive). Receipts are read ZAP_LOOKBACK_SECS back, so a week leaves plenty of margin.
- */
-const ZAP_TARGET_KEEP_MS = 7 * 24 * 3600_000;
 /** Unpaid pay-after jobs count against pricing.maxUnpaidAfterJobs (and the customer) for this long. */
 const UNPAID_WINDOW_MS = 24 * 3600_000;
 /** pricing.maxFreeJobsPerHour counts free-allowance jobs over this window. */
@@ -120,11 +109,8 @@ class JobTimeout extends Error {
 export class Engine {
   private online = false;
   private sub: { close(): void } | null = null;
-  /** NIP-09 cancellations: a subscription on the ids of the jobs we hold (see watchCancels). */
-  private cancelSub: { close(): void } | null = null;
-  /** The job ids cancelSub covers (it may still name jobs that have ended since). */
-  private cancelWatchIds = new Set<string>();
-  private cancelWatchTimer: ReturnType<typeof setTimeout> | null = null;
+  /** NIP-09 cancellations: a subscription on the ids of the jobs we hold (cancel-watch.ts). */
+  private readonly cancels: CancelWatch;
   private active = new Map<string, Running>(); // processing or waiting for payment
   /** Jobs waiting for a slot, in fair order between customers (fair-queue.ts). */
   private queue = new FairQueue<Running>((j) => j.request.customer);
@@ -143,10 +129,8 @@ export class Engine {
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
   private unsubscribePayments: (() => void) | null = null;
-  /** NIP-57 zap receipts p-tagged to us, while zaps can reach us (see watchZaps). */
-  private zapSub: { close(): void } | null = null;
-  private zapsOn = false;
-  private zapSeen = new Set<string>();
+  /** Zap receipts of our feedback and results (wallet/zaps.ts). */
+  private readonly zaps: ZapWatch;
   /** Free-allowance jobs given out lately (unix ms), for pricing.maxFreeJobsPerHour. */
   private freeGiven: number[] = [];
 
@@ -168,6 +152,22 @@ export class Engine {
       pausedReason: deps.pausedReason,
       onAnnounced: () => this.emitProvider(),
       onBeat: () => this.pruneSeen(),
+    });
+    this.cancels = new CancelWatch({
+      pool: deps.pool,
+      held: () => [...this.active.values(), ...this.queue],
+      isStopped: () => this.stopped,
+      onDeletion: (ev) => this.onDeletion(ev),
+    });
+    this.zaps = new ZapWatch({
+      pool: deps.pool,
+      ledger: deps.ledger,
+      payments: deps.payments,
+      pubkey: deps.pubkey,
+      now: this.now,
+      isOnline: () => this.online,
+      isStopped: () => this.stopped,
+      onEvent: (ev, relay) => this.onEvent(ev, relay),
     });
     this.recovery = new Recovery({
       bus: deps.bus,
@@ -278,7 +278,7 @@ export class Engine {
     this.online = true;
     const since = Math.floor(this.now() / 1000) - (this.deps.sinceWindowSecs ?? 30);
     // Providers that filter only on #p never see public requests (PROTOCOL.md): take all 5050s.
-    // Cancellations are watched per job id (watchCancels), so a kind 5 with only an e tag counts.
+    // Cancellations are watched per job id (cancel-watch.ts), so a kind 5 with only an e tag counts.
     this.sub = this.deps.pool.subscribe(
       [
         { kinds: [JOB_REQUEST_TEXT], since },
@@ -286,10 +286,10 @@ export class Engine {
       ],
       { onEvent: (ev, relay) => this.onEvent(ev, relay) },
     );
-    this.watchCancels();
+    this.cancels.schedule();
     this.recovery.resumePaid();
     void this.track(this.recovery.settleLatePayments());
-    this.track(this.watchZaps());
+    this.track(this.zaps.update());
     const defaultModel = chooseModel({}, served, cfg.provider.defaultModel);
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
     // Announcement, profile and heartbeat, in the background (announcer.ts).
@@ -303,8 +303,7 @@ export class Engine {
     this.online = false;
     this.sub?.close();
     this.sub = null;
-    this.zapSub?.close();
-    this.zapSub = null;
+    this.zaps.close();
     this.announcer.stopBeating();
     const cfg = this.deps.config();
     // Queued jobs never started: tell their customers. Running ones finish unless configured
@@ -344,12 +343,8 @@ export class Engine {
       await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => (timer = setTimeout(r, Math.max(1, drainUntil - performance.now()))))]);
       clearTimeout(timer);
     }
-    if (this.cancelWatchTimer) clearTimeout(this.cancelWatchTimer);
-    this.cancelWatchTimer = null;
+    this.cancels.stop();
     this.recovery.stop();
-    this.cancelSub?.close();
-    this.cancelSub = null;
-    this.cancelWatchIds.clear();
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
   }
@@ -378,68 +373,7 @@ export class Engine {
 
   /** The wallet changed (a Lightning address set or removed): start or stop watching zaps. */
   async walletChanged(): Promise<void> {
-    await this.watchZaps();
-  }
-
-  /**
-   * PROTOCOL.md: a provider that shows an invoice should also watch for zaps of its feedback and
-   * results. Zaps reach us only through a Lightning address, so the kind 9735 subscription is open
-   * only while the wallet has one.
-   */
-  private async watchZaps(): Promise<void> {
-    const payments = this.deps.payments;
-    let on = false;
-    if (payments?.zapsEnabled && payments.zapReceived) {
-      on = await payments.zapsEnabled().catch((err) => {
-        log.debug("could not tell whether zaps are on", { err });
-        return false;
-      });
-    }
-    this.zapsOn = on;
-    if (!on || !this.online || this.stopped) {
-      this.zapSub?.close();
-      this.zapSub = null;
-      return;
-    }
-    if (this.zapSub) return;
-    const since = Math.floor(this.now() / 1000) - ZAP_LOOKBACK_SECS;
-    this.zapSub = this.deps.pool.subscribe([{ kinds: [ZAP_RECEIPT], "#p": [this.deps.pubkey], since }], {
-      onEvent: (ev, relay) => this.onEvent(ev, relay),
-    });
-    log.info("watching zaps of our feedback and results");
-  }
-
-  /** Remembers which job an event of ours belongs to, so a zap of it can pay for that job. */
-  private noteZapTarget(eventId: string, jobId: string): void {
-    if (!this.zapsOn) return;
-    try {
-      this.deps.ledger.setZapTarget(eventId, jobId);
-    } catch (err) {
-      log.warn("could not record a zap target", { eventId, err });
-    }
-  }
-
-  private async onZapReceipt(event: NostrEvent): Promise<void> {
-    const payments = this.deps.payments;
-    if (!payments?.zapReceived || !this.zapsOn) return;
-    // The same receipt arrives through several relays and again on every resubscribe.
-    if (this.zapSeen.has(event.id)) return;
-    this.zapSeen.add(event.id);
-    if (this.zapSeen.size > 10_000) this.zapSeen.delete(this.zapSeen.values().next().value!);
-    const read = readZapClaim(event, this.deps.pubkey);
-    if (!read.ok) {
-      log.debug("zap receipt ignored", { id: event.id, reason: read.reason });
-      return;
-    }
-    const jobId = this.deps.ledger.zapTarget(read.claim.eventId);
-    if (!jobId) {
-      // A zap of something else of ours (a note, the announcement): the money still shows up in
-      // the wallet and is booked as a plain receive.
-      log.debug("zap of an event that belongs to no job", { id: event.id, eventId: read.claim.eventId });
-      return;
-    }
-    const outcome = await payments.zapReceived(read.claim, jobId);
-    log.info("zap receipt", { receiptId: event.id, jobId, amountMsats: read.claim.amountMsats, outcome });
+    await this.zaps.update();
   }
 
   /** The served set changed: re-announce so clients see the right models. */
@@ -474,7 +408,7 @@ export class Engine {
     try {
       const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
       if (n) log.debug("pruned seen events", { count: n });
-      const z = this.deps.ledger.pruneZapTargets(now - ZAP_TARGET_KEEP_MS);
+      const z = this.zaps.pruneTargets(now);
       if (z) log.debug("pruned zap targets of old jobs", { count: z });
     } catch (err) {
       log.warn("pruning seen events failed", { err });
@@ -497,7 +431,7 @@ export class Engine {
 
   private async handle(event: NostrEvent, relay: string): Promise<void> {
     if (event.kind === DELETION) return this.onDeletion(event);
-    if (event.kind === ZAP_RECEIPT) return this.onZapReceipt(event);
+    if (event.kind === ZAP_RECEIPT) return this.zaps.onReceipt(event);
     if (event.kind === PING) {
       const ping = parsePing(event, this.deps.pubkey);
       if (ping && this.deps.ledger.markSeen(event.id, event.kind)) await this.replies.publish(buildPong({ ping, relayHint: relay, now: this.now() }));
@@ -639,44 +573,6 @@ export class Engine {
     }
   }
 
-  /**
-   * Keeps one subscription for kind 5 events that e-tag a job we hold (queued, waiting for payment
-   * or running). Customers' clients differ in what else they tag (k, p), so the job id is the one
-   * thing to match on. Every REQ costs the relay a stored query and public relays rate-limit them,
-   * so changes are gathered for CANCEL_WATCH_EVERY_MS and the subscription is only reopened when
-   * a job joins the set: ids of jobs that ended ride along until then, and a job over within the
-   * window needs no REQ at all. Closed when no job is held. A kind 5 sent before our REQ is still
-   * found: the relay has stored it, and `since` reaches back past it.
-   */
-  private watchCancels(): void {
-    if (this.cancelWatchTimer || this.stopped) return;
-    this.cancelWatchTimer = setTimeout(() => {
-      this.cancelWatchTimer = null;
-      this.updateCancelWatch();
-    }, CANCEL_WATCH_EVERY_MS);
-  }
-
-  private updateCancelWatch(): void {
-    if (this.stopped) return;
-    const jobs = [...this.active.values(), ...this.queue];
-    if (jobs.length === 0) {
-      this.cancelSub?.close();
-      this.cancelSub = null;
-      this.cancelWatchIds.clear();
-      return;
-    }
-    if (this.cancelSub && jobs.every((j) => this.cancelWatchIds.has(j.id))) return;
-    const ids = jobs.map((j) => j.id);
-    // The customer's clock, like its deletion's: the oldest request minus a margin.
-    let since = Infinity;
-    for (const j of jobs) since = Math.min(since, j.request.createdAt);
-    this.cancelSub?.close();
-    this.cancelWatchIds = new Set(ids);
-    this.cancelSub = this.deps.pool.subscribe([{ kinds: [DELETION], "#e": ids, since: since - 60 }], {
-      onEvent: (ev) => this.onDeletion(ev),
-    });
-  }
-
   private noteCustomer(pubkey: string): void {
     const cutoff = this.now() - 60_000;
     const list = (this.customerLog.get(pubkey) ?? []).filter((t) => t >= cutoff);
@@ -698,14 +594,14 @@ export class Engine {
       return this.fail(job, "this provider can't take payments right now; please try again later");
     }
     this.active.set(job.request.id, job);
-    this.watchCancels();
+    this.cancels.schedule();
     let invoice: { bolt11: string; paymentHash: string; expiresAt?: number };
     const expirySecs = cfg.pricing.invoiceExpirySecs;
     try {
       invoice = await payments.createInvoice({ id: job.request.id, amountMsats: price, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs });
     } catch (err) {
       this.active.delete(job.request.id);
-      this.watchCancels();
+      this.cancels.schedule();
       if (job.controller.signal.aborted) return job.parked ? undefined : this.endStopped(job);
       // The operator reads the wallet's reason in the log; the customer gets one they can act on.
       log.warn("could not create an invoice", { id: job.request.id, err: errorMessage(err) });
@@ -720,7 +616,7 @@ export class Engine {
         amount: { msats: price, bolt11: invoice.bolt11 },
       });
       // NIP-90: the customer may zap this feedback instead of paying the invoice.
-      this.noteZapTarget(feedback.id, job.request.id);
+      this.zaps.noteTarget(feedback.id, job.request.id);
       const expiresAt = invoice.expiresAt ?? this.now() + expirySecs * 1000;
       // The waiter is registered before the feedback leaves (a quick payer may pay before our
       // publish returns), and the publish is not awaited: a relay that takes the event and never
@@ -742,7 +638,7 @@ export class Engine {
       this.enqueue(job);
     } catch (err) {
       this.active.delete(job.request.id);
-      this.watchCancels();
+      this.cancels.schedule();
       if (job.parked) return;
       if (job.controller.signal.aborted) return this.endStopped(job);
       if (err instanceof AppError && err.code === "not_found") {
@@ -773,7 +669,7 @@ export class Engine {
     job.stoppedBy = { by, reason };
     job.controller.abort(new AppError("conflict", reason));
     if (this.queue.remove(job)) {
-      this.watchCancels();
+      this.cancels.schedule();
       this.track(this.endStopped(job));
     }
   }
@@ -788,7 +684,7 @@ export class Engine {
     } else {
       this.queue.push(job);
       this.setStatus(job, "queued");
-      this.watchCancels();
+      this.cancels.schedule();
     }
   }
 
@@ -807,7 +703,7 @@ export class Engine {
       }
       this.track(this.runJob(job!));
     }
-    this.watchCancels();
+    this.cancels.schedule();
   }
 
   /** `recorded`: the job is already processing, in memory and in the ledger (see handle). */
@@ -815,7 +711,7 @@ export class Engine {
     const cfg = this.deps.config();
     this.generating++;
     this.active.set(job.request.id, job);
-    this.watchCancels();
+    this.cancels.schedule();
     // Our own timer (not AbortSignal.timeout) so it is cleared the moment the job ends.
     const limit = new AbortController();
     const timer = setTimeout(() => limit.abort(new JobTimeout(cfg.limits.jobTimeoutSecs)), cfg.limits.jobTimeoutSecs * 1000);
@@ -886,7 +782,7 @@ export class Engine {
       }
       const event = this.replies.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
-      this.noteZapTarget(event.id, job.request.id);
+      this.zaps.noteTarget(event.id, job.request.id);
       // The signed result is kept first, then the job is recorded as done: from here on the job is
       // answered, whatever happens next (a crash before the send is repaired by recover()).
       this.deps.ledger.keepPendingResult(job.request.id, event, job.request.relays);
