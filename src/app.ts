@@ -31,6 +31,7 @@ import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
 import { blockers, inferenceDown, notSellingNowError, UNLOCK_FIRST } from "./jobs/blockers.ts";
 import { OnlineKeeper } from "./jobs/online.ts";
+import { SellingPolicy } from "./jobs/policy.ts";
 import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
 import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
@@ -102,7 +103,8 @@ export class App implements Controller {
   private readonly online: OnlineKeeper;
   /** The schedule, daily limits and busy probes (src/service/); the App acts on what it says. */
   private sentinel: Sentinel | null = null;
-  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  /** What the sentinel's answers do: offline by the schedule, cancels when busy (src/jobs/policy.ts). */
+  private readonly policy: SellingPolicy;
   /** Gives memory back after start-up and after each busy spell. */
   trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
@@ -122,6 +124,14 @@ export class App implements Controller {
         return () => unsubs.forEach((u) => u());
       },
       retryMs: this.opts.onlineRetryMs,
+    });
+    this.policy = new SellingPolicy({
+      offline: () => this.sentinel?.offline() ?? null,
+      paused: () => this.sentinel?.paused() ?? null,
+      engine: () => this.engine,
+      online: this.online,
+      graceSecs: () => this.config.schedule.graceSecs,
+      cancelWhenBusy: () => this.config.pause.running === "cancel",
     });
     this.session = new IdentitySession({
       dataDir: opts.dataDir,
@@ -224,7 +234,7 @@ export class App implements Controller {
     sentinel.start();
     this.push("sentinel", () => {
       sentinel.stop();
-      if (this.graceTimer) clearTimeout(this.graceTimer);
+      this.policy.stop();
     });
 
     this.startHttp();
@@ -473,40 +483,11 @@ export class App implements Controller {
     await this.online.tryOnline();
   }
 
-  /**
-   * The schedule, a daily limit or the busy probes changed their answer (src/service/sentinel.ts).
-   * Outside the selling hours or over a limit: offline (the announcement is withdrawn, queued jobs
-   * told), running jobs get schedule.graceSecs to finish; back online by itself when it allows.
-   * Busy: the engine refuses newcomers (pausedReason); running jobs finish or are cancelled per
-   * pause.running.
-   */
+  /** The schedule, a daily limit or the busy probes changed their answer (src/service/sentinel.ts). */
   private onPolicy(): void {
     if (this.stopped || !this.sentinel) return;
     this.emitProvider();
-    const gate = this.sentinel.offline();
-    const engine = this.engine;
-    if (gate && engine?.isOnline()) {
-      this.online.wentOfflineByPolicy(gate);
-      void engine.goOffline().then(() => {
-        if (this.graceTimer) clearTimeout(this.graceTimer);
-        this.graceTimer = setTimeout(() => {
-          this.graceTimer = null;
-          if (!this.sentinel?.offline() || engine.isOnline()) return;
-          this.cancelRunning(engine, "the provider's selling hours ended; please send the job again");
-        }, this.config.schedule.graceSecs * 1000);
-        this.graceTimer.unref?.();
-      });
-    } else if (!gate) {
-      void this.online.tryOnline();
-    }
-    if (this.sentinel.paused() && this.config.pause.running === "cancel" && engine) {
-      this.cancelRunning(engine, "busy, try another provider", true);
-    }
-  }
-
-  /** Cancels the jobs generating now (and, with `queued`, those waiting for a slot). */
-  private cancelRunning(engine: Engine, why: string, queued = false): void {
-    for (const j of engine.jobs()) if (j.status === "processing" || (queued && j.status === "queued")) engine.cancel(j.id, why);
+    this.policy.apply();
   }
 
   async setServedModels(models: string[] | null): Promise<void> {
