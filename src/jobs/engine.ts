@@ -20,6 +20,7 @@ import {
 } from "../nostr/nip90.ts";
 import { admit, chooseModel } from "./admission.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
+import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
 import { Recovery } from "./recovery.ts";
@@ -95,10 +96,6 @@ const SEEN_KEEP_MS = 24 * 3600_000;
 const SEEN_PRUNE_EVERY_MS = 3600_000;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
-/** Unpaid pay-after jobs count against pricing.maxUnpaidAfterJobs (and the customer) for this long. */
-const UNPAID_WINDOW_MS = 24 * 3600_000;
-/** pricing.maxFreeJobsPerHour counts free-allowance jobs over this window. */
-const FREE_WINDOW_MS = 3600_000;
 
 class JobTimeout extends Error {
   constructor(readonly secs: number) {
@@ -109,6 +106,8 @@ class JobTimeout extends Error {
 export class Engine {
   private online = false;
   private sub: { close(): void } | null = null;
+  /** Free jobs, pay-after credit and each customer's recent requests (allowance.ts). */
+  private readonly allowance: Allowance;
   /** NIP-09 cancellations: a subscription on the ids of the jobs we hold (cancel-watch.ts). */
   private readonly cancels: CancelWatch;
   private active = new Map<string, Running>(); // processing or waiting for payment
@@ -116,7 +115,6 @@ export class Engine {
   private queue = new FairQueue<Running>((j) => j.request.customer);
   private generating = 0;
   private recent: JobView[] = [];
-  private customerLog = new Map<string, number[]>();
   /** NIP-89 announcement, kind 0 profile, heartbeat (announcer.ts). */
   private readonly announcer: Announcer;
   /** Signing, feedback and result delivery (replies.ts). */
@@ -131,8 +129,6 @@ export class Engine {
   private unsubscribePayments: (() => void) | null = null;
   /** Zap receipts of our feedback and results (wallet/zaps.ts). */
   private readonly zaps: ZapWatch;
-  /** Free-allowance jobs given out lately (unix ms), for pricing.maxFreeJobsPerHour. */
-  private freeGiven: number[] = [];
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
@@ -152,6 +148,12 @@ export class Engine {
       pausedReason: deps.pausedReason,
       onAnnounced: () => this.emitProvider(),
       onBeat: () => this.pruneSeen(),
+    });
+    this.allowance = new Allowance({
+      ledger: deps.ledger,
+      config: deps.config,
+      now: this.now,
+      inFlight: () => [...this.active.values(), ...this.queue],
     });
     this.cancels = new CancelWatch({
       pool: deps.pool,
@@ -461,13 +463,13 @@ export class Engine {
     // The free allowance (announced in NIP-89 as freeJobsPerCustomer): the first jobs of each
     // customer cost nothing, so people can try us before paying.
     // pricing.maxFreeJobsPerHour bounds the allowance over all customers: pubkeys cost nothing.
-    const free = cfg.pricing.mode !== "free" && cfg.pricing.freeJobsPerCustomer > 0 && this.freeUsed(request.customer) < cfg.pricing.freeJobsPerCustomer && this.freeLeftThisHour();
+    const free = this.allowance.isFree(request.customer);
     // The bid is held against the whole charge: per job plus per token at the job's max tokens (the
     // most a pay-after job can come to), in whole sats.
     const price = free ? 0 : priceFor(model, cfg.pricing, estimate);
     // Pay-after is credit: a customer who owes for one (or while strangers owe for
     // pricing.maxUnpaidAfterJobs) is charged up front instead.
-    const payFirst = cfg.pricing.mode === "after" && price > 0 && this.afterCreditRefused(request.customer);
+    const payFirst = cfg.pricing.mode === "after" && price > 0 && this.allowance.payFirst(request.customer);
     const verdict = admit(request, {
       providerPubkey: this.deps.pubkey,
       now: this.now(),
@@ -475,7 +477,7 @@ export class Engine {
       servedModels: served,
       defaultModel: cfg.provider.defaultModel,
       seen: () => false, // isSeen above already deduplicated
-      customerRecent: (pk, since) => (this.customerLog.get(pk) ?? []).filter((t) => t >= since).length,
+      customerRecent: (pk, since) => this.allowance.recentRequests(pk, since),
       activeCount: this.generating,
       queuedCount: this.queue.size,
       customerQueued: this.queue.countOf(request.customer),
@@ -486,13 +488,13 @@ export class Engine {
     if (!verdict.accept) {
       this.deps.ledger.markSeen(event.id, event.kind);
       if (!verdict.silent) {
-        this.noteCustomer(request.customer);
+        this.allowance.noteRequest(request.customer);
         await this.replies.sendFeedback(request, relay, "error", { extraInfo: verdict.reason });
         log.info("request refused", { id: request.id, reason: verdict.reason });
       }
       return;
     }
-    this.noteCustomer(request.customer);
+    this.allowance.noteRequest(request.customer);
     const charge = (cfg.pricing.mode === "upfront" || payFirst) && price > 0;
     const job: Running = {
       ...newJob(request, { now: this.now(), sourceRelay: relay }),
@@ -516,50 +518,13 @@ export class Engine {
       return;
     }
     this.emitJob(job);
-    if (free) this.useFree(request.customer);
+    if (free) this.allowance.useFree(request.customer);
     if (charge) {
       await this.chargeFirst(job, price);
     } else if (startNow) {
       this.track(this.runJob(job, true));
     } else {
       this.enqueue(job);
-    }
-  }
-
-  private freeUsed(customer: string): number {
-    return this.deps.ledger.freeJobsUsed(customer);
-  }
-
-  private freeLeftThisHour(): boolean {
-    const since = this.now() - FREE_WINDOW_MS;
-    this.freeGiven = this.freeGiven.filter((t) => t >= since);
-    return this.freeGiven.length < this.deps.config().pricing.maxFreeJobsPerHour;
-  }
-
-  /**
-   * Whether a pay-after job of `customer` must be paid first: they have a pay-after job not paid
-   * (answered in the last 24 h, or in progress), or all customers together have
-   * pricing.maxUnpaidAfterJobs of them. Never throws (a ledger failure → pay first).
-   */
-  private afterCreditRefused(customer: string): boolean {
-    try {
-      const since = this.now() - UNPAID_WINDOW_MS;
-      const inFlight = [...this.active.values(), ...this.queue].filter((j) => !j.prepaid && !j.free && j.status !== "payment-required");
-      if (inFlight.some((j) => j.customer === customer)) return true;
-      if (this.deps.ledger.unpaidAfter({ since, customer }).jobs > 0) return true;
-      return this.deps.ledger.unpaidAfter({ since }).jobs + inFlight.length >= this.deps.config().pricing.maxUnpaidAfterJobs;
-    } catch (err) {
-      log.warn("could not count unpaid pay-after jobs; asking for payment first", { err });
-      return true;
-    }
-  }
-
-  private useFree(customer: string): void {
-    this.freeGiven.push(this.now());
-    try {
-      this.deps.ledger.countFreeJob(customer);
-    } catch (err) {
-      log.warn("could not count a free job", { customer, err });
     }
   }
 
@@ -570,16 +535,6 @@ export class Engine {
         log.info("cancelled by the customer", { id: job.request.id });
         this.stopJob(job, "customer", "cancelled by the customer");
       }
-    }
-  }
-
-  private noteCustomer(pubkey: string): void {
-    const cutoff = this.now() - 60_000;
-    const list = (this.customerLog.get(pubkey) ?? []).filter((t) => t >= cutoff);
-    list.push(this.now());
-    this.customerLog.set(pubkey, list);
-    if (this.customerLog.size > 10_000) {
-      for (const [k, v] of this.customerLog) if (!v.some((t) => t >= cutoff)) this.customerLog.delete(k);
     }
   }
 
