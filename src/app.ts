@@ -1,7 +1,8 @@
 // The composition root: load config, open stores, build services, start them in order, stop them
 // in reverse. The only file that wires domains together.
 import { Bus } from "./bus.ts";
-import { backendsFromFlags, backendsToSave, BackendEntry, effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
+import { backendsAdding, backendsRemoving, settingsOf, type BackendInput } from "./config-edits.ts";
+import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
@@ -499,28 +500,15 @@ export class App implements Controller {
     await this.inference.pull(model);
   }
 
-  /**
-   * Adds an inference backend (dashboard): checked first (it must answer as its type), then saved
-   * (a config that had only ollamaUrl gets that Ollama first in `backends`) and started at once.
-   */
-  async addBackend(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void> {
-    const name = input.name?.trim() || backendsFromFlags([input.url])[0]!.name;
-    const parsed = BackendEntry.safeParse({ ...input, name });
-    if (!parsed.success) throw new AppError("invalid_input", `Bad backend: ${parsed.error.issues.map((i) => `${i.path.join(".") || "backend"}: ${i.message}`).join("; ")}.`);
-    const current = backendsToSave(this.config);
-    if (current.some((b) => b.name === name)) throw new AppError("conflict", `A backend named ${name} exists already.`);
-    const { checkBackend } = await import("./inference/probe.ts");
-    await checkBackend(parsed.data);
-    this.saveConfig({ backends: [...current, parsed.data] });
+  /** Adds an inference backend (dashboard): checked, saved and started at once. */
+  async addBackend(input: BackendInput): Promise<void> {
+    this.saveConfig({ backends: await backendsAdding(this.config, input) });
     await this.inference.setBackends(effectiveBackends(this.config));
   }
 
   /** Removes an inference backend by name (its running jobs fail); the last one stays. */
   async removeBackend(name: string): Promise<void> {
-    const current = backendsToSave(this.config);
-    if (!current.some((b) => b.name === name)) throw new AppError("not_found", `No backend named ${name}.`);
-    if (current.length === 1) throw new AppError("conflict", "This is the only backend: add another before removing it.");
-    this.saveConfig({ backends: current.filter((b) => b.name !== name) });
+    this.saveConfig({ backends: backendsRemoving(this.config, name) });
     await this.inference.setBackends(effectiveBackends(this.config));
   }
 
@@ -567,8 +555,7 @@ export class App implements Controller {
   private engineCfg: { base: Config; slots: number; config: Config } | null = null;
 
   settings(): Settings {
-    const { name, about, picture, publishProfile } = this.config.provider;
-    return { relays: this.config.relays, ollamaUrl: this.config.ollamaUrl, pricing: this.config.pricing, limits: this.config.limits, provider: { name, about, picture, publishProfile }, schedule: this.config.schedule, pause: this.config.pause };
+    return settingsOf(this.config);
   }
 
   /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */
