@@ -24,13 +24,13 @@ import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
 import { Recovery } from "./recovery.ts";
-import { FairQueue } from "./fair-queue.ts";
-import { JobProgress, JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
+import { HeldJobs, type Running } from "./held-jobs.ts";
+import { JobProgress, type JobView } from "./events.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { finalAmount, priceFor } from "./pricing.ts";
 import { resolveInputs } from "./inputs.ts";
-import { canTransition, isFinal, newJob, outputPreview, promptPreview, toView, transition, type Job } from "./job.ts";
-import type { JobInsert, JobRow } from "../ledger/ledger.ts";
+import { isFinal, newJob, outputPreview, promptPreview } from "./job.ts";
+import type { JobRow } from "../ledger/ledger.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { ZapWatch } from "../wallet/zaps.ts";
@@ -62,32 +62,6 @@ export interface EngineDeps {
 }
 
 /**
- * A job this engine holds: the job as job.ts defines it (status changes go through its
- * transition()), plus what only this process knows about it.
- */
-type Running = Job & {
-  model: string;
-  controller: AbortController;
-  /** Who stopped the job, when someone did: the customer hears nothing more, otherwise an error. */
-  stoppedBy: { by: "customer" | "provider"; reason: string } | null;
-  /** Paid before it ran (upfront, or a paid job resumed after a restart): never invoice it again. */
-  prepaid: boolean;
-  /** Within the customer's free allowance (pricing.freeJobsPerCustomer): never invoiced. */
-  free?: boolean;
-  /**
-   * Set aside at shutdown, not ended: its ledger row stays payable (payment-required) or paid, so
-   * the job runs after the restart once paid; the customer hears nothing now.
-   */
-  parked?: boolean;
-  /** promptPreview, computed once (or kept from the ledger row of a request no longer readable). */
-  preview: string;
-};
-
-/** The fields of a ledger patch that a status change may carry besides the status itself. */
-type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: string };
-
-const RECENT_FINISHED = 50;
-/**
  * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
  * pruned; a request older than this is far outside any subscription's since window, and a job we
  * took is still guarded by its ledger row.
@@ -110,11 +84,9 @@ export class Engine {
   private readonly allowance: Allowance;
   /** NIP-09 cancellations: a subscription on the ids of the jobs we hold (cancel-watch.ts). */
   private readonly cancels: CancelWatch;
-  private active = new Map<string, Running>(); // processing or waiting for payment
-  /** Jobs waiting for a slot, in fair order between customers (fair-queue.ts). */
-  private queue = new FairQueue<Running>((j) => j.request.customer);
+  /** The jobs held (running, waiting for payment, queued) and recently finished (held-jobs.ts). */
+  private readonly held: HeldJobs;
   private generating = 0;
-  private recent: JobView[] = [];
   /** NIP-89 announcement, kind 0 profile, heartbeat (announcer.ts). */
   private readonly announcer: Announcer;
   /** Signing, feedback and result delivery (replies.ts). */
@@ -132,6 +104,7 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
+    this.held = new HeldJobs({ ledger: deps.ledger, bus: deps.bus, now: this.now });
     this.replies = new Replies({ pool: deps.pool, ledger: deps.ledger, bus: deps.bus, secretKey: deps.secretKey, now: this.now, track: (p) => this.track(p) });
     this.announcer = new Announcer({
       pool: deps.pool,
@@ -153,11 +126,11 @@ export class Engine {
       ledger: deps.ledger,
       config: deps.config,
       now: this.now,
-      inFlight: () => [...this.active.values(), ...this.queue],
+      inFlight: () => this.held.all(),
     });
     this.cancels = new CancelWatch({
       pool: deps.pool,
-      held: () => [...this.active.values(), ...this.queue],
+      held: () => this.held.all(),
       isStopped: () => this.stopped,
       onDeletion: (ev) => this.onDeletion(ev),
     });
@@ -181,19 +154,17 @@ export class Engine {
       config: deps.config,
       now: this.now,
       replies: this.replies,
-      holds: (id) => this.holds(id),
+      holds: (id) => this.held.holds(id),
       isOnline: () => this.online,
       isStopped: () => this.stopped,
       track: (p) => this.track(p),
-      moveRow: (row, to, patch) => this.moveRow(row, to, patch),
+      moveRow: (row, to, patch) => this.held.moveRow(row, to, patch),
       runPaid: (row, request, model) => this.runPaid(row, request, model),
-      noteRecent: (jobId, error, updatedAt) => {
-        this.recent = this.recent.map((j) => (j.id === jobId ? { ...j, error, updatedAt } : j));
-      },
+      noteRecent: (jobId, error, updatedAt) => this.held.noteRecent(jobId, error, updatedAt),
     });
     // A payment for a job nobody is waiting on: run it, or say it came late (recovery.ts).
     this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ paymentId, jobId }) => {
-      if (!jobId || this.holds(jobId) || this.stopped) return;
+      if (!jobId || this.held.holds(jobId) || this.stopped) return;
       this.recovery.paymentBooked(paymentId, jobId);
     });
   }
@@ -206,11 +177,6 @@ export class Engine {
    */
   recover(): Promise<number> {
     return this.recovery.recover();
-  }
-
-  /** Whether this engine is working on the job (running, queued or waiting for its payment). */
-  private holds(id: string): boolean {
-    return this.active.has(id) || this.queue.some((j) => j.request.id === id);
   }
 
   /**
@@ -240,8 +206,12 @@ export class Engine {
       return;
     }
     log.info("running a paid job left over from before", { id: row.id });
-    this.emitJob(job);
+    this.held.emit(job);
     this.enqueue(job);
+  }
+
+  jobs(): JobView[] {
+    return this.held.views();
   }
 
   view(): ProviderView {
@@ -258,12 +228,6 @@ export class Engine {
 
   isOnline(): boolean {
     return this.online;
-  }
-
-  jobs(): JobView[] {
-    const live = [...this.active.values(), ...this.queue].map((r) => toView(r, r.preview));
-    const ids = new Set(live.map((j) => j.id));
-    return [...live, ...this.recent.filter((j) => !ids.has(j.id))].slice(0, RECENT_FINISHED);
   }
 
   async goOnline(): Promise<void> {
@@ -311,9 +275,9 @@ export class Engine {
     // Queued jobs never started: tell their customers. Running ones finish unless configured
     // otherwise. Jobs the customer already paid for keep their place (the money is ours), and an
     // open invoice stays payable: if it is paid, that job runs too.
-    for (const job of [...this.queue]) if (!job.prepaid) this.stopJob(job, "provider", "provider went offline; please send the job again");
+    for (const job of [...this.held.queue]) if (!job.prepaid) this.stopJob(job, "provider", "provider went offline; please send the job again");
     if (cfg.limits.onOffline === "cancel") {
-      for (const job of [...this.active.values()]) {
+      for (const job of [...this.held.active.values()]) {
         if (!job.prepaid && job.status !== "payment-required") this.stopJob(job, "provider", "provider went offline; please send the job again");
       }
     }
@@ -332,10 +296,10 @@ export class Engine {
     await this.goOffline();
     this.stopped = true;
     // Waiting for a payment is not work in progress: set those aside at once (see park).
-    for (const job of [...this.active.values()]) if (job.status === "payment-required") this.park(job);
+    for (const job of [...this.held.active.values()]) if (job.status === "payment-required") this.park(job);
     const deadline = performance.now() + graceMs;
-    while (this.active.size && performance.now() < deadline) await Bun.sleep(20);
-    for (const job of [...this.active.values(), ...this.queue]) {
+    while (this.held.active.size && performance.now() < deadline) await Bun.sleep(20);
+    for (const job of this.held.all()) {
       if (job.prepaid) this.park(job);
       else this.stopJob(job, "provider", "provider is shutting down; please send the job again");
     }
@@ -360,11 +324,11 @@ export class Engine {
   private park(job: Running): void {
     if (job.parked || job.stoppedBy) return;
     job.parked = true;
-    this.queue.remove(job);
+    this.held.queue.remove(job);
     // Queued or cut short while running: back to paid (job.ts), so it runs after the restart.
     if (job.prepaid && (job.status === "queued" || job.status === "processing")) {
       try {
-        this.setStatus(job, "paid");
+        this.held.setStatus(job, "paid");
       } catch (err) {
         log.warn("could not set a paid job aside", { id: job.request.id, err });
       }
@@ -395,7 +359,7 @@ export class Engine {
 
   /** The operator cancels a job (dashboard): the customer gets an error feedback saying so. */
   cancel(id: string, why = "cancelled by the provider"): boolean {
-    const job = this.active.get(id) ?? this.queue.find((j) => j.request.id === id);
+    const job = this.held.find(id);
     if (!job) return false;
     this.stopJob(job, "provider", why);
     return true;
@@ -479,8 +443,8 @@ export class Engine {
       seen: () => false, // isSeen above already deduplicated
       customerRecent: (pk, since) => this.allowance.recentRequests(pk, since),
       activeCount: this.generating,
-      queuedCount: this.queue.size,
-      customerQueued: this.queue.countOf(request.customer),
+      queuedCount: this.held.queue.size,
+      customerQueued: this.held.queue.countOf(request.customer),
       paused: this.deps.pausedReason?.() ?? null,
       price,
       paymentMode: cfg.pricing.mode,
@@ -509,15 +473,15 @@ export class Engine {
     // comes before the processing feedback. Otherwise it is recorded as received, then charged or
     // queued.
     const startNow = !charge && this.generating < cfg.limits.maxConcurrentJobs;
-    if (startNow) this.move(job, "processing");
+    if (startNow) this.held.move(job, "processing");
     // A job already in the ledger was handled before (the seen table may have been pruned since):
     // answering it again would charge or answer twice.
-    if (!this.deps.ledger.admitJob(this.toRow(job), event.kind, job.createdAt)) {
+    if (!this.deps.ledger.admitJob(this.held.toRow(job), event.kind, job.createdAt)) {
       this.deps.ledger.markSeen(event.id, event.kind);
       log.info("request already in the ledger; not answering it again", { id: request.id });
       return;
     }
-    this.emitJob(job);
+    this.held.emit(job);
     if (free) this.allowance.useFree(request.customer);
     if (charge) {
       await this.chargeFirst(job, price);
@@ -529,7 +493,7 @@ export class Engine {
   }
 
   private onDeletion(event: NostrEvent): void {
-    for (const job of [...this.active.values(), ...this.queue]) {
+    for (const job of this.held.all()) {
       // NIP-09: only the request's own author may cancel it.
       if (cancelsJob(event, job.request)) {
         log.info("cancelled by the customer", { id: job.request.id });
@@ -548,14 +512,14 @@ export class Engine {
       log.warn("an upfront job came while payments can't be taken", { id: job.request.id, reason: ready.ok ? "" : ready.reason });
       return this.fail(job, "this provider can't take payments right now; please try again later");
     }
-    this.active.set(job.request.id, job);
+    this.held.active.set(job.request.id, job);
     this.cancels.schedule();
     let invoice: { bolt11: string; paymentHash: string; expiresAt?: number };
     const expirySecs = cfg.pricing.invoiceExpirySecs;
     try {
       invoice = await payments.createInvoice({ id: job.request.id, amountMsats: price, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs });
     } catch (err) {
-      this.active.delete(job.request.id);
+      this.held.active.delete(job.request.id);
       this.cancels.schedule();
       if (job.controller.signal.aborted) return job.parked ? undefined : this.endStopped(job);
       // The operator reads the wallet's reason in the log; the customer gets one they can act on.
@@ -565,7 +529,7 @@ export class Engine {
     try {
       job.amountMsats = price;
       job.bolt11 = invoice.bolt11;
-      this.setStatus(job, "payment-required", { paymentHash: invoice.paymentHash });
+      this.held.setStatus(job, "payment-required", { paymentHash: invoice.paymentHash });
       const feedback = this.replies.feedbackEvent(job.request, job.sourceRelay, "payment-required", {
         extraInfo: `pay ${Math.ceil(price / 1000)} sats to run this job`,
         amount: { msats: price, bolt11: invoice.bolt11 },
@@ -588,11 +552,11 @@ export class Engine {
       );
       await paid;
       job.prepaid = true;
-      this.setStatus(job, "paid");
-      this.active.delete(job.request.id);
+      this.held.setStatus(job, "paid");
+      this.held.active.delete(job.request.id);
       this.enqueue(job);
     } catch (err) {
-      this.active.delete(job.request.id);
+      this.held.active.delete(job.request.id);
       this.cancels.schedule();
       if (job.parked) return;
       if (job.controller.signal.aborted) return this.endStopped(job);
@@ -600,11 +564,11 @@ export class Engine {
         // A payment booked in the same moment the invoice ran out still pays for the job.
         if (this.deps.ledger.getJob(job.id)?.status === "paid" || this.recovery.paidInFull(job)) {
           job.prepaid = true;
-          if (this.setStatus(job, "paid")) this.enqueue(job);
+          if (this.held.setStatus(job, "paid")) this.enqueue(job);
           return;
         }
-        if (!this.setStatus(job, "expired", { error: "invoice expired unpaid" })) return;
-        this.finish(job);
+        if (!this.held.setStatus(job, "expired", { error: "invoice expired unpaid" })) return;
+        this.held.finish(job);
         await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
         return;
       }
@@ -623,7 +587,7 @@ export class Engine {
     if (job.stoppedBy) return;
     job.stoppedBy = { by, reason };
     job.controller.abort(new AppError("conflict", reason));
-    if (this.queue.remove(job)) {
+    if (this.held.queue.remove(job)) {
       this.cancels.schedule();
       this.track(this.endStopped(job));
     }
@@ -637,23 +601,23 @@ export class Engine {
     if (this.generating < this.deps.config().limits.maxConcurrentJobs) {
       this.track(this.runJob(job));
     } else {
-      this.queue.push(job);
-      this.setStatus(job, "queued");
+      this.held.queue.push(job);
+      this.held.setStatus(job, "queued");
       this.cancels.schedule();
     }
   }
 
   private pump(): void {
-    while (this.queue.size && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
+    while (this.held.queue.size && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
       // Fairness between customers: the customers with the fewest jobs held (running or waiting
       // for payment) first, then round robin (fair-queue.ts).
       const busy = new Map<string, number>();
-      for (const j of this.active.values()) busy.set(j.request.customer, (busy.get(j.request.customer) ?? 0) + 1);
-      const job = this.queue.take((customer) => busy.get(customer) ?? 0);
+      for (const j of this.held.active.values()) busy.set(j.request.customer, (busy.get(j.request.customer) ?? 0) + 1);
+      const job = this.held.queue.take((customer) => busy.get(customer) ?? 0);
       // NIP-40: a job whose expiration passed while it waited is never started.
       if (job!.request.expiration !== null && job!.request.expiration * 1000 <= this.now()) {
-        this.setStatus(job!, "expired", { error: "the request expired while queued" });
-        this.finish(job!);
+        this.held.setStatus(job!, "expired", { error: "the request expired while queued" });
+        this.held.finish(job!);
         continue;
       }
       this.track(this.runJob(job!));
@@ -665,7 +629,7 @@ export class Engine {
   private async runJob(job: Running, recorded = false): Promise<void> {
     const cfg = this.deps.config();
     this.generating++;
-    this.active.set(job.request.id, job);
+    this.held.active.set(job.request.id, job);
     this.cancels.schedule();
     // Our own timer (not AbortSignal.timeout) so it is cleared the moment the job ends.
     const limit = new AbortController();
@@ -679,12 +643,12 @@ export class Engine {
       released = true;
       clearTimeout(timer);
       this.generating--;
-      this.active.delete(job.request.id);
-      this.finish(job);
+      this.held.active.delete(job.request.id);
+      this.held.finish(job);
       this.pump();
     };
     try {
-      if (!recorded) this.setStatus(job, "processing");
+      if (!recorded) this.held.setStatus(job, "processing");
       // Informational: sent in the background so a slow or reconnecting relay never delays the job.
       this.replies.info(job.request, job.sourceRelay, "processing");
       const prompt = await resolveInputs(job.request.inputs, {
@@ -741,7 +705,7 @@ export class Engine {
       // The signed result is kept first, then the job is recorded as done: from here on the job is
       // answered, whatever happens next (a crash before the send is repaired by recover()).
       this.deps.ledger.keepPendingResult(job.request.id, event, job.request.relays);
-      this.setStatus(job, "success", { resultEventId: event.id });
+      this.held.setStatus(job, "success", { resultEventId: event.id });
       release();
       // A relay that was down gets the result from the pool's outbox when it is back; that late
       // delivery clears the note below (it may in principle come before publish() returns here).
@@ -749,8 +713,8 @@ export class Engine {
       const delivered = outcomes.some((o) => o.ok);
       if (delivered) this.deps.ledger.dropPendingResult(job.request.id);
       if (!delivered && !lateDelivered) {
-        this.note(job, { error: UNDELIVERED });
-        this.finish(job);
+        this.held.note(job, { error: UNDELIVERED });
+        this.held.finish(job);
       }
       log.info("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
     } catch (err) {
@@ -806,123 +770,32 @@ export class Engine {
     // Already over (cancelled by an earlier call, or ended some other way): nothing more to say.
     if (isFinal(job.status)) return;
     const stop = job.stoppedBy ?? { by: "provider" as const, reason: "cancelled by the provider" };
-    if (!this.setStatus(job, "cancelled", { error: stop.reason })) return;
-    if (!this.active.has(job.request.id)) this.finish(job);
+    if (!this.held.setStatus(job, "cancelled", { error: stop.reason })) return;
+    if (!this.held.active.has(job.request.id)) this.held.finish(job);
     // NIP-09: the customer asked to stop; we send nothing more. Anyone else deserves a reason.
     if (stop.by === "provider") await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: stop.reason }).catch(() => {});
   }
 
   private async fail(job: Running, reason: string): Promise<void> {
     // A refused move means the job already ended: a second answer would contradict the first.
-    if (!this.setStatus(job, "error", { error: reason })) return;
-    if (!this.active.has(job.request.id)) this.finish(job);
+    if (!this.held.setStatus(job, "error", { error: reason })) return;
+    if (!this.held.active.has(job.request.id)) this.held.finish(job);
     await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: reason }).catch(() => {});
     log.info("job failed", { id: job.request.id, reason });
-  }
-
-  private finish(job: Running): void {
-    if (this.recent.some((j) => j.id === job.request.id)) {
-      this.recent = this.recent.filter((j) => j.id !== job.request.id);
-    }
-    this.recent.unshift(toView(job, job.preview));
-    if (this.recent.length > RECENT_FINISHED) this.recent.length = RECENT_FINISHED;
-  }
-
-  /**
-   * Whether job.ts allows the move. An illegal one is a bug in this file: logged and refused
-   * (nothing changes), never thrown into a job's task.
-   */
-  private legal(id: string, from: JobStatus, to: JobStatus): boolean {
-    if (canTransition(from, to)) return true;
-    log.error("bug: illegal job status change refused", { id, from, to });
-    return false;
-  }
-
-  /**
-   * Moves a held job to `to` with job.ts's transition() (which stamps startedAt, finishedAt,
-   * paidAt, error), records it in the ledger and tells the bus. Returns whether the move was made.
-   */
-  private setStatus(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
-    if (!this.move(job, to, patch)) return false;
-    this.deps.ledger.patchJob(job.id, {
-      status: to,
-      tokens: job.tokens,
-      tokensPerSec: job.tokensPerSec,
-      amountMsats: job.amountMsats,
-      bolt11: job.bolt11,
-      updatedAt: job.updatedAt,
-      ...(job.finishedAt !== null ? { finishedAt: job.finishedAt } : {}),
-      ...patch,
-    });
-    this.emitJob(job);
-    return true;
-  }
-
-  /** The in-memory half of setStatus: the move and its stamps, nothing recorded or told. */
-  private move(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
-    if (!this.legal(job.id, job.status, to)) return false;
-    Object.assign(job, transition(job, to, { now: this.now(), error: patch.error }));
-    if (patch.error !== undefined) job.error = patch.error;
-    if (patch.resultEventId !== undefined) job.resultEventId = patch.resultEventId;
-    if (patch.paymentHash !== undefined) job.paymentHash = patch.paymentHash;
-    return true;
-  }
-
-  /** Changes a held job's fields without a status change (the ledger row and the bus follow). */
-  private note(job: Running, patch: { error: string | null }): void {
-    job.updatedAt = this.now();
-    job.error = patch.error;
-    this.deps.ledger.patchJob(job.id, { ...patch, updatedAt: job.updatedAt });
-    this.emitJob(job);
   }
 
   /** A held job's result reached a relay late: its "no relay accepted" note goes; whether it had one. */
   private clearUndelivered(job: Running): boolean {
     if (job.error !== UNDELIVERED) return false;
-    this.note(job, { error: null });
-    this.finish(job);
+    this.held.note(job, { error: null });
+    this.held.finish(job);
     return true;
-  }
-
-  /** setStatus for a ledger row no one holds (recovery, stale invoices). */
-  private moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch: { error?: string; resultEventId?: string } = {}): boolean {
-    if (!this.legal(row.id, row.status, to)) return false;
-    const now = this.now();
-    this.deps.ledger.patchJob(row.id, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });
-    return true;
-  }
-
-  private emitJob(job: Running): void {
-    this.deps.bus.publish(JobStatusChanged, { job: toView(job, job.preview) });
   }
 
   private emitProvider(): void {
     this.deps.bus.publish(ProviderChanged, { provider: this.view() });
   }
 
-  private toRow(job: Running): JobInsert {
-    return {
-      id: job.id,
-      kind: job.kind,
-      customer: job.customer,
-      requestJson: JSON.stringify(job.request.raw),
-      relay: job.sourceRelay,
-      model: job.model,
-      status: job.status,
-      promptPreview: job.preview,
-      tokens: job.tokens,
-      tokensPerSec: job.tokensPerSec,
-      amountMsats: job.amountMsats,
-      bolt11: job.bolt11,
-      paymentHash: job.paymentHash,
-      error: job.error,
-      encrypted: job.request.encrypted !== null,
-      resultEventId: job.resultEventId,
-      createdAt: job.createdAt,
-      updatedAt: job.updatedAt,
-      finishedAt: job.finishedAt,
-    };
-  }
 
 }
 
