@@ -223,7 +223,7 @@ export class App implements Controller {
         const e = this.ledger.earnings();
         return { jobs: e.todayJobs, sats: e.todaySats };
       },
-      kv: { get: (k) => this.ledger.getKv(k), set: (k, v) => this.ledger.setKv(k, v) },
+      gpu: { ms: (day) => this.ledger.gpuMs(day), add: (day, ms) => this.ledger.addGpuMs(day, ms) },
       servedModels: () => this.inference.servedModels(),
       ollamaUrl: () => this.config.ollamaUrl,
       onChange: () => this.onPolicy(),

@@ -10,14 +10,14 @@ import { localDateKey, sellGate, type Gate, type UsageToday } from "./schedule.t
 
 const log = createLogger("sentinel");
 const TERMINAL = new Set(["success", "error", "cancelled", "expired"]);
-const gpuKey = (day: string) => `usage.gpu_ms.${day}`;
 
 export interface SentinelDeps {
   bus: Bus;
   config: () => Config;
   /** Today's successful jobs and sats earned (the ledger's earnings). */
   earnedToday: () => { jobs: number; sats: number };
-  kv: { get(key: string): string | null; set(key: string, value: string): void };
+  /** GPU time spent on jobs per local day (YYYY-MM-DD), ms: the ledger's gpuMs / addGpuMs. */
+  gpu: { ms(day: string): number; add(day: string, ms: number): void };
   servedModels: () => string[];
   ollamaUrl: () => string;
   /** Called when the gate or the pause changes. */
@@ -84,8 +84,7 @@ export class Sentinel {
     if (started === undefined) return;
     this.running.delete(id);
     try {
-      const key = gpuKey(localDateKey(now));
-      this.deps.kv.set(key, String(Number(this.deps.kv.get(key) ?? 0) + Math.max(0, now - started)));
+      this.deps.gpu.add(localDateKey(now), Math.max(0, now - started));
     } catch (err) {
       log.warn("could not count GPU time", { err });
     }
@@ -95,7 +94,7 @@ export class Sentinel {
   usage(): UsageToday {
     const now = this.now();
     const earned = this.deps.earnedToday();
-    const stored = Number(this.deps.kv.get(gpuKey(localDateKey(now))) ?? 0);
+    const stored = this.deps.gpu.ms(localDateKey(now));
     let live = 0;
     for (const t of this.running.values()) live += now - t;
     return { jobs: earned.jobs, sats: earned.sats, gpuMs: (Number.isFinite(stored) ? stored : 0) + live };

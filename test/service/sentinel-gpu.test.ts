@@ -1,0 +1,51 @@
+// The sentinel counts GPU time per local day in the ledger (gpu_usage): a job's time from
+// processing to its end, added when it ends, read back by a later sentinel (a restart).
+import { expect, test } from "bun:test";
+import { Bus } from "../../src/bus.ts";
+import { ConfigSchema } from "../../src/config.ts";
+import { JobStatusChanged, type JobView } from "../../src/jobs/events.ts";
+import { Ledger } from "../../src/ledger/ledger.ts";
+import { localDateKey } from "../../src/service/schedule.ts";
+import { Sentinel } from "../../src/service/sentinel.ts";
+
+test("GPU time of finished jobs is kept per day in the ledger and survives a new sentinel", () => {
+  const ledger = Ledger.open(":memory:");
+  const bus = new Bus();
+  const config = ConfigSchema.parse({});
+  let now = new Date(2026, 2, 10, 12, 0, 0).getTime();
+  const make = () =>
+    new Sentinel({
+      bus,
+      config: () => config,
+      earnedToday: () => ({ jobs: 0, sats: 0 }),
+      gpu: { ms: (day) => ledger.gpuMs(day), add: (day, ms) => ledger.addGpuMs(day, ms) },
+      servedModels: () => [],
+      ollamaUrl: () => config.ollamaUrl,
+      onChange: () => {},
+      now: () => now,
+      probeMs: 3_600_000,
+    });
+  const job = (id: string, status: JobView["status"]): JobView => ({
+    id, kind: 5050, customer: "c".repeat(64), model: null, status, promptPreview: "", tokens: 0, tokensPerSec: null,
+    amountMsats: null, bolt11: null, error: null, encrypted: false, createdAt: now, updatedAt: now,
+  });
+  const day = localDateKey(now);
+  const first = make();
+  first.start();
+  try {
+    bus.publish(JobStatusChanged, { job: job("a", "processing") });
+    now += 90_000;
+    expect(first.usage().gpuMs).toBe(90_000); // running: counted live, not stored yet
+    expect(ledger.gpuMs(day)).toBe(0);
+    bus.publish(JobStatusChanged, { job: job("a", "success") });
+    bus.publish(JobStatusChanged, { job: job("b", "processing") });
+    now += 10_000;
+    bus.publish(JobStatusChanged, { job: job("b", "error") });
+    expect(ledger.gpuMs(day)).toBe(100_000);
+  } finally {
+    first.stop();
+  }
+  const second = make();
+  expect(second.usage().gpuMs).toBe(100_000);
+  ledger.close();
+});
