@@ -411,25 +411,6 @@ export class Ledger {
     return row ? paymentFromDb(row) : null;
   }
 
-  // ── key/value (small settings with no table of their own; business state has its tables) ──
-
-  getKv(key: string): string | null {
-    const row = this.db.query("SELECT value FROM kv WHERE key = $key").get({ key }) as { value: unknown } | null;
-    return typeof row?.value === "string" ? row.value : null;
-  }
-
-  setKv(key: string, value: string): void {
-    if (typeof key !== "string" || !key) throw new AppError("invalid_input", "A kv key must be a non-empty string.");
-    if (typeof value !== "string") throw new AppError("invalid_input", `The kv value for ${key} must be a string.`);
-    this.db
-      .query("INSERT INTO kv (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .run({ key, value });
-  }
-
-  deleteKv(key: string): void {
-    this.db.query("DELETE FROM kv WHERE key = $key").run({ key });
-  }
-
   // ── business state (state.ts) ────────────────────────────────────────────────────────────────
 
   /**

@@ -1,7 +1,8 @@
 // The provider's small business state, one table each (migration 4 moved it out of key/value
 // strings): signed results waiting for a relay, which job each of our events belongs to (zaps),
 // free jobs used per customer, our NIP-89 announcement's d tag and last created_at, and GPU time
-// per day. Functions over the connection; Ledger exposes them as named methods.
+// per day. Functions over the connection; Ledger exposes them as named methods. Migration 1's kv
+// table is no longer read or written (migration 4 left in it only keys of no known kind).
 import type { Database } from "bun:sqlite";
 import { z } from "zod";
 import { AppError } from "../errors.ts";

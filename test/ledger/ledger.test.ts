@@ -65,7 +65,7 @@ describe("opening", () => {
 
   test("reopening keeps the data and applies no migration twice", () => {
     ledger.insertJob(job(1));
-    ledger.setKv("announce.d", "abc");
+    ledger.setAnnouncementTag("abc");
     ledger.creditPayment({ id: "pay1", jobId: id(1), amountMsats: 21_000, paymentHash: "AB".repeat(32), receivedAt: T0 });
     ledger.close();
     ledger.close(); // idempotent
@@ -74,7 +74,7 @@ describe("opening", () => {
 
     const again = open();
     expect(again.getJob(id(1))?.id).toBe(id(1));
-    expect(again.getKv("announce.d")).toBe("abc");
+    expect(again.announcementTag()).toBe("abc");
     expect(again.payments()).toHaveLength(1);
     again.close();
     const raw = new Database(path);
@@ -166,10 +166,10 @@ describe("zap targets", () => {
     ledger.setZapTarget("b", id(1));
     ledger.setZapTarget("c", id(2));
     ledger.setZapTarget("d", id(3));
-    ledger.setKv("other", id(1)); // other state: untouched even if it names an old job
+    ledger.keepPendingResult(id(1), { id: "a", pubkey: "p", created_at: 1, kind: 6050, tags: [], content: "", sig: "s" }); // other state of an old job: untouched
     expect(ledger.pruneZapTargets(T0 + 5_000)).toBe(2);
     expect(["a", "b", "c", "d"].map((e) => ledger.zapTarget(e))).toEqual([null, null, id(2), id(3)]);
-    expect(ledger.getKv("other")).toBe(id(1));
+    expect(ledger.pendingResults().map((r) => r.jobId)).toEqual([id(1)]);
     expect(ledger.pruneZapTargets(T0 + 5_000)).toBe(0);
     expect(appError(() => ledger.pruneZapTargets(Number.NaN)).code).toBe("invalid_input");
   });
@@ -361,23 +361,6 @@ describe("payments", () => {
     fix.close();
     expect(ledger.creditPayment({ id: "w1", jobId: id(1), amountMsats: 1000, markJobPaid: true })).toBe(true);
     expect(ledger.getJob(id(1))!.status).toBe("paid");
-  });
-});
-
-describe("kv", () => {
-  test("set, overwrite, delete, survives reopen", () => {
-    expect(ledger.getKv("k")).toBeNull();
-    ledger.setKv("k", "1");
-    ledger.setKv("k", "2");
-    expect(ledger.getKv("k")).toBe("2");
-    ledger.setKv("gone", "x");
-    ledger.deleteKv("gone");
-    ledger.close();
-    const again = open();
-    expect(again.getKv("k")).toBe("2");
-    expect(again.getKv("gone")).toBeNull();
-    expect(appError(() => again.setKv("", "x")).code).toBe("invalid_input");
-    expect(appError(() => again.setKv("k", 5 as never)).code).toBe("invalid_input");
   });
 });
 

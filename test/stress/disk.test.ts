@@ -136,7 +136,7 @@ describe.skipIf(canMount !== null)("full disk (1 MiB tmpfs, filled)", () => {
     const attempts: Array<() => unknown> = [
       () => ledger.insertJob({ id: "f".repeat(64), kind: 5050, customer: "c".repeat(64), requestJson: big, status: "received", createdAt: 9_000 }),
       () => ledger.updateJob("0".repeat(64), { error: big }),
-      () => ledger.setKv("big", big),
+      () => ledger.keepPendingResult("f".repeat(64), { id: "e".repeat(64), pubkey: "p".repeat(64), created_at: 1, kind: 6050, tags: [], content: big, sig: "s".repeat(128) }),
       () => {
         for (let i = 0; i < 5_000; i++) ledger.markSeen(`${i}`.padStart(64, "e"), 5050);
       },
@@ -153,7 +153,7 @@ describe.skipIf(canMount !== null)("full disk (1 MiB tmpfs, filled)", () => {
     expect(failures).toBeGreaterThanOrEqual(3);
     expect(ledger.listJobs({ limit: 1000 })).toEqual(jobsBefore as never);
     expect(ledger.payments({ limit: 1000 })).toEqual(paymentsBefore as never);
-    expect(ledger.getKv("big")).toBeNull();
+    expect(ledger.pendingResults()).toEqual([]);
   });
 
   test("space back: the vault and the ledger take writes again, no restart", async () => {
@@ -177,7 +177,7 @@ describe.skipIf(canMount !== null)("read-only data dir", () => {
     dir = mountTiny("ro", "1m")!;
     await prepareDataDir({ relays: ["ws://127.0.0.1:1"], ollamaUrl: "http://127.0.0.1:1", pricing: { mode: "free" } }, dir);
     const l = Ledger.open(paths(dir).ledger);
-    l.setKv("marker", "kept");
+    l.countFreeJob("marker");
     l.close();
     before = new Map(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))]));
     const r = sh(["mount", "-o", "remount,ro", dir]);
