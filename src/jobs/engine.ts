@@ -1,40 +1,33 @@
-// The job engine: takes kind 5050 requests from the relays, decides with pure functions
-// (nip90 parsing, admission), runs accepted ones on Ollama with bounded concurrency and a bounded
-// queue, and answers with kind 7000 feedback and a kind 6050 result. Every status change goes
-// through job.ts's state machine and is a ledger row and a bus event. Going online/offline and
-// pings live here too; the announcement, profile and heartbeat in announcer.ts.
+// The job engine: a job's life. A kind 5050 request from the relays is read and admitted (pure
+// functions: nip90 parsing, admission), charged first when the pricing says so, queued fairly and
+// run with bounded concurrency, invoiced after when pay-after, and answered with kind 7000
+// feedback and a kind 6050 result. Every status change goes through job.ts's state machine and is
+// a ledger row and a bus event (held-jobs.ts). Going online/offline and pings live here too. The
+// other rooms: announcer.ts (NIP-89, profile, heartbeat), replies.ts (signing, feedback, result
+// delivery), recovery.ts (restarts, late money), allowance.ts (free jobs, pay-after credit),
+// cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), wallet/zaps.ts (zap receipts).
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
+import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts";
-import {
-  buildPong,
-  buildResult,
-  cancelsJob,
-  parseJobRequest,
-  parsePing,
-  toOllamaOptions,
-  type JobRequest,
-  type NostrEvent,
-} from "../nostr/nip90.ts";
+import { buildPong, buildResult, cancelsJob, parseJobRequest, parsePing, type JobRequest, type NostrEvent } from "../nostr/nip90.ts";
+import { PaymentReceived } from "../wallet/events.ts";
+import { ZapWatch } from "../wallet/zaps.ts";
 import { admit, chooseModel } from "./admission.ts";
-import { Replies, UNDELIVERED } from "./replies.ts";
 import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
-import { Recovery } from "./recovery.ts";
+import type { JobView } from "./events.ts";
+import { fitToRequest, generateAnswer } from "./generate.ts";
 import { HeldJobs, type Running } from "./held-jobs.ts";
-import { JobProgress, type JobView } from "./events.ts";
-import { ProviderChanged, type ProviderView } from "./provider-events.ts";
-import { finalAmount, priceFor } from "./pricing.ts";
-import { resolveInputs } from "./inputs.ts";
-import { isFinal, newJob, outputPreview, promptPreview } from "./job.ts";
-import type { JobRow } from "../ledger/ledger.ts";
-import { fitNip44 } from "../nostr/crypto.ts";
-import { PaymentReceived } from "../wallet/events.ts";
-import { ZapWatch } from "../wallet/zaps.ts";
+import { isFinal, newJob, promptPreview } from "./job.ts";
 import type { EngineInference, EngineLedger, EnginePayments, EnginePool } from "./ports.ts";
+import { finalAmount, priceFor } from "./pricing.ts";
+import { ProviderChanged, type ProviderView } from "./provider-events.ts";
+import { Recovery } from "./recovery.ts";
+import { Replies, UNDELIVERED } from "./replies.ts";
 
 const log = createLogger("jobs");
 
@@ -104,60 +97,30 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
-    this.held = new HeldJobs({ ledger: deps.ledger, bus: deps.bus, now: this.now });
-    this.replies = new Replies({ pool: deps.pool, ledger: deps.ledger, bus: deps.bus, secretKey: deps.secretKey, now: this.now, track: (p) => this.track(p) });
-    this.announcer = new Announcer({
-      pool: deps.pool,
-      ledger: deps.ledger,
-      inference: deps.inference,
-      config: deps.config,
-      pubkey: deps.pubkey,
+    // What every room gets: the engine's deps, its clock, its task tracking and its state.
+    const base = {
+      ...deps,
       now: this.now,
+      track: <T>(p: Promise<T>) => this.track(p),
+      isOnline: () => this.online,
+      isStopped: () => this.stopped,
+    };
+    this.held = new HeldJobs(base);
+    this.replies = new Replies(base);
+    this.announcer = new Announcer({
+      ...base,
       sign: (t) => this.replies.sign(t),
       publish: (t) => this.replies.publish(t),
-      track: (p) => this.track(p),
-      isOnline: () => this.online,
-      heartbeatMs: deps.heartbeatMs,
-      pausedReason: deps.pausedReason,
       onAnnounced: () => this.emitProvider(),
       onBeat: () => this.pruneSeen(),
     });
-    this.allowance = new Allowance({
-      ledger: deps.ledger,
-      config: deps.config,
-      now: this.now,
-      inFlight: () => this.held.all(),
-    });
-    this.cancels = new CancelWatch({
-      pool: deps.pool,
-      held: () => this.held.all(),
-      isStopped: () => this.stopped,
-      onDeletion: (ev) => this.onDeletion(ev),
-    });
-    this.zaps = new ZapWatch({
-      pool: deps.pool,
-      ledger: deps.ledger,
-      payments: deps.payments,
-      pubkey: deps.pubkey,
-      now: this.now,
-      isOnline: () => this.online,
-      isStopped: () => this.stopped,
-      onEvent: (ev, relay) => this.onEvent(ev, relay),
-    });
+    this.allowance = new Allowance({ ...base, inFlight: () => this.held.all() });
+    this.cancels = new CancelWatch({ ...base, held: () => this.held.all(), onDeletion: (ev) => this.onDeletion(ev) });
+    this.zaps = new ZapWatch({ ...base, onEvent: (ev, relay) => this.onEvent(ev, relay) });
     this.recovery = new Recovery({
-      bus: deps.bus,
-      inference: deps.inference,
-      ledger: deps.ledger,
-      payments: deps.payments,
-      secretKey: deps.secretKey,
-      pubkey: deps.pubkey,
-      config: deps.config,
-      now: this.now,
+      ...base,
       replies: this.replies,
       holds: (id) => this.held.holds(id),
-      isOnline: () => this.online,
-      isStopped: () => this.stopped,
-      track: (p) => this.track(p),
       moveRow: (row, to, patch) => this.held.moveRow(row, to, patch),
       runPaid: (row, request, model) => this.runPaid(row, request, model),
       noteRecent: (jobId, error, updatedAt) => this.held.noteRecent(jobId, error, updatedAt),
@@ -651,54 +614,21 @@ export class Engine {
       if (!recorded) this.held.setStatus(job, "processing");
       // Informational: sent in the background so a slow or reconnecting relay never delays the job.
       this.replies.info(job.request, job.sourceRelay, "processing");
-      const prompt = await resolveInputs(job.request.inputs, {
+      const result = await generateAnswer(job, signal, {
         fetcher: this.deps.pool,
-        maxBytes: cfg.limits.maxInputBytes,
-        allowPrivateUrls: cfg.limits.allowPrivateUrls,
-        signal,
-      });
-      let lastProgress = 0;
-      let lastPartial = this.now();
-      let partialSending = false;
-      const progressEvery = this.deps.progressIntervalMs ?? 250;
-      const result = await this.deps.inference.generate({
-        model: job.model,
-        prompt,
-        options: toOllamaOptions(job.request.params, { maxTokensCap: cfg.limits.maxTokensCap }),
-        signal,
-        onToken: (text, tokens) => {
-          job.tokens = tokens;
-          const t = this.now();
-          if (t - lastProgress >= progressEvery) {
-            lastProgress = t;
-            const secs = (t - (job.startedAt ?? job.createdAt)) / 1000;
-            job.tokensPerSec = secs > 0 ? Math.round((tokens / secs) * 10) / 10 : null;
-            this.deps.bus.publish(JobProgress, { id: job.request.id, tokens, tokensPerSec: job.tokensPerSec, preview: outputPreview(text) });
-          }
-          // Partial feedback is throttled (PROTOCOL.md: never one event per token), and never
-          // more than one in flight.
-          if (!partialSending && t - lastPartial >= cfg.limits.partialIntervalMs && !signal.aborted) {
-            lastPartial = t;
-            partialSending = true;
-            this.replies.info(job.request, job.sourceRelay, "partial", { content: text }).finally(() => (partialSending = false));
-          }
-        },
+        inference: this.deps.inference,
+        bus: this.deps.bus,
+        replies: this.replies,
+        config: cfg,
+        now: this.now,
+        progressIntervalMs: this.deps.progressIntervalMs,
       });
       signal.throwIfAborted();
       job.tokens = result.tokens;
       job.tokensPerSec = result.tokensPerSec;
       const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.invoiceAfter(job, result.tokens) : undefined;
       signal.throwIfAborted();
-      // NIP-44 encrypts at most 65,535 bytes: a longer answer to a NIP-44 request is cut to fit
-      // (better a long answer cut short than none; with the default token cap it can't happen).
-      let content = result.text;
-      if (job.request.encrypted === "nip44") {
-        const fit = fitNip44(content);
-        if (fit.truncated) {
-          log.warn("answer cut to fit NIP-44 encryption", { id: job.request.id, bytes: new TextEncoder().encode(content).length });
-          content = fit.text;
-        }
-      }
+      const content = fitToRequest(job.request, result.text);
       const event = this.replies.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
       this.zaps.noteTarget(event.id, job.request.id);
