@@ -1,9 +1,8 @@
-// Ollama's streamed replies (NDJSON) read with one fetch and one JSON.parse per line (issue 16.5).
-// Through the `ollama` client a generation made a new client, had its lines parsed by our guard
-// and again by the client, and its request stringified more than once. Here the caller
-// stringifies the request once; each line is parsed once and handed over as a plain object, to be
-// checked by the caller (its shape, once per response shape). Errors keep the client's forms, so
-// callers map them as before: a non-2xx reply is a ResponseError (name, status_code, error), an
+// Ollama's streamed replies (NDJSON) read with one fetch and one JSON.parse per line (issue 16.5):
+// the `ollama` client would make a client per generation and parse each line a second time. The
+// caller stringifies the request once; each line is parsed once and handed over as a plain object,
+// to be checked by the caller (its shape, once per response shape). Errors keep the client's forms,
+// so callers map them the same way: a non-2xx reply is a ResponseError (name, status_code, error), an
 // {"error": …} line a plain Error with Ollama's text, a line that is not JSON (or a line without an
 // end) a MalformedNdjson.
 

@@ -1,6 +1,6 @@
-// The Ollama backend: the Inference class of ollama.ts (unchanged in behaviour) behind the Backend
-// interface. It keeps its own bus, so its status and model events stay private to the router;
-// pull progress is passed on to the app's bus (the dashboard shows it).
+// The Ollama backend: the Inference class of ollama.ts behind the Backend interface. It keeps its
+// own bus, so its status and model events stay private to the router; pull progress is passed on
+// to the app's bus (the dashboard shows it).
 import { Bus } from "../bus.ts";
 import type { Backend, BackendGenerateParams, BackendHealth, BackendSpec } from "./backend.ts";
 import { ModelsChanged, OllamaStatusChanged, PullProgress } from "./events.ts";

@@ -1,11 +1,11 @@
-// The router: many inference backends (Ollama hosts, OpenAI-compatible servers) behind the one
-// surface the engine and the app used on the single Ollama (ollama.ts's Inference). A model served
+// The router: many inference backends (Ollama hosts, OpenAI-compatible servers) behind one
+// surface, the same as a single Ollama's (ollama.ts's Inference). A model served
 // by several backends is one model (named by `aliases` where the backends name it differently);
 // a job goes to a backend serving its model with a free slot (per-backend maxConcurrent, default
 // what the backend reports, else 1 for Ollama and 4 for OpenAI-compatible servers), waiting in
 // arrival order when all are busy, so the engine's fair queue stays the only order. A backend
 // that fails before any output gets the job retried once on another backend serving the model;
-// once output has streamed the job fails as before (never two answers). A backend that sends
+// once output has streamed the job fails (never two answers). A backend that sends
 // something broken (garbage, HTML, a line that never ends, more tokens than asked, a model it
 // listed but does not have) is set aside for a while with the reason: its models leave the
 // served list (and the NIP-89 announcement) until it is back.

@@ -178,7 +178,7 @@ export function signEvent(template: EventTemplate, secretKey: Uint8Array): Event
 /**
  * Events we signed lately, id → signature and key. A relay sends them back (our subscriptions
  * include the kinds we publish: feedback, results, the market view), and checking our own
- * signature again cost a Schnorr verification per echo, two per job (issue 16). An echo whose id,
+ * signature again would cost a Schnorr verification per echo, two per job (issue 16). An echo whose id,
  * key and signature are ours, and whose content still hashes to that id, is the event we signed.
  */
 const OWN_MAX = 1024;
