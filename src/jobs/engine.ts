@@ -6,8 +6,6 @@
 // other rooms: announcer.ts (NIP-89, profile, heartbeat), replies.ts (signing, feedback, result
 // delivery), recovery.ts (restarts, late money), allowance.ts (free jobs, pay-after credit),
 // cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), wallet/zaps.ts (zap receipts).
-import type { Bus } from "../bus.ts";
-import type { Config } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
@@ -19,12 +17,13 @@ import { admit, chooseModel } from "./admission.ts";
 import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
+import { Charge } from "./charge.ts";
 import type { JobView } from "./events.ts";
 import { fitToRequest, generateAnswer } from "./generate.ts";
 import { HeldJobs, type Running } from "./held-jobs.ts";
 import { isFinal, newJob, promptPreview } from "./job.ts";
-import type { EngineInference, EngineLedger, EnginePayments, EnginePool } from "./ports.ts";
-import { finalAmount, priceFor } from "./pricing.ts";
+import type { EngineDeps } from "./ports.ts";
+import { priceFor } from "./pricing.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { Recovery } from "./recovery.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
@@ -32,27 +31,8 @@ import { Replies, UNDELIVERED } from "./replies.ts";
 const log = createLogger("jobs");
 
 // What the engine needs from the other domains (app.ts hands in the real ones): jobs/ports.ts.
-export type { EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
+export type { EngineDeps, EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
 
-export interface EngineDeps {
-  bus: Bus;
-  pool: EnginePool;
-  inference: EngineInference;
-  ledger: EngineLedger;
-  payments: EnginePayments | null;
-  secretKey: Uint8Array;
-  pubkey: string;
-  config: () => Config;
-  now?: () => number;
-  /** How often progress reaches the bus (the dashboard); partial feedback uses the config. */
-  progressIntervalMs?: number;
-  /** Tests shorten the heartbeat; default NIP-89 convention of 300 s. */
-  heartbeatMs?: number;
-  /** Requests older than this (seconds) are not replayed on subscribe. */
-  sinceWindowSecs?: number;
-  /** Why new jobs are refused right now (the owner's machine is busy: src/service/sentinel.ts); null = take them. */
-  pausedReason?: () => string | null;
-}
 
 /**
  * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
@@ -86,6 +66,8 @@ export class Engine {
   private readonly replies: Replies;
   /** Restarts and late money: rows no one holds (recovery.ts). */
   private readonly recovery: Recovery;
+  /** Pay first, pay after (charge.ts). */
+  private readonly charge: Charge;
   private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
@@ -124,6 +106,17 @@ export class Engine {
       moveRow: (row, to, patch) => this.held.moveRow(row, to, patch),
       runPaid: (row, request, model) => this.runPaid(row, request, model),
       noteRecent: (jobId, error, updatedAt) => this.held.noteRecent(jobId, error, updatedAt),
+    });
+    this.charge = new Charge({
+      ...base,
+      held: this.held,
+      cancels: this.cancels,
+      replies: this.replies,
+      zaps: this.zaps,
+      recovery: this.recovery,
+      enqueue: (job) => this.enqueue(job),
+      fail: (job, reason) => this.fail(job, reason),
+      endStopped: (job) => this.endStopped(job),
     });
     // A payment for a job nobody is waiting on: run it, or say it came late (recovery.ts).
     this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ paymentId, jobId }) => {
@@ -447,7 +440,7 @@ export class Engine {
     this.held.emit(job);
     if (free) this.allowance.useFree(request.customer);
     if (charge) {
-      await this.chargeFirst(job, price);
+      await this.charge.chargeFirst(job, price);
     } else if (startNow) {
       this.track(this.runJob(job, true));
     } else {
@@ -462,80 +455,6 @@ export class Engine {
         log.info("cancelled by the customer", { id: job.request.id });
         this.stopJob(job, "customer", "cancelled by the customer");
       }
-    }
-  }
-
-  // ---------------------------------------------------------------- payment first
-
-  private async chargeFirst(job: Running, price: number): Promise<void> {
-    const payments = this.deps.payments;
-    const cfg = this.deps.config();
-    const ready = payments?.ready() ?? { ok: false as const, reason: "no wallet" };
-    if (!payments || !ready.ok) {
-      log.warn("an upfront job came while payments can't be taken", { id: job.request.id, reason: ready.ok ? "" : ready.reason });
-      return this.fail(job, "this provider can't take payments right now; please try again later");
-    }
-    this.held.active.set(job.request.id, job);
-    this.cancels.schedule();
-    let invoice: { bolt11: string; paymentHash: string; expiresAt?: number };
-    const expirySecs = cfg.pricing.invoiceExpirySecs;
-    try {
-      invoice = await payments.createInvoice({ id: job.request.id, amountMsats: price, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs });
-    } catch (err) {
-      this.held.active.delete(job.request.id);
-      this.cancels.schedule();
-      if (job.controller.signal.aborted) return job.parked ? undefined : this.endStopped(job);
-      // The operator reads the wallet's reason in the log; the customer gets one they can act on.
-      log.warn("could not create an invoice", { id: job.request.id, err: errorMessage(err) });
-      return this.fail(job, "this provider's wallet could not create an invoice just now; please try again later");
-    }
-    try {
-      job.amountMsats = price;
-      job.bolt11 = invoice.bolt11;
-      this.held.setStatus(job, "payment-required", { paymentHash: invoice.paymentHash });
-      const feedback = this.replies.feedbackEvent(job.request, job.sourceRelay, "payment-required", {
-        extraInfo: `pay ${Math.ceil(price / 1000)} sats to run this job`,
-        amount: { msats: price, bolt11: invoice.bolt11 },
-      });
-      // NIP-90: the customer may zap this feedback instead of paying the invoice.
-      this.zaps.noteTarget(feedback.id, job.request.id);
-      const expiresAt = invoice.expiresAt ?? this.now() + expirySecs * 1000;
-      // The waiter is registered before the feedback leaves (a quick payer may pay before our
-      // publish returns), and the publish is not awaited: a relay that takes the event and never
-      // answers would otherwise hold a paid job until the publish deadline. stop() drains it.
-      const paid = payments.waitForPayment({ id: job.id, paymentHash: invoice.paymentHash, bolt11: invoice.bolt11, expiresAt, signal: job.controller.signal });
-      paid.catch(() => {});
-      this.track(
-        this.deps.pool.publish(feedback, { extraRelays: job.request.relays }).then(
-          (outcomes) => {
-            if (!outcomes.some((o) => o.ok)) log.warn("no relay took the payment-required feedback", { id: job.id });
-          },
-          (err) => log.warn("publishing the payment-required feedback failed", { id: job.id, err }),
-        ),
-      );
-      await paid;
-      job.prepaid = true;
-      this.held.setStatus(job, "paid");
-      this.held.active.delete(job.request.id);
-      this.enqueue(job);
-    } catch (err) {
-      this.held.active.delete(job.request.id);
-      this.cancels.schedule();
-      if (job.parked) return;
-      if (job.controller.signal.aborted) return this.endStopped(job);
-      if (err instanceof AppError && err.code === "not_found") {
-        // A payment booked in the same moment the invoice ran out still pays for the job.
-        if (this.deps.ledger.getJob(job.id)?.status === "paid" || this.recovery.paidInFull(job)) {
-          job.prepaid = true;
-          if (this.held.setStatus(job, "paid")) this.enqueue(job);
-          return;
-        }
-        if (!this.held.setStatus(job, "expired", { error: "invoice expired unpaid" })) return;
-        this.held.finish(job);
-        await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: "the invoice expired unpaid; send the job again for a new one" }).catch(() => {});
-        return;
-      }
-      await this.fail(job, `could not charge for the job: ${errorMessage(err)}`);
     }
   }
 
@@ -626,7 +545,7 @@ export class Engine {
       signal.throwIfAborted();
       job.tokens = result.tokens;
       job.tokensPerSec = result.tokensPerSec;
-      const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.invoiceAfter(job, result.tokens) : undefined;
+      const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.charge.invoiceAfter(job, result.tokens) : undefined;
       signal.throwIfAborted();
       const content = fitToRequest(job.request, result.text);
       const event = this.replies.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
@@ -669,30 +588,6 @@ export class Engine {
     } finally {
       release();
     }
-  }
-
-  /**
-   * Pay-after: the amount for the tokens made and an invoice for it. A wallet that can't make the
-   * invoice doesn't cost the customer the answer: the result still goes out with the amount (and
-   * no bolt11), which they can pay by zapping the result.
-   */
-  private async invoiceAfter(job: Running, tokens: number): Promise<{ msats: number; bolt11?: string } | undefined> {
-    const cfg = this.deps.config();
-    const msats = finalAmount(job.model, cfg.pricing, tokens);
-    if (msats <= 0 || !this.deps.payments) return undefined;
-    job.amountMsats = msats;
-    let invoice: { bolt11: string; paymentHash: string };
-    try {
-      invoice = await this.deps.payments.createInvoice({ id: job.request.id, amountMsats: msats, description: `compute job ${job.request.id.slice(0, 12)}`, expirySecs: cfg.pricing.invoiceExpirySecs });
-    } catch (err) {
-      log.warn("could not create the pay-after invoice; the result goes out with the amount only", { id: job.request.id, err: errorMessage(err) });
-      this.deps.ledger.patchJob(job.id, { amountMsats: msats, updatedAt: this.now() });
-      return { msats };
-    }
-    job.bolt11 = invoice.bolt11;
-    job.paymentHash = invoice.paymentHash;
-    this.deps.ledger.patchJob(job.id, { amountMsats: msats, bolt11: invoice.bolt11, paymentHash: invoice.paymentHash, updatedAt: this.now() });
-    return { msats, bolt11: invoice.bolt11 };
   }
 
   /** A stopped job: cancelled in the ledger; an error feedback unless the customer cancelled it. */

@@ -2,6 +2,8 @@
 // ones (RelayPool, the inference router, Ledger, Payments), tests hand in their own. Types only;
 // the wallet implements EnginePayments by importing this file, never the engine itself.
 import type { Filter } from "nostr-tools/filter";
+import type { Bus } from "../bus.ts";
+import type { Config } from "../config.ts";
 import type { GenerateOptions } from "../inference/ollama.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import type { NostrEvent } from "../nostr/nip90.ts";
@@ -83,3 +85,24 @@ export type ZapOutcome =
   | "waiting" // the wallet hasn't seen the payment yet: it is booked for the job when it arrives
   | "already" // this payment was already booked for this job
   | "rejected"; // not our zapper's receipt, or the payment belongs to something else or doesn't commit to the zap request
+
+/** Everything the engine is built with (app.ts hands in the real ones). */
+export interface EngineDeps {
+  bus: Bus;
+  pool: EnginePool;
+  inference: EngineInference;
+  ledger: EngineLedger;
+  payments: EnginePayments | null;
+  secretKey: Uint8Array;
+  pubkey: string;
+  config: () => Config;
+  now?: () => number;
+  /** How often progress reaches the bus (the dashboard); partial feedback uses the config. */
+  progressIntervalMs?: number;
+  /** Tests shorten the heartbeat; default NIP-89 convention of 300 s. */
+  heartbeatMs?: number;
+  /** Requests older than this (seconds) are not replayed on subscribe. */
+  sinceWindowSecs?: number;
+  /** Why new jobs are refused right now (the owner's machine is busy: src/service/sentinel.ts); null = take them. */
+  pausedReason?: () => string | null;
+}
