@@ -30,9 +30,9 @@ export type MnemonicCheck = { ok: true } | { ok: false; error: string; word?: st
 export class IdentitySession {
   private identity: UnifiedIdentity | null = null;
   /**
-   * Unlock, lock and create run one at a time, in order: three parallel unlocks used to start
-   * three pools, wallets and engines, and lock stopped only the last (the others kept running
-   * with the keys). A second caller waits for the first to finish.
+   * Unlock, lock and create run one at a time, in order: three unlocks in parallel would start
+   * three pools, wallets and engines, and lock would stop only the last (the others would keep
+   * running with the keys). A second caller waits for the first to finish.
    */
   private queue: Promise<unknown> = Promise.resolve();
 
