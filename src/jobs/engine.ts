@@ -20,7 +20,7 @@ import { CancelWatch } from "./cancel-watch.ts";
 import { Charge } from "./charge.ts";
 import type { JobView } from "./events.ts";
 import { fitToRequest, generateAnswer } from "./generate.ts";
-import { HeldJobs, type Running } from "./held-jobs.ts";
+import { HeldJobs, restorePaid, type Running } from "./held-jobs.ts";
 import { isFinal, newJob, promptPreview } from "./job.ts";
 import type { EngineDeps } from "./ports.ts";
 import { priceFor } from "./pricing.ts";
@@ -32,7 +32,6 @@ const log = createLogger("jobs");
 
 // What the engine needs from the other domains (app.ts hands in the real ones): jobs/ports.ts.
 export type { EngineDeps, EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
-
 
 /**
  * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
@@ -140,22 +139,7 @@ export class Engine {
    * for it) and goes to the queue; one that can't run (`request` unreadable, `model` gone) fails.
    */
   private runPaid(row: JobRow, request: JobRequest | null, model: string | null): void {
-    // Unreadable: just enough of a request to address the error feedback and show the job.
-    const stub = { id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest;
-    const job: Running = {
-      ...newJob(request ?? stub, { now: row.createdAt, sourceRelay: row.relay }),
-      // Restored as the ledger has it (paid), not moved there.
-      status: "paid",
-      updatedAt: row.updatedAt,
-      model: model ?? row.model ?? "",
-      amountMsats: row.amountMsats,
-      bolt11: row.bolt11,
-      paymentHash: row.paymentHash,
-      controller: new AbortController(),
-      stoppedBy: null,
-      prepaid: true,
-      preview: row.promptPreview,
-    };
+    const job = restorePaid(row, request, model);
     if (!request || !model) {
       const why = !request ? "the paid request can no longer be read" : `model ${request.params.model ?? row.model} is no longer offered`;
       this.track(this.fail(job, `${why}; contact the provider about your payment`));
@@ -274,7 +258,7 @@ export class Engine {
   /**
    * Shutdown, for a job that must outlive it: one waiting for its payment keeps its row as
    * payment-required (a payment that lands while we are down is found by reconciliation and runs
-   * the job after the restart, see resumePaid); a paid one goes back to 'paid' and runs again.
+   * the job after the restart, see recovery.ts); a paid one goes back to 'paid' and runs again.
    * The customer is told nothing: the job isn't over.
    */
   private park(job: Running): void {
@@ -380,9 +364,7 @@ export class Engine {
     const served = this.deps.inference.servedModels();
     const model = chooseModel(request.params, served, cfg.provider.defaultModel);
     const estimate = Math.min(request.params.maxTokens ?? cfg.limits.maxTokensCap, cfg.limits.maxTokensCap);
-    // The free allowance (announced in NIP-89 as freeJobsPerCustomer): the first jobs of each
-    // customer cost nothing, so people can try us before paying.
-    // pricing.maxFreeJobsPerHour bounds the allowance over all customers: pubkeys cost nothing.
+    // The free allowance: the first jobs of each customer cost nothing (allowance.ts).
     const free = this.allowance.isFree(request.customer);
     // The bid is held against the whole charge: per job plus per token at the job's max tokens (the
     // most a pay-after job can come to), in whole sats.
@@ -620,8 +602,6 @@ export class Engine {
   private emitProvider(): void {
     this.deps.bus.publish(ProviderChanged, { provider: this.view() });
   }
-
-
 }
 
 /** True when the event names providers (p tags) and we are not among them. */

@@ -2,11 +2,12 @@
 // ones, and how a held job's status changes: job.ts's transition() in memory, then the ledger row,
 // then the bus event.
 import type { Bus } from "../bus.ts";
-import type { JobInsert } from "../ledger/ledger.ts";
+import type { JobInsert, JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { FairQueue } from "./fair-queue.ts";
-import { canTransition, isFinal, toView, transition, type Job } from "./job.ts";
+import type { JobRequest } from "../nostr/nip90.ts";
+import { canTransition, isFinal, newJob, toView, transition, type Job } from "./job.ts";
 import type { EngineLedger } from "./ports.ts";
 
 const log = createLogger("jobs");
@@ -171,4 +172,26 @@ export class HeldJobs {
       finishedAt: job.finishedAt,
     };
   }
+}
+
+/**
+ * A paid job as its ledger row has it (paid, not moved there), held again after a restart.
+ * `request` null: unreadable, so just enough of a request to address the error feedback and show
+ * the job; `model` null: no longer served.
+ */
+export function restorePaid(row: JobRow, request: JobRequest | null, model: string | null): Running {
+  const stub = { id: row.id, kind: row.kind, customer: row.customer, encrypted: null, relays: [], inputs: [], params: { other: {} }, expiration: null } as unknown as JobRequest;
+  return {
+    ...newJob(request ?? stub, { now: row.createdAt, sourceRelay: row.relay }),
+    status: "paid",
+    updatedAt: row.updatedAt,
+    model: model ?? row.model ?? "",
+    amountMsats: row.amountMsats,
+    bolt11: row.bolt11,
+    paymentHash: row.paymentHash,
+    controller: new AbortController(),
+    stoppedBy: null,
+    prepaid: true,
+    preview: row.promptPreview,
+  };
 }
