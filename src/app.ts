@@ -19,13 +19,13 @@ import { generateMnemonic, IdentitySession, suggestMnemonicWords, validateMnemon
 import { Ledger } from "./ledger/ledger.ts";
 import { EarningsChanged } from "./ledger/events.ts";
 import { Router } from "./inference/router.ts";
-import { createServer, serveHttp } from "./server/server.ts";
-import { allowedHosts, newToken } from "./server/security.ts";
+import { listen } from "./server/server.ts";
+import { newToken } from "./server/security.ts";
+import { assets } from "./server/assets.ts";
 import type { Controller, Settings } from "./server/controller.ts";
 import type { Snapshot } from "./server/snapshot.ts";
 import { WalletStatusChanged, type WalletView } from "./wallet/events.ts";
 import type { ProviderView } from "./jobs/provider-events.ts";
-import { assets } from "./server/assets.ts";
 import type { RelayPool } from "./nostr/pool.ts";
 import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
@@ -259,27 +259,11 @@ export class App implements Controller {
   }
 
   private startHttp(): void {
-    const { host, port } = this.config;
-    let boundPort = port;
-    const hono = createServer(this, {
-      token: this.token,
-      allowedHosts: () => allowedHosts(host, boundPort),
-      assets,
-      heartbeatMs: this.opts.heartbeatMs,
-    });
-    try {
-      // A short idle timeout for every connection; the SSE stream lifts it for itself (serveHttp).
-      this.http = serveHttp(hono, { hostname: host, port, idleTimeoutSecs: this.opts.httpIdleTimeoutSecs });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EADDRINUSE") throw new AppError("conflict", `Port ${port} is in use; pass --port N (0 picks a free one).`);
-      throw err;
-    }
-    boundPort = this.http.port!;
+    const { http, origin, url } = listen(this, { host: this.config.host, port: this.config.port, token: this.token, assets, heartbeatMs: this.opts.heartbeatMs, idleTimeoutSecs: this.opts.httpIdleTimeoutSecs });
+    this.http = http;
     this.push("http", () => this.http?.stop(true));
-    const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
-    this.url = `http://${shownHost}:${boundPort}/?token=${this.token}`;
-    this.lockHandle?.publish(`http://${shownHost}:${boundPort}`, this.token);
+    this.url = url;
+    this.lockHandle?.publish(origin, this.token);
   }
 
   /** Stops everything in reverse order, once; calling it again is harmless. */

@@ -8,7 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { AppError, httpStatus } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Controller } from "./controller.ts";
-import { AttemptLimiter, COOKIE, apiAuth, hostCheck, securityHeaders, tokenMatches } from "./security.ts";
+import { AttemptLimiter, COOKIE, allowedHosts, apiAuth, hostCheck, securityHeaders, tokenMatches } from "./security.ts";
 import { passwordGuard } from "./routes/common.ts";
 import { backendsRoutes } from "./routes/backends.ts";
 import { identityRoutes } from "./routes/identity.ts";
@@ -102,6 +102,33 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
 
   app.route("/api", api);
   return app;
+}
+
+/**
+ * The dashboard server for `ctl` on host:port (0 picks a free one): the API with its token and
+ * Host check, served by serveHttp. A port in use is an AppError naming it. `origin` is what to show
+ * (a wildcard host shown as 127.0.0.1), `url` the dashboard link with the token.
+ */
+export function listen(
+  ctl: Controller,
+  opts: { host: string; port: number; token: string; assets: ServerOptions["assets"]; heartbeatMs?: number; idleTimeoutSecs?: number },
+): { http: ReturnType<typeof Bun.serve>; origin: string; url: string } {
+  const { host, port, token } = opts;
+  let boundPort = port;
+  const hono = createServer(ctl, { token, allowedHosts: () => allowedHosts(host, boundPort), assets: opts.assets, heartbeatMs: opts.heartbeatMs });
+  let http: ReturnType<typeof Bun.serve>;
+  try {
+    // A short idle timeout for every connection; the SSE stream lifts it for itself (serveHttp).
+    http = serveHttp(hono, { hostname: host, port, idleTimeoutSecs: opts.idleTimeoutSecs });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new AppError("conflict", `Port ${port} is in use; pass --port N (0 picks a free one).`);
+    throw err;
+  }
+  boundPort = http.port!;
+  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const origin = `http://${shownHost}:${boundPort}`;
+  return { http, origin, url: `${origin}/?token=${token}` };
 }
 
 /**
