@@ -30,7 +30,7 @@ import type { RelayPool } from "./nostr/pool.ts";
 import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
 import { ProviderChanged } from "./jobs/provider-events.ts";
-import { blockers, inferenceDown, notSellingNowError, UNLOCK_FIRST } from "./jobs/blockers.ts";
+import { ProviderControl } from "./jobs/provider.ts";
 import { OnlineKeeper } from "./jobs/online.ts";
 import { SellingPolicy } from "./jobs/policy.ts";
 import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
@@ -106,6 +106,8 @@ export class App implements Controller {
   private sentinel: Sentinel | null = null;
   /** What the sentinel's answers do: offline by the schedule, cancels when busy (src/jobs/policy.ts). */
   private readonly policy: SellingPolicy;
+  /** The provider's view and GO ONLINE / OFFLINE (src/jobs/provider.ts). */
+  private readonly provider: ProviderControl;
   /** Gives memory back after start-up and after each busy spell. */
   trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
@@ -133,6 +135,17 @@ export class App implements Controller {
       online: this.online,
       graceSecs: () => this.config.schedule.graceSecs,
       cancelWhenBusy: () => this.config.pause.running === "cancel",
+    });
+    this.provider = new ProviderControl({
+      config: () => this.config,
+      engine: () => this.engine,
+      inference: () => this.inference,
+      sentinel: () => this.sentinel,
+      identity: () => this.session.state(),
+      wallet: () => this.payments?.ready() ?? null,
+      relays: () => this.pool?.views() ?? null,
+      online: this.online,
+      changed: () => this.emitProvider(),
     });
     this.session = new IdentitySession({
       dataDir: opts.dataDir,
@@ -402,59 +415,11 @@ export class App implements Controller {
   // ---- provider, models, relays, settings ----
 
   protected providerView(): ProviderView {
-    const s = this.sentinel?.view();
-    return { ...this.providerBase(), ...(s && { paused: s.paused, offline: s.offline, offlineUntil: s.until, today: s.today }) };
+    return this.provider.view();
   }
 
-  private providerBase(): ProviderView {
-    if (this.engine) return { ...this.engine.view(), blockers: this.engine.isOnline() ? [] : this.blockers() };
-    return {
-      online: false,
-      blockers: this.blockers(),
-      paymentMode: this.config.pricing.mode,
-      perJobMsats: this.config.pricing.perJobMsats,
-      per1kTokensMsats: this.config.pricing.per1kTokensMsats,
-      announcementId: null,
-    };
-  }
-
-  protected blockers(): string[] {
-    return blockers({
-      notSelling: this.sentinel?.offline() ?? null,
-      identity: this.session.state(),
-      inference: this.inferenceFacts(),
-      paymentMode: this.config.pricing.mode,
-      wallet: this.payments?.ready() ?? null,
-      relays: this.pool?.views() ?? null,
-    });
-  }
-
-  private inferenceFacts() {
-    const { reachable, url } = this.inference.view();
-    return { reachable, url, servedModels: this.inference.servedModels().length, backends: this.inference.backends() };
-  }
-
-  async setOnline(online: boolean): Promise<void> {
-    if (!online) {
-      // The person's choice wins over --online for the rest of this run.
-      this.online.release();
-      await this.engine?.goOffline();
-      this.emitProvider();
-      return;
-    }
-    if (!this.engine) throw new AppError("locked", this.blockers()[0] ?? UNLOCK_FIRST);
-    const gate = this.sentinel?.offline();
-    if (gate) throw new AppError("unavailable", notSellingNowError(gate));
-    if (this.inference.servedModels().length === 0) {
-      await this.inference.refresh();
-      // "No model to serve" would send the person to pull a model when Ollama isn't even running.
-      if (!this.inference.view().reachable) throw new AppError("unavailable", inferenceDown(this.inferenceFacts()));
-    }
-    await this.engine.goOnline();
-    this.emitProvider();
-    // The signer compiled before the first burst, in slices that wait while jobs sign (issue 16).
-    // The pool has loaded the module already: this import costs nothing.
-    void import("./nostr/signer.ts").then((m) => m.warmUpSigner());
+  setOnline(online: boolean): Promise<void> {
+    return this.provider.setOnline(online);
   }
 
   /**
