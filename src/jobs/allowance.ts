@@ -6,6 +6,7 @@ import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
 import type { JobStatus } from "./events.ts";
 import type { EngineLedger } from "./ports.ts";
+import { priceFor } from "./pricing.ts";
 
 const log = createLogger("jobs");
 
@@ -38,6 +39,20 @@ export class Allowance {
   isFree(customer: string): boolean {
     const cfg = this.deps.config();
     return cfg.pricing.mode !== "free" && cfg.pricing.freeJobsPerCustomer > 0 && this.freeUsed(customer) < cfg.pricing.freeJobsPerCustomer && this.freeLeftThisHour();
+  }
+
+  /**
+   * What a request of `customer` costs: free within the allowance; otherwise the bid is held
+   * against the whole charge (per job plus per token at the job's max tokens, the most a pay-after
+   * job can come to), and pay-after is credit: a customer who owes for one (or while strangers owe
+   * for pricing.maxUnpaidAfterJobs) pays first.
+   */
+  quote(customer: string, model: string | null, estimateTokens: number): { free: boolean; price: number; payFirst: boolean } {
+    const cfg = this.deps.config();
+    const free = this.isFree(customer);
+    const price = free ? 0 : priceFor(model, cfg.pricing, estimateTokens);
+    const payFirst = cfg.pricing.mode === "after" && price > 0 && this.payFirst(customer);
+    return { free, price, payFirst };
   }
 
   /** How many of this customer's requests came since `since` (unix ms); the log keeps the last minute. */

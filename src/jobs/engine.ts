@@ -19,11 +19,10 @@ import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
 import { Charge } from "./charge.ts";
 import type { JobView } from "./events.ts";
-import { fitToRequest, generateAnswer } from "./generate.ts";
+import { customerReason, fitToRequest, generateAnswer, JobTimeout } from "./generate.ts";
 import { HeldJobs, restorePaid, type Running } from "./held-jobs.ts";
 import { isFinal, newJob, promptPreview } from "./job.ts";
 import type { EngineDeps } from "./ports.ts";
-import { priceFor } from "./pricing.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { Recovery } from "./recovery.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
@@ -42,12 +41,6 @@ const SEEN_KEEP_MS = 24 * 3600_000;
 const SEEN_PRUNE_EVERY_MS = 3600_000;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
-
-class JobTimeout extends Error {
-  constructor(readonly secs: number) {
-    super(`the job took longer than this provider's limit of ${secs} s`);
-  }
-}
 
 export class Engine {
   private online = false;
@@ -364,14 +357,8 @@ export class Engine {
     const served = this.deps.inference.servedModels();
     const model = chooseModel(request.params, served, cfg.provider.defaultModel);
     const estimate = Math.min(request.params.maxTokens ?? cfg.limits.maxTokensCap, cfg.limits.maxTokensCap);
-    // The free allowance: the first jobs of each customer cost nothing (allowance.ts).
-    const free = this.allowance.isFree(request.customer);
-    // The bid is held against the whole charge: per job plus per token at the job's max tokens (the
-    // most a pay-after job can come to), in whole sats.
-    const price = free ? 0 : priceFor(model, cfg.pricing, estimate);
-    // Pay-after is credit: a customer who owes for one (or while strangers owe for
-    // pricing.maxUnpaidAfterJobs) is charged up front instead.
-    const payFirst = cfg.pricing.mode === "after" && price > 0 && this.allowance.payFirst(request.customer);
+    // Free within the allowance; otherwise the price, paid first when pay-after credit is refused.
+    const { free, price, payFirst } = this.allowance.quote(request.customer, model, estimate);
     const verdict = admit(request, {
       providerPubkey: this.deps.pubkey,
       now: this.now(),
@@ -608,14 +595,4 @@ export class Engine {
 function addressedElsewhere(event: NostrEvent, pubkey: string): boolean {
   const ps = event.tags.filter((t) => t[0] === "p").map((t) => (t[1] ?? "").toLowerCase());
   return ps.length > 0 && !ps.includes(pubkey);
-}
-
-/**
- * Words for the customer: an Ollama failure says what failed without the operator's Ollama
- * address (error feedback is public unless the request was encrypted).
- */
-function customerReason(err: unknown): string {
-  const msg = errorMessage(err).replace(/\s+at\s+https?:\/\/\S+/g, "").trim();
-  if (err instanceof AppError && err.code === "unavailable") return `generation failed: ${msg}`;
-  return msg;
 }

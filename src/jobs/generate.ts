@@ -3,6 +3,7 @@
 // to what the request's encryption can carry.
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { fitNip44 } from "../nostr/crypto.ts";
 import { toOllamaOptions, type JobRequest } from "../nostr/nip90.ts";
@@ -77,4 +78,21 @@ export function fitToRequest(request: Pick<JobRequest, "id" | "encrypted">, text
     }
   }
   return content;
+}
+
+/** The job ran past limits.jobTimeoutSecs (the engine's own timer aborts it with this). */
+export class JobTimeout extends Error {
+  constructor(readonly secs: number) {
+    super(`the job took longer than this provider's limit of ${secs} s`);
+  }
+}
+
+/**
+ * Words for the customer: an Ollama failure says what failed without the operator's Ollama
+ * address (error feedback is public unless the request was encrypted).
+ */
+export function customerReason(err: unknown): string {
+  const msg = errorMessage(err).replace(/\s+at\s+https?:\/\/\S+/g, "").trim();
+  if (err instanceof AppError && err.code === "unavailable") return `generation failed: ${msg}`;
+  return msg;
 }
