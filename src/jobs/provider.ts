@@ -74,7 +74,7 @@ export class ProviderControl {
       // "No model to serve" would send the person to pull a model when Ollama isn't even running.
       if (!inference.view().reachable) throw new AppError("unavailable", inferenceDown(this.inferenceFacts()));
     }
-    // Read again after the wait, as before this moved here (a lock meanwhile is not hidden).
+    // Read again after the wait: a lock meanwhile must not go unnoticed.
     await this.deps.engine()!.goOnline();
     this.deps.changed();
     // The signer compiled before the first burst, in slices that wait while jobs sign (issue 16).
