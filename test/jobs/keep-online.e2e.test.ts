@@ -4,11 +4,11 @@
 // Real App, real relay, the Ollama test server; the wallet is the Lightning test double (a payment
 // can't settle offline), switched to failing and back to stand for a network that is down.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { LightningDouble } from "./fixtures/lightning-double.ts";
-import { startOllamaServer, type FakeOllama } from "./fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "./fixtures/relay.ts";
-import { startTestApp, type TestApp } from "./fixtures/test-app.ts";
-import { until } from "./jobs/harness.ts";
+import { LightningDouble } from "../fixtures/lightning-double.ts";
+import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { until } from "./harness.ts";
 
 let fake: FakeOllama;
 let relay: TestRelay;
