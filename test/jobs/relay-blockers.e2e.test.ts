@@ -2,10 +2,10 @@
 // only a silent relay (it takes the websocket, never answers) the app says it is waiting for the
 // relays; once that relay is gone, that no relay is connected. Real relay fixture, real App.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startOllamaServer, type FakeOllama } from "./fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "./fixtures/relay.ts";
-import { startTestApp, type TestApp } from "./fixtures/test-app.ts";
-import { until } from "./jobs/harness.ts";
+import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { until } from "./harness.ts";
 
 let fake: FakeOllama;
 let silent: TestRelay;
