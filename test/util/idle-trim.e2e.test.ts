@@ -2,13 +2,13 @@
 // once after each busy spell, and jobs run as before after a trim (the trim drops compiled code).
 // Real relay, the Ollama test server, a customer from nostr-tools, the real App, the real trim.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { App } from "../src/app.ts";
-import { readPublicIdentity } from "../src/paths.ts";
-import { startCustomer, type Customer } from "./fixtures/customer.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "./fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "./fixtures/relay.ts";
-import { startTestApp, type TestApp } from "./fixtures/test-app.ts";
-import { until } from "./jobs/harness.ts";
+import type { App } from "../../src/app.ts";
+import { readPublicIdentity } from "../../src/paths.ts";
+import { startCustomer, type Customer } from "../fixtures/customer.ts";
+import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { until } from "../jobs/harness.ts";
 
 const QUIET_MS = 400;
 let fake: FakeOllama;
