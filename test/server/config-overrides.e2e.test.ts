@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startOllamaServer, type FakeOllama } from "./fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "./fixtures/relay.ts";
-import { startTestApp, type TestApp } from "./fixtures/test-app.ts";
+import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 
 let fake: FakeOllama;
 let relay: TestRelay;
