@@ -4,11 +4,11 @@
 // HTTP API, real relay, the Ollama test server, all on 127.0.0.1.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Event } from "nostr-tools/core";
-import { HANDLER_INFO, PROFILE } from "../src/nostr/kinds.ts";
-import { startOllamaServer, type FakeOllama } from "./fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "./fixtures/relay.ts";
-import { startTestApp, type TestApp } from "./fixtures/test-app.ts";
-import { until } from "./jobs/harness.ts";
+import { HANDLER_INFO, PROFILE } from "../../src/nostr/kinds.ts";
+import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { startRelay, type TestRelay } from "../fixtures/relay.ts";
+import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { until } from "../jobs/harness.ts";
 
 let fake: FakeOllama;
 let relay: TestRelay;
