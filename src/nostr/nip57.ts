@@ -3,9 +3,95 @@
 // I/O, no clock. A receipt is only a claim (anyone can sign one, and whoever publishes it writes its
 // bolt11): wallet/zaps.ts decides what it is worth against the wallet.
 import { createHash } from "node:crypto";
+import { verifyEvent } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
 import { decodeBolt11 } from "../wallet/bolt11.ts";
-import { Hex64, NostrEvent, parseZapReceipt } from "./nip90.ts";
+import { ZAP_RECEIPT, ZAP_REQUEST } from "./kinds.ts";
+import { eventShape, Hex64, NostrEvent, parseMsats } from "./nip90.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Zap receipts as they arrive (the shape and the amount; readZapClaim below checks the rest)
+
+export interface ZapReceipt {
+  /** The zapped event (our feedback or result). */
+  eventId: string;
+  bolt11: string;
+  amountMsats: number;
+  /** The zapper: the author of the embedded zap request. */
+  sender: string;
+  /** The p tag: who was zapped. */
+  recipient: string | null;
+  /** The receipt's own id. */
+  receiptId: string;
+}
+
+const MULTIPLIER_MSATS: Record<string, bigint> = { m: 100_000_000n, u: 100_000n, n: 100n };
+
+/**
+ * The amount in a BOLT-11 invoice's human-readable part (`lnbc2500u1...` → 250000000 msats);
+ * null when the invoice carries no amount or is not an invoice. BOLT-11: 1 BTC = 1e11 msats;
+ * the `p` (pico) multiplier must be a multiple of 10.
+ */
+export function bolt11AmountMsats(invoice: string): number | null {
+  const s = invoice.trim().toLowerCase();
+  const sep = s.lastIndexOf("1");
+  if (sep < 0) return null;
+  const m = /^ln(?:bcrt|bc|tbs|tb|sb)(\d+)([munp]?)$/.exec(s.slice(0, sep));
+  if (!m) return null;
+  const n = BigInt(m[1]!);
+  let msats: bigint;
+  if (m[2] === "p") {
+    if (n % 10n !== 0n) return null;
+    msats = n / 10n;
+  } else {
+    msats = m[2] ? n * MULTIPLIER_MSATS[m[2]]! : n * 100_000_000_000n;
+  }
+  return msats <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(msats) : null;
+}
+
+/**
+ * Reads a kind 9735 zap receipt: which event was zapped, the invoice, the amount and the sender.
+ * The embedded zap request (description tag) must be a validly signed kind 9734, and when both
+ * the invoice and the zap request state an amount they must agree (NIP-57 appendix F). Otherwise
+ * → null. The receipt's own signature is the pool's job.
+ */
+export function parseZapReceipt(event: unknown): ZapReceipt | null {
+  const shape = eventShape(event);
+  if (!shape.success || shape.data.kind !== ZAP_RECEIPT) return null;
+  const tag = (tags: string[][], name: string) => tags.find((t) => t[0] === name)?.[1];
+  const bolt11 = tag(shape.data.tags, "bolt11");
+  const description = tag(shape.data.tags, "description");
+  if (!bolt11 || !description) return null;
+  let zapRequest: NostrEvent;
+  try {
+    const parsed = eventShape(JSON.parse(description));
+    if (!parsed.success || parsed.data.kind !== ZAP_REQUEST) return null;
+    zapRequest = parsed.data;
+  } catch {
+    return null;
+  }
+  if (!verifyEvent({ ...zapRequest })) return null;
+  const eventId = tag(shape.data.tags, "e") ?? tag(zapRequest.tags, "e");
+  if (!eventId || !Hex64.safeParse(eventId).success) return null;
+  const fromInvoice = bolt11AmountMsats(bolt11);
+  const requested = tag(zapRequest.tags, "amount");
+  let fromRequest: number | null = null;
+  if (requested !== undefined) {
+    try {
+      fromRequest = parseMsats(requested, "amount");
+    } catch {
+      return null;
+    }
+  }
+  if (fromInvoice !== null && fromRequest !== null && fromInvoice !== fromRequest) return null;
+  const amountMsats = fromInvoice ?? fromRequest;
+  if (amountMsats === null) return null;
+  const recipient = tag(shape.data.tags, "p") ?? null;
+  return { eventId, bolt11, amountMsats, sender: zapRequest.pubkey, recipient, receiptId: shape.data.id };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zap claims
 
 /** What a zap receipt claims, once read and checked (readZapClaim). */
 export interface ZapClaim {

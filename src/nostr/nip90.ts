@@ -1,15 +1,14 @@
 // NIP-90 (Data Vending Machines) for kind 5050 text generation: parse requests, build feedback
-// and results, read cancellations, pings and zap receipts. Pure: no I/O, no clock (callers pass
-// `now`), no signing (callers finalize the returned templates).
+// and results, read cancellations and pings (zap receipts: nip57.ts). Pure: no I/O, no clock
+// (callers pass `now`), no signing (callers finalize the returned templates).
 //
 // Sources: nostr-protocol/nips 90.md, 09.md, 40.md, 57.md; data-vending-machines kinds/5050.md.
 // Real clients differ a lot, so parsing is liberal where the meaning is still clear and strict
 // (a reason, never a throw) where it is not.
-import { verifyEvent } from "nostr-tools/pure";
 import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { decryptFrom, detectScheme, EncryptionScheme, encryptFor } from "./crypto.ts";
-import { DELETION, JOB_FEEDBACK, JOB_REQUEST_TEXT, JOB_RESULT_TEXT, PING, ZAP_RECEIPT, ZAP_REQUEST } from "./kinds.ts";
+import { DELETION, JOB_FEEDBACK, JOB_REQUEST_TEXT, JOB_RESULT_TEXT, PING } from "./kinds.ts";
 import { hasEventShape } from "./signer.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -36,7 +35,7 @@ export type NostrEvent = z.infer<typeof NostrEvent>;
  * so zod runs only to word the reason for a bad one. The data is a copy with the NIP-01 fields
  * alone, as the schema's output is (a relay's extra fields are not kept).
  */
-function eventShape(input: unknown): { success: true; data: NostrEvent } | { success: false; error: z.ZodError } {
+export function eventShape(input: unknown): { success: true; data: NostrEvent } | { success: false; error: z.ZodError } {
   if (hasEventShape(input)) {
     const e = input;
     return { success: true, data: { id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig } };
@@ -149,7 +148,7 @@ function firstIssue(err: z.ZodError): string {
  * Whole millisats. Liberal: "1000", " 1000 ", "1000.0" (floored). Numbers beyond what a JS number
  * holds exactly are clamped: a bid that large only means "any price" (2^53 msats > all bitcoin).
  */
-function parseMsats(value: string, what: string): number {
+export function parseMsats(value: string, what: string): number {
   const v = value.trim();
   const m = /^(\d+)(\.\d*)?$/.exec(v);
   if (!m) throw new Reject(`${what} must be a whole number of millisats (got "${value.slice(0, 40)}")`);
@@ -514,87 +513,6 @@ export function buildPong(opts: { ping: Ping; relayHint?: string; now: number })
     tags: [["status", "pong"], eTag(opts.ping.id, opts.relayHint), ["p", opts.ping.from]],
     content: "",
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Zap receipts (NIP-57)
-
-export interface ZapReceipt {
-  /** The zapped event (our feedback or result). */
-  eventId: string;
-  bolt11: string;
-  amountMsats: number;
-  /** The zapper: the author of the embedded zap request. */
-  sender: string;
-  /** The p tag: who was zapped. */
-  recipient: string | null;
-  /** The receipt's own id. */
-  receiptId: string;
-}
-
-const MULTIPLIER_MSATS: Record<string, bigint> = { m: 100_000_000n, u: 100_000n, n: 100n };
-
-/**
- * The amount in a BOLT-11 invoice's human-readable part (`lnbc2500u1...` → 250000000 msats);
- * null when the invoice carries no amount or is not an invoice. BOLT-11: 1 BTC = 1e11 msats;
- * the `p` (pico) multiplier must be a multiple of 10.
- */
-export function bolt11AmountMsats(invoice: string): number | null {
-  const s = invoice.trim().toLowerCase();
-  const sep = s.lastIndexOf("1");
-  if (sep < 0) return null;
-  const m = /^ln(?:bcrt|bc|tbs|tb|sb)(\d+)([munp]?)$/.exec(s.slice(0, sep));
-  if (!m) return null;
-  const n = BigInt(m[1]!);
-  let msats: bigint;
-  if (m[2] === "p") {
-    if (n % 10n !== 0n) return null;
-    msats = n / 10n;
-  } else {
-    msats = m[2] ? n * MULTIPLIER_MSATS[m[2]]! : n * 100_000_000_000n;
-  }
-  return msats <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(msats) : null;
-}
-
-/**
- * Reads a kind 9735 zap receipt: which event was zapped, the invoice, the amount and the sender.
- * The embedded zap request (description tag) must be a validly signed kind 9734, and when both
- * the invoice and the zap request state an amount they must agree (NIP-57 appendix F). Otherwise
- * → null. The receipt's own signature is the pool's job.
- */
-export function parseZapReceipt(event: unknown): ZapReceipt | null {
-  const shape = eventShape(event);
-  if (!shape.success || shape.data.kind !== ZAP_RECEIPT) return null;
-  const tag = (tags: string[][], name: string) => tags.find((t) => t[0] === name)?.[1];
-  const bolt11 = tag(shape.data.tags, "bolt11");
-  const description = tag(shape.data.tags, "description");
-  if (!bolt11 || !description) return null;
-  let zapRequest: NostrEvent;
-  try {
-    const parsed = eventShape(JSON.parse(description));
-    if (!parsed.success || parsed.data.kind !== ZAP_REQUEST) return null;
-    zapRequest = parsed.data;
-  } catch {
-    return null;
-  }
-  if (!verifyEvent({ ...zapRequest })) return null;
-  const eventId = tag(shape.data.tags, "e") ?? tag(zapRequest.tags, "e");
-  if (!eventId || !Hex64.safeParse(eventId).success) return null;
-  const fromInvoice = bolt11AmountMsats(bolt11);
-  const requested = tag(zapRequest.tags, "amount");
-  let fromRequest: number | null = null;
-  if (requested !== undefined) {
-    try {
-      fromRequest = parseMsats(requested, "amount");
-    } catch {
-      return null;
-    }
-  }
-  if (fromInvoice !== null && fromRequest !== null && fromInvoice !== fromRequest) return null;
-  const amountMsats = fromInvoice ?? fromRequest;
-  if (amountMsats === null) return null;
-  const recipient = tag(shape.data.tags, "p") ?? null;
-  return { eventId, bolt11, amountMsats, sender: zapRequest.pubkey, recipient, receiptId: shape.data.id };
 }
 
 // ---------------------------------------------------------------------------------------------

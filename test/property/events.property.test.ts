@@ -17,9 +17,9 @@ import {
   parseDeletion,
   parseJobRequest,
   parsePing,
-  parseZapReceipt,
   type ParseResult,
 } from "../../src/nostr/nip90.ts";
+import { parseZapReceipt } from "../../src/nostr/nip57.ts";
 import { PROPERTY_TIMEOUT_MS, RUNS, fcParams, maybeHuge, nastyString, unclearMessage } from "../fixtures/stress-fc.ts";
 
 const providerSk = generateSecretKey();
