@@ -9,7 +9,7 @@ import { EarningsChanged } from "../ledger/events.ts";
 import { jobRowToView, PAID_LATE_NOT_SERVED, type JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { parseJobRequest, type JobRequest, type ParseResult, type RequestRef } from "../nostr/nip90.ts";
-import { decodeBolt11 } from "../wallet/bolt11.ts";
+import { decodeBolt11 } from "../util/bolt11.ts";
 import { chooseModel } from "./admission.ts";
 import { JobStatusChanged, type JobStatus } from "./events.ts";
 import type { EngineInference, EngineLedger, EnginePayments } from "./ports.ts";

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { verifyEvent } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
-import { decodeBolt11 } from "../wallet/bolt11.ts";
+import { decodeBolt11 } from "../util/bolt11.ts";
 import { ZAP_RECEIPT, ZAP_REQUEST } from "./kinds.ts";
 import { eventShape, Hex64, NostrEvent, parseMsats } from "./nip90.ts";
 

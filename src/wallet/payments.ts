@@ -17,7 +17,7 @@ import type { Ledger, JobRow } from "../ledger/ledger.ts";
 import { EarningsChanged } from "../ledger/events.ts";
 import type { EnginePayments, ZapOutcome } from "../jobs/ports.ts";
 import type { ZapClaim } from "../nostr/nip57.ts";
-import { decodeBolt11 } from "./bolt11.ts";
+import { decodeBolt11 } from "../util/bolt11.ts";
 import { PaymentReceived } from "./events.ts";
 import { isDeposit, type ReceivedPayment, type Wallet } from "./wallet.ts";
 import { Zaps } from "./zaps.ts";

@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger, getLogLevel } from "../log.ts";
-import { decodeBolt11, looksLikeBolt11, stripLightningPrefix, bech32Decode, wordsToBytes } from "./bolt11.ts";
+import { decodeBolt11, looksLikeBolt11, stripLightningPrefix, bech32Decode, wordsToBytes } from "../util/bolt11.ts";
 import { WalletStatusChanged, type WalletView } from "./events.ts";
 import { installSparkRuntime, setSparkStorageLog, sparkRuntimePatched } from "./spark-plugin.ts";
 import {

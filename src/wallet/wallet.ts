@@ -3,7 +3,7 @@
 // (test/fixtures/lightning-double.ts) both implement it. Amounts are integers in millisatoshis
 // (msats) or satoshis as the names say — never the SDK's bigints — and times are unix ms.
 import { z } from "zod";
-import { decodeBolt11 } from "./bolt11.ts";
+import { decodeBolt11 } from "../util/bolt11.ts";
 import type { WalletView } from "./events.ts";
 
 export const WalletNetwork = z.enum(["mainnet", "regtest"]);

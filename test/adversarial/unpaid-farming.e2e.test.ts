@@ -3,7 +3,7 @@
 // customer who didn't pay is asked to pay first, the bid is held against the whole charge, and what
 // the customer is told to pay is what the invoice asks. The wallet is the Lightning test double.
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { amountTag, receiptFor, until, world, zap } from "./world.ts";

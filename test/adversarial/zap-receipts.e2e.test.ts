@@ -15,7 +15,7 @@ import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nost
 import { App } from "../../src/app.ts";
 import { Vault } from "../../src/identity/vault.ts";
 import { paths, readPublicIdentity } from "../../src/paths.ts";
-import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import { startCustomer, type Customer, type Reply } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";

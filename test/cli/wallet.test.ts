@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { App } from "../../src/app.ts";
 import { Vault } from "../../src/identity/vault.ts";
 import { paths } from "../../src/paths.ts";
-import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { closedPort } from "../fixtures/common.ts";
 

@@ -11,7 +11,7 @@ import { App } from "../../src/app.ts";
 import { paths, readPublicIdentity } from "../../src/paths.ts";
 import { Vault } from "../../src/identity/vault.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
-import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import type { CreateInvoiceRequest, Wallet } from "../../src/wallet/wallet.ts";
 import { startCustomer, type Customer, type Reply } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";

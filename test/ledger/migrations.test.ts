@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { MIGRATIONS, migrate, v2IsDeposit } from "../../src/ledger/migrations.ts";
-import { bech32Encode } from "../../src/wallet/bolt11.ts";
+import { bech32Encode } from "../../src/util/bolt11.ts";
 import { DEPOSIT_DESCRIPTION, isDeposit } from "../../src/wallet/wallet.ts";
 import { bolt11Fields, randomSigner } from "../fixtures/bolt11-arb.ts";
 import { encodeBolt11 } from "../fixtures/bolt11-encode.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
-import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 

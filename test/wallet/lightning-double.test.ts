@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { AppError } from "../../src/errors.ts";
-import { decodeBolt11 } from "../../src/wallet/bolt11.ts";
+import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import type { ReceivedPayment } from "../../src/wallet/wallet.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
