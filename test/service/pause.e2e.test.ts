@@ -29,9 +29,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "nvidia-smi"), `#!/bin/sh\ncat "${csv}" 2>/dev/null\nexit 0\n`, { mode: 0o755 });
   writeFileSync(csv, "");
   process.env.PATH = `${dir}:${savedPath}`;
-  relay = await startRelay();
   fake = await startOllamaServer({ models: [{ name: "llama3.2" }, { name: "qwen2.5:7b" }], instant: true });
-  customer = await startCustomer([relay.url]);
 });
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -42,8 +40,6 @@ afterEach(async () => {
 }, 20_000);
 afterAll(async () => {
   process.env.PATH = savedPath;
-  customer?.close();
-  await relay?.stop();
   await fake?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -52,13 +48,30 @@ async function unload(model: string) {
   await fetch(`${fake.url}/api/generate`, { method: "POST", body: JSON.stringify({ model, prompt: "", keep_alive: 0 }) });
 }
 
+/**
+ * Every app here has the same identity and takes unaddressed requests, and a new app reads the
+ * relay's requests of the last minutes (the since window) into its fresh ledger: on a relay shared
+ * by the file, it ran the earlier tests' jobs again (a daily limit of 1 used up by an old job, a
+ * newcomer refused behind two replayed ones). So each app gets its own relay and customer, which
+ * go when it stops (`relay` and `customer` are the current app's).
+ */
 async function start(config: Record<string, unknown>): Promise<TestApp & { lines: string[] }> {
-  const t = await startTestApp({
+  const ownRelay = await startRelay();
+  const ownCustomer = await startCustomer([ownRelay.url]);
+  let app: TestApp | undefined;
+  // One clean-up per app (the closing-hours test pops it itself): the app, then its customer and relay.
+  cleanups.push(async () => {
+    await app?.stop();
+    ownCustomer.close();
+    await ownRelay.stop();
+  });
+  relay = ownRelay;
+  customer = ownCustomer;
+  const t = (app = await startTestApp({
     flags: { relays: [relay.url], ollamaUrl: fake.url, paymentMode: "free" },
     config: { provider: { servedModels: ["llama3.2"] }, ...config },
     options: { ollamaProbeMs: 100, onlineRetryMs: 100, sentinelProbeMs: PROBE_MS, sentinelHoldMs: HOLD_MS, idleSource: async () => idle },
-  });
-  cleanups.push(() => t.stop());
+  }));
   const lines: string[] = [];
   await t.app.keepOnline((l) => lines.push(l));
   await until(() => t.app.snapshot().provider.online, 10_000, "online");
@@ -66,6 +79,18 @@ async function start(config: Record<string, unknown>): Promise<TestApp & { lines
 }
 
 const provider = (t: TestApp) => t.app.snapshot().provider;
+
+let asked = 0;
+/**
+ * A request never sent before: the same tags signed by the same key in the same second are the
+ * same event id, and waiting on it would match the replies to the earlier job (a "busy, try
+ * another provider" read as this job's, an old result read as "finished within the grace").
+ */
+function newRequest() {
+  const req = customer.request({ inputs: [[`hello ${++asked}`, "text"]], params: { model: "llama3.2" } });
+  expect(customer.all().filter((r) => r.event.tags.some((x) => x[0] === "e" && x[1] === req.id))).toEqual([]);
+  return req;
+}
 const PAUSE = { pause: { enabled: true, ollama: true, nvidia: true } };
 
 async function timeToPause(t: TestApp): Promise<number> {
@@ -92,7 +117,7 @@ describe("pause when busy", () => {
     const st = Bun.spawn([process.execPath, "src/index.ts", "status", "--data-dir", t.dataDir], { cwd: join(import.meta.dir, "../.."), stdout: "pipe", stderr: "pipe", env: { ...process.env, COMPUTE_LOG_LEVEL: "error" } });
     expect(await new Response(st.stdout).text()).toContain("provider      ONLINE, paused: the GPU is in use by blender");
 
-    const req = customer.request({ params: { model: "llama3.2" } });
+    const req = newRequest();
     await customer.publish(req);
     const fb = await customer.waitForStatus(req.id, "error", 10_000);
     expect(fb.extra).toBe("busy, try another provider");
@@ -104,7 +129,7 @@ describe("pause when busy", () => {
     expect(held).toBeGreaterThanOrEqual(HOLD_MS - PROBE_MS);
     console.log(`pause after ${Math.round(ms)} ms (probe ${PROBE_MS} ms); resume after ${Math.round(held)} ms free (hold ${HOLD_MS} ms)`);
 
-    const again = customer.request({ params: { model: "llama3.2" } });
+    const again = newRequest();
     await customer.publish(again);
     await customer.waitForResult(again.id, 10_000);
   }, 40_000);
@@ -164,7 +189,7 @@ describe("pause when busy", () => {
   test("jobs in flight, pause.running=finish: the running job still gets its result", async () => {
     const t = await start({ pause: { enabled: true, running: "finish" } });
     fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 40 });
-    const req = customer.request({ params: { model: "llama3.2" } });
+    const req = newRequest();
     await customer.publish(req);
     await customer.waitForStatus(req.id, "processing", 10_000);
     writeFileSync(csv, "777, /usr/bin/blender, 3000 MiB\n");
@@ -176,7 +201,7 @@ describe("pause when busy", () => {
   test("jobs in flight, pause.running=cancel: running and queued jobs are stopped with 'busy, try another provider'", async () => {
     const t = await start({ pause: { enabled: true, running: "cancel" } });
     fake.setPacing({ instant: false, tokensPerSec: 10, responseTokens: 200 });
-    const req = customer.request({ params: { model: "llama3.2" } });
+    const req = newRequest();
     await customer.publish(req);
     await customer.waitForStatus(req.id, "processing", 10_000);
     writeFileSync(csv, "777, /usr/bin/blender, 3000 MiB\n");
@@ -206,7 +231,7 @@ describe("schedule and daily limits", () => {
 
   test("jobs per day: after the limit's last job, offline until midnight; today's use is shown", async () => {
     const t = await start({ schedule: { maxJobsPerDay: 1 } });
-    const req = customer.request({ params: { model: "llama3.2" } });
+    const req = newRequest();
     await customer.publish(req);
     await customer.waitForResult(req.id, 10_000);
     await until(() => !provider(t).online, 5_000, "offline by the limit");
@@ -220,7 +245,7 @@ describe("schedule and daily limits", () => {
     for (const [graceSecs, finishes] of [[300, true], [0, false]] as const) {
       const t = await start({ schedule: { graceSecs } });
       fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 30 });
-      const req = customer.request({ params: { model: "llama3.2" } });
+      const req = newRequest();
       await customer.publish(req);
       await customer.waitForStatus(req.id, "processing", 10_000);
       await t.app.updateSettings({ schedule: closed } as never);
