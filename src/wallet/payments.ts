@@ -404,7 +404,7 @@ export async function newestReceived(w: Wallet, limit: number): Promise<Received
  * the SDK's own answer for those is a bare "invalid input". The wallet module is loaded lazily.
  */
 export async function checkDestination(destination: string): Promise<void> {
-  const { parseLocally } = await import("./spark.ts");
+  const { parseLocally } = await import("./spark-records.ts");
   try {
     parseLocally(destination);
   } catch (err) {

@@ -11,7 +11,8 @@ import { wordlist } from "@scure/bip39/wordlists/english.js";
 import { Bus } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
 import { WalletStatusChanged, type WalletView } from "../../src/wallet/events.ts";
-import { NOT_CONFIGURED_MESSAGE, SparkWallet, parseLocally, sdkError, toReceivedPayment, toSafeInt, toSentRecord, withTimeout } from "../../src/wallet/spark.ts";
+import { parseLocally, toReceivedPayment, toSafeInt, toSentRecord } from "../../src/wallet/spark-records.ts";
+import { NOT_CONFIGURED_MESSAGE, SparkWallet, sdkError, withTimeout } from "../../src/wallet/spark.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
