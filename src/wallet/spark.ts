@@ -2,7 +2,7 @@
 // mnemonic + passphrase as the Nostr key. The SDK is imported lazily in connect() so start-up
 // stays fast, through spark-plugin.ts (bun:sqlite storage, quiet import, embeddable wasm, timers
 // that don't hold the process). Every SDK call is raced against a timeout; SDK bigints become
-// checked JS numbers in spark-records.ts and never travel further.
+// checked JS numbers in spark-records.ts and never travel further. Quotes and sends: spark-send.ts.
 //
 // Why `defaultConfig` (the SDK's "client" runtime) and not `defaultServerConfig`: only the
 // client runtime keeps the operators' event stream open, claims incoming transfers by itself
@@ -12,7 +12,6 @@
 // 150 s — is removed by spark-plugin.ts (they are unref'd), and disconnect() is still raced
 // against a timeout.
 import type * as Sdk from "@breeztech/breez-sdk-spark";
-import { randomUUID } from "node:crypto";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger, getLogLevel } from "../log.ts";
@@ -20,11 +19,11 @@ import { decodeBolt11 } from "../util/bolt11.ts";
 import { WalletStatusChanged, type WalletView } from "./events.ts";
 import { installSparkRuntime, setSparkStorageLog, sparkRuntimePatched } from "./spark-plugin.ts";
 import { fromSdkInput, parseLocally, toLightningAddress, toReceivedPayment, toSafeInt, toSentRecord } from "./spark-records.ts";
+import { SparkSends } from "./spark-send.ts";
 import {
   CreateInvoiceRequest,
   LightningUsername,
   PrepareSendRequest,
-  type DestinationType,
   type Invoice,
   type LightningAddress,
   type ParsedInput,
@@ -141,24 +140,6 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string, onLate?:
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-interface PendingSend {
-  quote: PreparedSend;
-  kind: "payment" | "lnurl";
-  payment?: Sdk.PrepareSendPaymentResponse;
-  lnurl?: Sdk.PrepareLnurlPayResponse;
-  options?: Sdk.SendPaymentOptions;
-  /**
-   * A send with this quote was tried and its outcome is not known (an ambiguous failure), or it
-   * came back pending: kept past its expiry (up to IN_DOUBT_MS) so a retry reuses its idempotency key.
-   */
-  inDoubtSince?: number;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** How long a quote whose send may have paid stays retryable with its idempotency key. */
-const IN_DOUBT_MS = 24 * 3600_000;
-
 export class SparkWallet implements Wallet {
   readonly network: WalletNetwork;
   private readonly opts: Required<Pick<SparkWalletOptions, "timeoutMs" | "sendTimeoutMs" | "quoteTtlMs">> & SparkWalletOptions;
@@ -171,7 +152,7 @@ export class SparkWallet implements Wallet {
   private readonly syncedCbs = new Set<() => void>();
   /** Ids already announced through onPayment: the SDK may report one payment more than once. */
   private readonly announced = new Set<string>();
-  private readonly quotes = new Map<string, PendingSend>();
+  private readonly sends: SparkSends;
   private balanceRefresh: Promise<void> | null = null;
 
   constructor(options: SparkWalletOptions) {
@@ -180,6 +161,11 @@ export class SparkWallet implements Wallet {
     }
     this.network = options.network;
     this.opts = { timeoutMs: 15_000, sendTimeoutMs: 60_000, quoteTtlMs: 10 * 60_000, ...options };
+    this.sends = new SparkSends(this.call.bind(this), {
+      quoteTtlMs: this.opts.quoteTtlMs,
+      sendTimeoutMs: this.opts.sendTimeoutMs,
+      onSent: () => void this.refreshBalance(),
+    });
     this.state = this.configured
       ? { state: "connecting", network: this.network, balanceSats: null, lightningAddress: null, message: "Not started" }
       : { state: "not_configured", network: this.network, balanceSats: null, lightningAddress: null, message: NOT_CONFIGURED_MESSAGE };
@@ -276,8 +262,7 @@ export class SparkWallet implements Wallet {
     const listenerId = this.listenerId;
     this.sdk = null;
     this.listenerId = null;
-    // Quotes whose send may have paid survive a reconnect: a retry must reuse their idempotency key.
-    for (const [id, q] of this.quotes) if (q.inDoubtSince === undefined) this.quotes.delete(id);
+    this.sends.dropSettled();
     if (!sdk) return;
     if (listenerId) {
       await withTimeout(sdk.removeEventListener(listenerId), this.opts.timeoutMs, "Unsubscribing").catch((err) =>
@@ -505,140 +490,12 @@ export class SparkWallet implements Wallet {
     return fromSdkInput(input, parsed);
   }
 
-  async prepareSend(req: PrepareSendRequest, opts: { idempotencyKey?: string } = {}): Promise<PreparedSend> {
-    if (opts.idempotencyKey !== undefined && !UUID.test(opts.idempotencyKey)) throw new AppError("invalid_input", "An idempotency key is a UUID.");
-    const checked = PrepareSendRequest.safeParse(req);
-    if (!checked.success) throw new AppError("invalid_input", `Bad send request: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const { destination, amountSats } = checked.data;
-    this.pruneQuotes();
-    const parsed = await this.call("Reading the destination", (sdk) => sdk.parse(destination));
-    // An earlier, unresolved send's key: the SDK answers a send with it by the payment it made.
-    const id = opts.idempotencyKey ?? randomUUID();
-    const expiresAt = Date.now() + this.opts.quoteTtlMs;
-    const needAmount = () => {
-      if (amountSats === undefined) throw new AppError("invalid_input", "Enter an amount in sats for this destination.");
-      return amountSats;
-    };
-    let pending: PendingSend;
-    switch (parsed.type) {
-      case "lightningAddress":
-      case "lnurlPay": {
-        const payRequest = parsed.type === "lightningAddress" ? parsed.payRequest : parsed;
-        const amount = needAmount();
-        const min = toSafeInt(payRequest.minSendable, "minSendable");
-        const max = toSafeInt(payRequest.maxSendable, "maxSendable");
-        if (amount * 1000 < min || amount * 1000 > max) {
-          throw new AppError("invalid_input", `This recipient accepts ${Math.ceil(min / 1000)}–${Math.floor(max / 1000)} sats.`);
-        }
-        const lnurl = await this.call("Getting a fee quote", (sdk) => sdk.prepareLnurlPay({ amount: BigInt(amount), payRequest }));
-        const type: DestinationType = parsed.type === "lightningAddress" ? "lightning_address" : "lnurl_pay";
-        pending = {
-          kind: "lnurl",
-          lnurl,
-          quote: { id, destination, destinationType: type, amountSats: toSafeInt(lnurl.amountSats, "amount"), feeSats: toSafeInt(lnurl.feeSats, "fee"), expiresAt },
-        };
-        break;
-      }
-      case "bolt11Invoice":
-      case "bitcoinAddress":
-      case "sparkAddress": {
-        let amount: bigint | undefined;
-        if (parsed.type === "bolt11Invoice" && parsed.amountMsat !== undefined && parsed.amountMsat !== null) {
-          if (amountSats !== undefined && amountSats * 1000 !== toSafeInt(parsed.amountMsat, "invoice amount")) {
-            throw new AppError("invalid_input", "This invoice already fixes its amount; leave the amount empty.");
-          }
-        } else {
-          amount = BigInt(needAmount());
-        }
-        const res = await this.call("Getting a fee quote", (sdk) =>
-          sdk.prepareSendPayment({ paymentRequest: { type: "input", input: destination }, amount }),
-        );
-        const m = res.paymentMethod;
-        let feeSats: number;
-        let options: Sdk.SendPaymentOptions | undefined;
-        let type: DestinationType;
-        if (m.type === "bolt11Invoice") {
-          feeSats = toSafeInt(m.lightningFeeSats, "fee");
-          options = { type: "bolt11Invoice", preferSpark: false };
-          type = "bolt11";
-        } else if (m.type === "bitcoinAddress") {
-          // The medium speed: what most wallets offer by default. Fee = service fee + L1 broadcast fee.
-          feeSats = toSafeInt(m.feeQuote.speedMedium.userFeeSat, "fee") + toSafeInt(m.feeQuote.speedMedium.l1BroadcastFeeSat, "fee");
-          options = { type: "bitcoinAddress", confirmationSpeed: "medium" };
-          type = "bitcoin_address";
-        } else if (m.type === "sparkAddress") {
-          feeSats = toSafeInt(m.fee, "fee");
-          type = "spark_address";
-        } else {
-          throw new AppError("invalid_input", `Paying this kind of destination (${m.type}) is not supported.`);
-        }
-        pending = { kind: "payment", payment: res, options, quote: { id, destination, destinationType: type, amountSats: toSafeInt(res.amount, "amount"), feeSats, expiresAt } };
-        break;
-      }
-      default:
-        throw new AppError("invalid_input", `Paying this kind of destination (${parsed.type}) is not supported.`);
-    }
-    this.quotes.set(id, pending);
-    return { ...pending.quote };
+  prepareSend(req: PrepareSendRequest, opts: { idempotencyKey?: string } = {}): Promise<PreparedSend> {
+    return this.sends.prepare(req, opts);
   }
 
-  private pruneQuotes(): void {
-    const now = Date.now();
-    for (const [id, q] of this.quotes) {
-      if (q.inDoubtSince === undefined ? q.quote.expiresAt < now : now - q.inDoubtSince > IN_DOUBT_MS) this.quotes.delete(id);
-    }
-  }
-
-  async send(prepared: PreparedSend | string): Promise<SentPayment> {
-    const id = typeof prepared === "string" ? prepared : prepared?.id;
-    this.pruneQuotes();
-    const pending = typeof id === "string" ? this.quotes.get(id) : undefined;
-    // A quote whose send may already have paid is never refused for its age: the retry must reach
-    // the SDK with the same idempotency key, which answers with the payment the first try made.
-    if (!pending || (pending.inDoubtSince === undefined && pending.quote.expiresAt < Date.now())) {
-      if (pending) this.quotes.delete(pending.quote.id);
-      throw new AppError("not_found", "This payment quote has expired or was already used; prepare the payment again.");
-    }
-    let payment: Sdk.Payment;
-    try {
-      // The quote id is the idempotency key: a retry after a timeout can't pay twice.
-      if (pending.kind === "lnurl") {
-        const res = await this.call("Sending the payment", (sdk) => sdk.lnurlPay({ prepareResponse: pending.lnurl!, idempotencyKey: pending.quote.id }), this.opts.sendTimeoutMs);
-        payment = res.payment;
-      } else {
-        const res = await this.call(
-          "Sending the payment",
-          (sdk) => sdk.sendPayment({ prepareResponse: pending.payment!, options: pending.options, idempotencyKey: pending.quote.id }),
-          this.opts.sendTimeoutMs,
-        );
-        payment = res.payment;
-      }
-    } catch (err) {
-      // Only a failure that says the money did not leave (bad input, not enough funds) ends the
-      // quote; a timeout, a network error or anything unexplained may have paid: keep the quote
-      // and its key for the retry.
-      if (err instanceof AppError && err.code === "invalid_input" && pending.inDoubtSince === undefined) {
-        this.quotes.delete(pending.quote.id);
-      } else {
-        pending.inDoubtSince ??= Date.now();
-        log.warn("a send's outcome is not known; its quote is kept for a retry with the same idempotency key", { quote: pending.quote.id, err: errorMessage(err) });
-      }
-      if (err instanceof AppError && /timed out/.test(err.message)) {
-        throw new AppError("unavailable", "The payment is still in progress; check the wallet's payments before trying again (a retry with the same quote won't pay twice).");
-      }
-      throw err;
-    }
-    const status = payment?.status === "completed" || payment?.status === "pending" || payment?.status === "failed" ? payment.status : "pending";
-    // Pending: still in flight, so a retry of it must find this payment again (same key).
-    if (status === "pending") pending.inDoubtSince = Date.now();
-    else this.quotes.delete(pending.quote.id);
-    void this.refreshBalance();
-    return {
-      id: typeof payment?.id === "string" ? payment.id : pending.quote.id,
-      status,
-      amountSats: payment ? toSafeInt(payment.amount, "amount") : pending.quote.amountSats,
-      feeSats: payment ? toSafeInt(payment.fees, "fee") : pending.quote.feeSats,
-    };
+  send(prepared: PreparedSend | string): Promise<SentPayment> {
+    return this.sends.send(prepared);
   }
 
   // ---- lightning address ----

@@ -60,7 +60,7 @@ describe("the real Spark SDK offline: a send that fails ambiguously keeps its qu
   /** Places a quote as prepareSend leaves it (offline the SDK can't make one). */
   function place(q: Omit<Quote, "quote">, destination: string, type: DestinationType, amountSats: number): string {
     const id = randomUUID();
-    const quotes = (wallet as unknown as { quotes: Map<string, Quote> }).quotes;
+    const quotes = (wallet as unknown as { sends: { quotes: Map<string, Quote> } }).sends.quotes;
     quotes.set(id, { ...q, quote: { id, destination, destinationType: type, amountSats, feeSats: 0, expiresAt: Date.now() + 600_000 } });
     return id;
   }
