@@ -2,7 +2,7 @@
 // the same shapes as the real routes, prices suggested by the real src/market/suggest.ts (so the
 // owner's floor holds), the benchmark refused while jobs run as the real one is.
 import { expect, test } from "bun:test";
-import { MockApp } from "../../scripts/ui-dev.ts";
+import { MockApp } from "../../scripts/ui-dev-mock.ts";
 
 const call = (app: MockApp, method: string, path: string, body: Record<string, unknown> = {}) => app.handle(new Request(`http://127.0.0.1${path}`, { method }), body);
 
