@@ -12,7 +12,7 @@ import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startOllamaServer } from "../fixtures/ollama-server.ts";
 import { startTestApp } from "../fixtures/test-app.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { until } from "../nostr/helpers.ts";
+import { until } from "./helpers.ts";
 
 let relay: TestRelay;
 const key = generateSecretKey();
