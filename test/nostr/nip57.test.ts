@@ -7,15 +7,14 @@ import { JOB_REQUEST_TEXT, ZAP_RECEIPT, ZAP_REQUEST } from "../../src/nostr/kind
 import { bolt11AmountMsats, parseZapReceipt } from "../../src/nostr/nip57.ts";
 import type { NostrEvent } from "../../src/nostr/nip90.ts";
 
-const providerSk = generateSecretKey();
-const providerPk = getPublicKey(providerSk);
-const customerSk = generateSecretKey();
-const customerPk = getPublicKey(customerSk);
-const otherSk = generateSecretKey();
-const otherPk = getPublicKey(otherSk);
+function keys(): { sk: Uint8Array; pk: string } {
+  const sk = generateSecretKey();
+  return { sk, pk: getPublicKey(sk) };
+}
+const [provider, customer, other] = [keys(), keys(), keys()];
 
 function request(tags: string[][]): NostrEvent {
-  return finalizeEvent({ kind: JOB_REQUEST_TEXT, created_at: 1_750_000_000, tags, content: "" }, customerSk) as NostrEvent;
+  return finalizeEvent({ kind: JOB_REQUEST_TEXT, created_at: 1_750_000_000, tags, content: "" }, customer.sk) as NostrEvent;
 }
 
 describe("zap receipts", () => {
@@ -41,15 +40,15 @@ describe("zap receipts", () => {
           kind: ZAP_REQUEST,
           created_at: 1,
           content: "",
-          tags: [["p", providerPk], ["e", zapped], ["relays", "wss://r"], ...(opts.amount ? [["amount", opts.amount]] : [])],
+          tags: [["p", provider.pk], ["e", zapped], ["relays", "wss://r"], ...(opts.amount ? [["amount", opts.amount]] : [])],
         },
-        customerSk,
+        customer.sk,
       );
-    const tags: string[][] = [["p", providerPk]];
+    const tags: string[][] = [["p", provider.pk]];
     if (opts.eOnReceipt !== false) tags.push(["e", zapped]);
     if (opts.bolt11 !== undefined) tags.push(["bolt11", opts.bolt11]);
     tags.push(["description", opts.description ?? JSON.stringify(zapReq)]);
-    return finalizeEvent({ kind: ZAP_RECEIPT, created_at: 2, tags, content: "" }, otherSk);
+    return finalizeEvent({ kind: ZAP_RECEIPT, created_at: 2, tags, content: "" }, other.sk);
   }
 
   test("reads event, invoice, amount and sender", () => {
@@ -58,8 +57,8 @@ describe("zap receipts", () => {
       eventId: zapped,
       bolt11: "lnbc100n1pqqq",
       amountMsats: 10_000,
-      sender: customerPk,
-      recipient: providerPk,
+      sender: customer.pk,
+      recipient: provider.pk,
       receiptId: r.id,
     });
   });
@@ -75,10 +74,10 @@ describe("zap receipts", () => {
     expect(parseZapReceipt(receipt({ bolt11: "lnbc1pqqq" }))).toBeNull(); // no amount anywhere
     expect(parseZapReceipt(receipt({ amount: "10000" }))).toBeNull(); // no bolt11
     expect(parseZapReceipt(receipt({ bolt11: "lnbc100n1pqqq", description: "not json" }))).toBeNull();
-    const real = finalizeEvent({ kind: ZAP_REQUEST, created_at: 1, content: "", tags: [["e", zapped]] }, customerSk);
-    const forged = { ...real, pubkey: otherPk }; // signature no longer matches
+    const real = finalizeEvent({ kind: ZAP_REQUEST, created_at: 1, content: "", tags: [["e", zapped]] }, customer.sk);
+    const forged = { ...real, pubkey: other.pk }; // signature no longer matches
     expect(parseZapReceipt(receipt({ bolt11: "lnbc100n1pqqq", zapRequest: forged }))).toBeNull();
-    const wrongKind = finalizeEvent({ kind: 1, created_at: 1, content: "", tags: [["e", zapped]] }, customerSk);
+    const wrongKind = finalizeEvent({ kind: 1, created_at: 1, content: "", tags: [["e", zapped]] }, customer.sk);
     expect(parseZapReceipt(receipt({ bolt11: "lnbc100n1pqqq", zapRequest: wrongKind }))).toBeNull();
     expect(parseZapReceipt({ kind: ZAP_RECEIPT })).toBeNull();
     expect(parseZapReceipt(request([["i", "x"]]))).toBeNull();
