@@ -4,8 +4,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backendsFromFlags, backendsToSave, effectiveBackends, loadConfig, updateConfigFile } from "../../src/config.ts";
-import { AppError } from "../../src/errors.ts";
+import { backendsFromFlags, backendsToSave, effectiveBackends, loadConfig, updateConfigFile } from "../src/config.ts";
+import { AppError } from "../src/errors.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
