@@ -14,6 +14,8 @@ const UNDELIVERED = "no relay accepted the result";
 const prompts = () => fake.requests("/api/generate").filter((r) => r.body?.prompt).map((r) => r.body.prompt as string);
 /** Short answers for the waiting jobs (num_predict), while the first one runs until cancelled. */
 const SHORT = { max_tokens: 3 };
+/** 30 tokens at 2 a second: a job that runs until the test lets it finish (setPacing instant). */
+const SLOW = { instant: false, tokensPerSec: 2, responseTokens: 30 };
 
 describe("fairness between customers", () => {
   test("a heavy customer is held to its share of the queue while a light one is taken, and served before the heavy one's next job", async () => {
@@ -79,7 +81,12 @@ describe("fairness between customers", () => {
 });
 
 describe("a result delivered late by the outbox", () => {
-  /** Both relays down while the job generates; the publish gives up at its deadline (3 s here). */
+  /**
+   * The job generating slowly (SLOW: it would take 15 s) holds its result back until both relays
+   * are down and the pool has seen it; then it finishes at once and the publish gives up at its
+   * deadline (3 s here). With 1.5 s of generation, a loaded machine could still be stopping the
+   * relays when the result went out: a relay took it, and the undelivered note never came.
+   */
   async function answeredDuringOutage(p: Provider): Promise<Event> {
     const views: JobView[] = [];
     const unsubscribe = p.bus.subscribe(JobStatusChanged, ({ job }) => void views.push(job));
@@ -89,6 +96,8 @@ describe("a result delivered late by the outbox", () => {
     await c.waitForStatus(req.id, "processing");
     for (const r of p.relays) await r.stop();
     await until(() => p.pool.views().every((v) => v.state !== "connected"), 3000, "relays shown down");
+    expect(p.ledger.getJob(req.id)?.status).toBe("processing");
+    fake.setPacing({ instant: true });
     await until(() => p.ledger.getJob(req.id)?.error === UNDELIVERED, 10_000, "the undelivered note");
     expect(p.ledger.getJob(req.id)?.status).toBe("success");
     expect(p.engine.jobs().find((j) => j.id === req.id)).toMatchObject({ status: "success", error: UNDELIVERED });
@@ -100,7 +109,7 @@ describe("a result delivered late by the outbox", () => {
   }
 
   test("relays down when the result is published, back later: the result reaches them and the note is cleared", async () => {
-    fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 30 });
+    fake.setPacing(SLOW);
     const p = await provider();
     const req = await answeredDuringOutage(p);
     const views: JobView[] = [];
@@ -122,7 +131,7 @@ describe("a result delivered late by the outbox", () => {
   }, 30_000);
 
   test("after a restart: a pending result resent while the relays are down is delivered later by the outbox; the row's note is cleared", async () => {
-    fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 30 });
+    fake.setPacing(SLOW);
     const dir = tempDir("compute-late-");
     const ledgerPath = `${dir}/ledger.db`;
     const first = await provider({ ledgerPath });
