@@ -73,13 +73,25 @@ export interface WindowProcess {
   close(): Promise<WindowExit>;
 }
 
+/** Runs a pipe operation whose failure (sync or async) means only that the other end is gone. */
+function ignoreFailure(op: () => unknown): void {
+  try {
+    const r = op();
+    if (r instanceof Promise) r.catch(() => {});
+  } catch {}
+}
+
 /** Starts a window process showing `url` (`command`: another program in its place, for tests). */
 export function spawnWindow(url: string, command?: string[]): WindowProcess {
   if (!command) assertDisplay();
   const request: WindowRequest = WindowRequest.parse({ url, title: WINDOW_TITLE, ...WINDOW_SIZE });
   const proc = Bun.spawn(command ?? windowCommand(), { stdin: "pipe", stdout: "inherit", stderr: "inherit", env: windowEnv() });
-  proc.stdin.write(JSON.stringify(request) + "\n");
-  void proc.stdin.flush();
+  // A window process that ends at once (a crash at start) closes the pipe: the write or flush
+  // then fails with EPIPE. That end is reported through `exited`; the failed write is not news.
+  ignoreFailure(() => {
+    proc.stdin.write(JSON.stringify(request) + "\n");
+    return proc.stdin.flush();
+  });
   const exited = proc.exited.then((code): WindowExit => (proc.signalCode ? { code: null, signal: String(proc.signalCode) } : { code, signal: null }));
   log.info("window process started", { pid: proc.pid });
   let closing: Promise<WindowExit> | null = null;
@@ -88,9 +100,7 @@ export function spawnWindow(url: string, command?: string[]): WindowProcess {
     exited,
     close: () =>
       (closing ??= (async () => {
-        try {
-          void proc.stdin.end();
-        } catch {}
+        ignoreFailure(() => proc.stdin.end());
         const killer = setTimeout(() => proc.kill("SIGKILL"), 3000);
         const r = await exited;
         clearTimeout(killer);

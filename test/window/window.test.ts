@@ -108,3 +108,27 @@ describe("the window process from the app's side", () => {
     expect(() => process.kill(pid, 0)).toThrow();
   });
 });
+
+describe("a window process that dies before reading its request", () => {
+  test("the broken pipe (EPIPE) of the request never surfaces as an unhandled error; the exit is reported", async () => {
+    const unhandled: unknown[] = [];
+    const onRejection = (e: unknown) => unhandled.push(e);
+    const onException = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onRejection);
+    process.on("uncaughtException", onException);
+    try {
+      // The request is flushed asynchronously; a child that exits at once has often closed the
+      // pipe by then (EPIPE). Many quick children make that happen in every run here.
+      for (let i = 0; i < 150; i++) {
+        const w = spawnWindow(URL_WITH_TOKEN, ["false"]);
+        expect(await w.exited).toEqual({ code: 1, signal: null });
+        await w.close();
+      }
+      await Bun.sleep(100);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+      process.off("uncaughtException", onException);
+    }
+  });
+});
