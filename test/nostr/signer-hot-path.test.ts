@@ -1,10 +1,12 @@
 // The signer on the hot path (issue 16). Warm-up: after going online the provider loads nostr-wasm and runs the
 // signing code until it is compiled, in short slices that wait while real signatures are made, so
 // a first burst of jobs does not pay for the compile and never waits behind the warm-up.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent as jsVerify } from "nostr-tools/pure";
 import { initSigner, resetSigner, signEvent, signerKind, verifyEvent, WASM_DEMAND_OPS, warmUpSigner } from "../../src/nostr/signer.ts";
 
+// Every test file runs in one process: an earlier file may have left nostr-wasm loaded.
+beforeEach(() => resetSigner());
 afterEach(() => resetSigner());
 
 const template = (i: number) => ({ kind: 7000, created_at: 1_700_000_000 + i, tags: [["status", "processing"]], content: "" });
