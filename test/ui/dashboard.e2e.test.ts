@@ -157,6 +157,9 @@ describe.skipIf(!hasChromium)("dashboard in a browser (mock API)", () => {
         await page.click("[data-testid=import-continue]");
         await until(() => page.locator("[data-testid=import-error]").innerText(), (v) => v.includes("checksum"), 2_000, "checksum error");
       } finally {
+        // Leave the page first: a page still on srv2 retries its event stream against the stopped
+        // server and logs a refused connection.
+        await page.goto("about:blank");
         await srv2.stop();
       }
     } finally {
