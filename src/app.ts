@@ -40,6 +40,7 @@ import { jobRowToView } from "./ledger/ledger.ts";
 import { Sentinel } from "./service/sentinel.ts";
 import { MarketService, type MarketView } from "./market/service.ts";
 import type { BenchmarkRecord } from "./market/store.ts";
+import { AppController } from "./app-controller.ts";
 
 const log = createLogger("app");
 
@@ -111,6 +112,8 @@ export class App implements Controller {
   /** Gives memory back after start-up and after each busy spell. */
   trimmer: IdleTrimmer | null = null;
   private readonly stack: Array<{ name: string; stop: () => unknown }> = [];
+  /** What the HTTP API asks, answered by the services above (src/app-controller.ts); tests, the CLI and the bench call it too. */
+  readonly controller: AppController;
 
   private constructor(private readonly opts: AppOptions) {
     this.online = new OnlineKeeper({
@@ -172,6 +175,20 @@ export class App implements Controller {
       onAddressChanged: async () => {
         await this.engine?.walletChanged();
       },
+    });
+    this.controller = new AppController({
+      bus: this.bus,
+      config: () => this.config,
+      saveConfig: (patch) => this.saveConfig(patch),
+      session: this.session,
+      wallets: this.wallets,
+      provider: this.provider,
+      inference: () => this.inference,
+      ledger: () => this.ledger,
+      engine: () => this.engine,
+      pool: () => this.pool,
+      market: () => this.market,
+      sentinel: () => this.sentinel,
     });
   }
 
@@ -272,7 +289,7 @@ export class App implements Controller {
   }
 
   private startHttp(): void {
-    const { http, origin, url } = listen(this, { host: this.config.host, port: this.config.port, token: this.token, assets, heartbeatMs: this.opts.heartbeatMs, idleTimeoutSecs: this.opts.httpIdleTimeoutSecs });
+    const { http, origin, url } = listen(this.controller, { host: this.config.host, port: this.config.port, token: this.token, assets, heartbeatMs: this.opts.heartbeatMs, idleTimeoutSecs: this.opts.httpIdleTimeoutSecs });
     this.http = http;
     this.push("http", () => this.http?.stop(true));
     this.url = url;
