@@ -72,7 +72,7 @@ test("three parallel unlocks with the right password start one set of services; 
   expect(t.made()).toBe(1);
   await until(() => openSockets() === 1, 5000, "one relay connection");
   expect((await t.post("/lock")).status).toBe(200);
-  expect(t.app.snapshot().identity.state).toBe("locked");
+  expect(t.app.controller.snapshot().identity.state).toBe("locked");
   // Give orphaned pools the time to reconnect if any were left.
   await Bun.sleep(1500);
   expect(openSockets()).toBe(0);
@@ -84,7 +84,7 @@ test("unlock while already unlocked with a wrong password is refused, not ok", a
   expect((await t.post("/unlock", { password: PASSWORD })).status).toBe(200);
   const wrong = await t.post("/unlock", { password: "not-the-password" });
   expect(wrong.status).toBe(401);
-  expect(t.app.snapshot().identity.state).toBe("unlocked");
+  expect(t.app.controller.snapshot().identity.state).toBe("unlocked");
   expect((await t.post("/unlock", { password: PASSWORD })).status).toBe(200);
   expect(t.made()).toBe(1);
 }, 30_000);
@@ -97,7 +97,7 @@ test("a lock racing an unlock leaves nothing running", async () => {
   await Promise.all([unlocking, locking]);
   await t.post("/lock");
   await Bun.sleep(1500);
-  expect(t.app.snapshot().identity.state).toBe("locked");
+  expect(t.app.controller.snapshot().identity.state).toBe("locked");
   expect(openSockets()).toBe(0);
   expect(t.live()).toBe(0);
 }, 30_000);
@@ -114,6 +114,6 @@ test("two parallel dashboard creates with different phrases: exactly one wins an
   expect(seed.mnemonic).toBe(winner);
   const { UnifiedIdentity } = await import("../../src/identity/identity.ts");
   const expected = await UnifiedIdentity.fromMnemonic(winner, "");
-  expect(t.app.snapshot().identity).toEqual({ state: "unlocked", npub: expected.npub });
+  expect(t.app.controller.snapshot().identity).toEqual({ state: "unlocked", npub: expected.npub });
   expect(t.made()).toBe(1);
 }, 60_000);

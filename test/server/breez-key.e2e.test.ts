@@ -24,7 +24,7 @@ describe("a build without a Breez API key: the owner pastes one (real App, real 
     const url = new URL(t.app.url);
     base = url.origin;
     token = url.searchParams.get("token")!;
-    for (let i = 0; i < 100 && t.app.snapshot().wallet.state !== "not_configured"; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "not_configured"; i++) await Bun.sleep(20);
   }, 30_000);
   afterAll(async () => {
     await t?.stop();
@@ -41,7 +41,7 @@ describe("a build without a Breez API key: the owner pastes one (real App, real 
   };
 
   test("not set up, and said so; a bad key is refused; a good one is saved to config.json, answered masked, and the wallet starts", async () => {
-    expect(t.app.snapshot().wallet.state).toBe("not_configured");
+    expect(t.app.controller.snapshot().wallet.state).toBe("not_configured");
     expect(JSON.parse((await call("GET", "/wallet/breez-key")).text)).toEqual({ set: false, source: null, hint: null });
     const bad = await call("PUT", "/wallet/breez-key", { apiKey: "not a key" });
     expect(bad.status).toBe(400);
@@ -52,7 +52,7 @@ describe("a build without a Breez API key: the owner pastes one (real App, real 
     expect(ok.text).not.toContain(KEY.slice(0, 12));
     expect(JSON.parse(readFileSync(join(t.dataDir, "config.json"), "utf8")).breezApiKey).toBe(KEY);
     // The wallet no longer waits for a key (offline it may not get further than trying).
-    expect(t.app.snapshot().wallet.state).not.toBe("not_configured");
+    expect(t.app.controller.snapshot().wallet.state).not.toBe("not_configured");
     // Nothing the dashboard reads shows the key.
     for (const path of ["/wallet/breez-key", "/state", "/settings"]) expect((await call("GET", path)).text).not.toContain(KEY.slice(0, 12));
   }, 30_000);

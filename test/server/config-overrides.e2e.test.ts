@@ -29,25 +29,25 @@ afterAll(async () => {
 
 test("after saving a limit, a price and a served model, the run keeps its --payment-mode and --relay; the saves apply at once and reach the file", async () => {
   const file = () => JSON.parse(readFileSync(join(t.dataDir, "config.json"), "utf8"));
-  await t.app.updateSettings({ limits: { maxQueuedPerCustomer: 3 }, pricing: { perJobMsats: 7_000 } });
-  await t.app.setServedModels(["llama3.2:latest"]);
+  await t.app.controller.updateSettings({ limits: { maxQueuedPerCustomer: 3 }, pricing: { perJobMsats: 7_000 } });
+  await t.app.controller.setServedModels(["llama3.2:latest"]);
   expect(t.app.config.pricing.mode).toBe("free");
   expect(t.app.config.relays).toEqual([relay.url]);
   expect(t.app.config.ollamaUrl).toBe(fake.url);
   expect(t.app.config.limits.maxQueuedPerCustomer).toBe(3);
   expect(t.app.config.pricing.perJobMsats).toBe(7_000);
   expect(t.app.config.provider.servedModels).toEqual(["llama3.2:latest"]);
-  expect(t.app.settings().pricing).toMatchObject({ mode: "free", perJobMsats: 7_000 });
+  expect(t.app.controller.settings().pricing).toMatchObject({ mode: "free", perJobMsats: 7_000 });
   // Saved: what was changed; not saved: this run's flags.
   expect(file()).toMatchObject({ relays: ["wss://relay.invalid"], pricing: { mode: "upfront", perJobMsats: 7_000 }, limits: { maxQueuedPerCustomer: 3 } });
   // Still free: going online needs no wallet.
-  await t.app.setOnline(true);
-  expect(t.app.snapshot().provider).toMatchObject({ online: true, paymentMode: "free" });
+  await t.app.controller.setOnline(true);
+  expect(t.app.controller.snapshot().provider).toMatchObject({ online: true, paymentMode: "free" });
 });
 
 test("a bad change is refused before anything is written or applied", async () => {
   const before = readFileSync(join(t.dataDir, "config.json"), "utf8");
-  await expect(t.app.updateSettings({ limits: { maxQueuedPerCustomer: -1 } })).rejects.toThrow(/limits\.maxQueuedPerCustomer/);
+  await expect(t.app.controller.updateSettings({ limits: { maxQueuedPerCustomer: -1 } })).rejects.toThrow(/limits\.maxQueuedPerCustomer/);
   expect(readFileSync(join(t.dataDir, "config.json"), "utf8")).toBe(before);
   expect(t.app.config.limits.maxQueuedPerCustomer).toBe(3);
 });

@@ -110,7 +110,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     await page.click("[data-testid=create-identity]");
     await page.waitForSelector("[data-testid=dashboard]", { timeout: 10_000 });
 
-    const npub = app.snapshot().identity.npub!;
+    const npub = app.controller.snapshot().identity.npub!;
     expect(npub).toMatch(/^npub1/);
     expect(await attr("[data-testid=npub]", "title")).toBe(npub);
     // The wallet is the test double: ready, with its balance.
@@ -122,16 +122,16 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
   test("lock → unlock screen; a wrong password is refused, the right one opens the dashboard", async () => {
     await page.click("[data-testid=lock]");
     await page.waitForSelector("[data-testid=unlock-password]", { timeout: 5_000 });
-    expect(app.snapshot().identity.state).toBe("locked");
+    expect(app.controller.snapshot().identity.state).toBe("locked");
     await page.fill("[data-testid=unlock-password]", "not the password");
     await page.click("[data-testid=unlock-submit]");
     const err = await until(() => page.locator("[data-testid=unlock-error]").allInnerTexts(), (v) => v.length > 0, 10_000, "unlock error");
     expect(err[0]).toMatch(/password/i);
-    expect(app.snapshot().identity.state).toBe("locked");
+    expect(app.controller.snapshot().identity.state).toBe("locked");
     await page.fill("[data-testid=unlock-password]", PASSWORD);
     await page.click("[data-testid=unlock-submit]");
     await page.waitForSelector("[data-testid=dashboard]", { timeout: 10_000 });
-    expect(app.snapshot().identity.state).toBe("unlocked");
+    expect(app.controller.snapshot().identity.state).toBe("unlocked");
   }, 20_000);
 
   test("GO ONLINE; a customer's job shows up, streams tokens live, completes, and counts, with no reload", async () => {
@@ -155,7 +155,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     }
     await until(() => attr("[data-testid=online-toggle]", "data-online"), (v) => v === "true", 5_000, "online");
     expect(await text("[data-testid=online-state]")).toBe("ONLINE");
-    expect(app.snapshot().provider.online).toBe(true);
+    expect(app.controller.snapshot().provider.online).toBe(true);
 
     customer = await startCustomer([relay.url]);
     const request = customer.request({ inputs: [["Write a short note about relays", "text"]] });
@@ -190,7 +190,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
 
     // The finished job counts in today's earnings.
     await until(() => text("[data-testid=earnings-today-jobs]"), (v) => Number(v) === jobsBefore + 1, 3_000, "today's jobs");
-    expect(app.snapshot().earnings.todayJobs).toBe(jobsBefore + 1);
+    expect(app.controller.snapshot().earnings.todayJobs).toBe(jobsBefore + 1);
     expect(await text("[data-testid=jobs-active-count]")).toBe("0 active");
 
     // All of it arrived over the live stream: same document, no navigation.
@@ -234,12 +234,12 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     await page.locator("[data-testid=lnaddress-name]").fill("Alice");
     await page.locator("[data-testid=lnaddress-save]").click();
     const shown = await until(() => text("[data-testid=wallet-lnaddress]").catch(() => ""), (v) => v.startsWith("alice@"), 3_000, "address shown");
-    expect((await app.walletLightningAddress())?.address).toBe(shown);
+    expect((await app.controller.walletLightningAddress())?.address).toBe(shown);
     expect(await page.locator("[data-testid=lnaddress-dialog]").count()).toBe(0);
     await page.locator("[data-testid=wallet-lnaddress-edit]").click();
     await page.locator("[data-testid=lnaddress-remove]").click();
     await page.locator("[data-testid=wallet-lnaddress-set]").waitFor({ timeout: 3_000 });
-    expect(await app.walletLightningAddress()).toBeNull();
+    expect(await app.controller.walletLightningAddress()).toBeNull();
   }, 15_000);
 
   test("settings: a bad key in a customer list is named; a good one is saved to the config and blocks that customer", async () => {
@@ -254,10 +254,10 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       await page.locator("[data-testid=settings-maxQueuedPerCustomer]").fill("3");
       await page.locator("[data-testid=settings-save]").click();
       await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
-      expect(app.settings().limits.deny).toEqual([npubEncode(blocked.pubkey)]);
-      expect(app.settings().limits.maxQueuedPerCustomer).toBe(3);
+      expect(app.controller.settings().limits.deny).toEqual([npubEncode(blocked.pubkey)]);
+      expect(app.controller.settings().limits.maxQueuedPerCustomer).toBe(3);
       // A model's own price: set for the installed model, then cleared again.
-      const priceOf = () => (app.settings().pricing as { models: Record<string, unknown> }).models;
+      const priceOf = () => (app.controller.settings().pricing as { models: Record<string, unknown> }).models;
       await page.locator("[data-testid=open-settings]").click();
       const modelRow = "[data-testid=settings-model-prices] tr[data-model='llama3.2:latest']";
       await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("2.5");
@@ -278,21 +278,21 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       expect(blocked.results(req.id)).toEqual([]);
     } finally {
       blocked.close();
-      await app.updateSettings({ limits: { deny: [], maxQueuedPerCustomer: 2 } });
+      await app.controller.updateSettings({ limits: { deny: [], maxQueuedPerCustomer: 2 } });
     }
   }, 20_000);
 
   test("a relay that takes the connection but never answers shows 'waiting' with the reason, never green", async () => {
     const silent = await startRelay({ mode: "silent" });
     try {
-      await app.addRelay(silent.url);
+      await app.controller.addRelay(silent.url);
       const row = `[data-testid=relay-row][data-url^="${silent.url}"]`;
       await until(() => text(`${row} [data-testid=relay-latency]`).catch(() => ""), (v) => v === "waiting", 3_000, "silent relay waiting");
       expect(await page.locator(`${row} .light-ok`).count()).toBe(0);
       expect(await text(`${row} .relay-error`)).toContain("waiting for the relay to answer");
       expect(await attr(row, "data-state")).toBe("connecting");
     } finally {
-      await app.removeRelay(silent.url);
+      await app.controller.removeRelay(silent.url);
       await silent.stop();
     }
   }, 15_000);
@@ -332,7 +332,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       fetch: () => new Response("<!doctype html><title>other site</title><p>hello</p>", { headers: { "content-type": "text/html" } }),
     });
     try {
-      expect(app.snapshot().provider.online).toBe(true);
+      expect(app.controller.snapshot().provider.online).toBe(true);
       const answers: number[] = [];
       const onResponse = (r: { url(): string; status(): number }) => {
         if (r.url().startsWith(`${origin}/api/`)) answers.push(r.status());
@@ -371,7 +371,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       } finally {
         await other.close();
       }
-      const snap = app.snapshot();
+      const snap = app.controller.snapshot();
       expect(snap.provider.online).toBe(true);
       expect(snap.identity.state).toBe("unlocked");
 
@@ -387,7 +387,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
         return r.status;
       });
       expect(status).toBe(200);
-      expect(app.snapshot().provider.online).toBe(false);
+      expect(app.controller.snapshot().provider.online).toBe(false);
       await until(() => attr("[data-testid=online-toggle]", "data-online"), (v) => v === "false", 3_000, "offline shown");
     } finally {
       evil.stop(true);

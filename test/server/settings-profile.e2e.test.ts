@@ -52,8 +52,8 @@ async function save(body: unknown): Promise<void> {
 }
 
 test("online: a saved profile change publishes a new kind 0 and 31990 at once; the same profile again publishes nothing", async () => {
-  await until(() => started.app.snapshot().provider.blockers.length === 0, 10_000, "nothing blocking going online");
-  await started.app.setOnline(true);
+  await until(() => started.app.controller.snapshot().provider.blockers.length === 0, 10_000, "nothing blocking going online");
+  await started.app.controller.setOnline(true);
   await until(() => ours(PROFILE).length === 1 && ours(HANDLER_INFO).length === 1, 5_000, "profile and announcement on going online");
   expect(content(ours(PROFILE)[0]!)).toMatchObject({ name: "First Name", about: "first about" });
 

@@ -28,7 +28,7 @@ beforeAll(async () => {
     options: { ollamaProbeMs: 200, idleTrimMs: QUIET_MS },
   });
   ({ app, dataDir } = started);
-  await app.setOnline(true);
+  await app.controller.setOnline(true);
 });
 
 afterAll(async () => {
