@@ -39,7 +39,7 @@ async function start(opts: { mode: "upfront" | "free"; wallet?: LightningDouble 
   return { ...t, lines };
 }
 
-const online = (t: TestApp) => t.app.snapshot().provider.online;
+const online = (t: TestApp) => t.app.controller.snapshot().provider.online;
 
 test("paid mode, wallet failing to connect at start: not online, one clear line; online once the wallet reconnects by itself", async () => {
   const wallet = new LightningDouble();
@@ -50,10 +50,10 @@ test("paid mode, wallet failing to connect at start: not online, one clear line;
   // Several retries happened; the reason is said once.
   expect(t.lines).toHaveLength(1);
   expect(t.lines[0]).toMatch(/^not online yet: Can't take paid jobs: .*it goes online by itself once that is fixed/);
-  expect(t.app.snapshot().wallet.state).not.toBe("ready");
+  expect(t.app.controller.snapshot().wallet.state).not.toBe("ready");
   wallet.setFailing("none");
   await until(() => online(t), 5_000, "online after the wallet came back");
-  expect(t.app.snapshot().wallet.state).toBe("ready");
+  expect(t.app.controller.snapshot().wallet.state).toBe("ready");
   expect(t.lines.at(-1)).toBe("online");
   // Its announcement reached the relay: really online.
   await until(() => relay.events().some((e) => e.kind === 31990), 5_000, "announcement on the relay");
@@ -74,9 +74,9 @@ test("going offline by hand ends --online: a wallet that comes back later does n
   const wallet = new LightningDouble();
   wallet.setFailing("fail");
   const t = await start({ mode: "upfront", wallet });
-  await t.app.setOnline(false);
+  await t.app.controller.setOnline(false);
   wallet.setFailing("none");
-  await until(() => t.app.snapshot().wallet.state === "ready", 5_000, "wallet reconnected");
+  await until(() => t.app.controller.snapshot().wallet.state === "ready", 5_000, "wallet reconnected");
   await Bun.sleep(400);
   expect(online(t)).toBe(false);
   expect(t.lines.filter((l) => l === "online")).toHaveLength(0);
@@ -86,8 +86,8 @@ test("online, then locked and unlocked again: --online takes it back online", as
   const t = await start({ mode: "free" });
   expect(online(t)).toBe(true);
   expect(t.lines).toEqual(["online"]);
-  await t.app.lock();
+  await t.app.controller.lock();
   expect(online(t)).toBe(false);
-  await t.app.unlock("test-app-password");
+  await t.app.controller.unlock("test-app-password");
   await until(() => online(t), 5_000, "online after unlock");
 });

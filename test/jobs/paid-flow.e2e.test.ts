@@ -96,8 +96,8 @@ async function world(wallet: Wallet, opts: { mode: "upfront" | "after" | "free";
       cleanups.push(() => app.stop());
       w.app = app;
       w.pubkey = readPublicIdentity(dataDir)!.pubkey;
-      await until(() => app.snapshot().wallet.state === "ready", 3000, "wallet ready");
-      if (o.online !== false) await app.setOnline(true);
+      await until(() => app.controller.snapshot().wallet.state === "ready", 3000, "wallet ready");
+      if (o.online !== false) await app.controller.setOnline(true);
       return app;
     },
     prompts: () => fake.requests("/api/generate").map((r) => r.body?.prompt as string).filter(Boolean),
@@ -106,7 +106,7 @@ async function world(wallet: Wallet, opts: { mode: "upfront" | "after" | "free";
 }
 
 const amountTag = (r: Reply) => r.tags.find((t) => t[0] === "amount");
-const earnedSats = (app: App) => app.snapshot().earnings.todaySats;
+const earnedSats = (app: App) => app.controller.snapshot().earnings.todaySats;
 
 /** What a zapper's wallet and the LNURL server do (NIP-57): a signed zap request, an invoice from our wallet made for it. */
 async function zap(wallet: LightningDouble, opts: { customer: Customer; provider: string; eventId: string; msats: number }) {
@@ -147,11 +147,11 @@ describe("pay first (upfront), Lightning test double", () => {
     // The SDK reporting the payment again, and reconciliation passes: still one credit.
     wallet.emitDuplicate(paid.id);
     await Bun.sleep(600);
-    expect(await app.walletPayments()).toEqual([{ id: paid.id, jobId: req.id, amountMsats: 21_000, bolt11: bolt11!.toLowerCase(), paymentHash: inv.paymentHash, source: "invoice", receivedAt: paid.receivedAt }]);
+    expect(await app.controller.walletPayments()).toEqual([{ id: paid.id, jobId: req.id, amountMsats: 21_000, bolt11: bolt11!.toLowerCase(), paymentHash: inv.paymentHash, source: "invoice", receivedAt: paid.receivedAt }]);
     expect(earnedSats(app) - before).toBe(21);
     expect(w.customer.results(req.id)).toHaveLength(1);
     expect(w.prompts()).toEqual(["pay me first"]);
-    expect(app.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("success");
+    expect(app.controller.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("success");
   });
 
   test("unpaid until the invoice expires → nothing runs, the job is expired, the customer is told", async () => {
@@ -164,11 +164,11 @@ describe("pay first (upfront), Lightning test double", () => {
     expect(decodeBolt11(amountTag(due)![2]!).expirySecs).toBe(1);
     const err = await w.customer.waitForStatus(req.id, "error", 4000);
     expect(err.extra).toContain("invoice expired unpaid");
-    expect(app.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("expired");
+    expect(app.controller.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("expired");
     // Too late: the invoice can't be paid any more, and nothing ever ran or was credited.
     expect(() => wallet.settle(amountTag(due)![2]!)).toThrow("expired");
     expect(w.prompts()).toEqual([]);
-    expect(await app.walletPayments()).toEqual([]);
+    expect(await app.controller.walletPayments()).toEqual([]);
   });
 
   test("a bid below the price → an error stating our price; no invoice", async () => {
@@ -245,7 +245,7 @@ describe("pay first (upfront), Lightning test double", () => {
     }
     wallet.setFailing("none");
     await Bun.sleep(300);
-    expect(await app.walletPayments()).toEqual([]);
+    expect(await app.controller.walletPayments()).toEqual([]);
     expect(w.prompts()).toEqual([]);
     // Back to normal: the next job gets its invoice.
     const ok = w.customer.request({ inputs: [["wallet back", "text"]] });
@@ -271,7 +271,7 @@ describe("pay after, Lightning test double", () => {
     const before = earnedSats(app);
     wallet.settle(bolt11!);
     await until(() => earnedSats(app) - before === 4, 2000, "earnings up");
-    expect((await app.walletPayments()).map((p) => [p.jobId, p.amountMsats, p.source])).toEqual([[req.id, 4_000, "invoice"]]);
+    expect((await app.controller.walletPayments()).map((p) => [p.jobId, p.amountMsats, p.source])).toEqual([[req.id, 4_000, "invoice"]]);
   });
 
   test("a wallet that can't make the invoice doesn't cost the customer the answer: amount only, no bolt11", async () => {
@@ -316,7 +316,7 @@ describe("zaps (NIP-57), Lightning test double", () => {
     const wallet = new LightningDouble();
     const w = await world(wallet, { mode: "upfront", priceMsats: 21_000 });
     const app = await w.start();
-    expect(await app.walletSetLightningAddress("provider")).toEqual({ address: "provider@double.invalid", lnurl: null });
+    expect(await app.controller.walletSetLightningAddress("provider")).toEqual({ address: "provider@double.invalid", lnurl: null });
 
     // A forged receipt first: a zap "paid" to some other node, naming a job's feedback.
     const forgedJob = w.customer.request({ inputs: [["forged zap", "text"]] });
@@ -342,8 +342,8 @@ describe("zaps (NIP-57), Lightning test double", () => {
     expect(result.content).toBe(fakeAnswer("zap to run"));
 
     await Bun.sleep(500);
-    expect(await app.walletPayments()).toEqual([{ id: paid.id, jobId: req.id, amountMsats: 21_000, bolt11: z.invoice.bolt11.toLowerCase(), paymentHash: z.invoice.paymentHash, source: "zap", receivedAt: paid.receivedAt }]);
-    expect(app.snapshot().jobs.find((j) => j.id === forgedJob.id)?.status).toBe("payment-required");
+    expect(await app.controller.walletPayments()).toEqual([{ id: paid.id, jobId: req.id, amountMsats: 21_000, bolt11: z.invoice.bolt11.toLowerCase(), paymentHash: z.invoice.paymentHash, source: "zap", receivedAt: paid.receivedAt }]);
+    expect(app.controller.snapshot().jobs.find((j) => j.id === forgedJob.id)?.status).toBe("payment-required");
     expect(w.customer.results(forgedJob.id)).toEqual([]);
     expect(w.prompts()).toEqual(["zap to run"]);
   });
@@ -404,8 +404,8 @@ describe("going online", () => {
       walletFactory: () => broken,
     });
     cleanups.push(() => app.stop());
-    const err2 = await app.setOnline(true).catch((e) => e);
+    const err2 = await app.controller.setOnline(true).catch((e) => e);
     expect(err2.message).toBe("Can't take paid jobs: the wallet is not connected yet. Configure the wallet, or run with --payment-mode free.");
-    expect(app.snapshot().provider.blockers.join(" ")).toContain("use payment mode free");
+    expect(app.controller.snapshot().provider.blockers.join(" ")).toContain("use payment mode free");
   });
 });

@@ -23,12 +23,12 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-const blockers = () => started.app.snapshot().provider.blockers.join(" | ");
+const blockers = () => started.app.controller.snapshot().provider.blockers.join(" | ");
 
 test("a silent relay reads as 'waiting for your relays', a missing one as 'no relay is connected'", async () => {
   await until(() => blockers().includes("Waiting for your relays to answer"), 5_000, "waiting blocker");
   expect(blockers()).not.toContain("No relay is connected");
-  expect(started.app.snapshot().relays.every((r) => r.state !== "connected")).toBe(true);
+  expect(started.app.controller.snapshot().relays.every((r) => r.state !== "connected")).toBe(true);
   await silent.stop();
   await until(() => blockers().includes("No relay is connected"), 10_000, "no-relay blocker");
   expect(blockers()).not.toContain("Waiting for your relays");
