@@ -74,11 +74,11 @@ async function start(config: Record<string, unknown>): Promise<TestApp & { lines
   }));
   const lines: string[] = [];
   await t.app.keepOnline((l) => lines.push(l));
-  await until(() => t.app.snapshot().provider.online, 10_000, "online");
+  await until(() => t.app.controller.snapshot().provider.online, 10_000, "online");
   return { ...t, lines };
 }
 
-const provider = (t: TestApp) => t.app.snapshot().provider;
+const provider = (t: TestApp) => t.app.controller.snapshot().provider;
 
 let asked = 0;
 /**
@@ -141,8 +141,8 @@ describe("pause when busy", () => {
     // The engine's next beat carries it; going online again sends one at once (a second later:
     // the relay keeps one replaceable 11998 per second and key).
     await Bun.sleep(1100);
-    await t.app.setOnline(false);
-    await t.app.setOnline(true);
+    await t.app.controller.setOnline(false);
+    await t.app.controller.setOnline(true);
     await until(() => relay.events().some((e) => e.kind === 11998 && e.tags.some((x) => x[0] === "status" && x[1] === "paused")), 5_000, "paused heartbeat");
     const beat = relay.events().findLast((e) => e.kind === 11998)!;
     expect(beat.content).toBe("paused");
@@ -216,15 +216,15 @@ describe("schedule and daily limits", () => {
   test("outside the hours: offline with the announcement withdrawn; hours opened: back online by itself", async () => {
     const t = await start({});
     const announced = provider(t).announcementId!;
-    await t.app.updateSettings({ schedule: { enabled: true, weekly: { mon: [], tue: [], wed: [], thu: [], fri: [], sat: [], sun: [] } } } as never);
+    await t.app.controller.updateSettings({ schedule: { enabled: true, weekly: { mon: [], tue: [], wed: [], thu: [], fri: [], sat: [], sun: [] } } } as never);
     await until(() => !provider(t).online, 5_000, "offline by schedule");
     expect(provider(t).offline).toBe("outside the schedule (no hours set)");
     expect(t.lines.at(-1)).toBe("offline: outside the schedule (no hours set)");
     await until(() => relay.events().some((e) => e.kind === 5 && e.tags.some((x) => x[0] === "e" && x[1] === announced)), 5_000, "withdrawal");
     // GO ONLINE by hand says why not.
-    await expect(t.app.setOnline(true)).rejects.toThrow(/Not selling now: outside the schedule/);
+    await expect(t.app.controller.setOnline(true)).rejects.toThrow(/Not selling now: outside the schedule/);
     const all = ["00:00-24:00"];
-    await t.app.updateSettings({ schedule: { weekly: { mon: all, tue: all, wed: all, thu: all, fri: all, sat: all, sun: all } } } as never);
+    await t.app.controller.updateSettings({ schedule: { weekly: { mon: all, tue: all, wed: all, thu: all, fri: all, sat: all, sun: all } } } as never);
     await until(() => provider(t).online, 5_000, "back online by itself");
     expect(provider(t).offline).toBeNull();
   }, 30_000);
@@ -248,7 +248,7 @@ describe("schedule and daily limits", () => {
       const req = newRequest();
       await customer.publish(req);
       await customer.waitForStatus(req.id, "processing", 10_000);
-      await t.app.updateSettings({ schedule: closed } as never);
+      await t.app.controller.updateSettings({ schedule: closed } as never);
       if (finishes) {
         expect((await customer.waitForResult(req.id, 15_000)).content.length).toBeGreaterThan(0);
       } else {
