@@ -198,7 +198,7 @@ describe("against a running app with the Lightning test double", () => {
       flags: { port: 0, relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free", logLevel: "error" },
       walletFactory: () => wallet,
     });
-    for (let i = 0; i < 100 && app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
   });
   afterAll(() => app?.stop());
 

@@ -82,7 +82,7 @@ test("with a running compute: GET /api/market from its own reader; price suggest
       const res = await fetch(`${base}/api/market${q}`, { headers: auth });
       return { status: res.status, body: (await res.json()) as any };
     };
-    await until(() => app.marketView().report.demand.requests === sim.expected.requests, 15_000, "reader caught up");
+    await until(() => app.controller.marketView().report.demand.requests === sim.expected.requests, 15_000, "reader caught up");
     const { status, body } = await get("?since=24h");
     expect(status).toBe(200);
     expect(body.report.demand.answered).toBe(sim.expected.answered);
@@ -96,7 +96,7 @@ test("with a running compute: GET /api/market from its own reader; price suggest
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const applied = JSON.parse(r.stdout).suggestions[0];
-    expect(app.settings().pricing.perJobMsats).toBe(applied.perJobMsats);
+    expect(app.controller.settings().pricing.perJobMsats).toBe(applied.perJobMsats);
     expect(applied.perJobMsats).toBe(sim.expected.llamaMedianMsats);
   } finally {
     await t?.stop();
