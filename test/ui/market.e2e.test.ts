@@ -34,7 +34,7 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     for (const e of sim.events) await relay.inject(e as never);
     ollama = await startOllamaServer({ models: [{ name: "llama3.2:3b" }], tokensPerSec: 400, responseTokens: 200 });
     started = await startTestApp({ flags: {}, config: { relays: [relay.url], ollamaUrl: ollama.url, pricing: { perJobMsats: 10_000 } } });
-    await until(() => started.app.marketView().report.demand.requests === sim.expected.requests, 15_000, "market read");
+    await until(() => started.app.controller.marketView().report.demand.requests === sim.expected.requests, 15_000, "market read");
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -66,7 +66,7 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     expect(await s.locator("[data-testid=market-suggested]").innerText()).toBe("25 sats");
     expect(await s.locator("[data-testid=market-reason]").innerText()).toContain("Median of 3 providers serving llama3.2:3b is 25 sats/job");
     // Shown, not applied.
-    expect(started.app.settings().pricing.perJobMsats).toBe(10_000);
+    expect(started.app.controller.settings().pricing.perJobMsats).toBe(10_000);
     expect(problems).toEqual([]);
   }, 30_000);
 
@@ -78,11 +78,11 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     await page.locator("[data-testid=settings-use-suggested]").click();
     expect(await page.locator("[data-testid=settings-perJobSats]").inputValue()).toBe("25");
     // Filled, not saved: the price changes only with SAVE.
-    expect(started.app.settings().pricing.perJobMsats).toBe(10_000);
+    expect(started.app.controller.settings().pricing.perJobMsats).toBe(10_000);
     await page.locator("[data-testid=settings-save]").click();
-    await until(() => started.app.settings().pricing.perJobMsats === 25_000, 5_000, "saved");
+    await until(() => started.app.controller.settings().pricing.perJobMsats === 25_000, 5_000, "saved");
     // Back to 10 for the next test.
-    await started.app.updateSettings({ pricing: { perJobMsats: 10_000 } });
+    await started.app.controller.updateSettings({ pricing: { perJobMsats: 10_000 } });
     await page.reload();
     await page.waitForSelector("[data-testid=market-panel] [data-testid=market-answered]");
     expect(problems).toEqual([]);
@@ -91,7 +91,7 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
   test("USE SUGGESTED saves the price; BENCHMARK measures the model and shows it", async () => {
     const s = page.locator("[data-testid=market-suggestion][data-model='llama3.2:3b']");
     await s.locator("[data-testid=market-use-suggested]").click();
-    await until(() => started.app.settings().pricing.perJobMsats === 25_000, 5_000, "price saved");
+    await until(() => started.app.controller.settings().pricing.perJobMsats === 25_000, 5_000, "price saved");
     await s.locator("[data-testid=market-current]").getByText("25 sats").waitFor({ timeout: 5_000 });
     await s.locator("[data-testid=market-benchmark]").click();
     await s.locator("[data-testid=market-bench]").waitFor({ timeout: 30_000 });
@@ -110,10 +110,10 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     await floor.fill("forty");
     await page.locator("[data-testid=settings-save]").click();
     expect(await page.locator("#set-floorSats-error").innerText()).toContain("amount in sats");
-    expect(started.app.settings().pricing.floorMsats).toBe(0);
+    expect(started.app.controller.settings().pricing.floorMsats).toBe(0);
     await floor.fill("40");
     await page.locator("[data-testid=settings-save]").click();
-    await until(() => started.app.settings().pricing.floorMsats === 40_000, 5_000, "floor saved");
+    await until(() => started.app.controller.settings().pricing.floorMsats === 40_000, 5_000, "floor saved");
     await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 5_000 });
     // The market view is read again after a save: the floor and a suggestion at or above it.
     await page.locator("[data-testid=market-floor]").getByText("Your floor: 40 sats per job.").waitFor({ timeout: 5_000 });
@@ -126,7 +126,7 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     expect(await floor.inputValue()).toBe("40");
     await floor.fill("");
     await page.locator("[data-testid=settings-save]").click();
-    await until(() => started.app.settings().pricing.floorMsats === 0, 5_000, "floor cleared");
+    await until(() => started.app.controller.settings().pricing.floorMsats === 0, 5_000, "floor cleared");
     await page.locator("[data-testid=market-floor]").waitFor({ state: "detached", timeout: 5_000 });
     expect(problems).toEqual([]);
   }, 60_000);
@@ -137,11 +137,11 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     await figures.waitFor({ timeout: 10_000 });
     const market = page.locator("[data-testid=market-suggestion][data-model='llama3.2:3b'] [data-testid=market-bench]");
     expect(await figures.innerText()).toBe(await market.innerText());
-    const before = started.app.marketView().benchmarks.find((b) => b.model === "llama3.2:3b")!.at;
+    const before = started.app.controller.marketView().benchmarks.find((b) => b.model === "llama3.2:3b")!.at;
     await row.locator("[data-testid=model-benchmark]").click();
-    await until(() => started.app.marketView().benchmarks.find((b) => b.model === "llama3.2:3b")!.at > before, 30_000, "benchmark run again");
+    await until(() => started.app.controller.marketView().benchmarks.find((b) => b.model === "llama3.2:3b")!.at > before, 30_000, "benchmark run again");
     await page.locator("[data-testid=toast]").getByText(/llama3\.2:3b: [\d.]+ tokens\/s/).first().waitFor({ timeout: 10_000 });
-    const b = started.app.marketView().benchmarks.find((x) => x.model === "llama3.2:3b")!;
+    const b = started.app.controller.marketView().benchmarks.find((x) => x.model === "llama3.2:3b")!;
     await figures.getByText(`${b.tokensPerSec} tok/s`).waitFor({ timeout: 5_000 });
     expect(await figures.innerText()).toMatch(/^first token [\d,]+ ms · [\d.]+ tok\/s.* · ~[\d,]+ jobs\/h$/);
     expect(problems).toEqual([]);
@@ -149,19 +149,19 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
 
   test("MODELS: BENCHMARK while a job runs shows the server's refusal in the model's row", async () => {
     // A free provider online, a slow model: a customer's job holds it while we click.
-    await started.app.updateSettings({ pricing: { mode: "free" } });
+    await started.app.controller.updateSettings({ pricing: { mode: "free" } });
     ollama.setPacing({ tokensPerSec: 5, responseTokens: 400 });
-    await started.app.setOnline(true);
+    await started.app.controller.setOnline(true);
     customer = await startCustomer([relay.url]);
     const req = customer.request({ inputs: [["a long answer please", "text"]], params: { model: "llama3.2:3b" } });
     await customer.publish(req);
-    await until(() => started.app.snapshot().jobs.some((j) => j.status === "processing"), 15_000, "a job running");
+    await until(() => started.app.controller.snapshot().jobs.some((j) => j.status === "processing"), 15_000, "a job running");
     const row = page.locator("[data-testid=model-row][data-model='llama3.2:3b']");
     await row.locator("[data-testid=model-benchmark]").click();
     const refusal = row.locator("[data-testid=model-bench-error]");
     await refusal.waitFor({ timeout: 10_000 });
     expect(await refusal.innerText()).toMatch(/1 job is running: the benchmark would slow them/);
-    await started.app.setOnline(false);
+    await started.app.controller.setOnline(false);
     ollama.setPacing({ tokensPerSec: 400, responseTokens: 200 });
     expect(problems).toEqual([]);
   }, 60_000);

@@ -29,7 +29,7 @@ describe.skipIf(!CHROMIUM || !ZBAR)("the receive QR in the dashboard decodes to 
       flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
       options: { walletFactory: () => wallet },
     });
-    for (let i = 0; i < 100 && t.app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });

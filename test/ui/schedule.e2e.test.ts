@@ -37,7 +37,7 @@ describe.skipIf(!CHROMIUM)("settings: schedule, and the paused badge (real app, 
       options: { sentinelProbeMs: 200, sentinelHoldMs: 1000, onlineRetryMs: 100, ollamaProbeMs: 100 },
     });
     await started.app.keepOnline();
-    await until(() => started.app.snapshot().provider.online, 10_000, "online");
+    await until(() => started.app.controller.snapshot().provider.online, 10_000, "online");
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -97,7 +97,7 @@ describe.skipIf(!CHROMIUM)("settings: schedule, and the paused badge (real app, 
     expect(saved.maxJobsPerDay).toBeUndefined(); // cleared: no limit
     const now = new Date();
     const inHours = now.getDay() === 0 || now.getDay() === 6 || (now.getDay() === 1 && now.getHours() === 9);
-    await until(() => started.app.snapshot().provider.online === inHours, 5_000, "online state per the schedule");
+    await until(() => started.app.controller.snapshot().provider.online === inHours, 5_000, "online state per the schedule");
     if (!inHours) await page.locator("[data-testid=blocker]", { hasText: "Not selling now: outside the schedule" }).waitFor();
     expect(problems).toEqual([]);
   }, 60_000);

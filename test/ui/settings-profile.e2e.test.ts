@@ -74,7 +74,7 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     await page.screenshot({ path: join(import.meta.dir, "../../test-artifacts/settings-profile.png") });
     await saveAndClose();
 
-    const saved = started.app.settings();
+    const saved = started.app.controller.settings();
     expect(saved.provider).toEqual({
       name: "Alice's GPU",
       about: "A 4090 in a cupboard, answering in Rust and Go.",
@@ -99,7 +99,7 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
 
   test("a bad picture URL or an out-of-range interval shows that field's error and saves nothing", async () => {
     const before = configBytes();
-    const settingsBefore = started.app.settings();
+    const settingsBefore = started.app.controller.settings();
     await openSettings();
 
     await field("picture").fill("not a url");
@@ -130,7 +130,7 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
 
     await Bun.sleep(200);
     expect(configBytes().equals(before)).toBe(true);
-    expect(started.app.settings()).toEqual(settingsBefore);
+    expect(started.app.controller.settings()).toEqual(settingsBefore);
     expect(problems).toEqual([]);
   }, 30_000);
 });
