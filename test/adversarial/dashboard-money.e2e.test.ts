@@ -64,7 +64,7 @@ describe.skipIf(!CHROMIUM)("the owner sees unpaid and late money (real app, head
     await w.customer.publish(req);
     const due = await w.customer.waitForStatus(req.id, "payment-required");
     await w.customer.cancel(req.id);
-    await until(() => app.snapshot().jobs.find((j) => j.id === req.id)?.status === "cancelled", 3000, "cancelled");
+    await until(() => app.controller.snapshot().jobs.find((j) => j.id === req.id)?.status === "cancelled", 3000, "cancelled");
     wallet.settle(amountTag(due)![2]!);
     await w.customer.waitForStatus(req.id, "error", 4000);
     const line = page.locator("[data-testid=earnings-unpaid]");

@@ -64,8 +64,8 @@ describe("a provider whose wallet has 20,000 past payments (real App, Lightning 
         ollamaProbeMs: 200,
       });
       cleanups.push(() => app.stop());
-      await until(() => app.snapshot().wallet.state === "ready", 3000, "wallet ready");
-      await app.setOnline(true);
+      await until(() => app.controller.snapshot().wallet.state === "ready", 3000, "wallet ready");
+      await app.controller.setOnline(true);
       return app;
     };
 

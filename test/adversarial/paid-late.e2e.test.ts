@@ -94,20 +94,20 @@ describe("paid late or while down (Lightning test double)", () => {
     await w.customer.publish(req);
     const due = await w.customer.waitForStatus(req.id, "payment-required");
     await w.customer.waitForStatus(req.id, "error", 4000);
-    expect(app.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("expired");
+    expect(app.controller.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("expired");
     const paid = wallet.settle(amountTag(due)![2]!, { force: true });
     const result = await w.customer.waitForResult(req.id, 5000);
     expect(result.content).toBe(fakeAnswer("paid a moment late"));
     await Bun.sleep(400);
     expect(w.customer.results(req.id)).toHaveLength(1);
-    expect((await app.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
+    expect((await app.controller.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
   });
 
   test("customer zaps the payment-required feedback after the invoice expired and the receipt comes after the payment was booked as a plain receive: the job runs", async () => {
     const wallet = new ShortInvoiceDouble(1);
     const w = await world(fake, cleanups, wallet, { mode: "upfront", priceMsats: 5_000 });
     const app = await w.start();
-    await app.walletSetLightningAddress("provider");
+    await app.controller.walletSetLightningAddress("provider");
     const req = w.customer.request({ inputs: [["zapped after expiry", "text"]] });
     await w.customer.publish(req);
     const due = await w.customer.waitForStatus(req.id, "payment-required");
@@ -120,7 +120,7 @@ describe("paid late or while down (Lightning test double)", () => {
     await w.relay.inject(receiptFor(request, inv.bolt11, w.pubkey));
     const result = await w.customer.waitForResult(req.id, 5000);
     expect(result.content).toBe(fakeAnswer("zapped after expiry"));
-    expect((await app.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
+    expect((await app.controller.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
   });
 
   test("customer cancels the job, then pays its invoice: not served, the customer is told, the owner sees 'paid late: not served' with the customer's pubkey", async () => {
@@ -131,7 +131,7 @@ describe("paid late or while down (Lightning test double)", () => {
     await w.customer.publish(req);
     const due = await w.customer.waitForStatus(req.id, "payment-required");
     await w.customer.cancel(req.id);
-    await until(() => app.snapshot().jobs.find((j) => j.id === req.id)?.status === "cancelled", 3000, "cancelled");
+    await until(() => app.controller.snapshot().jobs.find((j) => j.id === req.id)?.status === "cancelled", 3000, "cancelled");
     const paid = wallet.settle(amountTag(due)![2]!);
     const told = await w.customer.waitForStatus(req.id, "error", 4000);
     expect(told.extra).toContain("paid");
@@ -139,10 +139,10 @@ describe("paid late or while down (Lightning test double)", () => {
     await Bun.sleep(400);
     expect(w.prompts()).toEqual([]);
     expect(w.customer.results(req.id)).toEqual([]);
-    const [row] = await app.walletPayments();
+    const [row] = await app.controller.walletPayments();
     expect(row).toMatchObject({ id: paid.id, jobId: req.id, note: "paid late: not served", customer: w.customer.pubkey });
-    expect(app.snapshot().jobs.find((j) => j.id === req.id)?.error).toContain("paid late: not served");
-    expect(app.snapshot().earnings.paidLateNotServed).toBe(1);
+    expect(app.controller.snapshot().jobs.find((j) => j.id === req.id)?.error).toContain("paid late: not served");
+    expect(app.controller.snapshot().earnings.paidLateNotServed).toBe(1);
     // `compute wallet history`, asking the running compute, says it too.
     const env: Record<string, string | undefined> = { ...process.env, COMPUTE_DATA_DIR: w.dataDir, COMPUTE_LOG_LEVEL: "error" };
     delete env.COMPUTE_PASSWORD;

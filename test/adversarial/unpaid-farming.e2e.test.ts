@@ -53,8 +53,8 @@ describe("pay-after and free jobs can't be farmed (Lightning test double)", () =
       await c.publish(r);
       await c.waitForResult(r.id);
     }
-    await until(() => app.snapshot().earnings.unpaidJobs === 2, 2000, "two unpaid on the dashboard");
-    expect(app.snapshot().earnings.unpaidSats).toBe(6);
+    await until(() => app.controller.snapshot().earnings.unpaidJobs === 2, 2000, "two unpaid on the dashboard");
+    expect(app.controller.snapshot().earnings.unpaidSats).toBe(6);
     const third = await w.newCustomer();
     const r = third.request({ inputs: [["stranger 3", "text"]] });
     await third.publish(r);
@@ -108,7 +108,7 @@ describe("the amount tag and the invoice ask the same (Lightning test double)", 
     const wallet = new LightningDouble();
     const w = await world(fake, cleanups, wallet, { mode: "after", priceMsats: 2_500 });
     const app = await w.start();
-    await app.walletSetLightningAddress("provider");
+    await app.controller.walletSetLightningAddress("provider");
     const a = w.customer.request({ inputs: [["zap my result", "text"]] });
     await w.customer.publish(a);
     const result = await w.customer.waitForResult(a.id);
@@ -117,7 +117,7 @@ describe("the amount tag and the invoice ask the same (Lightning test double)", 
     const z = await zap(wallet, { customer: w.customer, provider: w.pubkey, eventId: result.event.id, msats: Number(msats) });
     wallet.settle(z.invoice.bolt11);
     await w.relay.inject(receiptFor(z.request, z.invoice.bolt11, w.pubkey));
-    await until(() => app.snapshot().earnings.unpaidJobs === 0, 3000, "nothing unpaid");
+    await until(() => app.controller.snapshot().earnings.unpaidJobs === 0, 3000, "nothing unpaid");
     // Paid in full: the next job is not asked to pay first.
     const b = w.customer.request({ inputs: [["after my zap", "text"]] });
     await w.customer.publish(b);

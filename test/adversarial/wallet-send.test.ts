@@ -23,7 +23,7 @@ describe("attacker holding only the dashboard token (real App, Lightning test do
       flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
       options: { walletFactory: () => wallet },
     });
-    for (let i = 0; i < 100 && t.app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
     const url = new URL(t.app.url);
     base = url.origin;
     token = url.searchParams.get("token")!;
@@ -75,7 +75,7 @@ describe("the owner, with the vault password (real App, Lightning test double)",
       flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
       options: { walletFactory: () => wallet },
     });
-    for (let i = 0; i < 100 && t.app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
     const url = new URL(t.app.url);
     base = url.origin;
     token = url.searchParams.get("token")!;
@@ -116,7 +116,7 @@ describe("a send that times out and is retried pays once (real App, Lightning te
       flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
       options: { walletFactory: () => wallet },
     });
-    for (let i = 0; i < 100 && t.app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
     const url = new URL(t.app.url);
     base = url.origin;
     token = url.searchParams.get("token")!;
@@ -211,7 +211,7 @@ describe("a send that times out, compute restarts, the person sends it again: pa
     const wallet = new LightningDouble({ balanceSats: 10_000, sendFeeSats: 1 });
     const start = async () => {
       const app = await App.start({ dataDir, env: {}, password: PASSWORD, flags: { port: 0, logLevel: "error", relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" }, walletFactory: () => wallet });
-      for (let i = 0; i < 100 && app.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+      for (let i = 0; i < 100 && app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
       return app;
     };
     try {

@@ -77,8 +77,8 @@ export async function world(
       cleanups.push(() => app.stop());
       w.app = app;
       w.pubkey = readPublicIdentity(dataDir)!.pubkey;
-      await until(() => app.snapshot().wallet.state === "ready", 3000, "wallet ready");
-      if (o.online !== false) await app.setOnline(true);
+      await until(() => app.controller.snapshot().wallet.state === "ready", 3000, "wallet ready");
+      if (o.online !== false) await app.controller.setOnline(true);
       return app;
     },
     async newCustomer() {

@@ -77,9 +77,9 @@ async function world(opts: { payUrl?: string } = {}): Promise<World> {
     ollamaProbeMs: 200,
   });
   cleanups.push(() => app.stop());
-  await until(() => app.snapshot().wallet.state === "ready", 3000, "wallet ready");
-  await app.walletSetLightningAddress("provider");
-  await app.setOnline(true);
+  await until(() => app.controller.snapshot().wallet.state === "ready", 3000, "wallet ready");
+  await app.controller.walletSetLightningAddress("provider");
+  await app.controller.setOnline(true);
   const prompts = () => fake.requests("/api/generate").map((r) => r.body?.prompt as string).filter(Boolean);
   return { relay, customer, attacker, wallet, attackerNode, app, pubkey: readPublicIdentity(dataDir)!.pubkey, prompts };
 }
@@ -124,23 +124,23 @@ describe("forged zap receipts (real App, Lightning test double)", () => {
   test("attacker wraps the payment hash of our own deposit in a self-made bolt11 committing to their zap request: job not run, deposit not relabelled", async () => {
     const w = await world();
     // The owner tops the wallet up (RECEIVE): booked as a deposit, not earnings.
-    const deposit = await w.app.walletReceive(PRICE / 1000);
+    const deposit = await w.app.controller.walletReceive(PRICE / 1000);
     const paid = w.wallet.settle(deposit.bolt11!);
-    await eventually(async () => (await w.app.walletPayments()).length === 1, 3000, "deposit booked");
-    const before = await w.app.walletPayments();
+    await eventually(async () => (await w.app.controller.walletPayments()).length === 1, 3000, "deposit booked");
+    const before = await w.app.controller.walletPayments();
     expect(before).toEqual([expect.objectContaining({ id: paid.id, jobId: null, source: "other" })]);
-    const earned = w.app.snapshot().earnings.allSats;
+    const earned = w.app.controller.snapshot().earnings.allSats;
 
     // The attacker's job, and their receipt: the deposit's payment hash in their own invoice.
     const job = await jobDue(w, w.attacker, "run me for free");
     await w.relay.inject(forge(w, decodeBolt11(deposit.bolt11!).paymentHash, job.due.event.id));
     await Bun.sleep(1_500);
 
-    expect(w.app.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
+    expect(w.app.controller.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
     expect(w.attacker.results(job.id)).toEqual([]);
     expect(w.prompts()).toEqual([]);
-    expect(await w.app.walletPayments()).toEqual(before);
-    expect(w.app.snapshot().earnings.allSats).toBe(earned);
+    expect(await w.app.controller.walletPayments()).toEqual(before);
+    expect(w.app.controller.snapshot().earnings.allSats).toBe(earned);
   });
 
   test("attacker copies the payment hash from someone else's public zap receipt (a zap of no job, booked as a plain receive) into a self-made bolt11 naming their own job: job not run, the zap not relabelled", async () => {
@@ -152,8 +152,8 @@ describe("forged zap receipts (real App, Lightning test double)", () => {
     const paid = w.wallet.settle(inv.bolt11);
     const publicReceipt = receipt(fan, inv.bolt11, w.pubkey);
     await w.relay.inject(publicReceipt);
-    await eventually(async () => (await w.app.walletPayments()).length === 1, 4000, "the fan's zap booked after the grace");
-    const before = await w.app.walletPayments();
+    await eventually(async () => (await w.app.controller.walletPayments()).length === 1, 4000, "the fan's zap booked after the grace");
+    const before = await w.app.controller.walletPayments();
     expect(before).toEqual([expect.objectContaining({ id: paid.id, jobId: null })]);
 
     // The attacker reads the public receipt and reuses its payment hash, at the fan's amount.
@@ -164,9 +164,9 @@ describe("forged zap receipts (real App, Lightning test double)", () => {
     await w.relay.inject(forge(w, hash, job.due.event.id, PRICE));
     await Bun.sleep(1_500);
 
-    expect(w.app.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
+    expect(w.app.controller.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
     expect(w.prompts()).toEqual([]);
-    expect(await w.app.walletPayments()).toEqual(before);
+    expect(await w.app.controller.walletPayments()).toEqual(before);
   });
 
   test("attacker races a zap we are still holding for its receipt: copies its payment hash into a self-made bolt11 naming their own job and gets there first: their job not run, the zap still pays its own job", async () => {
@@ -185,10 +185,10 @@ describe("forged zap receipts (real App, Lightning test double)", () => {
     const result = await w.customer.waitForResult(victim.id, 4000);
     expect(result.content).toBe(fakeAnswer("the victim's job"));
     await Bun.sleep(300);
-    expect(w.app.snapshot().jobs.find((j) => j.id === mine.id)?.status).toBe("payment-required");
+    expect(w.app.controller.snapshot().jobs.find((j) => j.id === mine.id)?.status).toBe("payment-required");
     expect(w.attacker.results(mine.id)).toEqual([]);
     expect(w.prompts()).toEqual(["the victim's job"]);
-    expect((await w.app.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, victim.id, "zap"]]);
+    expect((await w.app.controller.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, victim.id, "zap"]]);
   });
 
   test("attacker pays a cheap zap of their job and publishes a receipt whose bolt11 claims the full price: only what our wallet received counts, the job is not paid", async () => {
@@ -202,7 +202,7 @@ describe("forged zap receipts (real App, Lightning test double)", () => {
     const bolt11 = w.attackerNode.forgeInvoice({ paymentHash: inv.paymentHash, amountMsats: PRICE, descriptionHash: sha256(JSON.stringify(request)) });
     await w.relay.inject(receipt(request, bolt11, w.pubkey));
     await Bun.sleep(2_000);
-    expect(w.app.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
+    expect(w.app.controller.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
     expect(w.prompts()).toEqual([]);
   });
 
@@ -214,7 +214,7 @@ describe("forged zap receipts (real App, Lightning test double)", () => {
     const paid = w.wallet.settle(inv.bolt11);
     await w.relay.inject(receipt(request, inv.bolt11, w.pubkey));
     expect((await w.customer.waitForResult(job.id, 4000)).content).toBe(fakeAnswer("zapped the usual way"));
-    expect((await w.app.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, job.id, "zap"]]);
+    expect((await w.app.controller.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, job.id, "zap"]]);
   });
 });
 
@@ -239,7 +239,7 @@ describe("the zapper's key (NIP-57 nostrPubkey of our LNURL-pay endpoint, served
     // A receipt for this very payment, but not from our LNURL server: not a receipt of ours.
     await w.relay.inject(receipt(request, inv.bolt11, w.pubkey, generateSecretKey()));
     await Bun.sleep(400);
-    expect(w.app.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
+    expect(w.app.controller.snapshot().jobs.find((j) => j.id === job.id)?.status).toBe("payment-required");
     // The zapper's receipt (before the grace runs out) pays it.
     await w.relay.inject(receipt(request, inv.bolt11, w.pubkey, zapper));
     expect((await w.customer.waitForResult(job.id, 4000)).content).toBe(fakeAnswer("zapper signed"));
