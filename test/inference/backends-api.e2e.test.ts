@@ -45,7 +45,7 @@ const fileOf = (t: TestApp) => JSON.parse(readFileSync(join(t.dataDir, "config.j
 
 test("adding an OpenAI backend: checked, saved after the Ollama the config had, serving at once", async () => {
   const t = await app();
-  await until(() => t.app.snapshot().backends?.[0]?.reachable === true, 5000, "ollama up");
+  await until(() => t.app.controller.snapshot().backends?.[0]?.reachable === true, 5000, "ollama up");
   const r = await t.call("POST", "/backends", { name: "vllm", type: "openai", url: `${openai.url}/v1`, apiKey: "sk-local" });
   expect(r.status).toBe(200);
   expect(r.json.backends.map((b: any) => [b.name, b.type, b.healthy])).toEqual([
@@ -56,9 +56,9 @@ test("adding an OpenAI backend: checked, saved after the Ollama the config had, 
     { name: "ollama", type: "ollama", url: ollama.url, maxConcurrent: 2 },
     { name: "vllm", type: "openai", url: `${openai.url}/v1`, apiKey: "sk-local" },
   ]);
-  expect(t.app.snapshot().models.filter((m) => m.served).map((m) => m.name)).toEqual(["llama3.2:3b", "Qwen/Qwen2.5-7B-Instruct"]);
+  expect(t.app.controller.snapshot().models.filter((m) => m.served).map((m) => m.name)).toEqual(["llama3.2:3b", "Qwen/Qwen2.5-7B-Instruct"]);
   // The key never comes back in the state.
-  expect(JSON.stringify(t.app.snapshot())).not.toContain("sk-local");
+  expect(JSON.stringify(t.app.controller.snapshot())).not.toContain("sk-local");
 });
 
 test("a URL where nothing answers, or where the other type answers, is refused with the reason; nothing saved", async () => {
@@ -74,19 +74,19 @@ test("a URL where nothing answers, or where the other type answers, is refused w
   const badUrl = await t.call("POST", "/backends", { type: "openai", url: "file:///etc/passwd" });
   expect(badUrl.status).toBe(400);
   expect(fileOf(t).backends).toBeUndefined();
-  expect(t.app.snapshot().backends!.map((b) => b.name)).toEqual(["ollama"]);
+  expect(t.app.controller.snapshot().backends!.map((b) => b.name)).toEqual(["ollama"]);
 });
 
 test("removed and re-added: its models leave and come back; the last backend can't be removed", async () => {
   const t = await app();
   expect((await t.call("POST", "/backends", { name: "vllm", type: "openai", url: openai.url, apiKey: "sk-local" })).status).toBe(200);
   expect((await t.call("DELETE", "/backends", { name: "ollama" })).status).toBe(200);
-  expect(t.app.snapshot().models.map((m) => m.name)).toEqual(["Qwen/Qwen2.5-7B-Instruct"]);
+  expect(t.app.controller.snapshot().models.map((m) => m.name)).toEqual(["Qwen/Qwen2.5-7B-Instruct"]);
   const last = await t.call("DELETE", "/backends", { name: "vllm" });
   expect(last.status).toBe(409);
   expect((await t.call("DELETE", "/backends", { name: "nope" })).status).toBe(404);
   expect((await t.call("POST", "/backends", { name: "ollama", type: "ollama", url: ollama.url })).status).toBe(200);
-  expect(t.app.snapshot().models.map((m) => m.name).sort()).toEqual(["Qwen/Qwen2.5-7B-Instruct", "llama3.2:3b"]);
+  expect(t.app.controller.snapshot().models.map((m) => m.name).sort()).toEqual(["Qwen/Qwen2.5-7B-Instruct", "llama3.2:3b"]);
   expect(fileOf(t).backends.map((b: any) => b.name)).toEqual(["vllm", "ollama"]);
   const dup = await t.call("POST", "/backends", { name: "ollama", type: "ollama", url: ollama.url });
   expect(dup.status).toBe(409);
@@ -100,6 +100,6 @@ test("with several backends all down, GO ONLINE says which and why (not 'Ollama 
     options: { ollamaProbeMs: 100 },
   });
   cleanups.push(() => t.stop());
-  const err = await t.app.setOnline(true).catch((e) => e);
+  const err = await t.app.controller.setOnline(true).catch((e) => e);
   expect(err.message).toMatch(/^No inference backend is reachable: desk: Ollama is not running at http:\/\/127\.0\.0\.1:\d+; vllm: The OpenAI-compatible server is not running at http:\/\/127\.0\.0\.1:\d+\.$/);
 });

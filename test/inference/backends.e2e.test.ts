@@ -56,8 +56,8 @@ async function provider(): Promise<{ t: TestApp; customer: () => Promise<Custome
     options: { ollamaProbeMs: 100 },
   });
   cleanups.push(() => t.stop());
-  await until(() => t.app.snapshot().models.filter((m) => m.served).length === 2, 5000, "models from the backends");
-  await t.app.setOnline(true);
+  await until(() => t.app.controller.snapshot().models.filter((m) => m.served).length === 2, 5000, "models from the backends");
+  await t.app.controller.setOnline(true);
   const customer = async () => {
     const c = await startCustomer([relay.url], { secretKey: generateSecretKey() });
     cleanups.push(() => c.close());
@@ -88,7 +88,7 @@ describe("many backends, one provider", () => {
     const results = await Promise.all(cs.map((c, i) => c.waitForResult(reqs[i]!.id, 10_000)));
     results.forEach((r, i) => expect(r.content).toBe(fakeAnswer(`job number ${i} please`)));
     expect([gens(o1), gens(o2), chats()]).toEqual([1, 1, 1]);
-    expect(t.app.snapshot().backends!.map((b) => [b.name, b.healthy, b.slots])).toEqual([
+    expect(t.app.controller.snapshot().backends!.map((b) => [b.name, b.healthy, b.slots])).toEqual([
       ["desk", true, 1],
       ["laptop", true, 1],
       ["vllm", true, 1],
@@ -148,7 +148,7 @@ describe("many backends, one provider", () => {
     await until(() => announcedModels(t).length === 2, 5000, "announcement");
     await o2.setFault("refuse");
     await until(() => announcedModels(t).join() === "llama3.2:3b", 5000, "re-announced without qwen");
-    expect(t.app.snapshot().backends!.find((b) => b.name === "laptop")).toMatchObject({ reachable: false, healthy: false, models: [] });
+    expect(t.app.controller.snapshot().backends!.find((b) => b.name === "laptop")).toMatchObject({ reachable: false, healthy: false, models: [] });
     // Jobs for the model that is still served keep running on the others.
     const c = await customer();
     const req = c.request({ inputs: [["still here", "text"]], params: { model: "llama3.2:3b" } });
@@ -173,7 +173,7 @@ describe("many backends, one provider", () => {
     const reqs = [0, 1, 2].map((i) => c.request({ inputs: [[`contained ${i}`, "text"]], params: { model: "llama3.2:3b" } }));
     for (const r of reqs) await c.publish(r);
     for (const [i, r] of reqs.entries()) expect((await c.waitForResult(r.id, 10_000)).content).toBe(fakeAnswer(`contained ${i}`));
-    const vllm = t.app.snapshot().backends!.find((b) => b.name === "vllm")!;
+    const vllm = t.app.controller.snapshot().backends!.find((b) => b.name === "vllm")!;
     expect(vllm.healthy).toBe(false);
     expect(vllm.error).toMatch(/text\/html/);
   });

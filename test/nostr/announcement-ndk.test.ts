@@ -82,11 +82,11 @@ test("the running app's own announcement, going online, reads the same in NDK (p
     config: { provider: { name: "Bench box", about: "a test", picture: "https://example.com/x.png" }, pricing: { perJobMsats: 12_000, models: { "llama3.2:3b": { perJobMsats: 9_000 } }, floorMsats: 8_000 } },
     options: { walletFactory: async () => new LightningDouble() },
   });
-  await until(() => t.app.snapshot().wallet.state === "ready", 10_000, "wallet ready");
+  await until(() => t.app.controller.snapshot().wallet.state === "ready", 10_000, "wallet ready");
   const ndk = new NDK({ explicitRelayUrls: [relay.url] });
   try {
-    await t.app.setOnline(true);
-    const me = decode(t.app.snapshot().identity.npub as `npub1${string}`).data;
+    await t.app.controller.setOnline(true);
+    const me = decode(t.app.controller.snapshot().identity.npub as `npub1${string}`).data;
     await until(() => relay.events().some((e) => e.kind === 31990 && e.pubkey === me), 10_000, "announced");
     await ndk.connect(3000);
     const found = [...(await ndk.fetchEvents({ kinds: [31990], "#k": ["5050"], authors: [me] }))];
