@@ -18,6 +18,7 @@ import { EarningsChanged } from "../ledger/events.ts";
 import type { EnginePayments, ZapOutcome } from "../jobs/ports.ts";
 import type { ZapClaim } from "../nostr/nip57.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
+import { withTimeout } from "../util/timeout.ts";
 import { PaymentReceived } from "./events.ts";
 import { isDeposit, type ReceivedPayment, type Wallet } from "./wallet.ts";
 import { Zaps } from "./zaps.ts";
@@ -42,11 +43,7 @@ export type PaymentSourceIn = "invoice" | "zap";
 
 /** Rejects with a sentence when the wallet doesn't answer in time. */
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError("unavailable", `${what}: the wallet did not answer within ${Math.max(1, Math.round(ms / 1000))} s`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return withTimeout(p, ms, () => new AppError("unavailable", `${what}: the wallet did not answer within ${Math.max(1, Math.round(ms / 1000))} s`));
 }
 
 interface Waiter {

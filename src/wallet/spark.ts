@@ -16,6 +16,7 @@ import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger, getLogLevel } from "../log.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
+import { withTimeout as boundedWait } from "../util/timeout.ts";
 import { WalletStatusChanged, type WalletView } from "./events.ts";
 import { installSparkRuntime, setSparkStorageLog, sparkRuntimePatched } from "./spark-plugin.ts";
 import { fromSdkInput, parseLocally, toLightningAddress, toReceivedPayment, toSafeInt, toSentRecord } from "./spark-records.ts";
@@ -124,20 +125,12 @@ export function sdkError(err: unknown, what: string): AppError {
 }
 
 /**
- * Races a promise against a timer. `onLate` receives a value that arrives after the timeout, so
- * e.g. an SDK connection that completes too late can still be closed.
+ * util/timeout.ts's wait with the wallet's wording. `onLate` receives a value that arrives after
+ * the timeout, so e.g. an SDK connection that completes too late can still be closed.
  */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string, onLate?: (value: T) => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new AppError("unavailable", `${what} timed out after ${Math.round(ms / 1000)} s; the Lightning service may be unreachable.`));
-    }, ms);
-  });
-  if (onLate) p.then((v) => timedOut && onLate(v), () => {});
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  const error = () => new AppError("unavailable", `${what} timed out after ${Math.round(ms / 1000)} s; the Lightning service may be unreachable.`);
+  return boundedWait(p, ms, error, { onLate });
 }
 
 export class SparkWallet implements Wallet {
