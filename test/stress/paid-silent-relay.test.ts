@@ -44,8 +44,8 @@ test(
     dir = prepared.dataDir;
     app = await startApp(dir, { wallet });
     customer = await startCustomer([good.url]);
-    await until(() => app!.snapshot().wallet.state === "ready" && app!.snapshot().relays[0]!.state === "connected", 5000, "ready");
-    await app.setOnline(true);
+    await until(() => app!.controller.snapshot().wallet.state === "ready" && app!.controller.snapshot().relays[0]!.state === "connected", 5000, "ready");
+    await app.controller.setOnline(true);
     const req = customer.request({ inputs: [["pay and go", "text"]], relays: [good.url] });
     await customer.publish(req);
     const due = await customer.waitForStatus(req.id, "payment-required", 5000);

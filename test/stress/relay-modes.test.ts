@@ -49,12 +49,12 @@ async function setUp(config: Record<string, unknown>) {
   // The customer uses the healthy relay only (a silent relay would hold its publishes too).
   const customer = await startCustomer([good.url]);
   live.push({ app, customer, dir: dataDir });
-  await until(() => app.snapshot().relays.find((r) => r.url === good.url)?.state === "connected", 5000, "good relay connected");
-  await app.setOnline(true);
+  await until(() => app.controller.snapshot().relays.find((r) => r.url === good.url)?.state === "connected", 5000, "good relay connected");
+  await app.controller.setOnline(true);
   return { app, customer, statuses };
 }
 
-const view = (app: App, r: TestRelay) => app.snapshot().relays.find((v) => v.url === r.url)!;
+const view = (app: App, r: TestRelay) => app.controller.snapshot().relays.find((v) => v.url === r.url)!;
 
 test(
   "a silent relay and a refusing one: jobs complete through the healthy relay; each one's status says what it does",
@@ -88,7 +88,7 @@ test(
     expect(statuses.filter((s) => s.url === silent.url && s.latencyMs !== null)).toEqual([]);
     expect(statuses.filter((s) => s.url === silent.url && s.state === "connected")).toEqual([]);
     // GO ONLINE's checklist and the dashboard count only relays that answer.
-    expect(app.snapshot().relays.filter((r) => r.state === "connected").map((r) => r.url).sort()).toEqual([good.url, rejecting.url].sort());
+    expect(app.controller.snapshot().relays.filter((r) => r.state === "connected").map((r) => r.url).sort()).toEqual([good.url, rejecting.url].sort());
     expect(statuses.filter((s) => s.url === good.url).at(-1)?.latencyMs).not.toBeNull();
 
     // Answered once, on the good relay only.

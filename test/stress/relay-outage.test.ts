@@ -55,8 +55,8 @@ test(
     app = await startApp(dataDir);
     const statuses: Array<RelayView & { at: number }> = [];
     app.bus.subscribe(RelayStatusChanged, ({ relay }) => void statuses.push({ ...relay, at: Date.now() }));
-    await until(() => app!.snapshot().relays.every((r) => r.state === "connected"), 5000, "both relays connected");
-    await app.setOnline(true);
+    await until(() => app!.controller.snapshot().relays.every((r) => r.state === "connected"), 5000, "both relays connected");
+    await app.controller.setOnline(true);
     customer = await startCustomer([a.url, b.url]);
 
     const req = customer.request({ inputs: [["weather the storm", "text"]] });
@@ -67,14 +67,14 @@ test(
     const downAt = Date.now();
     await a.stop();
     await b.stop();
-    await until(() => app!.snapshot().relays.every((r) => r.state !== "connected"), 3000, "both relays shown down");
+    await until(() => app!.controller.snapshot().relays.every((r) => r.state !== "connected"), 3000, "both relays shown down");
     // The job finishes while nobody can hear it.
-    await until(() => app!.snapshot().jobs.find((j) => j.id === req.id)?.status === "success", 10_000, "job done during the outage");
+    await until(() => app!.controller.snapshot().jobs.find((j) => j.id === req.id)?.status === "success", 10_000, "job done during the outage");
     const doneAt = Date.now();
     expect(doneAt - downAt).toBeLessThan(OUTAGE_MS);
     // Truthful all through the outage: never shown connected while both are down.
     while (Date.now() - downAt < OUTAGE_MS) {
-      expect(app.snapshot().relays.filter((r) => r.state === "connected")).toEqual([]);
+      expect(app.controller.snapshot().relays.filter((r) => r.state === "connected")).toEqual([]);
       await Bun.sleep(100);
     }
     expect(statuses.filter((s) => s.at > downAt + 50 && s.state === "connected")).toEqual([]);
@@ -101,7 +101,7 @@ test(
     );
     const fresh = await customer.query(a.url, { kinds: [6050], "#e": [req.id] });
     expect(fresh.map((e) => e.content)).toEqual([fakeAnswer("weather the storm", { responseTokens: TOKENS })]);
-    expect(app.snapshot().relays.map((r) => r.state)).toEqual(["connected", "connected"]);
+    expect(app.controller.snapshot().relays.map((r) => r.state)).toEqual(["connected", "connected"]);
 
     // Answered once: one result event on the relays, one generation, no error feedback.
     await Bun.sleep(500);

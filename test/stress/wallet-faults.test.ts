@@ -47,9 +47,9 @@ async function setUp(wallet: LightningDouble) {
   const app = await startApp(dataDir, { wallet });
   const customer = await startCustomer([relay.url]);
   live.push({ app, customer, dir: dataDir });
-  await until(() => app.snapshot().wallet.state === "ready", 5000, "wallet ready");
-  await until(() => app.snapshot().relays.every((r) => r.state === "connected"), 5000, "relay connected");
-  await app.setOnline(true);
+  await until(() => app.controller.snapshot().wallet.state === "ready", 5000, "wallet ready");
+  await until(() => app.controller.snapshot().relays.every((r) => r.state === "connected"), 5000, "relay connected");
+  await app.controller.setOnline(true);
   return { app, customer };
 }
 
@@ -79,9 +79,9 @@ test("wallet failing: paid jobs get a clear error, free jobs run, nothing is cre
   expect((await customer.waitForResult(f1.id, 5000)).content).toBe(fakeAnswer("free while failing"));
   expect(customer.feedback(f1.id).some((f) => f.status === "payment-required")).toBe(false);
   expect(fake.requests("/api/generate").filter((r) => r.body?.prompt === "paid while failing")).toEqual([]);
-  expect(await app.walletPayments()).toEqual([]);
-  expect(app.snapshot().earnings.allSats).toBe(0);
-  expect(app.snapshot().jobs.find((j) => j.id === p1.id)).toMatchObject({ status: "error" });
+  expect(await app.controller.walletPayments()).toEqual([]);
+  expect(app.controller.snapshot().earnings.allSats).toBe(0);
+  expect(app.controller.snapshot().jobs.find((j) => j.id === p1.id)).toMatchObject({ status: "error" });
 
   // The wallet comes back: the next paid job is invoiced, paid once, credited once.
   wallet.setFailing("none");
@@ -91,9 +91,9 @@ test("wallet failing: paid jobs get a clear error, free jobs run, nothing is cre
   const payment = wallet.settle(due.tags.find((t) => t[0] === "amount")![2]!);
   wallet.emitDuplicate(payment.id); // the SDK may report a payment twice
   expect((await customer.waitForResult(p2.id, 5000)).content).toBe(fakeAnswer("paid after recovery"));
-  const credited = await app.walletPayments();
+  const credited = await app.controller.walletPayments();
   expect(credited.map((p) => [p.id, p.jobId, p.amountMsats])).toEqual([[payment.id, p2.id, PRICE_MSATS]]);
-  expect(app.snapshot().earnings.allSats).toBe(PRICE_MSATS / 1000);
+  expect(app.controller.snapshot().earnings.allSats).toBe(PRICE_MSATS / 1000);
 });
 
 test("wallet hanging: free jobs run meanwhile; the hung paid job ends with an error when the call fails, never a charge", async () => {
@@ -103,7 +103,7 @@ test("wallet hanging: free jobs run meanwhile; the hung paid job ends with an er
 
   const p1 = paid(customer, "paid while hung");
   await customer.publish(p1);
-  await until(() => app.snapshot().jobs.some((j) => j.id === p1.id), 3000, "paid job received");
+  await until(() => app.controller.snapshot().jobs.some((j) => j.id === p1.id), 3000, "paid job received");
   // Free jobs keep flowing while the wallet call hangs.
   for (const prompt of ["free one", "free two", "free three"]) {
     const f = free(customer, prompt);
@@ -118,8 +118,8 @@ test("wallet hanging: free jobs run meanwhile; the hung paid job ends with an er
   expectClearReason(err.extra);
   expect(err.extra).toMatch(/wallet|charge|payment/i);
   expect(customer.results(p1.id)).toEqual([]);
-  expect(await app.walletPayments()).toEqual([]);
-  expect(app.snapshot().earnings.allSats).toBe(0);
+  expect(await app.controller.walletPayments()).toEqual([]);
+  expect(app.controller.snapshot().earnings.allSats).toBe(0);
 });
 
 test("a wallet that can't connect: going online in a paid mode is refused with a reason; free mode still goes online", async () => {
@@ -129,19 +129,19 @@ test("a wallet that can't connect: going online in a paid mode is refused with a
   const app = await startApp(dataDir, { wallet });
   const customer = await startCustomer([relay.url]);
   live.push({ app, customer, dir: dataDir });
-  await until(() => app.snapshot().relays.every((r) => r.state === "connected"), 5000, "relay connected");
+  await until(() => app.controller.snapshot().relays.every((r) => r.state === "connected"), 5000, "relay connected");
   let refused: Error | null = null;
-  await app.setOnline(true).catch((e) => (refused = e as Error));
+  await app.controller.setOnline(true).catch((e) => (refused = e as Error));
   expect(refused).not.toBeNull();
   expectClearReason(refused!.message);
   expect(refused!.message).toMatch(/wallet/i);
-  expect(app.snapshot().provider.online).toBe(false);
-  expect(app.snapshot().provider.blockers.some((b) => /wallet/i.test(b))).toBe(true);
+  expect(app.controller.snapshot().provider.online).toBe(false);
+  expect(app.controller.snapshot().provider.blockers.some((b) => /wallet/i.test(b))).toBe(true);
 
-  await app.updateSettings({ pricing: { mode: "free" } });
-  await app.setOnline(true);
+  await app.controller.updateSettings({ pricing: { mode: "free" } });
+  await app.controller.setOnline(true);
   const f = customer.request({ inputs: [["free at last", "text"]] });
   await customer.publish(f);
   expect((await customer.waitForResult(f.id, 5000)).content).toBe(fakeAnswer("free at last"));
-  expect(await app.walletPayments()).toEqual([]);
+  expect(await app.controller.walletPayments()).toEqual([]);
 });

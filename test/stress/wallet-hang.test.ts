@@ -42,8 +42,8 @@ test(
     dir = prepared.dataDir;
     app = await startApp(dir, { wallet });
     customer = await startCustomer([relay.url]);
-    await until(() => app!.snapshot().wallet.state === "ready" && app!.snapshot().relays[0]!.state === "connected", 5000, "ready");
-    await app.setOnline(true);
+    await until(() => app!.controller.snapshot().wallet.state === "ready" && app!.controller.snapshot().relays[0]!.state === "connected", 5000, "ready");
+    await app.controller.setOnline(true);
     wallet.setFailing("hang");
     const t0 = Date.now();
     const req = customer.request({ inputs: [["hung payment", "text"]], params: { model: "llama3.2" } });
@@ -56,8 +56,8 @@ test(
     expect(err.extra ?? "").not.toBe("");
     expect(err.extra).not.toMatch(/\n|\bat .+:\d+:\d+|\.ts\b/);
     expect(customer.results(req.id)).toEqual([]);
-    expect(await app.walletPayments()).toEqual([]);
-    expect(app.snapshot().earnings.allSats).toBe(0);
+    expect(await app.controller.walletPayments()).toEqual([]);
+    expect(app.controller.snapshot().earnings.allSats).toBe(0);
     console.log(`hanging wallet: the paid job was refused after ${tookMs} ms: "${err.extra}"`);
   },
   BOUND_MS + 10_000,
