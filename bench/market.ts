@@ -64,7 +64,7 @@ async function run(reader: boolean, jobs: number, perSec: number): Promise<Marke
   const customer = await startCustomer([relay.url]);
   const traffic = trafficSource(relay, perSec);
   try {
-    await app.setOnline(true);
+    await app.controller.setOnline(true);
     await Bun.sleep(1000);
     const lat: number[] = [];
     for (let i = 0; i < jobs; i++) {
@@ -74,7 +74,7 @@ async function run(reader: boolean, jobs: number, perSec: number): Promise<Marke
       await customer.waitForResult(req.id, 20_000);
       lat.push(performance.now() - t0);
     }
-    const kept = reader ? app.marketView().report.records : 0;
+    const kept = reader ? app.controller.marketView().report.records : 0;
     return { reader: reader ? "on" : "off", jobs, medianMs: median(lat), p90Ms: percentile(lat, 90), trafficPerSec: perSec, marketKept: kept };
   } finally {
     traffic.stop();

@@ -137,10 +137,10 @@ export async function runUiBench(opts: UiBenchOptions = {}): Promise<Record<stri
       flags: { port: 0, relays: [relay.url], ollamaUrl: ollama.url, paymentMode: "free", logLevel: "error" },
       walletFactory: () => new LightningDouble({ balanceSats: 21_000 }),
     });
-    await app.createIdentity({ mnemonic: app.generateMnemonic(12), password: "bench password" });
+    await app.controller.createIdentity({ mnemonic: app.controller.generateMnemonic(12), password: "bench password" });
     // A dashboard as a person sees it: unlocked, relay connected, online.
-    for (let i = 0; i < 200 && !app.snapshot().relays.some((r) => r.state === "connected"); i++) await Bun.sleep(25);
-    await app.setOnline(true);
+    for (let i = 0; i < 200 && !app.controller.snapshot().relays.some((r) => r.state === "connected"); i++) await Bun.sleep(25);
+    await app.controller.setOnline(true);
 
     const { chromium: pw } = await import("playwright-core");
     browser = await pw.launch({ executablePath: chromium, args: CHROMIUM_FLAGS });
@@ -179,7 +179,7 @@ export async function runUiBench(opts: UiBenchOptions = {}): Promise<Record<stri
       await page.waitForSelector('[data-testid=connection][data-state="live"]');
       const { offset, rtt } = await clockOffset(page);
       out.clockRttMs = round(rtt, 2);
-      const base = app.snapshot().earnings;
+      const base = app.controller.snapshot().earnings;
 
       /** `step(i)` names the text the DOM must come to show and how to send the event that shows it. */
       const series = async (name: string, selector: string, step: (i: number) => { expected: string; send: () => void }) => {
