@@ -8,7 +8,8 @@
 //     slot of unix time (every time zone's midnight falls on a slot boundary), kept by the same
 //     triggers: at most ~2,000 rows read whatever the history and however busy the provider.
 // Jobs and payments are never deleted by compute; if rows were, all-time totals would keep them
-// (history earned stays earned). The migration that creates all this is in migrations.ts.
+// (history earned stays earned). The migration that creates all this (migrations.ts) is a frozen
+// copy of EARNINGS_TOTALS_SQL and the backfill as they were when it shipped.
 import type { Database } from "bun:sqlite";
 import type { EarningsInput } from "./earnings.ts";
 
@@ -144,12 +145,6 @@ export const EARNINGS_TOTALS_BACKFILL_SQL = `
     SELECT j.amount_msats - ${paid("j.id")} AS owed FROM jobs j WHERE j.status = 'success' AND j.amount_msats > 0
   ) WHERE owed > 0;
 `;
-
-/** The migration's body: tables, triggers, indexes, then the totals of the rows already there. */
-export function createEarningsTotals(db: Database): void {
-  db.run(EARNINGS_TOTALS_SQL);
-  db.run(EARNINGS_TOTALS_BACKFILL_SQL);
-}
 
 export interface EarningsRead {
   input: EarningsInput;

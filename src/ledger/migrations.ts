@@ -194,6 +194,143 @@ export const MIGRATIONS: readonly Migration[] = [
       drop.run({ p: "usage.gpu_ms." });
     },
   },
+  {
+    version: 5,
+    name: "earnings kept by triggers (totals, per model, owed, 15-minute slots)",
+    // The earnings summary scanned every job and payment ever, once or twice per finished job
+    // (issue 16): ~2 s at 100,000 jobs. Totals and slots are kept by triggers in the writer's
+    // transaction, filled here from the rows already there (earnings-totals.ts).
+    // Inline and frozen, like every shipped migration: earnings-totals.ts reads what this makes.
+    up: `
+        -- scope 0: all time, one row (model ''): successful jobs, payments that are earnings (not the
+        --          owner's deposits, source 'other');
+        -- scope 1: per model (COALESCE(jobs.model, 'unknown')): successful jobs, payments linked to a job;
+        -- scope 2: one row (model ''): pay-after jobs answered and not fully paid, and what they owe.
+        CREATE TABLE earnings_totals (
+          scope  INTEGER NOT NULL CHECK (scope IN (0, 1, 2)),
+          model  TEXT NOT NULL,
+          jobs   INTEGER NOT NULL DEFAULT 0,
+          msats  INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (scope, model)
+        ) STRICT, WITHOUT ROWID;
+        -- Per 15-minute slot (unix ms / 900,000): successful jobs by finish time, earnings by arrival.
+        CREATE TABLE earnings_slots (
+          slot   INTEGER PRIMARY KEY NOT NULL,
+          jobs   INTEGER NOT NULL DEFAULT 0,
+          msats  INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE TRIGGER earnings_job_inserted AFTER INSERT ON jobs WHEN NEW.status = 'success' BEGIN
+          INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES (0, '', 1, 0), (1, COALESCE(NEW.model, 'unknown'), 1, (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = NEW.id)) ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (NEW.finished_at) / 900000, 1, 0 WHERE NEW.finished_at IS NOT NULL ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats)
+          SELECT 2, '', 1, NEW.amount_msats - p FROM (SELECT (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = NEW.id) AS p) WHERE COALESCE(NEW.amount_msats, 0) > p
+          ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        END;
+        CREATE TRIGGER earnings_job_changed AFTER UPDATE OF status, model, amount_msats, finished_at ON jobs
+        WHEN (OLD.status = 'success') <> (NEW.status = 'success') OR OLD.model IS NOT NEW.model OR OLD.amount_msats IS NOT NEW.amount_msats
+          OR (NEW.status = 'success' AND OLD.finished_at IS NOT NEW.finished_at)
+        BEGIN
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (OLD.finished_at) / 900000, -1, 0 WHERE OLD.status = 'success' AND OLD.finished_at IS NOT NULL ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (NEW.finished_at) / 900000, 1, 0 WHERE NEW.status = 'success' AND NEW.finished_at IS NOT NULL ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES
+            (0, '', (NEW.status = 'success') - (OLD.status = 'success'), 0),
+            (1, COALESCE(OLD.model, 'unknown'), -(OLD.status = 'success'), -(SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = OLD.id)) ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES
+            (1, COALESCE(NEW.model, 'unknown'), (NEW.status = 'success'), (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = NEW.id)) ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats)
+          SELECT 2, '', n1 - n0, m1 - m0 FROM (
+            SELECT
+              (NEW.status = 'success' AND COALESCE(NEW.amount_msats, 0) > p) AS n1,
+              CASE WHEN NEW.status = 'success' AND COALESCE(NEW.amount_msats, 0) > p THEN NEW.amount_msats - p ELSE 0 END AS m1,
+              (OLD.status = 'success' AND COALESCE(OLD.amount_msats, 0) > p) AS n0,
+              CASE WHEN OLD.status = 'success' AND COALESCE(OLD.amount_msats, 0) > p THEN OLD.amount_msats - p ELSE 0 END AS m0
+            FROM (SELECT (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = NEW.id) AS p)
+          ) WHERE true
+          ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        END;
+        CREATE TRIGGER earnings_payment_inserted AFTER INSERT ON payments BEGIN
+          INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES (0, '', 0, CASE WHEN NEW.source <> 'other' THEN NEW.amount_msats ELSE 0 END) ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (NEW.received_at) / 900000, 0, NEW.amount_msats WHERE NEW.source <> 'other' ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats)
+          SELECT 1, COALESCE(j.model, 'unknown'), 0, NEW.amount_msats FROM jobs j WHERE j.id = NEW.job_id
+          ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        INSERT INTO earnings_totals (scope, model, jobs, msats)
+        SELECT 2, '', (a > p1) - (a > p0), MAX(a - p1, 0) - MAX(a - p0, 0) FROM (
+          SELECT a, p1, p1 - NEW.amount_msats AS p0 FROM (
+            SELECT j.amount_msats AS a, (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = j.id) AS p1 FROM jobs j
+            WHERE j.id = NEW.job_id AND j.status = 'success' AND j.amount_msats > 0
+          )
+        ) WHERE true
+        ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        END;
+        CREATE TRIGGER earnings_payment_changed AFTER UPDATE OF job_id, source, amount_msats, received_at ON payments BEGIN
+          INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES
+            (0, '', 0, (CASE WHEN NEW.source <> 'other' THEN NEW.amount_msats ELSE 0 END) - (CASE WHEN OLD.source <> 'other' THEN OLD.amount_msats ELSE 0 END)) ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (OLD.received_at) / 900000, 0, -OLD.amount_msats WHERE OLD.source <> 'other' ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (NEW.received_at) / 900000, 0, NEW.amount_msats WHERE NEW.source <> 'other' ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats)
+          SELECT 1, COALESCE(j.model, 'unknown'), 0, -OLD.amount_msats FROM jobs j WHERE j.id = OLD.job_id
+          ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats)
+          SELECT 1, COALESCE(j.model, 'unknown'), 0, NEW.amount_msats FROM jobs j WHERE j.id = NEW.job_id
+          ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        INSERT INTO earnings_totals (scope, model, jobs, msats)
+        SELECT 2, '', (a > p1) - (a > p0), MAX(a - p1, 0) - MAX(a - p0, 0) FROM (
+          SELECT a, p1, p1 + OLD.amount_msats - (CASE WHEN NEW.job_id IS OLD.job_id THEN NEW.amount_msats ELSE 0 END) AS p0 FROM (
+            SELECT j.amount_msats AS a, (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = j.id) AS p1 FROM jobs j
+            WHERE j.id = OLD.job_id AND j.status = 'success' AND j.amount_msats > 0
+          )
+        ) WHERE true
+        ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        INSERT INTO earnings_totals (scope, model, jobs, msats)
+        SELECT 2, '', (a > p1) - (a > p0), MAX(a - p1, 0) - MAX(a - p0, 0) FROM (
+          SELECT a, p1, p1 - NEW.amount_msats AS p0 FROM (
+            SELECT j.amount_msats AS a, (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = j.id) AS p1 FROM jobs j
+            WHERE j.id = (CASE WHEN NEW.job_id IS NOT OLD.job_id THEN NEW.job_id END) AND j.status = 'success' AND j.amount_msats > 0
+          )
+        ) WHERE true
+        ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        END;
+        CREATE TRIGGER earnings_payment_deleted AFTER DELETE ON payments BEGIN
+          INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES (0, '', 0, -(CASE WHEN OLD.source <> 'other' THEN OLD.amount_msats ELSE 0 END)) ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_slots (slot, jobs, msats) SELECT (OLD.received_at) / 900000, 0, -OLD.amount_msats WHERE OLD.source <> 'other' ON CONFLICT (slot) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+          INSERT INTO earnings_totals (scope, model, jobs, msats)
+          SELECT 1, COALESCE(j.model, 'unknown'), 0, -OLD.amount_msats FROM jobs j WHERE j.id = OLD.job_id
+          ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        INSERT INTO earnings_totals (scope, model, jobs, msats)
+        SELECT 2, '', (a > p1) - (a > p0), MAX(a - p1, 0) - MAX(a - p0, 0) FROM (
+          SELECT a, p1, p1 + OLD.amount_msats AS p0 FROM (
+            SELECT j.amount_msats AS a, (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = j.id) AS p1 FROM jobs j
+            WHERE j.id = OLD.job_id AND j.status = 'success' AND j.amount_msats > 0
+          )
+        ) WHERE true
+        ON CONFLICT (scope, model) DO UPDATE SET jobs = jobs + excluded.jobs, msats = msats + excluded.msats;
+        END;
+        -- Payments paid late (a note) are counted from this index alone.
+        CREATE INDEX payments_by_note ON payments (note) WHERE note IS NOT NULL;
+        DELETE FROM earnings_totals;
+        DELETE FROM earnings_slots;
+        INSERT INTO earnings_slots (slot, jobs, msats)
+        SELECT slot, SUM(jobs), SUM(msats) FROM (
+          SELECT (finished_at) / 900000 AS slot, COUNT(*) AS jobs, 0 AS msats FROM jobs WHERE status = 'success' AND finished_at IS NOT NULL GROUP BY 1
+          UNION ALL
+          SELECT (received_at) / 900000 AS slot, 0 AS jobs, SUM(amount_msats) AS msats FROM payments WHERE source <> 'other' GROUP BY 1
+        ) GROUP BY slot;
+        INSERT INTO earnings_totals (scope, model, jobs, msats) VALUES (0, '',
+          (SELECT COUNT(*) FROM jobs WHERE status = 'success'),
+          (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE source <> 'other'));
+        INSERT INTO earnings_totals (scope, model, jobs, msats)
+        SELECT 1, model, SUM(jobs), SUM(msats) FROM (
+          SELECT COALESCE(model, 'unknown') AS model, COUNT(*) AS jobs, 0 AS msats FROM jobs WHERE status = 'success' GROUP BY 1
+          UNION ALL
+          SELECT COALESCE(j.model, 'unknown') AS model, 0 AS jobs, SUM(p.amount_msats) AS msats FROM payments p JOIN jobs j ON j.id = p.job_id GROUP BY 1
+        ) GROUP BY model;
+        INSERT INTO earnings_totals (scope, model, jobs, msats)
+        SELECT 2, '', COUNT(*), COALESCE(SUM(owed), 0) FROM (
+          SELECT j.amount_msats - (SELECT COALESCE(SUM(amount_msats), 0) FROM payments WHERE job_id = j.id) AS owed FROM jobs j WHERE j.status = 'success' AND j.amount_msats > 0
+        ) WHERE owed > 0;
+    `,
+  },
 ];
 
 // ── frozen helpers ──────────────────────────────────────────────────────────────────────────────

@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recentWindow, summarizeEarnings } from "../../src/ledger/earnings.ts";
-import { createEarningsTotals, EARNINGS_TOTALS_BACKFILL_SQL, readEarnings } from "../../src/ledger/earnings-totals.ts";
+import { EARNINGS_TOTALS_BACKFILL_SQL, readEarnings } from "../../src/ledger/earnings-totals.ts";
 import { Ledger, PAID_LATE_NOT_SERVED } from "../../src/ledger/ledger.ts";
+import { migrate, MIGRATIONS } from "../../src/ledger/migrations.ts";
 
 let dir: string;
 let path: string;
@@ -19,12 +20,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The ledger with the totals in place (the migration, if this build's migrations don't have it yet). */
+/** The ledger (its migrations put the totals in place) and a second connection to read it raw. */
 function open(): { ledger: Ledger; db: Database } {
   const ledger = Ledger.open(path);
-  const db = new Database(path, { strict: true });
-  if (!db.query("SELECT 1 FROM sqlite_master WHERE name = 'earnings_totals'").get()) db.transaction(() => createEarningsTotals(db))();
-  return { ledger, db };
+  return { ledger, db: new Database(path, { strict: true }) };
 }
 
 /** The summary as it was computed before the totals: every row scanned. */
@@ -120,6 +119,35 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     }
   });
 }
+
+test("a ledger with history from before the totals gets them at its upgrade, equal to a scan", () => {
+  const v = MIGRATIONS.findIndex((m) => m.name.startsWith("earnings kept by triggers"));
+  expect(v).toBeGreaterThan(0);
+  const old = new Database(path, { create: true, strict: true });
+  migrate(old, MIGRATIONS.slice(0, v));
+  const now = new Date();
+  const r = rng(42);
+  const insert = old.prepare(
+    `INSERT INTO jobs (id, kind, customer, request_json, model, status, created_at, updated_at, finished_at, amount_msats)
+     VALUES (?, 5050, 'c', '{}', ?, ?, ?, ?, ?, ?)`,
+  );
+  const pay = old.prepare("INSERT INTO payments (id, job_id, amount_msats, source, received_at, note) VALUES (?, ?, ?, ?, ?, ?)");
+  for (let i = 0; i < 500; i++) {
+    const t = now.getTime() - r.int(40 * 86_400_000);
+    const status = r.pick(["success", "success", "error", "processing"] as const);
+    insert.run(`job-${i}`, r.pick(["a", "b", null]), status, t, t, status === "processing" ? null : t, r.next() < 0.5 ? r.int(20) * 1000 : null);
+    if (r.next() < 0.4) pay.run(`p-${i}`, r.next() < 0.8 ? `job-${i}` : null, r.int(20) * 1000, r.pick(["invoice", "zap", "other"] as const), t + 1000, r.next() < 0.1 ? PAID_LATE_NOT_SERVED : null);
+  }
+  old.close();
+  const { ledger, db } = open();
+  try {
+    expect(fromTotals(db, now)).toEqual(reference(db, now));
+    expect(ledger.earnings(now)).toEqual(reference(db, now));
+  } finally {
+    db.close();
+    ledger.close();
+  }
+});
 
 test("reading the summary costs the same with 20,000 jobs as with 200 (no scan of the history)", () => {
   const { ledger, db } = open();

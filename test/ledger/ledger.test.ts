@@ -53,7 +53,7 @@ describe("opening", () => {
       expect((raw.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
       expect((raw.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(MIGRATIONS.length);
       const tables = (raw.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-      expect(tables).toEqual(["announcement", "free_jobs_used", "gpu_usage", "jobs", "kv", "payments", "pending_results", "seen_events", "zap_targets"]);
+      expect(tables).toEqual(["announcement", "earnings_slots", "earnings_totals", "free_jobs_used", "gpu_usage", "jobs", "kv", "payments", "pending_results", "seen_events", "zap_targets"]);
     } finally {
       raw.close();
     }
