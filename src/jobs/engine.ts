@@ -28,6 +28,8 @@ import { Recovery } from "./recovery.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
 
 const log = createLogger("jobs");
+/** Delivered results' kept copies are dropped together, this long after the first (forgetResult). */
+const HOUSEKEEPING_MS = 1000;
 
 // What the engine needs from the other domains (app.ts hands in the real ones): jobs/ports.ts.
 export type { EngineDeps, EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
@@ -63,6 +65,9 @@ export class Engine {
   private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
+  /** Kept results delivered since the last housekeeping commit (job ids), and its timer. */
+  private delivered: string[] = [];
+  private deliveredTimer: ReturnType<typeof setTimeout> | null = null;
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
   private unsubscribePayments: (() => void) | null = null;
@@ -244,6 +249,7 @@ export class Engine {
     }
     this.cancels.stop();
     this.recovery.stop();
+    this.flushDelivered();
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
   }
@@ -401,13 +407,18 @@ export class Engine {
     if (startNow) this.held.move(job, "processing");
     // A job already in the ledger was handled before (the seen table may have been pruned since):
     // answering it again would charge or answer twice.
-    if (!this.deps.ledger.admitJob(this.held.toRow(job), event.kind, job.createdAt)) {
+    // The free-job count goes in the same commit as the row (issue 16: fewer commits per job).
+    const admitted = this.deps.ledger.transaction(() => {
+      if (!this.deps.ledger.admitJob(this.held.toRow(job), event.kind, job.createdAt)) return false;
+      if (free) this.allowance.useFree(request.customer);
+      return true;
+    });
+    if (!admitted) {
       this.deps.ledger.markSeen(event.id, event.kind);
       log.info("request already in the ledger; not answering it again", { id: request.id });
       return;
     }
     this.held.emit(job);
-    if (free) this.allowance.useFree(request.customer);
     if (charge) {
       await this.charge.chargeFirst(job, price);
     } else if (startNow) {
@@ -519,22 +530,25 @@ export class Engine {
       const content = fitToRequest(job.request, result.text);
       const event = this.replies.sign(buildResult({ request: job.request, content, amount, relayHint: job.sourceRelay ?? undefined, providerSecretKey: this.deps.secretKey, now: this.now() }));
       // NIP-90: a result may be paid (pay-after) or tipped by zapping it.
-      this.zaps.noteTarget(event.id, job.request.id);
-      // The signed result is kept first, then the job is recorded as done: from here on the job is
-      // answered, whatever happens next (a crash before the send is repaired by recover()).
-      this.deps.ledger.keepPendingResult(job.request.id, event, job.request.relays);
-      this.held.setStatus(job, "success", { resultEventId: event.id });
+      // The zap target, the signed result and the job recorded as done, in one commit: from here
+      // on the job is answered, whatever happens next (a crash before the send is repaired by
+      // recover(), which sends the kept result); a crash before it closes the job as before.
+      this.deps.ledger.transaction(() => {
+        this.zaps.noteTarget(event.id, job.request.id);
+        this.deps.ledger.keepPendingResult(job.request.id, event, job.request.relays);
+        this.held.setStatus(job, "success", { resultEventId: event.id });
+      });
       release();
       // A relay that was down gets the result from the pool's outbox when it is back; that late
       // delivery clears the note below (it may in principle come before publish() returns here).
       const { outcomes, lateDelivered } = await this.replies.publishResult(job.request.id, event, job.request.relays, () => this.clearUndelivered(job));
       const delivered = outcomes.some((o) => o.ok);
-      if (delivered) this.deps.ledger.dropPendingResult(job.request.id);
+      if (delivered) this.forgetResult(job.request.id);
       if (!delivered && !lateDelivered) {
         this.held.note(job, { error: UNDELIVERED });
         this.held.finish(job);
       }
-      log.info("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
+      log.debug("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
     } catch (err) {
       try {
         if (job.status === "success") {
@@ -579,6 +593,32 @@ export class Engine {
   }
 
   /** A held job's result reached a relay late: its "no relay accepted" note goes; whether it had one. */
+  /**
+   * A delivered result's kept copy is no longer needed: dropped with others in one commit a
+   * moment later (housekeeping, batched: issue 16). A crash before that only makes recover() send
+   * the same event again, which relays and customers see once (same id).
+   */
+  private forgetResult(id: string): void {
+    this.delivered.push(id);
+    if (this.deliveredTimer) return;
+    this.deliveredTimer = setTimeout(() => this.flushDelivered(), HOUSEKEEPING_MS);
+    this.deliveredTimer.unref?.();
+  }
+
+  private flushDelivered(): void {
+    if (this.deliveredTimer) clearTimeout(this.deliveredTimer);
+    this.deliveredTimer = null;
+    const ids = this.delivered.splice(0);
+    if (ids.length === 0) return;
+    try {
+      this.deps.ledger.transaction(() => {
+        for (const id of ids) this.deps.ledger.dropPendingResult(id);
+      });
+    } catch (err) {
+      log.warn("could not forget delivered results", { count: ids.length, err });
+    }
+  }
+
   private clearUndelivered(job: Running): boolean {
     if (job.error !== UNDELIVERED) return false;
     this.held.note(job, { error: null });

@@ -100,6 +100,13 @@ export class HeldJobs {
    */
   setStatus(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
     if (!this.move(job, to, patch)) return false;
+    // queued and processing get no commit of their own (issue 16): the row keeps the state the job
+    // was admitted or paid in, which recovery treats as it treated these (closed, or run again if
+    // paid), and the next lasting state writes every field.
+    if (to === "queued" || to === "processing") {
+      this.emit(job);
+      return true;
+    }
     this.deps.ledger.patchJob(job.id, {
       status: to,
       tokens: job.tokens,

@@ -57,7 +57,7 @@ describe("cancellation (NIP-09)", () => {
     await c.publish(first);
     await c.waitForStatus(first.id, "processing");
     await c.publish(second);
-    await until(() => p.ledger.getJob(second.id)?.status === "queued", 3000, "second queued");
+    await until(() => p.engine.jobs().find((j) => j.id === second.id)?.status === "queued", 3000, "second queued");
     await c.cancel(second.id);
     await until(() => p.ledger.getJob(second.id)?.status === "cancelled", 3000, "second cancelled");
     // Stop the first one too (still slow, so the cancel can't lose a race with its end); the

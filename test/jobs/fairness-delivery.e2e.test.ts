@@ -30,7 +30,7 @@ describe("fairness between customers", () => {
     await heavy.waitForStatus(h[0]!.id, "processing");
     for (const r of [h[1]!, h[2]!]) {
       await heavy.publish(r);
-      await until(() => p.ledger.getJob(r.id)?.status === "queued", 3000, "queued");
+      await until(() => p.engine.jobs().find((j) => j.id === r.id)?.status === "queued", 3000, "queued");
     }
     // Its third waiting job is one past its share: refused with a reason it can act on, though
     // the queue has room.
@@ -41,7 +41,7 @@ describe("fairness between customers", () => {
     // Another customer still gets in.
     const l1 = light.request({ inputs: [["l1", "text"]], params: SHORT });
     await light.publish(l1);
-    await until(() => p.ledger.getJob(l1.id)?.status === "queued", 3000, "light job queued");
+    await until(() => p.engine.jobs().find((j) => j.id === l1.id)?.status === "queued", 3000, "light job queued");
     expect(p.engine.jobs().filter((j) => j.status === "queued").map((j) => j.id)).toEqual([h[1]!.id, h[2]!.id, l1.id]);
     // The slot frees: the queue runs in turns, one job per customer per round, not in arrival
     // order (h2, h3, l1 would keep the light customer waiting behind the heavy one's burst).
@@ -69,7 +69,7 @@ describe("fairness between customers", () => {
     const queue = async (who: typeof a, word: string) => {
       const r = who.request({ inputs: [[word, "text"]], params: SHORT });
       await who.publish(r);
-      await until(() => p.ledger.getJob(r.id)?.status === "queued", 3000, `${word} queued`);
+      await until(() => p.engine.jobs().find((j) => j.id === r.id)?.status === "queued", 3000, `${word} queued`);
       return r;
     };
     const waiting = [await queue(a, "a1"), await queue(a, "a2"), await queue(a, "a3"), await queue(b, "b1"), await queue(b, "b2"), await queue(c, "c1")];

@@ -130,7 +130,7 @@ describe("being found (NIP-89 and liveness)", () => {
     await c.publish(a);
     await c.waitForStatus(a.id, "processing");
     await c.publish(b);
-    await until(() => p.ledger.getJob(b.id)?.status === "queued", 3000, "b queued");
+    await until(() => p.engine.jobs().find((j) => j.id === b.id)?.status === "queued", 3000, "b queued");
     await p.engine.goOffline();
     const err = await c.waitForStatus(b.id, "error");
     expect(err.extra).toContain("provider went offline");

@@ -17,7 +17,7 @@ describe("admission", () => {
     await c.publish(a!);
     await c.waitForStatus(a!.id, "processing");
     await c.publish(b!);
-    await until(() => p.ledger.getJob(b!.id)?.status === "queued", 3000, "b queued");
+    await until(() => p.engine.jobs().find((j) => j.id === b!.id)?.status === "queued", 3000, "b queued");
     await c.publish(d!);
     const busy = await c.waitForStatus(d!.id, "error");
     expect(busy.extra).toBe("busy, try later");
@@ -37,7 +37,7 @@ describe("admission", () => {
     await c.publish(first);
     await c.waitForStatus(first.id, "processing");
     await c.publish(second);
-    await until(() => p.ledger.getJob(second.id)?.status === "queued", 3000, "second queued");
+    await until(() => p.engine.jobs().find((j) => j.id === second.id)?.status === "queued", 3000, "second queued");
     await c.waitForResult(first.id, 4000);
     await until(() => p.ledger.getJob(second.id)?.status === "expired", 2000, "second expired");
     expect(prompts()).toEqual(["long first"]);
