@@ -43,6 +43,8 @@ import type { BenchmarkRecord } from "./market/store.ts";
 import { AppController } from "./app-controller.ts";
 
 const log = createLogger("app");
+/** Earnings go to the dashboards at most this often (publishEarnings). */
+const EARNINGS_EVERY_MS = 1000;
 
 export interface AppOptions {
   dataDir: string;
@@ -249,10 +251,8 @@ export class App implements Controller {
     const sentinel = new Sentinel({
       bus: this.bus,
       config: () => this.config,
-      earnedToday: () => {
-        const e = this.ledger.earnings();
-        return { jobs: e.todayJobs, sats: e.todaySats };
-      },
+      // Today's figures alone, from the ledger's 15-minute slots (asked at every job's end).
+      earnedToday: () => this.ledger.earnedToday(),
       gpu: { ms: (day) => this.ledger.gpuMs(day), add: (day, ms) => this.ledger.addGpuMs(day, ms) },
       servedModels: () => this.inference.servedModels(),
       ollamaUrl: () => this.config.ollamaUrl,
@@ -611,7 +611,25 @@ export class App implements Controller {
     };
   }
 
+  private earningsTimer: ReturnType<typeof setTimeout> | null = null;
+  private earningsAt = -Infinity;
+
+  /**
+   * Tells the dashboards the earnings changed: at most once a second (a change inside the second
+   * is sent when it is up, never lost), and only while one is connected (a dashboard that
+   * connects reads them from /api/state). Issue 16: every finished job recomputed them.
+   */
   publishEarnings(): void {
-    this.bus.publish(EarningsChanged, { earnings: this.ledger.earnings() });
+    if (this.earningsTimer) return;
+    const send = () => {
+      this.earningsTimer = null;
+      if (this.stopped || !this.bus.watched()) return;
+      this.earningsAt = performance.now();
+      this.bus.publish(EarningsChanged, { earnings: this.ledger.earnings() });
+    };
+    const wait = this.earningsAt + EARNINGS_EVERY_MS - performance.now();
+    if (wait <= 0) return send();
+    this.earningsTimer = setTimeout(send, wait);
+    this.earningsTimer.unref?.();
   }
 }
