@@ -4,6 +4,7 @@
 // message says what to do; nothing here rejects unhandled.
 import { Ollama, type Options as OllamaOptions } from "ollama";
 import { z } from "zod";
+import { MalformedNdjson, postNdjson } from "./ndjson.ts";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -382,7 +383,7 @@ export class Inference {
   /**
    * Streams one generation. Resolves with the text and Ollama's counters; rejects with
    * AppError("unavailable") on any Ollama failure, or with `signal.reason` if the caller aborted.
-   * Each call uses its own client and connection, so aborting one never touches another.
+   * Each call is its own request (one fetch, no client object), so aborting one never touches another.
    */
   async generate(p: GenerateParams): Promise<GenerateResult> {
     p.signal?.throwIfAborted();
@@ -401,8 +402,8 @@ export class Inference {
     let phase: "connect" | "stream" = "connect";
     try {
       arm(new Timeout("first", firstMs));
-      const client = new Ollama({ host: this.url, fetch: requestFetch(ctl) });
-      const stream = await client.generate({
+      // The request stringified once, one fetch, each NDJSON line parsed once (issue 16).
+      const body = JSON.stringify({
         model: p.model,
         prompt: p.prompt,
         ...(p.system !== undefined ? { system: p.system } : {}),
@@ -410,15 +411,24 @@ export class Inference {
         ...(p.keepAlive !== undefined ? { keep_alive: p.keepAlive } : {}),
         stream: true,
       });
-      phase = "stream";
+      const stream = postNdjson(`${this.url}/api/generate`, body, { signal: ctl.signal, maxLineBytes: MAX_LINE_BYTES, onResponse: () => (phase = "stream") });
       let text = "";
       let chunks = 0;
       let last: z.infer<typeof GenerateChunk> | null = null;
+      let checked = false;
       for await (const raw of stream) {
         arm(new Timeout("stall", stallMs));
-        const parsed = GenerateChunk.safeParse(raw);
-        if (!parsed.success) throw new BadReply("a generate chunk without the expected fields");
-        const chunk = parsed.data;
+        // zod once per shape: the first chunk and the done line; the chunks between have the same
+        // shape, checked by hand.
+        let chunk: z.infer<typeof GenerateChunk>;
+        if (!checked || !isPlainChunk(raw)) {
+          const parsed = GenerateChunk.safeParse(raw);
+          if (!parsed.success) throw new BadReply("a generate chunk without the expected fields");
+          chunk = parsed.data;
+          checked = true;
+        } else {
+          chunk = raw as z.infer<typeof GenerateChunk>;
+        }
         if (chunk.response) {
           text += chunk.response;
           chunks++;
@@ -577,7 +587,7 @@ export class Inference {
       return new AppError("unavailable", `Ollama at ${url} did not answer within ${secs(err.ms)}`, { url });
     }
     if (isResponseError(err)) return new AppError("unavailable", `Ollama failed: ${err.error || err.message}`, { url, status: err.status_code });
-    if (err instanceof MalformedLine || err instanceof z.ZodError || err instanceof BadReply) {
+    if (err instanceof MalformedLine || err instanceof MalformedNdjson || err instanceof z.ZodError || err instanceof BadReply) {
       if (err instanceof BadReply && phase === "stream" && /ended without/.test(err.message)) {
         return new AppError("unavailable", `Ollama stopped answering mid-${what}`, { url });
       }
@@ -605,6 +615,12 @@ function checkUrl(url: string): string {
   const u = url.trim().replace(/\/+$/, "");
   if (!/^https?:\/\/[^\s/]+/.test(u)) throw new AppError("invalid_input", `Ollama URL must start with http:// or https:// (got "${url}")`);
   return u;
+}
+
+/** A chunk between the first and the done line: {response: string, done: false}, nothing odd. */
+function isPlainChunk(raw: Record<string, unknown>): boolean {
+  const r = raw.response;
+  return raw.done === false && (r === undefined || r === null || typeof r === "string");
 }
 
 function stripUndefined<T extends object>(o: T): T {
