@@ -78,7 +78,7 @@ describe("a provider whose wallet has 20,000 past payments (real App, Lightning 
 
     const second = await start();
     expect((await customer.waitForResult(req.id, 8000)).content).toBe(fakeAnswer("paid while down"));
-    expect((await second.walletPayments(1)).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
+    expect((await second.controller.walletPayments(1)).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
 
     // A second of passes (every 250 ms) over the unchanged wallet.
     const reads = wallet.pageReads;

@@ -61,8 +61,8 @@ describe("paid late or while down (Lightning test double)", () => {
     expect(result.content).toBe(fakeAnswer("paid at minute nine"));
     await Bun.sleep(600);
     expect(w.customer.results(req.id)).toHaveLength(1);
-    expect((await second.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
-    expect(second.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("success");
+    expect((await second.controller.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
+    expect(second.controller.snapshot().jobs.find((j) => j.id === req.id)?.status).toBe("success");
   });
 
   test("customer pays, after a restart, an invoice whose own expiry is later than the configured one: job runs", async () => {
@@ -156,7 +156,7 @@ describe("paid late or while down (Lightning test double)", () => {
     const wallet = new LightningDouble();
     const w = await world(fake, cleanups, wallet, { mode: "upfront", priceMsats: 6_000 });
     const first = await w.start();
-    await first.walletSetLightningAddress("provider");
+    await first.controller.walletSetLightningAddress("provider");
     const req = w.customer.request({ inputs: [["zapped then crashed", "text"]] });
     await w.customer.publish(req);
     const due = await w.customer.waitForStatus(req.id, "payment-required");
@@ -164,7 +164,7 @@ describe("paid late or while down (Lightning test double)", () => {
     const z = await zap(wallet, { customer: w.customer, provider: w.pubkey, eventId: due.event.id, msats: 6_000 });
     const paid = wallet.settle(z.invoice.bolt11);
     await w.relay.inject(receiptFor(z.request, z.invoice.bolt11, w.pubkey));
-    await until(() => first.snapshot().jobs.find((j) => j.id === req.id)?.status === "processing", 5000, "processing");
+    await until(() => first.controller.snapshot().jobs.find((j) => j.id === req.id)?.status === "processing", 5000, "processing");
     await first.stop();
     // What kill -9 leaves: the row still says processing (a clean stop set it back to paid).
     const ledger = Ledger.open(paths(w.dataDir).ledger);
@@ -179,6 +179,6 @@ describe("paid late or while down (Lightning test double)", () => {
     await Bun.sleep(400);
     expect(w.customer.results(req.id)).toHaveLength(1);
     expect(w.customer.feedback(req.id).filter((f) => f.status === "error")).toEqual([]);
-    expect((await second.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
+    expect((await second.controller.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
   }, 20_000);
 });

@@ -217,20 +217,20 @@ describe("a send that times out, compute restarts, the person sends it again: pa
     try {
       const req = { destination: "zoe@example.com", amountSats: 1_234 };
       const first = await start();
-      const q = await first.walletPrepareSend(req.destination, req.amountSats);
+      const q = await first.controller.walletPrepareSend(req.destination, req.amountSats);
       wallet.failNextSend("timeout-after-paying");
-      await expect(first.walletConfirmSend(q.id, PASSWORD)).rejects.toThrow("may or may not have gone through");
+      await expect(first.controller.walletConfirmSend(q.id, PASSWORD)).rejects.toThrow("may or may not have gone through");
       await first.stop();
 
       const second = await start();
-      const again = await second.walletPrepareSend(req.destination, req.amountSats);
+      const again = await second.controller.walletPrepareSend(req.destination, req.amountSats);
       expect(again.retry).toBe(true);
-      const sent = await second.walletConfirmSend(again.id, PASSWORD);
+      const sent = await second.controller.walletConfirmSend(again.id, PASSWORD);
       expect(sent.status).toBe("completed");
       expect(wallet.sent.filter((s) => s.destination === req.destination)).toHaveLength(1);
       expect((await wallet.balance()).sats).toBe(10_000 - 1_235);
       // Resolved: the next send of the same is a new payment.
-      expect((await second.walletPrepareSend(req.destination, req.amountSats)).retry).toBe(false);
+      expect((await second.controller.walletPrepareSend(req.destination, req.amountSats)).retry).toBe(false);
       await second.stop();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
