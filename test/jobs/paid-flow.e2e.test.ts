@@ -200,8 +200,8 @@ describe("pay first (upfront), Lightning test double", () => {
     await Bun.sleep(600); // a few reconciliation passes
     expect(w.customer.results(req.id)).toHaveLength(1);
     expect(w.prompts()).toEqual(["paid while down"]);
-    expect((await second.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
-    expect(second.snapshot().earnings.todaySats).toBe(8);
+    expect((await second.controller.walletPayments()).map((p) => [p.id, p.jobId])).toEqual([[paid.id, req.id]]);
+    expect(second.controller.snapshot().earnings.todaySats).toBe(8);
   });
 
   test("a paid job still queued at shutdown is kept, not cancelled: it runs once after the restart", async () => {
@@ -216,7 +216,7 @@ describe("pay first (upfront), Lightning test double", () => {
         await w.customer.publish(req);
         wallet.settle(amountTag(await w.customer.waitForStatus(req.id, "payment-required"))![2]!);
       }
-      await until(() => first.snapshot().jobs.find((j) => j.id === b.id)?.status === "queued", 3000, "b queued");
+      await until(() => first.controller.snapshot().jobs.find((j) => j.id === b.id)?.status === "queued", 3000, "b queued");
       await first.stop();
       expect((await w.customer.waitForResult(a.id)).content).toBe(fakeAnswer("running at shutdown"));
       expect(w.customer.feedback(b.id).map((f) => f.status)).toEqual(["payment-required"]);
@@ -352,7 +352,7 @@ describe("zaps (NIP-57), Lightning test double", () => {
     const wallet = new LightningDouble();
     const w = await world(wallet, { mode: "upfront", priceMsats: 5_000 });
     const first = await w.start();
-    await first.walletSetLightningAddress("provider");
+    await first.controller.walletSetLightningAddress("provider");
     const req = w.customer.request({ inputs: [["zapped while down", "text"]] });
     await w.customer.publish(req);
     const due = await w.customer.waitForStatus(req.id, "payment-required");
@@ -369,7 +369,7 @@ describe("zaps (NIP-57), Lightning test double", () => {
     const second = await w.start();
     const result = await w.customer.waitForResult(req.id);
     expect(result.content).toBe(fakeAnswer("zapped while down"));
-    expect((await second.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
+    expect((await second.controller.walletPayments()).map((p) => [p.id, p.jobId, p.source])).toEqual([[paid.id, req.id, "zap"]]);
     expect(w.customer.results(req.id)).toHaveLength(1);
   });
 });
@@ -385,12 +385,12 @@ describe("going online", () => {
       flags: { port: 0, relays: [w.relay.url], ollamaUrl: fake.url, paymentMode: "upfront", network: "mainnet", logLevel: "error" },
     });
     cleanups.push(() => spark.stop());
-    await until(() => spark.snapshot().wallet.state === "not_configured", 3000, "wallet not configured");
-    const err = await spark.setOnline(true).catch((e) => e);
+    await until(() => spark.controller.snapshot().wallet.state === "not_configured", 3000, "wallet not configured");
+    const err = await spark.controller.setOnline(true).catch((e) => e);
     expect(err.message).toContain("Can't take paid jobs");
     expect(err.message).toContain("BREEZ_API_KEY");
     expect(err.message).toContain("Configure the wallet, or run with --payment-mode free");
-    expect(spark.snapshot().provider.online).toBe(false);
+    expect(spark.controller.snapshot().provider.online).toBe(false);
     await spark.stop();
 
     // A wallet that never connects.
