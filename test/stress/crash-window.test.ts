@@ -45,8 +45,8 @@ test(
     dir = prepared.dataDir;
     const first = await startApp(dir, { wallet });
     apps.push(first);
-    await until(() => first.snapshot().wallet.state === "ready" && first.snapshot().relays[0]?.state === "connected", 5000, "ready");
-    await first.setOnline(true);
+    await until(() => first.controller.snapshot().wallet.state === "ready" && first.controller.snapshot().relays[0]?.state === "connected", 5000, "ready");
+    await first.controller.setOnline(true);
     // The crash window, made certain: the result is signed and recorded but never sent.
     const pool = (first as unknown as { pool: RelayPool }).pool;
     const publish = pool.publish.bind(pool);
@@ -56,14 +56,14 @@ test(
     await customer.publish(req);
     const due = await customer.waitForStatus(req.id, "payment-required", 5000);
     wallet.settle(due.tags.find((t) => t[0] === "amount")![2]!);
-    await until(() => first.snapshot().jobs.find((j) => j.id === req.id)?.status === "success", 5000, "recorded as done");
+    await until(() => first.controller.snapshot().jobs.find((j) => j.id === req.id)?.status === "success", 5000, "recorded as done");
     await first.stop();
     apps.splice(0);
 
     const second = await startApp(dir, { wallet });
     apps.push(second);
-    await until(() => second.snapshot().wallet.state === "ready", 5000, "ready again");
-    await second.setOnline(true);
+    await until(() => second.controller.snapshot().wallet.state === "ready", 5000, "ready again");
+    await second.controller.setOnline(true);
     const result = await customer.waitForResult(req.id, 5000);
     expect(result.content).toBe(fakeAnswer("answer me after the crash"));
     expect(relay.events().filter((e) => e.kind === 6050)).toHaveLength(1);
