@@ -9,7 +9,6 @@ import { AppError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { generateMnemonic, suggestMnemonicWords, validateMnemonic, type IdentitySession } from "./identity/session.ts";
 import { jobRowToView, type Ledger } from "./ledger/ledger.ts";
-import { EarningsChanged } from "./ledger/events.ts";
 import type { Router } from "./inference/router.ts";
 import type { Controller, Settings, SettingsPatch } from "./server/controller.ts";
 import type { Snapshot } from "./server/snapshot.ts";
@@ -79,10 +78,6 @@ export class AppController implements Controller {
 
   emitProvider(): void {
     this.bus.publish(ProviderChanged, { provider: this.p.provider.view() });
-  }
-
-  publishEarnings(): void {
-    this.bus.publish(EarningsChanged, { earnings: this.p.ledger().earnings() });
   }
 
   // ---- identity ----

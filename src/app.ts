@@ -1,12 +1,9 @@
 // The composition root: load config, open stores, build services, start them in order, stop them
 // in reverse. The only file that wires domains together.
 import { Bus } from "./bus.ts";
-import { backendsAdding, backendsRemoving, settingsOf, type BackendInput } from "./config-edits.ts";
 import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
-import { AppError } from "./errors.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
-import { VERSION } from "./version.ts";
 import type { UnifiedIdentity } from "./identity/identity.ts";
 import { sparkWallet, WalletService, type WalletFactory } from "./wallet/service.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
@@ -15,31 +12,25 @@ import type { Payments } from "./wallet/payments.ts";
 import { PaymentReceived } from "./wallet/events.ts";
 import { Vault } from "./identity/vault.ts";
 import { IdentityChanged } from "./identity/events.ts";
-import { generateMnemonic, IdentitySession, suggestMnemonicWords, validateMnemonic } from "./identity/session.ts";
+import { IdentitySession } from "./identity/session.ts";
 import { Ledger } from "./ledger/ledger.ts";
 import { EarningsChanged } from "./ledger/events.ts";
 import { Router } from "./inference/router.ts";
 import { listen } from "./server/server.ts";
 import { newToken } from "./server/security.ts";
 import { assets } from "./server/assets.ts";
-import type { Controller, Settings } from "./server/controller.ts";
-import type { Snapshot } from "./server/snapshot.ts";
-import { WalletStatusChanged, type WalletView } from "./wallet/events.ts";
-import type { ProviderView } from "./jobs/provider-events.ts";
+import { WalletStatusChanged } from "./wallet/events.ts";
 import type { RelayPool } from "./nostr/pool.ts";
-import { RelayListChanged, RelayStatusChanged } from "./nostr/events.ts";
+import { RelayStatusChanged } from "./nostr/events.ts";
 import type { Engine } from "./jobs/engine.ts";
-import { ProviderChanged } from "./jobs/provider-events.ts";
 import { ProviderControl } from "./jobs/provider.ts";
 import { OnlineKeeper } from "./jobs/online.ts";
 import { SellingPolicy } from "./jobs/policy.ts";
 import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
 import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
-import { jobRowToView } from "./ledger/ledger.ts";
 import { Sentinel } from "./service/sentinel.ts";
-import { MarketService, type MarketView } from "./market/service.ts";
-import type { BenchmarkRecord } from "./market/store.ts";
+import { MarketService } from "./market/service.ts";
 import { AppController } from "./app-controller.ts";
 
 const log = createLogger("app");
@@ -84,7 +75,7 @@ export interface AppOptions {
 export { paths, readPublicIdentity } from "./paths.ts";
 import { paths } from "./paths.ts";
 
-export class App implements Controller {
+export class App {
   readonly bus = new Bus();
   readonly token = newToken();
   config!: Config;
@@ -119,7 +110,7 @@ export class App implements Controller {
 
   private constructor(private readonly opts: AppOptions) {
     this.online = new OnlineKeeper({
-      goOnline: () => this.setOnline(true),
+      goOnline: () => this.provider.setOnline(true),
       isOnline: () => this.engine?.isOnline() ?? false,
       stopped: () => this.stopped,
       onChange: (retry) => {
@@ -150,7 +141,7 @@ export class App implements Controller {
       wallet: () => this.payments?.ready() ?? null,
       relays: () => this.pool?.views() ?? null,
       online: this.online,
-      changed: () => this.emitProvider(),
+      changed: () => this.controller.emitProvider(),
     });
     this.session = new IdentitySession({
       dataDir: opts.dataDir,
@@ -173,7 +164,7 @@ export class App implements Controller {
         // Zaps are watched while the wallet has a Lightning address (engine.watchZaps).
         void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
       },
-      onReadiness: () => this.emitProvider(),
+      onReadiness: () => this.controller.emitProvider(),
       onAddressChanged: async () => {
         await this.engine?.walletChanged();
       },
@@ -243,7 +234,7 @@ export class App implements Controller {
       servedModels: () => this.inference.servedModels(),
       generate: (p) => this.inference.generate(p),
       concurrency: () => Math.max(1, Math.min(this.inference.capacity(), this.config.limits.maxConcurrentJobs)),
-      jobsRunning: () => this.jobViews().filter((j) => j.status === "processing" || j.status === "queued" || j.status === "paid").length,
+      jobsRunning: () => this.controller.jobViews().filter((j) => j.status === "processing" || j.status === "queued" || j.status === "paid").length,
     });
     this.market = market;
     this.push("market", () => market.close());
@@ -284,7 +275,7 @@ export class App implements Controller {
       unIdentity();
     });
 
-    if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.unlock(this.opts.password);
+    if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.session.unlock(this.opts.password);
     log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.session.view().state });
   }
 
@@ -312,7 +303,7 @@ export class App implements Controller {
     log.info("stopped");
   }
 
-  // ---- identity ----
+  // ---- unlock / lock ----
 
   /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
   private async startIdentityServices(): Promise<void> {
@@ -355,15 +346,15 @@ export class App implements Controller {
       if (job.status === "success") this.publishEarnings();
     });
     // GO ONLINE's blockers include "no relay connected": tell the UI when that changes.
-    const unRelay = this.bus.subscribe(RelayStatusChanged, () => this.emitProvider());
-    const unOllama = this.bus.subscribe(OllamaStatusChanged, () => this.emitProvider());
+    const unRelay = this.bus.subscribe(RelayStatusChanged, () => this.controller.emitProvider());
+    const unOllama = this.bus.subscribe(OllamaStatusChanged, () => this.controller.emitProvider());
     this.unsubscribeRelays = () => {
       unRelay();
       unOllama();
     };
     this.unsubscribeModels = this.bus.subscribe(ModelsChanged, () => {
       this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
-      this.emitProvider();
+      this.controller.emitProvider();
     });
     const t0 = performance.now();
     await this.engine.recover();
@@ -403,42 +394,6 @@ export class App implements Controller {
     for (const key of this.keyCopies.splice(0)) key.fill(0);
   }
 
-  private emitProvider(): void {
-    this.bus.publish(ProviderChanged, { provider: this.providerView() });
-  }
-
-  generateMnemonic(words: 12 | 24): string {
-    return generateMnemonic(words);
-  }
-  validateMnemonic(mnemonic: string) {
-    return validateMnemonic(mnemonic);
-  }
-  suggestWords(prefix: string): string[] {
-    return suggestMnemonicWords(prefix);
-  }
-  createIdentity(input: { mnemonic: string; passphrase?: string; password: string }): Promise<{ npub: string }> {
-    return this.session.create(input);
-  }
-  unlock(password: string): Promise<void> {
-    return this.session.unlock(password);
-  }
-  lock(): Promise<void> {
-    return this.session.lock();
-  }
-  revealMnemonic(password: string): Promise<string> {
-    return this.session.revealMnemonic(password);
-  }
-
-  // ---- provider, models, relays, settings ----
-
-  protected providerView(): ProviderView {
-    return this.provider.view();
-  }
-
-  setOnline(online: boolean): Promise<void> {
-    return this.provider.setOnline(online);
-  }
-
   /**
    * `online` in the config (--online): online now if it can, else as soon as what stops it clears
    * (src/jobs/online.ts). `report` hears each new reason once, and "online" when it gets there.
@@ -453,43 +408,8 @@ export class App implements Controller {
   /** The schedule, a daily limit or the busy probes changed their answer (src/service/sentinel.ts). */
   private onPolicy(): void {
     if (this.stopped || !this.sentinel) return;
-    this.emitProvider();
+    this.controller.emitProvider();
     this.policy.apply();
-  }
-
-  async setServedModels(models: string[] | null): Promise<void> {
-    this.saveConfig({ provider: { servedModels: models } });
-    this.inference.setServedModels(models);
-  }
-
-  async pullModel(model: string): Promise<void> {
-    await this.inference.pull(model);
-  }
-
-  /** Adds an inference backend (dashboard): checked, saved and started at once. */
-  async addBackend(input: BackendInput): Promise<void> {
-    this.saveConfig({ backends: await backendsAdding(this.config, input) });
-    await this.inference.setBackends(effectiveBackends(this.config));
-  }
-
-  /** Removes an inference backend by name (its running jobs fail); the last one stays. */
-  async removeBackend(name: string): Promise<void> {
-    this.saveConfig({ backends: backendsRemoving(this.config, name) });
-    await this.inference.setBackends(effectiveBackends(this.config));
-  }
-
-  async addRelay(url: string): Promise<void> {
-    const relays = [...new Set([...this.config.relays, url])];
-    this.saveConfig({ relays });
-    this.pool?.setRelays(relays);
-    this.bus.publish(RelayListChanged, { relays: this.relayViews() });
-  }
-
-  async removeRelay(url: string): Promise<void> {
-    const relays = this.config.relays.filter((r) => r !== url);
-    this.saveConfig({ relays });
-    this.pool?.setRelays(relays);
-    this.bus.publish(RelayListChanged, { relays: this.relayViews() });
   }
 
   /**
@@ -503,11 +423,6 @@ export class App implements Controller {
     this.config = next;
   }
 
-  private relayViews() {
-    if (this.pool) return this.pool.views();
-    return this.config.relays.map((url) => ({ url, state: "disconnected" as const, latencyMs: null, error: null, since: Date.now() }));
-  }
-
   /**
    * The config the engine sees: its concurrency (limits.maxConcurrentJobs) is the router's slots,
    * the sum over the healthy backends, so the engine's one fair queue feeds every backend.
@@ -519,97 +434,6 @@ export class App implements Controller {
     return this.engineCfg.config;
   }
   private engineCfg: { base: Config; slots: number; config: Config } | null = null;
-
-  settings(): Settings {
-    return settingsOf(this.config);
-  }
-
-  /** Saves a settings patch (refused whole, file untouched, if anything is bad); a changed profile goes out at once. */
-  async updateSettings(patch: Parameters<Controller["updateSettings"]>[0]): Promise<Settings> {
-    this.saveConfig(patch);
-    // The one-Ollama shorthand's slots follow limits.maxConcurrentJobs.
-    await this.inference.setBackends(effectiveBackends(this.config));
-    this.sentinel?.check();
-    await this.engine?.configChanged();
-    this.emitProvider();
-    return this.settings();
-  }
-
-  // ---- wallet ----
-
-  protected walletView(): WalletView {
-    return this.wallets.view();
-  }
-
-  walletReceive(amountSats?: number) {
-    return this.wallets.receive(amountSats);
-  }
-  walletPrepareSend(destination: string, amountSats?: number) {
-    return this.wallets.prepareSend(destination, amountSats);
-  }
-  walletConfirmSend(id: string, password: string) {
-    return this.wallets.confirmSend(id, password);
-  }
-  async walletPayments(limit = 50) {
-    return this.ledger.payments({ limit });
-  }
-  walletSent(limit = 50) {
-    return this.wallets.sent(limit);
-  }
-  walletBalance() {
-    return this.wallets.balance();
-  }
-  walletLightningAddress() {
-    return this.wallets.lightningAddress();
-  }
-  walletSetLightningAddress(username: string) {
-    return this.wallets.setLightningAddress(username);
-  }
-  walletDeleteLightningAddress() {
-    return this.wallets.deleteLightningAddress();
-  }
-  walletBreezKey() {
-    return this.wallets.breezKey();
-  }
-  walletSetBreezKey(raw: string) {
-    return this.wallets.setBreezKey(raw);
-  }
-
-  async cancelJob(id: string): Promise<void> {
-    if (!this.engine?.cancel(id)) throw new AppError("not_found", "No such active job.");
-  }
-
-  /** The market seen on the relays, the suggested prices and this machine's benchmarks. */
-  marketView(opts: { sinceSecs?: number; model?: string } = {}): MarketView {
-    if (!this.market) throw new AppError("unavailable", "The market view is not running.");
-    return this.market.view(opts);
-  }
-
-  /** Runs the standard benchmark on a served model; refused while jobs run. */
-  async benchmarkModel(model?: string): Promise<BenchmarkRecord> {
-    if (!this.market) throw new AppError("unavailable", "The market view is not running.");
-    return this.market.benchmark(model);
-  }
-
-  private jobViews() {
-    if (this.engine) return this.engine.jobs();
-    return this.ledger.listJobs({ limit: 50 }).map(jobRowToView);
-  }
-
-  snapshot(): Snapshot {
-    return {
-      version: VERSION,
-      identity: this.session.view(),
-      provider: this.providerView(),
-      wallet: this.walletView(),
-      earnings: this.ledger.earnings(),
-      jobs: this.jobViews(),
-      ollama: this.inference.view(),
-      models: this.inference.models(),
-      backends: this.inference.backends(),
-      relays: this.relayViews(),
-    };
-  }
 
   private earningsTimer: ReturnType<typeof setTimeout> | null = null;
   private earningsAt = -Infinity;
