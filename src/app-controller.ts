@@ -1,6 +1,6 @@
 // What the HTTP API (src/server/controller.ts) asks, answered by the services the App built: the
 // identity session, the wallet service, the provider control, the config edits, the router, the
-// ledger and the market. No state of its own beyond a cache; app.ts wires it and hands it to the
+// ledger and the market. No state of its own; app.ts builds it and hands it to the
 // server, and tests, the CLI and the bench call `app.controller` the way the API does.
 import type { Bus } from "./bus.ts";
 import { backendsAdding, backendsRemoving, settingsOf, type BackendInput } from "./config-edits.ts";

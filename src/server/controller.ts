@@ -1,4 +1,5 @@
-// What the HTTP API can ask of the running app. app.ts implements it; the server never reaches
+// What the HTTP API can ask of the running app. src/app-controller.ts implements it
+// over the services app.ts builds; the server never reaches
 // into a domain directly, so routes stay thin and testable with a controller of their own.
 import type { Bus } from "../bus.ts";
 import type { Snapshot } from "./snapshot.ts";
