@@ -11,9 +11,10 @@ import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 const DEAD = 9; // discard port: relays and Ollama are simply unreachable
 const PASSWORD = "test-app-password"; // what startTestApp seals the vault with
 
-describe("attacker holding only the dashboard token (real App, Lightning test double)", () => {
-  const wallet = new LightningDouble({ balanceSats: 50_000, sendFeeSats: 2 });
-  const payee = new LightningDouble();
+/** For the describe block it is called in: starts the real App on `wallet` (relays and Ollama
+ * unreachable, free mode), waits for the wallet to be ready, connects `payee`, stops the App after.
+ * Returns a POST to the App's /api with the dashboard token and a JSON body. */
+function walletApp(wallet: LightningDouble, payee: LightningDouble) {
   let t: TestApp;
   let base: string;
   let token: string;
@@ -32,9 +33,14 @@ describe("attacker holding only the dashboard token (real App, Lightning test do
   afterAll(async () => {
     await t?.stop();
   });
-
-  const post = (path: string, body: unknown) =>
+  return (path: string, body: unknown) =>
     fetch(`${base}/api${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+describe("attacker holding only the dashboard token (real App, Lightning test double)", () => {
+  const wallet = new LightningDouble({ balanceSats: 50_000, sendFeeSats: 2 });
+  const payee = new LightningDouble();
+  const post = walletApp(wallet, payee);
 
   test("attacker holding only the dashboard token sends the balance away: refused without the vault password", async () => {
     const bill = await payee.createInvoice({ amountMsats: 49_000_000, description: "drain", expirySecs: 600 });
@@ -66,27 +72,7 @@ describe("attacker holding only the dashboard token (real App, Lightning test do
 describe("the owner, with the vault password (real App, Lightning test double)", () => {
   const wallet = new LightningDouble({ balanceSats: 5_000, sendFeeSats: 2 });
   const payee = new LightningDouble();
-  let t: TestApp;
-  let base: string;
-  let token: string;
-
-  beforeAll(async () => {
-    t = await startTestApp({
-      flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
-      options: { walletFactory: () => wallet },
-    });
-    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
-    const url = new URL(t.app.url);
-    base = url.origin;
-    token = url.searchParams.get("token")!;
-    await payee.connect();
-  });
-  afterAll(async () => {
-    await t?.stop();
-  });
-
-  const post = (path: string, body: unknown) =>
-    fetch(`${base}/api${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const post = walletApp(wallet, payee);
 
   test("sends with the password; the answer says the payment's status and amounts", async () => {
     const bill = await payee.createInvoice({ amountMsats: 100_000, description: "coffee", expirySecs: 600 });
@@ -107,27 +93,9 @@ describe("the owner, with the vault password (real App, Lightning test double)",
 describe("a send that times out and is retried pays once (real App, Lightning test double)", () => {
   const wallet = new LightningDouble({ balanceSats: 100_000, sendFeeSats: 3 });
   const payee = new LightningDouble();
-  let t: TestApp;
-  let base: string;
-  let token: string;
-
-  beforeAll(async () => {
-    t = await startTestApp({
-      flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
-      options: { walletFactory: () => wallet },
-    });
-    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
-    const url = new URL(t.app.url);
-    base = url.origin;
-    token = url.searchParams.get("token")!;
-    await payee.connect();
-  });
-  afterAll(async () => {
-    await t?.stop();
-  });
-
+  const send = walletApp(wallet, payee);
   const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${base}/api${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await send(path, body);
     return { status: res.status, body: (await res.json()) as any };
   };
 
