@@ -3,25 +3,18 @@
 // Lightning test double (real, decodable BOLT #11 invoices; the test plays the payer with settle),
 // because settlement can't happen offline.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { finalizeEvent, generateSecretKey, type Event } from "nostr-tools/pure";
 import { App } from "../../src/app.ts";
-import { paths, readPublicIdentity } from "../../src/paths.ts";
-import { Vault } from "../../src/identity/vault.ts";
+import { paths } from "../../src/paths.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { decodeBolt11 } from "../../src/util/bolt11.ts";
-import type { CreateInvoiceRequest, Wallet } from "../../src/wallet/wallet.ts";
-import { startCustomer, type Customer, type Reply } from "../fixtures/customer.ts";
+import type { Wallet } from "../../src/wallet/wallet.ts";
+import { amountTag, receiptFor, ShortInvoiceDouble, world as sharedWorld, zap } from "../adversarial/world.ts";
+import { startCustomer } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { until } from "./harness.ts";
 
-const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean";
-const PASSWORD = "correct horse battery";
-const CHEAP_KDF = { N: 1024, r: 8, p: 1 };
+const PASSWORD = "correct horse battery"; // what world() seals the vault with
 
 let fake: FakeOllama;
 const cleanups: Array<() => unknown> = [];
@@ -42,87 +35,9 @@ afterAll(async () => {
   expect(unhandled).toEqual([]);
 });
 
-/** The Lightning test double with invoices that expire after `secs` (the config's minimum is 30 s). */
-class ShortInvoiceDouble extends LightningDouble {
-  constructor(private readonly secs: number) {
-    super();
-  }
-  override createInvoice(req: CreateInvoiceRequest) {
-    return super.createInvoice({ ...req, expirySecs: this.secs });
-  }
-}
-
-interface World {
-  relay: TestRelay;
-  dataDir: string;
-  customer: Customer;
-  /** The provider's hex pubkey. */
-  pubkey: string;
-  app: App;
-  start(opts?: { online?: boolean }): Promise<App>;
-  /** Generations Ollama was asked for, by prompt. */
-  prompts(): string[];
-}
-
-/** A data dir with an identity, a relay, a customer; `start` runs the app with `wallet`. */
-async function world(wallet: Wallet, opts: { mode: "upfront" | "after" | "free"; priceMsats?: number; per1k?: number; config?: Record<string, unknown> }): Promise<World> {
-  const relay = await startRelay();
-  cleanups.push(() => relay.stop());
-  const dataDir = mkdtempSync(join(tmpdir(), "compute-paid-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  await Vault.create(paths(dataDir).vault, { mnemonic: MNEMONIC, passphrase: "" }, PASSWORD, { scrypt: CHEAP_KDF });
-  // One customer sends many jobs in these tests; private addresses are where the test relays live.
-  writeFileSync(join(dataDir, "config.json"), JSON.stringify({ limits: { perCustomerPerMinute: 1000, partialIntervalMs: 100_000, allowPrivateUrls: true }, ...opts.config }));
-  const customer = await startCustomer([relay.url]);
-  cleanups.push(() => customer.close());
-  const w: World = {
-    relay,
-    dataDir,
-    customer,
-    pubkey: "",
-    app: null as unknown as App,
-    async start(o = {}) {
-      const app = await App.start({
-        dataDir,
-        env: {},
-        password: PASSWORD,
-        flags: { port: 0, relays: [relay.url], ollamaUrl: fake.url, paymentMode: opts.mode, priceMsats: opts.priceMsats, pricePer1kTokensMsats: opts.per1k, logLevel: "error" },
-        walletFactory: () => wallet,
-        reconcileMs: 250,
-        walletCallMs: 400,
-        zapGraceMs: 1_500,
-        ollamaProbeMs: 200,
-      });
-      cleanups.push(() => app.stop());
-      w.app = app;
-      w.pubkey = readPublicIdentity(dataDir)!.pubkey;
-      await until(() => app.controller.snapshot().wallet.state === "ready", 3000, "wallet ready");
-      if (o.online !== false) await app.controller.setOnline(true);
-      return app;
-    },
-    prompts: () => fake.requests("/api/generate").map((r) => r.body?.prompt as string).filter(Boolean),
-  };
-  return w;
-}
-
-const amountTag = (r: Reply) => r.tags.find((t) => t[0] === "amount");
+/** A data dir with an identity, a relay, a customer; `start` runs the app with `wallet` (test/adversarial/world.ts). */
+const world = (wallet: Wallet, opts: Parameters<typeof sharedWorld>[3]) => sharedWorld(fake, cleanups, wallet, opts);
 const earnedSats = (app: App) => app.controller.snapshot().earnings.todaySats;
-
-/** What a zapper's wallet and the LNURL server do (NIP-57): a signed zap request, an invoice from our wallet made for it. */
-async function zap(wallet: LightningDouble, opts: { customer: Customer; provider: string; eventId: string; msats: number }) {
-  const request = opts.customer.sign({ kind: 9734, tags: [["p", opts.provider], ["e", opts.eventId], ["amount", String(opts.msats)], ["relays", ...opts.customer.relays]], content: "" });
-  const invoice = await wallet.createInvoice({ amountMsats: opts.msats, description: JSON.stringify(request), expirySecs: 600 });
-  return { request, invoice };
-}
-
-/** The receipt the LNURL server publishes (signed by its own key). */
-function receiptFor(request: Event, bolt11: string, provider: string): Event {
-  const e = request.tags.find((t) => t[0] === "e")![1]!;
-  return finalizeEvent(
-    { kind: 9735, created_at: Math.floor(Date.now() / 1000), tags: [["p", provider], ["e", e], ["bolt11", bolt11], ["description", JSON.stringify(request)]], content: "" },
-    generateSecretKey(),
-  );
-}
 
 describe("pay first (upfront), Lightning test double", () => {
   test("payment-required with the amount and a bolt11 for it; settle → the job runs once; credited once; earnings up", async () => {
