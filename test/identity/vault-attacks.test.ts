@@ -1,36 +1,23 @@
 // Attacks on the vault file and its creation: a planted vault that asks for huge KDF costs, and
 // two creates racing for the same path (the check-then-rename race let both "win").
-import { afterAll, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AppError } from "../../src/errors.ts";
+import type { AppError } from "../../src/errors.ts";
 import { DEFAULT_SCRYPT, Vault } from "../../src/identity/vault.ts";
+import { appErrorAsync as appError, caseDirs } from "../fixtures/common.ts";
 
 const FAST = { N: 2 ** 10, r: 8, p: 1 };
 const PW = "correct horse battery";
 const A = { mnemonic: "leader monkey parrot ring guide accident before fence cannon height naive bean", passphrase: "" };
 const B = { mnemonic: "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", passphrase: "" };
 
-const root = mkdtempSync(join(tmpdir(), "compute-vault-attacks-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dir: string;
 let path: string;
-let n = 0;
-beforeEach(() => {
-  dir = join(root, `case-${n++}`);
-  path = join(dir, "vault.json");
+caseDirs("compute-vault-attacks-", (d) => {
+  dir = d;
+  path = join(d, "vault.json");
 });
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
 
 function plant(edit: (kdf: Record<string, unknown>) => void): void {
   const v = JSON.parse(readFileSync(path, "utf8"));

@@ -1,11 +1,10 @@
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AppError } from "../../src/errors.ts";
 import { generateMnemonic } from "../../src/identity/mnemonic.ts";
 import { DEFAULT_SCRYPT, Vault } from "../../src/identity/vault.ts";
 import { atomicWriteFile } from "../../src/util/atomic.ts";
+import { appErrorAsync as appError, caseDirs } from "../fixtures/common.ts";
 
 // Cheap KDF for most tests; the default (N = 2^17) is exercised once below.
 const FAST = { N: 2 ** 10, r: 8, p: 1 };
@@ -15,25 +14,12 @@ const SECRET = {
   passphrase: "secondfactorphrase",
 };
 
-const root = mkdtempSync(join(tmpdir(), "compute-vault-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dir: string;
 let path: string;
-let n = 0;
-beforeEach(() => {
-  dir = join(root, `case-${n++}`);
-  path = join(dir, "vault.json");
+caseDirs("compute-vault-", (d) => {
+  dir = d;
+  path = join(d, "vault.json");
 });
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected an AppError");
-}
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 
