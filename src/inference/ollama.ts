@@ -8,6 +8,7 @@ import { MalformedNdjson, postNdjson } from "./ndjson.ts";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
 import { ModelsChanged, ModelView, OllamaStatusChanged, OllamaView, PullProgress } from "./events.ts";
 
 const log = createLogger("inference");
@@ -73,6 +74,16 @@ export interface PullUpdate {
   completed: number | null;
 }
 
+/**
+ * The served model to run a job on: the requested one if served (any spelling of its name), else
+ * null; with nothing requested, the default model if served, else the first served one.
+ */
+export function pickServedModel(served: string[], requested: string | null | undefined, defaultModel: string | null | undefined): string | null {
+  const find = (n: string) => served.find((s) => normalizeModelName(s) === normalizeModelName(n)) ?? null;
+  if (requested) return find(requested);
+  return (defaultModel ? find(defaultModel) : null) ?? served[0] ?? null;
+}
+
 /** `llama3.2` and `llama3.2:latest` are the same model in Ollama; compare names this way. */
 export function normalizeModelName(name: string): string {
   const n = name.trim().toLowerCase();
@@ -118,20 +129,11 @@ const ProgressLine = z.object({
 
 // ---- plumbing: per-request fetch with our own signal and an NDJSON guard ----
 
-class Timeout {
-  constructor(
-    readonly kind: "first" | "stall" | "request",
-    readonly ms: number,
-  ) {}
-}
-
 class MalformedLine extends Error {
   constructor(line: string, why?: string) {
     super(why ?? `not JSON: ${line.slice(0, 80)}`);
   }
 }
-
-class BadReply extends Error {}
 
 /**
  * A fetch for one request: aborts with `ctl`, and for streams checks every NDJSON line parses.
@@ -195,10 +197,6 @@ function errCode(err: unknown): string | undefined {
 
 function isResponseError(err: unknown): err is Error & { status_code: number; error: string } {
   return err instanceof Error && err.name === "ResponseError" && typeof (err as { status_code?: unknown }).status_code === "number";
-}
-
-function secs(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
 
 export class Inference {
@@ -349,10 +347,7 @@ export class Inference {
    * else null; with nothing requested, the default model if served, else the first served one.
    */
   resolveModel(requested?: string | null): string | null {
-    const served = this.servedModels();
-    const find = (n: string) => served.find((s) => normalizeModelName(s) === normalizeModelName(n)) ?? null;
-    if (requested) return find(requested);
-    return (this.defaultModel ? find(this.defaultModel) : null) ?? served[0] ?? null;
+    return pickServedModel(this.servedModels(), requested, this.defaultModel);
   }
 
   setServedModels(names: string[] | null): void {
@@ -386,22 +381,13 @@ export class Inference {
    * Each call is its own request (one fetch, no client object), so aborting one never touches another.
    */
   async generate(p: GenerateParams): Promise<GenerateResult> {
-    p.signal?.throwIfAborted();
+    const guard = new StreamGuard(p.signal, this.inflight);
     const firstMs = p.firstTokenTimeoutMs ?? this.firstTokenTimeoutMs;
     const stallMs = p.stallTimeoutMs ?? this.stallTimeoutMs;
-    const ctl = new AbortController();
-    const onAbort = () => ctl.abort(p.signal!.reason);
-    p.signal?.addEventListener("abort", onAbort, { once: true });
-    this.inflight.add(ctl);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (t: Timeout) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => ctl.abort(t), t.ms);
-    };
     const started = performance.now();
     let phase: "connect" | "stream" = "connect";
     try {
-      arm(new Timeout("first", firstMs));
+      guard.arm("first", firstMs);
       // The request stringified once, one fetch, each NDJSON line parsed once (issue 16).
       const body = JSON.stringify({
         model: p.model,
@@ -411,13 +397,13 @@ export class Inference {
         ...(p.keepAlive !== undefined ? { keep_alive: p.keepAlive } : {}),
         stream: true,
       });
-      const stream = postNdjson(`${this.url}/api/generate`, body, { signal: ctl.signal, maxLineBytes: MAX_LINE_BYTES, onResponse: () => (phase = "stream") });
+      const stream = postNdjson(`${this.url}/api/generate`, body, { signal: guard.signal, maxLineBytes: MAX_LINE_BYTES, onResponse: () => (phase = "stream") });
       let text = "";
       let chunks = 0;
       let last: z.infer<typeof GenerateChunk> | null = null;
       let checked = false;
       for await (const raw of stream) {
-        arm(new Timeout("stall", stallMs));
+        guard.arm("stall", stallMs);
         // zod once per shape: the first chunk and the done line; the chunks between have the same
         // shape, checked by hand.
         let chunk: z.infer<typeof GenerateChunk>;
@@ -432,14 +418,8 @@ export class Inference {
         if (chunk.response) {
           text += chunk.response;
           chunks++;
-          if (p.onToken) {
-            try {
-              p.onToken(text, chunks);
-            } catch (err) {
-              // A broken listener must not kill a generation someone is paying for.
-              log.error("onToken threw", { err });
-            }
-          }
+          const onToken = p.onToken;
+          if (onToken) notify(log, "onToken", () => onToken(text, chunks));
         }
         if (chunk.done) {
           last = chunk;
@@ -459,19 +439,14 @@ export class Inference {
         wallMs: performance.now() - started,
       };
     } catch (err) {
-      if (p.signal?.aborted) throw p.signal.reason;
-      const reason = ctl.signal.aborted ? ctl.signal.reason : undefined;
-      if (reason instanceof AppError) throw reason; // stop()
-      const mapped = this.describe(reason instanceof Timeout ? reason : err, phase);
+      guard.rethrowAbort(); // the caller's reason, or stop()'s
+      const mapped = this.describe(guard.timedOut() ?? err, phase);
       log.warn("generation failed", { model: p.model, error: mapped.message });
       // Ollama may have gone away: let the status catch up now rather than at the next tick.
       void this.refresh();
       throw mapped;
     } finally {
-      clearTimeout(timer);
-      p.signal?.removeEventListener("abort", onAbort);
-      this.inflight.delete(ctl);
-      ctl.abort(); // closes the connection if we stopped reading early
+      guard.close();
     }
   }
 
@@ -514,16 +489,7 @@ export class Inference {
    * refreshed afterwards.
    */
   async pull(model: string, onProgress?: (u: PullUpdate) => void, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const ctl = new AbortController();
-    const onAbort = () => ctl.abort(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    this.inflight.add(ctl);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (t: Timeout) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => ctl.abort(t), t.ms);
-    };
+    const guard = new StreamGuard(signal, this.inflight);
     let phase: "connect" | "stream" = "connect";
     let lastStatus = "";
     let lastPublish = 0;
@@ -531,22 +497,17 @@ export class Inference {
     const publish = (u: PullUpdate, done: boolean, error: string | null) =>
       this.bus.publish(PullProgress, { model, status: u.status, total: u.total, completed: u.completed, done, error });
     try {
-      arm(new Timeout("first", this.firstTokenTimeoutMs));
-      const client = new Ollama({ host: this.url, fetch: requestFetch(ctl) });
+      guard.arm("first", this.firstTokenTimeoutMs);
+      const client = new Ollama({ host: this.url, fetch: requestFetch(guard.ctl) });
       const stream = await client.pull({ model, stream: true });
       phase = "stream";
       for await (const raw of stream) {
-        arm(new Timeout("stall", this.stallTimeoutMs));
+        guard.arm("stall", this.stallTimeoutMs);
         const line = ProgressLine.safeParse(raw);
         if (!line.success) throw new BadReply("a pull progress line without a status");
         last = { status: line.data.status, digest: line.data.digest ?? null, total: line.data.total ?? null, completed: line.data.completed ?? null };
-        if (onProgress) {
-          try {
-            onProgress(last);
-          } catch (err) {
-            log.error("onProgress threw", { err });
-          }
-        }
+        const u = last;
+        if (onProgress) notify(log, "onProgress", () => onProgress(u));
         if (last.status === "success") break;
         const now = Date.now();
         if (last.status !== lastStatus || now - lastPublish >= 250) {
@@ -559,19 +520,15 @@ export class Inference {
       publish(last, true, null);
       log.info("model pulled", { model });
     } catch (err) {
-      if (signal?.aborted) {
+      if (guard.callerAborted) {
         publish(last, true, "cancelled");
-        throw signal.reason;
+        throw signal!.reason;
       }
-      const reason = ctl.signal.aborted ? ctl.signal.reason : undefined;
-      const mapped = reason instanceof AppError ? reason : this.describe(reason instanceof Timeout ? reason : err, phase, "pull");
+      const mapped = guard.stopped() ?? this.describe(guard.timedOut() ?? err, phase, "pull");
       publish(last, true, mapped.message);
       throw mapped;
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      this.inflight.delete(ctl);
-      ctl.abort();
+      guard.close();
     }
     await this.refresh();
   }

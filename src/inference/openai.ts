@@ -10,6 +10,7 @@ import { z } from "zod";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { MAX_STREAM_LINE_BYTES, type Backend, type BackendGenerateParams, type BackendHealth, type BackendModel, type BackendSpec } from "./backend.ts";
+import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
 import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_PROBE_INTERVAL_MS, DEFAULT_STALL_TIMEOUT_MS, type GenerateResult } from "./ollama.ts";
 
 const log = createLogger("inference");
@@ -35,20 +36,7 @@ const Chunk = z.object({
   usage: z.object({ prompt_tokens: z.number().nonnegative().nullish(), completion_tokens: z.number().nonnegative().nullish() }).nullish(),
 });
 
-/** Something the backend sent shows it is broken (not merely busy or away). */
-class BadReply extends Error {}
-class Timeout {
-  constructor(
-    readonly kind: "first" | "stall",
-    readonly ms: number,
-  ) {}
-}
-
 const REFUSED = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "FailedToOpenSocket"]);
-
-function secs(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
-}
 
 /** `http://h:8000` and `http://h:8000/v1` both name the server; the client wants the /v1 base. */
 export function openaiBase(url: string): { root: string; base: string } {
@@ -215,21 +203,13 @@ export class OpenAIBackend implements Backend {
   // ---- generation ----
 
   async generate(p: BackendGenerateParams): Promise<GenerateResult> {
-    p.signal?.throwIfAborted();
-    const ctl = new AbortController();
-    const onAbort = () => ctl.abort(p.signal!.reason);
-    p.signal?.addEventListener("abort", onAbort, { once: true });
-    this.inflight.add(ctl);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (t: Timeout) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => ctl.abort(t), t.ms);
-    };
+    const guard = new StreamGuard(p.signal, this.inflight);
+    const ctl = guard.ctl;
     let bad: BadReply | null = null;
     const started = performance.now();
     let phase: "connect" | "stream" = "connect";
     try {
-      arm(new Timeout("first", this.firstTokenTimeoutMs));
+      guard.arm("first", this.firstTokenTimeoutMs);
       const o = p.options ?? {};
       const messages: Array<{ role: "system" | "user"; content: string }> = [];
       if (p.system !== undefined) messages.push({ role: "system", content: p.system });
@@ -259,7 +239,7 @@ export class OpenAIBackend implements Backend {
       let finish: string | null = null;
       let usage: { prompt: number | null; completion: number | null } | null = null;
       for await (const raw of stream) {
-        arm(new Timeout("stall", this.stallTimeoutMs));
+        guard.arm("stall", this.stallTimeoutMs);
         const parsed = Chunk.safeParse(raw);
         if (!parsed.success) throw new BadReply("a chunk without the expected fields");
         const c = parsed.data;
@@ -270,13 +250,8 @@ export class OpenAIBackend implements Backend {
         if (piece) {
           text += piece;
           chunks++;
-          if (p.onToken) {
-            try {
-              p.onToken(text, chunks);
-            } catch (err) {
-              log.error("onToken threw", { err });
-            }
-          }
+          const onToken = p.onToken;
+          if (onToken) notify(log, "onToken", () => onToken(text, chunks));
         }
         if (choice.finish_reason) finish = choice.finish_reason;
       }
@@ -288,18 +263,13 @@ export class OpenAIBackend implements Backend {
       const wallMs = performance.now() - started;
       return { model: p.model, text, tokens, promptTokens: usage?.prompt ?? 0, tokensPerSec: wallMs > 0 ? Math.round((tokens / wallMs) * 1000 * 10) / 10 : null, doneReason: finish, wallMs };
     } catch (err) {
-      if (p.signal?.aborted) throw p.signal.reason;
-      const reason = ctl.signal.aborted ? ctl.signal.reason : undefined;
-      if (reason instanceof AppError) throw reason; // stop()
-      const mapped = this.describe(reason instanceof Timeout ? reason : (bad ?? err), phase);
+      guard.rethrowAbort(); // the caller's reason, or stop()'s
+      const mapped = this.describe(guard.timedOut() ?? bad ?? err, phase);
       log.warn("generation failed", { backend: this.spec.name, model: p.model, error: mapped.message });
       void this.refresh();
       throw mapped;
     } finally {
-      clearTimeout(timer);
-      p.signal?.removeEventListener("abort", onAbort);
-      this.inflight.delete(ctl);
-      ctl.abort();
+      guard.close();
     }
   }
 

@@ -15,7 +15,7 @@ import { createLogger } from "../log.ts";
 import type { Backend, BackendSpec } from "./backend.ts";
 import { BackendsChanged, BackendView, ModelsChanged, ModelView, OllamaStatusChanged, OllamaView } from "./events.ts";
 import { OllamaBackend } from "./ollama-backend.ts";
-import { normalizeModelName, type GenerateParams, type GenerateResult, type PullUpdate } from "./ollama.ts";
+import { normalizeModelName, pickServedModel, type GenerateParams, type GenerateResult, type PullUpdate } from "./ollama.ts";
 import { OpenAIBackend } from "./openai.ts";
 
 const log = createLogger("inference");
@@ -227,10 +227,7 @@ export class Router {
   }
 
   resolveModel(requested?: string | null): string | null {
-    const served = this.servedModels();
-    const find = (n: string) => served.find((s) => normalizeModelName(s) === normalizeModelName(n)) ?? null;
-    if (requested) return find(requested);
-    return (this.defaultModel ? find(this.defaultModel) : null) ?? served[0] ?? null;
+    return pickServedModel(this.servedModels(), requested, this.defaultModel);
   }
 
   setServedModels(names: string[] | null): void {
