@@ -6,25 +6,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { bech32Encode, bytesToWords } from "../../src/util/bolt11.ts";
 import { LightningDouble, type DoubleSendFault } from "../fixtures/lightning-double.ts";
-import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { startWalletTestApp, type TestApp } from "../fixtures/test-app.ts";
 
 const DEAD = 9; // discard port: relays and Ollama are simply unreachable
 const PASSWORD = "test-app-password"; // what startTestApp seals the vault with
 
-/** For the describe block it is called in: starts the real App on `wallet` (relays and Ollama
- * unreachable, free mode), waits for the wallet to be ready, connects `payee`, stops the App after.
- * Returns a POST to the App's /api with the dashboard token and a JSON body. */
+/** For the describe block it is called in: starts the real App on `wallet` (startWalletTestApp),
+ * connects `payee`, stops the App after. Returns a POST to the App's /api with the dashboard token and a JSON body. */
 function walletApp(wallet: LightningDouble, payee: LightningDouble) {
   let t: TestApp;
   let base: string;
   let token: string;
 
   beforeAll(async () => {
-    t = await startTestApp({
-      flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
-      options: { walletFactory: () => wallet },
-    });
-    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
+    t = await startWalletTestApp(wallet);
     const url = new URL(t.app.url);
     base = url.origin;
     token = url.searchParams.get("token")!;

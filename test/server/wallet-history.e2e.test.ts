@@ -7,13 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { startWalletTestApp, type TestApp } from "../fixtures/test-app.ts";
 
-const CHROMIUM = findChromium();
 const ARTIFACTS = join(import.meta.dir, "../../test-artifacts");
-const DEAD = 9; // discard port: nothing listens, so relays and Ollama are simply unreachable
 
 describe.skipIf(!CHROMIUM)("wallet history in the dashboard (real app, headless Chromium)", () => {
   const wallet = new LightningDouble({ balanceSats: 10_000 });
@@ -23,20 +21,9 @@ describe.skipIf(!CHROMIUM)("wallet history in the dashboard (real app, headless 
   const problems: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp({
-      flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
-      options: { walletFactory: () => wallet },
-    });
-    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !/status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(t.app.url);
-    await page.waitForSelector("[data-testid=dashboard]");
+    t = await startWalletTestApp(wallet);
+    browser = await launchChromium();
+    page = await openPage(browser, t.app.url, { height: 760, problems, ignore: /status of 40[13]/ });
   }, 30_000); // Chromium starts slowly on a busy machine
   afterAll(async () => {
     await browser?.close();

@@ -8,14 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
 import { decodeBolt11 } from "../../src/util/bolt11.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { startWalletTestApp, type TestApp } from "../fixtures/test-app.ts";
 
-const CHROMIUM = findChromium();
 const ZBAR = spawnSync("zbarimg", ["--version"]).status === 0;
-const DEAD = 9; // discard port: relays and Ollama are simply unreachable
 
 describe.skipIf(!CHROMIUM || !ZBAR)("the receive QR in the dashboard decodes to the invoice (real app, headless Chromium, Lightning test double, zbarimg)", () => {
   const wallet = new LightningDouble({ balanceSats: 0 });
@@ -25,16 +23,9 @@ describe.skipIf(!CHROMIUM || !ZBAR)("the receive QR in the dashboard decodes to 
   const dir = mkdtempSync(join(tmpdir(), "receive-qr-"));
 
   beforeAll(async () => {
-    t = await startTestApp({
-      flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
-      options: { walletFactory: () => wallet },
-    });
-    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    await page.goto(t.app.url);
-    await page.waitForSelector("[data-testid=dashboard]");
+    t = await startWalletTestApp(wallet);
+    browser = await launchChromium();
+    page = await openPage(browser, t.app.url, { height: 900 });
   }, 30_000);
   afterAll(async () => {
     await browser?.close();

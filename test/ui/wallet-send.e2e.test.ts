@@ -4,12 +4,10 @@
 // paying and is sent again (SEND pressed again) pays once. Skipped where no Chromium is installed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
+import { startWalletTestApp, type TestApp } from "../fixtures/test-app.ts";
 
-const CHROMIUM = findChromium();
-const DEAD = 9; // discard port: relays and Ollama are simply unreachable
 const PASSWORD = "test-app-password";
 
 describe.skipIf(!CHROMIUM)("SEND in the dashboard (real app, headless Chromium, Lightning test double)", () => {
@@ -20,21 +18,10 @@ describe.skipIf(!CHROMIUM)("SEND in the dashboard (real app, headless Chromium, 
   const problems: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp({
-      flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free" },
-      options: { walletFactory: () => wallet },
-    });
-    for (let i = 0; i < 100 && t.app.controller.snapshot().wallet.state !== "ready"; i++) await Bun.sleep(20);
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      // 400/401/503 answers are what these tests provoke.
-      if (m.type() === "error" && !/status of (40[013]|503)/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(t.app.url);
-    await page.waitForSelector("[data-testid=dashboard]");
+    t = await startWalletTestApp(wallet);
+    browser = await launchChromium();
+    // 400/401/503 answers are what these tests provoke.
+    page = await openPage(browser, t.app.url, { height: 760, problems, ignore: /status of (40[013]|503)/ });
   }, 30_000); // Chromium starts slowly on a busy machine
   afterAll(async () => {
     await browser?.close();
