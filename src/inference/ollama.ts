@@ -461,25 +461,18 @@ export class Inference {
   }
 
   private async loadCall(model: string, keepAlive: string | number, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const ctl = new AbortController();
-    const onAbort = () => ctl.abort(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    this.inflight.add(ctl);
+    const guard = new StreamGuard(signal, this.inflight);
     try {
-      const client = new Ollama({ host: this.url, fetch: requestFetch(ctl, this.firstTokenTimeoutMs) });
+      const client = new Ollama({ host: this.url, fetch: requestFetch(guard.ctl, this.firstTokenTimeoutMs) });
       const reply = LoadReply.safeParse(await client.generate({ model, prompt: "", keep_alive: keepAlive, stream: false }));
       if (!reply.success) throw new BadReply("an unexpected reply to a load request");
     } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (ctl.signal.reason instanceof AppError) throw ctl.signal.reason;
+      guard.rethrowAbort(); // the caller's reason, or stop()'s
       const mapped = this.describe(err, "connect");
       void this.refresh();
       throw mapped;
     } finally {
-      signal?.removeEventListener("abort", onAbort);
-      this.inflight.delete(ctl);
-      ctl.abort();
+      guard.close();
     }
   }
 

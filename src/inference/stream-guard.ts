@@ -20,7 +20,7 @@ export function secs(ms: number): string {
 }
 
 /**
- * One streamed request. Throws the caller's reason at once if its signal is already aborted; else
+ * One request to a backend (a stream, or a short call like a model load). Throws the caller's reason at once if its signal is already aborted; else
  * registers its controller in `inflight` (so stop() can abort it) until close().
  */
 export class StreamGuard {
