@@ -6,14 +6,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { closedPort } from "../fixtures/common.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startOpenAIServer, type FakeOpenAI } from "../fixtures/openai-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 
-const CHROMIUM = findChromium();
 
 describe.skipIf(!CHROMIUM)("MODELS › BACKENDS (real app, headless Chromium)", () => {
   let relay: TestRelay;
@@ -30,16 +29,9 @@ describe.skipIf(!CHROMIUM)("MODELS › BACKENDS (real app, headless Chromium)", 
     ollama = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
     openai = await startOpenAIServer({ models: ["Qwen/Qwen2.5-7B-Instruct"], instant: true });
     started = await startTestApp({ flags: {}, config: { relays: [relay.url], ollamaUrl: ollama.url, pricing: { mode: "free" } }, options: { ollamaProbeMs: 100 } });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      // A refused add answers 4xx/5xx on purpose; the browser logs those as console errors.
-      if (m.type() === "error" && !/status of (400|503)/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(started.app.url);
-    await page.waitForSelector("[data-testid=dashboard]", { timeout: 10_000 });
+    browser = await launchChromium();
+    // A refused add answers 4xx/5xx on purpose; the browser logs those as console errors.
+    page = await openPage(browser, started.app.url, { height: 900, problems, ignore: /status of (400|503)/, timeout: 10_000 });
   }, 30_000);
 
   afterAll(async () => {

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 
-const CHROMIUM = findChromium();
 const DEAD = 9;
 const KEY = "e2e-pasted-breez-key-" + "k".repeat(40) + "9z9z";
 const realFetch = globalThis.fetch;
@@ -27,15 +26,8 @@ describe.skipIf(!CHROMIUM)("WALLET: paste a Breez API key (real app, headless Ch
       throw new TypeError(`getaddrinfo ENOTFOUND ${url.hostname}`);
     }) as typeof fetch;
     t = await startTestApp({ flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free", network: "mainnet" } });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !/status of 40[013]/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(t.app.url);
-    await page.waitForSelector("[data-testid=dashboard]");
+    browser = await launchChromium();
+    page = await openPage(browser, t.app.url, { height: 760, problems, ignore: /status of 40[013]/ });
   }, 30_000);
   afterAll(async () => {
     await browser?.close();

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { buildMarketSim } from "../fixtures/market-sim.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startCustomer, type Customer } from "../fixtures/customer.ts";
@@ -16,7 +16,6 @@ import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 import { until } from "../jobs/harness.ts";
 
-const CHROMIUM = findChromium();
 
 describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chromium)", () => {
   // Our provider in the simulation is the app's identity (TEST_MNEMONIC's NIP-06 key).
@@ -35,16 +34,9 @@ describe.skipIf(!CHROMIUM)("MARKET panel (real app, seeded relay, headless Chrom
     ollama = await startOllamaServer({ models: [{ name: "llama3.2:3b" }], tokensPerSec: 400, responseTokens: 200 });
     started = await startTestApp({ flags: {}, config: { relays: [relay.url], ollamaUrl: ollama.url, pricing: { perJobMsats: 10_000 } } });
     await until(() => started.app.controller.marketView().report.demand.requests === sim.expected.requests, 15_000, "market read");
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      // 409: the benchmark refused while a job runs (the last test), shown in the row.
-      if (m.type() === "error" && !/status of 40[0139]/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(started.app.url);
-    await page.waitForSelector("[data-testid=market-panel]");
+    browser = await launchChromium();
+    // 409: the benchmark refused while a job runs (the last test), shown in the row.
+    page = await openPage(browser, started.app.url, { height: 900, problems, ignore: /status of 40[0139]/, selector: "[data-testid=market-panel]" });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -6,13 +6,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 import { until } from "../jobs/harness.ts";
 
-const CHROMIUM = findChromium();
 
 describe.skipIf(!CHROMIUM)("settings: schedule, and the paused badge (real app, fake nvidia-smi on PATH, headless Chromium)", () => {
   let relay: TestRelay;
@@ -38,15 +37,8 @@ describe.skipIf(!CHROMIUM)("settings: schedule, and the paused badge (real app, 
     });
     await started.app.keepOnline();
     await until(() => started.app.controller.snapshot().provider.online, 10_000, "online");
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(started.app.url);
-    await page.waitForSelector("[data-testid=dashboard]", { timeout: 10_000 });
+    browser = await launchChromium();
+    page = await openPage(browser, started.app.url, { height: 900, problems, timeout: 10_000 });
   }, 30_000);
 
   afterAll(async () => {

@@ -7,12 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM_FLAGS, findChromium } from "../../scripts/ui-dev.ts";
+import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 
-const CHROMIUM = findChromium();
 
 describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, headless Chromium)", () => {
   let relay: TestRelay;
@@ -29,16 +28,9 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     relay = await startRelay();
     ollama = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
     started = await startTestApp({ flags: {}, config: { relays: [relay.url], ollamaUrl: ollama.url, pricing: { mode: "free" } } });
-    const { chromium } = await import("playwright-core");
-    // launch() runs Chromium on a fresh temporary profile (user-data-dir) of its own.
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_FLAGS });
-    page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(started.app.url);
-    await page.waitForSelector("[data-testid=dashboard]", { timeout: 10_000 });
+    // launchChromium() runs Chromium on a fresh temporary profile (user-data-dir) of its own.
+    browser = await launchChromium();
+    page = await openPage(browser, started.app.url, { height: 760, problems, timeout: 10_000 });
   });
 
   afterAll(async () => {
