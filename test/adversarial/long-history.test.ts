@@ -19,21 +19,39 @@ afterEach(async () => {
 });
 const hex = (n: number) => randomBytes(n).toString("hex");
 
+/** A ledger file in a temporary folder, closed and removed after the test. */
+function tempLedger(): Ledger {
+  const dir = mkdtempSync(join(tmpdir(), "long-history-"));
+  const ledger = Ledger.open(join(dir, "ledger.sqlite"));
+  cleanups.push(() => {
+    ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return ledger;
+}
+
+/** Books every payment the wallet lists, as earlier runs would have. */
+async function bookAll(wallet: LightningDouble, ledger: Ledger): Promise<void> {
+  for (const p of await wallet.listPayments()) {
+    ledger.creditPayment({ id: p.id, jobId: null, amountMsats: p.amountMsats, bolt11: null, paymentHash: null, source: "other", receivedAt: p.receivedAt });
+  }
+}
+
+/** Payments on the wallet and ledger (reconciled by hand: the timer is a minute), stopped after the test. */
+function startPayments(wallet: LightningDouble, ledger: Ledger): Payments {
+  const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 150 });
+  cleanups.push(() => payments.stop());
+  return payments;
+}
+
 describe("a wallet with 20,000 past payments (Lightning test double)", () => {
   test("the 20,001st, paid while we were down, is credited to its job on start; a reconcile of the unchanged wallet reads one page", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "long-history-"));
-    const ledger = Ledger.open(join(dir, "ledger.sqlite"));
-    cleanups.push(() => {
-      ledger.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const ledger = tempLedger();
     const wallet = new LightningDouble();
     await wallet.connect();
     // 20,000 receives over the last two weeks, a minute apart, all booked on earlier runs.
     wallet.addHistory(20_000);
-    for (const p of await wallet.listPayments()) {
-      ledger.creditPayment({ id: p.id, jobId: null, amountMsats: p.amountMsats, bolt11: null, paymentHash: null, source: "other", receivedAt: p.receivedAt });
-    }
+    await bookAll(wallet, ledger);
     // A job's invoice, paid while we were down: no event, only the wallet's list has it.
     const jobId = hex(32);
     ledger.insertJob({ id: jobId, kind: 5050, customer: hex(32), requestJson: "{}", status: "payment-required", createdAt: Date.now() });
@@ -41,8 +59,7 @@ describe("a wallet with 20,000 past payments (Lightning test double)", () => {
     ledger.updateJob(jobId, { amountMsats: 5_000, bolt11: inv.bolt11, paymentHash: inv.paymentHash });
     const paid = wallet.settleWhileDown(inv.bolt11);
 
-    const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 150 });
-    cleanups.push(() => payments.stop());
+    const payments = startPayments(wallet, ledger);
     let reads = wallet.pageReads;
     expect(await payments.reconcile()).toBe(1);
     console.log(`first reconcile after the restart: ${wallet.pageReads - reads} page reads`);
@@ -71,22 +88,14 @@ describe("a wallet with 20,000 past payments (Lightning test double)", () => {
   }, 60_000);
 
   test("250 new payments while we were down (more than a page) are all credited, reading only the pages they fill", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "long-history-"));
-    const ledger = Ledger.open(join(dir, "ledger.sqlite"));
-    cleanups.push(() => {
-      ledger.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const ledger = tempLedger();
     const wallet = new LightningDouble();
     await wallet.connect();
     wallet.addHistory(20_000);
-    for (const p of await wallet.listPayments()) {
-      ledger.creditPayment({ id: p.id, jobId: null, amountMsats: p.amountMsats, bolt11: null, paymentHash: null, source: "other", receivedAt: p.receivedAt });
-    }
+    await bookAll(wallet, ledger);
     const fresh = [];
     for (let i = 0; i < 250; i++) fresh.push(wallet.receiveTransferWhileDown(1_000));
-    const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 150 });
-    cleanups.push(() => payments.stop());
+    const payments = startPayments(wallet, ledger);
     const reads = wallet.pageReads;
     expect(await payments.reconcile()).toBe(250);
     expect(wallet.pageReads - reads).toBeLessThanOrEqual(4);
@@ -94,12 +103,7 @@ describe("a wallet with 20,000 past payments (Lightning test double)", () => {
   }, 60_000);
 
   test("a payment stamped a day in the future (a wrong clock somewhere) hides none of the 150 that arrive after it", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "long-history-"));
-    const ledger = Ledger.open(join(dir, "ledger.sqlite"));
-    cleanups.push(() => {
-      ledger.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const ledger = tempLedger();
     const clock = { t: Date.now() };
     const wallet = new LightningDouble({ now: () => clock.t });
     await wallet.connect();
@@ -107,8 +111,7 @@ describe("a wallet with 20,000 past payments (Lightning test double)", () => {
     clock.t = Date.now() + 86_400_000;
     wallet.receiveTransferWhileDown(1_000);
     clock.t = Date.now();
-    const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 150 });
-    cleanups.push(() => payments.stop());
+    const payments = startPayments(wallet, ledger);
     expect(await payments.reconcile()).toBe(1_001);
     const fresh = [];
     for (let i = 0; i < 150; i++) {
