@@ -13,6 +13,7 @@ import { Bus } from "../../src/bus.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { Payments } from "../../src/wallet/payments.ts";
 import { SparkWallet } from "../../src/wallet/spark.ts";
+import { loopbackOnlyFetch } from "../fixtures/common.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -20,11 +21,7 @@ const root = mkdtempSync(join(tmpdir(), "spark-history-"));
 const realFetch = globalThis.fetch;
 
 beforeAll(() => {
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (url.hostname === "127.0.0.1" || url.hostname === "localhost") return realFetch(input, init);
-    throw new TypeError(`getaddrinfo ENOTFOUND ${url.hostname}`);
-  }) as typeof fetch;
+  globalThis.fetch = loopbackOnlyFetch(realFetch);
 });
 afterAll(() => {
   globalThis.fetch = realFetch;

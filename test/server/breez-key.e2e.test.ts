@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { loopbackOnlyFetch } from "../fixtures/common.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 
 const DEAD = 9; // discard port: relays and Ollama are simply unreachable
@@ -15,11 +16,7 @@ describe("a build without a Breez API key: the owner pastes one (real App, real 
   let base: string;
   let token: string;
   beforeAll(async () => {
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-      if (url.hostname === "127.0.0.1" || url.hostname === "localhost") return realFetch(input, init);
-      throw new TypeError(`getaddrinfo ENOTFOUND ${url.hostname}`);
-    }) as typeof fetch;
+    globalThis.fetch = loopbackOnlyFetch(realFetch);
     t = await startTestApp({ flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free", network: "mainnet" } });
     const url = new URL(t.app.url);
     base = url.origin;

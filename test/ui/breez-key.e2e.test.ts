@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
+import { loopbackOnlyFetch } from "../fixtures/common.ts";
 import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
 
@@ -20,11 +21,7 @@ describe.skipIf(!CHROMIUM)("WALLET: paste a Breez API key (real app, headless Ch
   const problems: string[] = [];
 
   beforeAll(async () => {
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-      if (url.hostname === "127.0.0.1" || url.hostname === "localhost") return realFetch(input, init);
-      throw new TypeError(`getaddrinfo ENOTFOUND ${url.hostname}`);
-    }) as typeof fetch;
+    globalThis.fetch = loopbackOnlyFetch(realFetch);
     t = await startTestApp({ flags: { relays: [`ws://127.0.0.1:${DEAD}`], ollamaUrl: `http://127.0.0.1:${DEAD}`, paymentMode: "free", network: "mainnet" } });
     browser = await launchChromium();
     page = await openPage(browser, t.app.url, { height: 760, problems, ignore: /status of 40[013]/ });

@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "../../src/errors.ts";
 import { SparkWallet } from "../../src/wallet/spark.ts";
 import type { DestinationType } from "../../src/wallet/wallet.ts";
+import { loopbackOnlyFetch } from "../fixtures/common.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -22,11 +23,7 @@ const root = mkdtempSync(join(tmpdir(), "spark-send-test-"));
 const realFetch = globalThis.fetch;
 
 beforeAll(() => {
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (url.hostname === "127.0.0.1" || url.hostname === "localhost") return realFetch(input, init);
-    throw new TypeError(`getaddrinfo ENOTFOUND ${url.hostname}`);
-  }) as typeof fetch;
+  globalThis.fetch = loopbackOnlyFetch(realFetch);
 });
 afterAll(() => {
   globalThis.fetch = realFetch;

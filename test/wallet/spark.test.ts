@@ -13,6 +13,7 @@ import { AppError } from "../../src/errors.ts";
 import { WalletStatusChanged, type WalletView } from "../../src/wallet/events.ts";
 import { parseLocally, toReceivedPayment, toSafeInt, toSentRecord } from "../../src/wallet/spark-records.ts";
 import { NOT_CONFIGURED_MESSAGE, SparkWallet, sdkError, withTimeout } from "../../src/wallet/spark.ts";
+import { loopbackOnlyFetch } from "../fixtures/common.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -20,12 +21,7 @@ const root = mkdtempSync(join(tmpdir(), "spark-test-"));
 const realFetch = globalThis.fetch;
 
 function blockInternet(): void {
-  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (url.hostname === "127.0.0.1" || url.hostname === "localhost") return realFetch(input, init);
-    // What a DNS failure looks like to the SDK.
-    throw new TypeError(`getaddrinfo ENOTFOUND ${url.hostname}`);
-  }) as typeof fetch;
+  globalThis.fetch = loopbackOnlyFetch(realFetch);
 }
 
 beforeAll(blockInternet);
