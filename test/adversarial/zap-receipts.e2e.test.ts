@@ -8,22 +8,15 @@
 // request kept with it) commits to the zap request naming that job.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
-import { App } from "../../src/app.ts";
-import { Vault } from "../../src/identity/vault.ts";
-import { paths, readPublicIdentity } from "../../src/paths.ts";
+import type { App } from "../../src/app.ts";
 import { decodeBolt11 } from "../../src/util/bolt11.ts";
-import { startCustomer, type Customer, type Reply } from "../fixtures/customer.ts";
+import type { Customer, Reply } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { startRelay, type TestRelay } from "../fixtures/relay.ts";
-import { until } from "../jobs/harness.ts";
+import type { TestRelay } from "../fixtures/relay.ts";
+import { world as sharedWorld } from "./world.ts";
 
-const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean";
-const PASSWORD = "correct horse battery";
 const PRICE = 21_000;
 
 let fake: FakeOllama;
@@ -52,36 +45,16 @@ interface World {
 
 /** The real App in upfront mode with a Lightning address (zaps on), a relay, a customer and an attacker. */
 async function world(opts: { payUrl?: string } = {}): Promise<World> {
-  const relay = await startRelay();
-  cleanups.push(() => relay.stop());
-  const dataDir = mkdtempSync(join(tmpdir(), "compute-zap-attack-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  await Vault.create(paths(dataDir).vault, { mnemonic: MNEMONIC, passphrase: "" }, PASSWORD, { scrypt: { N: 1024, r: 8, p: 1 } });
-  writeFileSync(join(dataDir, "config.json"), JSON.stringify({ limits: { perCustomerPerMinute: 1000, partialIntervalMs: 100_000, allowPrivateUrls: true } }));
   const wallet = new LightningDouble();
   wallet.lnurlPayUrl = opts.payUrl ?? null;
   const attackerNode = new LightningDouble();
   await attackerNode.connect();
-  const customer = await startCustomer([relay.url]);
-  const attacker = await startCustomer([relay.url]);
-  cleanups.push(() => customer.close(), () => attacker.close());
-  const app = await App.start({
-    dataDir,
-    env: {},
-    password: PASSWORD,
-    flags: { port: 0, relays: [relay.url], ollamaUrl: fake.url, paymentMode: "upfront", priceMsats: PRICE, logLevel: "error" },
-    walletFactory: () => wallet,
-    reconcileMs: 250,
-    walletCallMs: 400,
-    zapGraceMs: 1_500,
-    ollamaProbeMs: 200,
-  });
-  cleanups.push(() => app.stop());
-  await until(() => app.controller.snapshot().wallet.state === "ready", 3000, "wallet ready");
+  const w = await sharedWorld(fake, cleanups, wallet, { mode: "upfront", priceMsats: PRICE });
+  const attacker = await w.newCustomer();
+  const app = await w.start({ online: false });
   await app.controller.walletSetLightningAddress("provider");
   await app.controller.setOnline(true);
-  const prompts = () => fake.requests("/api/generate").map((r) => r.body?.prompt as string).filter(Boolean);
-  return { relay, customer, attacker, wallet, attackerNode, app, pubkey: readPublicIdentity(dataDir)!.pubkey, prompts };
+  return { relay: w.relay, customer: w.customer, attacker, wallet, attackerNode, app, pubkey: w.pubkey, prompts: w.prompts };
 }
 
 /** A job by `who`, up to its payment-required feedback (the event a zap names). */
