@@ -2,28 +2,21 @@
 // money that lands for a job late, or while the provider is down, or for a job a crash
 // interrupted, is never kept silently. The wallet is the Lightning test double (settlement can't
 // happen offline); everything else is real (relay, App, ledger file, NIP-90 customer).
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { paths } from "../../src/paths.ts";
 import type { CreateInvoiceRequest } from "../../src/wallet/wallet.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { amountTag, receiptFor, ShortInvoiceDouble, until, world, zap } from "./world.ts";
+import { fakeAnswer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { amountTag, fakeOllamaPerFile, receiptFor, ShortInvoiceDouble, until, world, zap } from "./world.ts";
 
 setDefaultTimeout(20_000);
 let fake: FakeOllama;
 const cleanups: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
-});
+fakeOllamaPerFile(cleanups, (f) => (fake = f));
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  fake.clearRequests();
   await fake.setPacing({ instant: true, timeToFirstTokenMs: 0 });
-});
-afterAll(async () => {
-  await fake.stop();
 });
 
 const MIN = 60_000;

@@ -2,26 +2,17 @@
 // unpaid work (pay-after jobs, the free allowance) must be bounded for all strangers together, a
 // customer who didn't pay is asked to pay first, the bid is held against the whole charge, and what
 // the customer is told to pay is what the invoice asks. The wallet is the Lightning test double.
-import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
-import { amountTag, receiptFor, until, world, zap } from "./world.ts";
+import { fakeAnswer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { amountTag, fakeOllamaPerFile, receiptFor, until, world, zap } from "./world.ts";
 
 setDefaultTimeout(20_000);
 let fake: FakeOllama;
 const cleanups: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  fake.clearRequests();
-});
-afterAll(async () => {
-  await fake.stop();
-});
+fakeOllamaPerFile(cleanups, (f) => (fake = f));
 
 describe("pay-after and free jobs can't be farmed (Lightning test double)", () => {
   test("customer takes a pay-after result without paying, then sends another job: asked to pay up front", async () => {

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, afterEach, beforeAll } from "bun:test";
 import { finalizeEvent, generateSecretKey, type Event } from "nostr-tools/pure";
 import { App } from "../../src/app.ts";
 import { Vault } from "../../src/identity/vault.ts";
@@ -12,11 +13,29 @@ import { paths, readPublicIdentity } from "../../src/paths.ts";
 import type { CreateInvoiceRequest, Wallet } from "../../src/wallet/wallet.ts";
 import { startCustomer, type Customer, type Reply } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import type { FakeOllama } from "../fixtures/ollama-server.ts";
+import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { until } from "../jobs/harness.ts";
 
 export { until };
+
+/** Call at the top of a test file: the fake Ollama (llama3.2, instant) starts before the file's
+ * tests (`onFake` gets it) and stops after them; after each test `cleanups` run newest first, then
+ * the fake forgets the requests it saw. */
+export function fakeOllamaPerFile(cleanups: Array<() => unknown>, onFake: (fake: FakeOllama) => void): void {
+  let fake: FakeOllama | undefined;
+  beforeAll(async () => {
+    fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
+    onFake(fake);
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    fake?.clearRequests();
+  });
+  afterAll(async () => {
+    await fake?.stop();
+  });
+}
 const MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean";
 const PASSWORD = "correct horse battery";
 

@@ -6,30 +6,23 @@
 // A zap receipt is only a claim: whoever publishes it writes its bolt11. What may pay a job is a
 // payment OUR wallet received whose own record (the invoice as the wallet stores it, or the zap
 // request kept with it) commits to the zap request naming that job.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
 import type { App } from "../../src/app.ts";
 import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import type { Customer, Reply } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { fakeAnswer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import type { TestRelay } from "../fixtures/relay.ts";
-import { world as sharedWorld } from "./world.ts";
+import { fakeOllamaPerFile, world as sharedWorld } from "./world.ts";
 
 const PRICE = 21_000;
 
 let fake: FakeOllama;
 const cleanups: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  fake.clearRequests();
-});
-afterAll(() => fake.stop());
+fakeOllamaPerFile(cleanups, (f) => (fake = f));
 
 interface World {
   relay: TestRelay;
