@@ -64,7 +64,7 @@ export async function world(
   fake: FakeOllama,
   cleanups: Array<() => unknown>,
   wallet: Wallet,
-  opts: { mode: "upfront" | "after" | "free"; priceMsats?: number; per1k?: number; config?: Record<string, unknown> },
+  opts: { mode: "upfront" | "after" | "free"; priceMsats?: number; per1k?: number; config?: Record<string, unknown>; walletCallMs?: number },
 ): Promise<World> {
   const relay = await startRelay();
   cleanups.push(() => relay.stop());
@@ -89,7 +89,7 @@ export async function world(
         flags: { port: 0, relays: [relay.url], ollamaUrl: fake.url, paymentMode: opts.mode, priceMsats: opts.priceMsats, pricePer1kTokensMsats: opts.per1k, logLevel: "error" },
         walletFactory: () => wallet,
         reconcileMs: 250,
-        walletCallMs: 400,
+        walletCallMs: opts.walletCallMs ?? 400,
         zapGraceMs: 1_500,
         ollamaProbeMs: 200,
       });

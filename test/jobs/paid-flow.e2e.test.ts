@@ -2,16 +2,16 @@
 // relay, the fake Ollama, and a NIP-90 customer built from nostr-tools alone. The wallet is the
 // Lightning test double (real, decodable BOLT #11 invoices; the test plays the payer with settle),
 // because settlement can't happen offline.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { App } from "../../src/app.ts";
 import { paths } from "../../src/paths.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { decodeBolt11 } from "../../src/util/bolt11.ts";
 import type { Wallet } from "../../src/wallet/wallet.ts";
-import { amountTag, receiptFor, ShortInvoiceDouble, world as sharedWorld, zap } from "../adversarial/world.ts";
+import { amountTag, fakeOllamaPerFile, receiptFor, ShortInvoiceDouble, world as sharedWorld, zap } from "../adversarial/world.ts";
 import { startCustomer } from "../fixtures/customer.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
-import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
+import { fakeAnswer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { until } from "./harness.ts";
 
 const PASSWORD = "correct horse battery"; // what world() seals the vault with
@@ -21,16 +21,11 @@ const cleanups: Array<() => unknown> = [];
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => void unhandled.push(e);
 
-beforeAll(async () => {
+beforeAll(() => {
   process.on("unhandledRejection", onUnhandled);
-  fake = await startOllamaServer({ models: [{ name: "llama3.2" }], instant: true });
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  fake.clearRequests();
-});
-afterAll(async () => {
-  await fake.stop();
+fakeOllamaPerFile(cleanups, (f) => (fake = f));
+afterAll(() => {
   process.off("unhandledRejection", onUnhandled);
   expect(unhandled).toEqual([]);
 });
