@@ -4,29 +4,19 @@
 // job's invoice carrying the zap request the LNURL server kept with it. Payments reconciles with
 // SparkWallet as the product does; the test counts the SDK's listPayments calls (page reads).
 import { Database } from "bun:sqlite";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Bus } from "../../src/bus.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { Payments } from "../../src/wallet/payments.ts";
 import { SparkWallet } from "../../src/wallet/spark.ts";
-import { loopbackOnlyFetch } from "../fixtures/common.ts";
+import { offlineFileRoot } from "../fixtures/common.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-const root = mkdtempSync(join(tmpdir(), "spark-history-"));
-const realFetch = globalThis.fetch;
-
-beforeAll(() => {
-  globalThis.fetch = loopbackOnlyFetch(realFetch);
-});
-afterAll(() => {
-  globalThis.fetch = realFetch;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = offlineFileRoot("spark-history-");
 
 function findStorage(dir: string): string | null {
   for (const name of readdirSync(dir)) {

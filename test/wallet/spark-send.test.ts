@@ -8,27 +8,16 @@
 // whole file: fetch refuses every host but loopback.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type * as Sdk from "@breeztech/breez-sdk-spark";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { AppError } from "../../src/errors.ts";
 import { SparkWallet } from "../../src/wallet/spark.ts";
 import type { DestinationType } from "../../src/wallet/wallet.ts";
-import { loopbackOnlyFetch } from "../fixtures/common.ts";
+import { offlineFileRoot } from "../fixtures/common.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
 const MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-const root = mkdtempSync(join(tmpdir(), "spark-send-test-"));
-const realFetch = globalThis.fetch;
-
-beforeAll(() => {
-  globalThis.fetch = loopbackOnlyFetch(realFetch);
-});
-afterAll(() => {
-  globalThis.fetch = realFetch;
-  rmSync(root, { recursive: true, force: true });
-});
+const root = offlineFileRoot("spark-send-test-");
 
 type Quote = { kind: "payment" | "lnurl"; payment?: Sdk.PrepareSendPaymentResponse; lnurl?: Sdk.PrepareLnurlPayResponse; options?: Sdk.SendPaymentOptions; quote: unknown };
 
