@@ -12,6 +12,7 @@ import { Bus } from "../../src/bus.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { Payments, newestReceived } from "../../src/wallet/payments.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
+import { bookAll } from "./zap-payments.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -28,13 +29,6 @@ function tempLedger(): Ledger {
     rmSync(dir, { recursive: true, force: true });
   });
   return ledger;
-}
-
-/** Books every payment the wallet lists, as earlier runs would have. */
-async function bookAll(wallet: LightningDouble, ledger: Ledger): Promise<void> {
-  for (const p of await wallet.listPayments()) {
-    ledger.creditPayment({ id: p.id, jobId: null, amountMsats: p.amountMsats, bolt11: null, paymentHash: null, source: "other", receivedAt: p.receivedAt });
-  }
 }
 
 /** Payments on the wallet and ledger (reconciled by hand: the timer is a minute), stopped after the test. */

@@ -4,15 +4,9 @@
 // make: they must neither push real pending claims out nor make the wallet read its history.
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
-import { Bus } from "../../src/bus.ts";
-import { Ledger } from "../../src/ledger/ledger.ts";
 import { readZapClaim, type ZapClaim } from "../../src/nostr/nip57.ts";
-import { Payments } from "../../src/wallet/payments.ts";
-import { LightningDouble } from "../fixtures/lightning-double.ts";
+import { zapPayments } from "./zap-payments.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -23,29 +17,9 @@ const US = getPublicKey(generateSecretKey());
 const hex = (n: number) => randomBytes(n).toString("hex");
 
 async function setup(history: number) {
-  const dir = mkdtempSync(join(tmpdir(), "zap-flood-"));
-  const ledger = Ledger.open(join(dir, "ledger.sqlite"));
-  const wallet = new LightningDouble();
-  await wallet.connect();
-  await wallet.registerLightningAddress("provider");
-  // A provider that has run for a while: its past receives are in the wallet and booked already.
-  wallet.addHistory(history);
-  for (const p of await wallet.listPayments()) {
-    ledger.creditPayment({ id: p.id, jobId: null, amountMsats: p.amountMsats, bolt11: null, paymentHash: null, source: "other", receivedAt: p.receivedAt });
-  }
-  const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 5_000 });
-  cleanups.push(() => {
-    payments.stop();
-    ledger.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  payments.start();
-  expect(await payments.zapsEnabled()).toBe(true);
+  const { ledger, wallet, payments, job } = await zapPayments(cleanups, "zap-flood-", { history });
   await payments.reconcile();
-  const id = hex(32);
-  ledger.insertJob({ id, kind: 5050, customer: hex(32), requestJson: "{}", status: "payment-required", createdAt: Date.now() });
-  ledger.updateJob(id, { amountMsats: 21_000 });
-  return { ledger, wallet, payments, jobId: id };
+  return { ledger, wallet, payments, jobId: job() };
 }
 
 function zapRequest(eventId: string, msats: number): Event {

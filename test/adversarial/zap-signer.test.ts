@@ -4,15 +4,10 @@
 // (test/fixtures/lightning-double.ts: real BOLT #11 invoices; Lightning settlement can't happen offline).
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
-import { Bus } from "../../src/bus.ts";
-import { Ledger } from "../../src/ledger/ledger.ts";
 import { readZapClaim, walletCommitsToZap, type ZapClaim } from "../../src/nostr/nip57.ts";
-import { Payments } from "../../src/wallet/payments.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
+import { zapPayments } from "./zap-payments.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -39,29 +34,7 @@ function lnurlServer(answer: () => Response | Promise<Response>) {
   return s;
 }
 
-async function setup(payUrl: string | null, clock?: { t: number }) {
-  const dir = mkdtempSync(join(tmpdir(), "zap-signer-"));
-  const ledger = Ledger.open(join(dir, "ledger.sqlite"));
-  const wallet = new LightningDouble();
-  wallet.lnurlPayUrl = payUrl;
-  await wallet.connect();
-  await wallet.registerLightningAddress("provider");
-  const payments = new Payments({ wallet, ledger, bus: new Bus(), reconcileMs: 60_000, walletCallMs: 2_000, zapGraceMs: 5_000, now: clock ? () => clock.t : undefined });
-  cleanups.push(() => {
-    payments.stop();
-    ledger.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  payments.start();
-  expect(await payments.zapsEnabled()).toBe(true);
-  const job = () => {
-    const id = hex(32);
-    ledger.insertJob({ id, kind: 5050, customer: hex(32), requestJson: "{}", status: "payment-required", createdAt: Date.now() });
-    ledger.updateJob(id, { amountMsats: 21_000 });
-    return id;
-  };
-  return { ledger, wallet, payments, job };
-}
+const setup = (payUrl: string | null, clock?: { t: number }) => zapPayments(cleanups, "zap-signer-", { payUrl, now: clock ? () => clock.t : undefined });
 
 function zapRequest(msats = 21_000): Event {
   return finalizeEvent({ kind: 9734, created_at: Math.floor(Date.now() / 1000), tags: [["p", US], ["e", hex(32)], ["amount", String(msats)], ["relays", "ws://127.0.0.1:1"]], content: "" }, generateSecretKey());
