@@ -1,11 +1,12 @@
 // The composition root: load config, open stores, build services, start them in order, stop them
 // in reverse. The only file that wires domains together.
+import type { AppOptions } from "./app-options.ts";
 import { Bus } from "./bus.ts";
-import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config, type ConfigFlags } from "./config.ts";
+import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config } from "./config.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
 import type { UnifiedIdentity } from "./identity/identity.ts";
-import { sparkWallet, WalletService, type WalletFactory } from "./wallet/service.ts";
+import { sparkWallet, WalletService } from "./wallet/service.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
 // HTTP server already answers: start-up stays fast.
 import type { Payments } from "./wallet/payments.ts";
@@ -37,41 +38,7 @@ const log = createLogger("app");
 /** Earnings go to the dashboards at most this often (publishEarnings). */
 const EARNINGS_EVERY_MS = 1000;
 
-export interface AppOptions {
-  dataDir: string;
-  flags?: ConfigFlags;
-  env?: NodeJS.ProcessEnv;
-  /** Unlocks the vault at start (COMPUTE_PASSWORD / --password-file). */
-  password?: string | null;
-  /** Tests shorten the SSE heartbeat and probe intervals. */
-  heartbeatMs?: number;
-  ollamaProbeMs?: number;
-  /**
-   * Builds the wallet once the identity is unlocked. Default: the Breez Spark wallet. Tests pass a
-   * Lightning test double here (settlement can't happen offline).
-   */
-  walletFactory?: WalletFactory;
-  /** How often payments are reconciled with the wallet's list (default 60 s). */
-  reconcileMs?: number;
-  /** Bound on each wallet call made for a job (default 15 s); tests shorten it. */
-  walletCallMs?: number;
-  /** How long a receive matching no invoice waits for its zap receipt (default 30 s). */
-  zapGraceMs?: number;
-  /** Quiet time after which memory is given back (default 10 s; 0 = never; src/util/idle-trim.ts). */
-  idleTrimMs?: number;
-  /** keepOnline: how often going online is tried again while something stops it (default 5 s). */
-  onlineRetryMs?: number;
-  /** Waits before reconnecting a wallet that failed to connect (default 5 s, 15 s, 30 s, 60 s, then every 2 min). */
-  walletRetryMs?: number[];
-  /** Schedule/pause (src/service/sentinel.ts): probe period and resume hold; tests shorten them. */
-  sentinelProbeMs?: number;
-  sentinelHoldMs?: number;
-  /** Tests: a scripted input idle-time source instead of xprintidle/logind. */
-  idleSource?: () => Promise<{ idleMs: number | null; idleHint: boolean | null }>;
-  /** Idle timeout of HTTP connections other than the event stream (default HTTP_IDLE_TIMEOUT_SECS). */
-  httpIdleTimeoutSecs?: number;
-}
-
+export type { AppOptions } from "./app-options.ts";
 export { paths, readPublicIdentity } from "./paths.ts";
 import { paths } from "./paths.ts";
 
