@@ -158,8 +158,12 @@ class Product {
   readonly env: Record<string, string>;
   pubkey = "";
 
-  constructor(readonly cmd: string[]) {
+  constructor(
+    readonly cmd: string[],
+    runtimeFlags: string[] = [],
+  ) {
     this.env = {
+      ...(runtimeFlags.length ? { BUN_OPTIONS: runtimeFlags.join(" ") } : {}),
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: this.dir,
       COMPUTE_DATA_DIR: this.dataDir,
@@ -358,11 +362,12 @@ async function timeline(p: Product, fake: FakeOllama): Promise<Timeline> {
 
 export async function coldPhases(opts: { bin: string; source: boolean; fake: FakeOllama; plan: ColdPlan; rounds: number; log: (s: string) => void; profileDir?: string }): Promise<ColdResult> {
   const { fake, plan, log } = opts;
-  // --profile with --cold-source: every run of the product writes a CPU profile (.cpuprofile + .md).
+  // --profile: every run of the product writes a CPU profile (.cpuprofile + .md); the compiled
+  // binary takes the runtime's flags from BUN_OPTIONS.
   const prof = opts.profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${opts.profileDir}`] : [];
   const cmd = opts.source ? [process.execPath, ...prof, join(ROOT, "src/index.ts")] : [opts.bin];
   const result: ColdResult = { target: opts.source ? "bun src/index.ts" : opts.bin, runs: [], history: null, startMs: { compute: [], floor: [] }, timeline: null };
-  const product = new Product(cmd);
+  const product = new Product(cmd, opts.source ? [] : prof);
   try {
     product.init();
     const floorKey = generateSecretKey();

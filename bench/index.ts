@@ -334,7 +334,7 @@ async function main() {
         plan: COLD,
         rounds: repeat,
         log: (line) => process.stdout.write(line),
-        profileDir: flags["cold-source"] ? flags.profile : undefined,
+        profileDir: flags.profile,
       });
       console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
     }
