@@ -108,7 +108,7 @@ export function initSigner(opts: InitSignerOptions = {}): Promise<SignerKind> {
 
 /** For tests: back to the pure-JS code (initSigner loads the wasm again). */
 export function resetSigner(): void {
-  own.clear();
+  known.clear();
   realOps = 0;
   warmUp?.stop();
   warmUp = null;
@@ -171,22 +171,24 @@ export function signEvent(template: EventTemplate, secretKey: Uint8Array): Event
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) throw new Error("a secret key is 32 bytes");
   noteDemand();
   const event = sign(template, secretKey);
-  rememberOwn(event);
+  remember(event);
   return event;
 }
 
 /**
- * Events we signed lately, id → signature and key. A relay sends them back (our subscriptions
- * include the kinds we publish: feedback, results, the market view), and checking our own
- * signature again would cost a Schnorr verification per echo, two per job (issue 16). An echo whose id,
- * key and signature are ours, and whose content still hashes to that id, is the event we signed.
+ * Events signed here or checked lately, id → signature and key. The same event reaches us more
+ * than once: a relay sends it once per matching subscription (the engine's and the market view's
+ * both take kind 5050, each as its own message and so its own object), and sends back the events
+ * we publish (our subscriptions include feedback and results). A Schnorr check per copy would cost
+ * one more per request and two per job's replies (issue 16). A copy whose id, key and signature
+ * are those of a known good event, and whose content still hashes to that id, is that event.
  */
-const OWN_MAX = 1024;
-const own = new Map<string, { sig: string; pubkey: string }>();
+const KNOWN_MAX = 4096;
+const known = new Map<string, { sig: string; pubkey: string }>();
 
-function rememberOwn(e: Event): void {
-  own.set(e.id, { sig: e.sig, pubkey: e.pubkey });
-  if (own.size > OWN_MAX) own.delete(own.keys().next().value!);
+function remember(e: Event): void {
+  known.set(e.id, { sig: e.sig, pubkey: e.pubkey });
+  if (known.size > KNOWN_MAX) known.delete(known.keys().next().value!);
 }
 
 /** NIP-01 event id: sha256 of the serialization [0, pubkey, created_at, kind, tags, content]. */
@@ -194,9 +196,9 @@ function eventId(e: Event): string {
   return new Bun.CryptoHasher("sha256").update(JSON.stringify([0, e.pubkey, e.created_at, e.kind, e.tags, e.content])).digest("hex");
 }
 
-function isOwnEcho(e: Event): boolean {
-  const mine = own.get(e.id);
-  return mine !== undefined && mine.sig === e.sig && mine.pubkey === e.pubkey && eventId(e) === e.id;
+function isKnownCopy(e: Event): boolean {
+  const good = known.get(e.id);
+  return good !== undefined && good.sig === e.sig && good.pubkey === e.pubkey && eventId(e) === e.id;
 }
 
 function sign(template: EventTemplate, secretKey: Uint8Array): Event {
@@ -251,11 +253,13 @@ export function verifyEvent(event: Event): boolean {
   // nostr-wasm reads the hex fields without checking them (a short id would skip its id check).
   if (!hasEventShape(event)) return false;
   noteDemand();
-  if (isOwnEcho(event)) {
+  if (isKnownCopy(event)) {
     event[verifiedSymbol] = true;
     return true;
   }
-  return verify(event);
+  const ok = verify(event);
+  if (ok) remember(event);
+  return ok;
 }
 
 function verify(event: Event): boolean {

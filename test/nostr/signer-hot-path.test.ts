@@ -78,9 +78,11 @@ test("a signature made during warm-up checks out with the JS code, and a forged 
   expect(verifyEvent({ ...plain, content: "changed" })).toBe(false);
 });
 
-// Our own events come back from the relay (the subscriptions include the kinds we publish): the
-// echo is recognised without a second Schnorr check, and nothing else is.
-describe("echoes of our own events", () => {
+// Our own events come back from the relay (the subscriptions include the kinds we publish), and a
+// request matching two subscriptions (the engine's and the market view's) arrives twice, each copy
+// its own object: a copy of a known good event is recognised without a second Schnorr check, and
+// nothing else is.
+describe("echoes of our own events and second copies", () => {
   async function countingWasm() {
     const { initNostrWasm } = await import("nostr-wasm");
     const real = await initNostrWasm();
@@ -110,6 +112,28 @@ describe("echoes of our own events", () => {
     const other = finalizeEvent(template(4), generateSecretKey());
     expect(verifyEvent(wire(other))).toBe(true);
     expect(counter.verifies).toBe(1);
+  });
+
+  test("a request that arrives on two subscriptions costs one signature check", async () => {
+    const counter = await countingWasm();
+    const request = finalizeEvent({ ...template(7), kind: 5050, tags: [["i", "hello", "text"]] }, generateSecretKey());
+    expect(verifyEvent(wire(request))).toBe(true);
+    expect(verifyEvent(wire(request))).toBe(true);
+    expect(counter.verifies).toBe(1);
+  });
+
+  test("a relay that puts a checked event's id and signature on changed content gets it refused", async () => {
+    const counter = await countingWasm();
+    const request = finalizeEvent({ ...template(8), kind: 5050, tags: [["i", "pay me", "text"]] }, generateSecretKey());
+    expect(verifyEvent(wire(request))).toBe(true);
+    expect(verifyEvent({ ...wire(request), content: "forged" })).toBe(false);
+    expect(verifyEvent({ ...wire(request), tags: [["i", "pay you", "text"]] })).toBe(false);
+    expect(verifyEvent({ ...wire(request), pubkey: getPublicKey(generateSecretKey()) })).toBe(false);
+    // A copy that failed its check is not remembered as good.
+    const forged = { ...wire(request), id: "f".repeat(64) };
+    expect(verifyEvent(forged)).toBe(false);
+    expect(verifyEvent({ ...forged })).toBe(false);
+    expect(counter.verifies).toBeGreaterThanOrEqual(3);
   });
 
   test("a relay that puts our id and signature on changed content gets it refused", async () => {
