@@ -5,25 +5,19 @@ import { Bus } from "./bus.ts";
 import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config } from "./config.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
-import type { UnifiedIdentity } from "./identity/identity.ts";
-import { sparkWallet, WalletService } from "./wallet/service.ts";
+import { WalletService } from "./wallet/service.ts";
 // Heavy modules (pool, engine, payments, key derivation) load when the vault is unlocked, after the
 // HTTP server already answers: start-up stays fast.
-import type { Payments } from "./wallet/payments.ts";
-import { PaymentReceived } from "./wallet/events.ts";
+import { UnlockedServices } from "./unlocked-services.ts";
 import { Vault } from "./identity/vault.ts";
 import { IdentityChanged } from "./identity/events.ts";
 import { IdentitySession } from "./identity/session.ts";
 import { Ledger } from "./ledger/ledger.ts";
-import { EarningsChanged } from "./ledger/events.ts";
 import { Router } from "./inference/router.ts";
 import { listen } from "./server/server.ts";
 import { newToken } from "./server/security.ts";
 import { assets } from "./server/assets.ts";
 import { WalletStatusChanged } from "./wallet/events.ts";
-import type { RelayPool } from "./nostr/pool.ts";
-import { RelayStatusChanged } from "./nostr/events.ts";
-import type { Engine } from "./jobs/engine.ts";
 import { ProviderControl } from "./jobs/provider.ts";
 import { OnlineKeeper } from "./jobs/online.ts";
 import { SellingPolicy } from "./jobs/policy.ts";
@@ -35,8 +29,6 @@ import { MarketService } from "./market/service.ts";
 import { AppController } from "./app-controller.ts";
 
 const log = createLogger("app");
-/** Earnings go to the dashboards at most this often (publishEarnings). */
-const EARNINGS_EVERY_MS = 1000;
 
 export type { AppOptions } from "./app-options.ts";
 export { paths, readPublicIdentity } from "./paths.ts";
@@ -54,11 +46,16 @@ export class App {
   private http: ReturnType<typeof Bun.serve> | null = null;
   /** Creating, unlocking and locking the identity, one at a time (src/identity/session.ts). */
   private readonly session: IdentitySession;
-  private pool: RelayPool | null = null;
-  private engine: Engine | null = null;
+  /** The relay pool, payments and job engine: they exist while the vault is unlocked (src/unlocked-services.ts). The getters below read them (test/stress/crash-window.test.ts reads `pool` too). */
+  private readonly unlocked: UnlockedServices;
+  private get pool() {
+    return this.unlocked.pool;
+  }
+  private get engine() {
+    return this.unlocked.engine;
+  }
   /** The wallet once unlocked: connect with retry, balance, receive/send, Lightning address (src/wallet/service.ts). */
   private readonly wallets: WalletService;
-  private payments: Payments | null = null;
   private market: MarketService | null = null;
   private stopped = false;
   /** --online: back online by itself whenever it can be (src/jobs/online.ts). */
@@ -105,7 +102,7 @@ export class App {
       inference: () => this.inference,
       sentinel: () => this.sentinel,
       identity: () => this.session.state(),
-      wallet: () => this.payments?.ready() ?? null,
+      wallet: () => this.unlocked.payments?.ready() ?? null,
       relays: () => this.pool?.views() ?? null,
       online: this.online,
       changed: () => this.controller.emitProvider(),
@@ -114,8 +111,8 @@ export class App {
       dataDir: opts.dataDir,
       bus: this.bus,
       stopped: () => this.stopped,
-      onUnlocked: () => this.startIdentityServices(),
-      onLocking: () => this.stopIdentityServices(),
+      onUnlocked: () => this.unlocked.start(this.session.current!),
+      onLocking: () => this.unlocked.stop(),
       warmUp: () => void Promise.all([import("./identity/identity.ts"), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {}),
     });
     this.wallets = new WalletService({
@@ -126,15 +123,22 @@ export class App {
       checkPassword: (password) => this.session.checkPassword(password),
       stopped: () => this.stopped,
       retryMs: opts.walletRetryMs,
-      onConnected: () => {
-        this.payments?.start();
-        // Zaps are watched while the wallet has a Lightning address (engine.watchZaps).
-        void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
-      },
+      onConnected: () => this.unlocked.walletConnected(),
       onReadiness: () => this.controller.emitProvider(),
-      onAddressChanged: async () => {
-        await this.engine?.walletChanged();
-      },
+      onAddressChanged: () => this.unlocked.addressChanged(),
+    });
+    this.unlocked = new UnlockedServices({
+      bus: this.bus,
+      dataDir: opts.dataDir,
+      opts,
+      config: () => this.config,
+      inference: () => this.inference,
+      ledger: () => this.ledger,
+      market: () => this.market,
+      sentinel: () => this.sentinel,
+      wallets: this.wallets,
+      emitProvider: () => this.controller.emitProvider(),
+      stopped: () => this.stopped,
     });
     this.controller = new AppController({
       bus: this.bus,
@@ -270,97 +274,6 @@ export class App {
     log.info("stopped");
   }
 
-  // ---- unlock / lock ----
-
-  /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
-  private async startIdentityServices(): Promise<void> {
-    const identity = this.session.current!;
-    const [{ RelayPool }, { Payments }, { Engine }] = await Promise.all([import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]);
-    this.pool = new RelayPool({
-      relays: this.config.relays,
-      bus: this.bus,
-      signer: { secretKey: this.keyCopy(identity) },
-      // Customer-named reply relays and url inputs on private addresses are refused unless allowed.
-      allowInsecureLocal: this.config.limits.allowPrivateUrls,
-    });
-    this.pool.start();
-    this.market?.startReader(this.pool);
-    const wallet = await (this.opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: this.config, dir: paths(this.dataDir).wallet, bus: this.bus });
-    this.wallets.attach(wallet);
-    this.payments = new Payments({
-      wallet,
-      ledger: this.ledger,
-      bus: this.bus,
-      reconcileMs: this.opts.reconcileMs,
-      walletCallMs: this.opts.walletCallMs,
-      zapGraceMs: this.opts.zapGraceMs,
-    });
-    this.unsubscribePayments = this.bus.subscribe(PaymentReceived, () => void this.wallets.refreshBalance());
-    this.wallets.connect();
-    this.engine = new Engine({
-      bus: this.bus,
-      pool: this.pool,
-      inference: this.inference,
-      ledger: this.ledger,
-      payments: this.payments,
-      secretKey: this.keyCopy(identity),
-      pubkey: identity.pubkey,
-      config: () => this.engineConfig(),
-      pausedReason: () => this.sentinel?.paused() ?? null,
-    });
-    // Jobs finishing change the job counts of the earnings (payments publish their own update).
-    this.unsubscribeJobs = this.bus.subscribe(JobStatusChanged, ({ job }) => {
-      if (job.status === "success") this.publishEarnings();
-    });
-    // GO ONLINE's blockers include "no relay connected": tell the UI when that changes.
-    const unRelay = this.bus.subscribe(RelayStatusChanged, () => this.controller.emitProvider());
-    const unOllama = this.bus.subscribe(OllamaStatusChanged, () => this.controller.emitProvider());
-    this.unsubscribeRelays = () => {
-      unRelay();
-      unOllama();
-    };
-    this.unsubscribeModels = this.bus.subscribe(ModelsChanged, () => {
-      this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
-      this.controller.emitProvider();
-    });
-    const t0 = performance.now();
-    await this.engine.recover();
-    log.debug("engine recovered", { ms: Math.round(performance.now() - t0) });
-  }
-
-  /** Copies of the secret key handed to the pool and the engine: zeroed when they stop (lock). */
-  private keyCopies: Uint8Array[] = [];
-  private keyCopy(identity: UnifiedIdentity): Uint8Array {
-    const key = identity.secretKey();
-    this.keyCopies.push(key);
-    return key;
-  }
-
-  private unsubscribeModels: (() => void) | null = null;
-  private unsubscribePayments: (() => void) | null = null;
-  private unsubscribeJobs: (() => void) | null = null;
-  private unsubscribeRelays: (() => void) | null = null;
-
-  private async stopIdentityServices(): Promise<void> {
-    this.unsubscribeModels?.();
-    this.unsubscribeModels = null;
-    this.unsubscribePayments?.();
-    this.unsubscribePayments = null;
-    this.unsubscribeJobs?.();
-    this.unsubscribeJobs = null;
-    this.unsubscribeRelays?.();
-    this.unsubscribeRelays = null;
-    await this.engine?.stop();
-    this.engine = null;
-    this.payments?.stop();
-    this.payments = null;
-    await this.wallets.detach();
-    this.market?.stopReader();
-    await this.pool?.stop();
-    this.pool = null;
-    for (const key of this.keyCopies.splice(0)) key.fill(0);
-  }
-
   /**
    * `online` in the config (--online): online now if it can, else as soon as what stops it clears
    * (src/jobs/online.ts). `report` hears each new reason once, and "online" when it gets there.
@@ -390,37 +303,8 @@ export class App {
     this.config = next;
   }
 
-  /**
-   * The config the engine sees: its concurrency (limits.maxConcurrentJobs) is the router's slots,
-   * the sum over the healthy backends, so the engine's one fair queue feeds every backend.
-   */
-  private engineConfig(): Config {
-    const slots = this.inference.capacity();
-    const c = this.config;
-    if (this.engineCfg?.base !== c || this.engineCfg.slots !== slots) this.engineCfg = { base: c, slots, config: { ...c, limits: { ...c.limits, maxConcurrentJobs: slots } } };
-    return this.engineCfg.config;
-  }
-  private engineCfg: { base: Config; slots: number; config: Config } | null = null;
-
-  private earningsTimer: ReturnType<typeof setTimeout> | null = null;
-  private earningsAt = -Infinity;
-
-  /**
-   * Tells the dashboards the earnings changed: at most once a second (a change inside the second
-   * is sent when it is up, never lost), and only while one is connected (a dashboard that
-   * connects reads them from /api/state). Issue 16: every finished job recomputed them.
-   */
+  /** Tells the dashboards the earnings changed, at most once a second (src/unlocked-services.ts). */
   publishEarnings(): void {
-    if (this.earningsTimer) return;
-    const send = () => {
-      this.earningsTimer = null;
-      if (this.stopped || !this.bus.watched()) return;
-      this.earningsAt = performance.now();
-      this.bus.publish(EarningsChanged, { earnings: this.ledger.earnings() });
-    };
-    const wait = this.earningsAt + EARNINGS_EVERY_MS - performance.now();
-    if (wait <= 0) return send();
-    this.earningsTimer = setTimeout(send, wait);
-    this.earningsTimer.unref?.();
+    this.unlocked.publishEarnings();
   }
 }

@@ -1,0 +1,188 @@
+// The services that exist only while the vault is unlocked: the relay pool, the payments over the
+// wallet and the job engine (each handed its own copy of the secret key, zeroed on lock), and the
+// bus subscriptions that tie them to the dashboards. App builds one, starts it when the session
+// unlocks and stops it when the session locks (src/identity/session.ts).
+// Heavy modules (pool, engine, payments) load here, lazily: the session's warmUp starts loading them
+// while the vault's key derivation runs, after the HTTP server already answers.
+import type { AppOptions } from "./app-options.ts";
+import type { Bus } from "./bus.ts";
+import type { Config } from "./config.ts";
+import type { UnifiedIdentity } from "./identity/identity.ts";
+import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
+import type { Router } from "./inference/router.ts";
+import type { Engine } from "./jobs/engine.ts";
+import { JobStatusChanged } from "./jobs/events.ts";
+import { EarningsChanged } from "./ledger/events.ts";
+import type { Ledger } from "./ledger/ledger.ts";
+import { createLogger } from "./log.ts";
+import type { MarketService } from "./market/service.ts";
+import { RelayStatusChanged } from "./nostr/events.ts";
+import type { RelayPool } from "./nostr/pool.ts";
+import { paths } from "./paths.ts";
+import type { Sentinel } from "./service/sentinel.ts";
+import { PaymentReceived } from "./wallet/events.ts";
+import type { Payments } from "./wallet/payments.ts";
+import { sparkWallet, type WalletService } from "./wallet/service.ts";
+
+const log = createLogger("app");
+/** Earnings go to the dashboards at most this often (publishEarnings). */
+const EARNINGS_EVERY_MS = 1000;
+
+/** What the unlocked services take from the App (read when used: the App builds them in order). */
+export interface UnlockedDeps {
+  bus: Bus;
+  dataDir: string;
+  opts: Pick<AppOptions, "walletFactory" | "reconcileMs" | "walletCallMs" | "zapGraceMs">;
+  config: () => Config;
+  inference: () => Router;
+  ledger: () => Ledger;
+  market: () => MarketService | null;
+  sentinel: () => Sentinel | null;
+  /** The wallet: attached and connected here, detached on lock (src/wallet/service.ts). */
+  wallets: WalletService;
+  /** Tells the dashboards the provider view changed (src/app-controller.ts). */
+  emitProvider: () => void;
+  /** The App is stopping: nothing more goes to the dashboards. */
+  stopped: () => boolean;
+}
+
+export class UnlockedServices {
+  pool: RelayPool | null = null;
+  payments: Payments | null = null;
+  engine: Engine | null = null;
+  /** Copies of the secret key handed to the pool and the engine: zeroed when they stop (lock). */
+  private keyCopies: Uint8Array[] = [];
+  private unsubscribeModels: (() => void) | null = null;
+  private unsubscribePayments: (() => void) | null = null;
+  private unsubscribeJobs: (() => void) | null = null;
+  private unsubscribeRelays: (() => void) | null = null;
+  private engineCfg: { base: Config; slots: number; config: Config } | null = null;
+  private earningsTimer: ReturnType<typeof setTimeout> | null = null;
+  private earningsAt = -Infinity;
+
+  constructor(private readonly deps: UnlockedDeps) {}
+
+  /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
+  async start(identity: UnifiedIdentity): Promise<void> {
+    const { bus, config, opts } = this.deps;
+    const [{ RelayPool }, { Payments }, { Engine }] = await Promise.all([import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]);
+    this.pool = new RelayPool({
+      relays: config().relays,
+      bus,
+      signer: { secretKey: this.keyCopy(identity) },
+      // Customer-named reply relays and url inputs on private addresses are refused unless allowed.
+      allowInsecureLocal: config().limits.allowPrivateUrls,
+    });
+    this.pool.start();
+    this.deps.market()?.startReader(this.pool);
+    const wallet = await (opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: config(), dir: paths(this.deps.dataDir).wallet, bus });
+    this.deps.wallets.attach(wallet);
+    this.payments = new Payments({
+      wallet,
+      ledger: this.deps.ledger(),
+      bus,
+      reconcileMs: opts.reconcileMs,
+      walletCallMs: opts.walletCallMs,
+      zapGraceMs: opts.zapGraceMs,
+    });
+    this.unsubscribePayments = bus.subscribe(PaymentReceived, () => void this.deps.wallets.refreshBalance());
+    this.deps.wallets.connect();
+    this.engine = new Engine({
+      bus,
+      pool: this.pool,
+      inference: this.deps.inference(),
+      ledger: this.deps.ledger(),
+      payments: this.payments,
+      secretKey: this.keyCopy(identity),
+      pubkey: identity.pubkey,
+      config: () => this.engineConfig(),
+      pausedReason: () => this.deps.sentinel()?.paused() ?? null,
+    });
+    // Jobs finishing change the job counts of the earnings (payments publish their own update).
+    this.unsubscribeJobs = bus.subscribe(JobStatusChanged, ({ job }) => {
+      if (job.status === "success") this.publishEarnings();
+    });
+    // GO ONLINE's blockers include "no relay connected": tell the UI when that changes.
+    const unRelay = bus.subscribe(RelayStatusChanged, () => this.deps.emitProvider());
+    const unOllama = bus.subscribe(OllamaStatusChanged, () => this.deps.emitProvider());
+    this.unsubscribeRelays = () => {
+      unRelay();
+      unOllama();
+    };
+    this.unsubscribeModels = bus.subscribe(ModelsChanged, () => {
+      this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
+      this.deps.emitProvider();
+    });
+    const t0 = performance.now();
+    await this.engine.recover();
+    log.debug("engine recovered", { ms: Math.round(performance.now() - t0) });
+  }
+
+  private keyCopy(identity: UnifiedIdentity): Uint8Array {
+    const key = identity.secretKey();
+    this.keyCopies.push(key);
+    return key;
+  }
+
+  /** Stops them in reverse (the engine first, the pool last) and zeroes the key copies. */
+  async stop(): Promise<void> {
+    this.unsubscribeModels?.();
+    this.unsubscribeModels = null;
+    this.unsubscribePayments?.();
+    this.unsubscribePayments = null;
+    this.unsubscribeJobs?.();
+    this.unsubscribeJobs = null;
+    this.unsubscribeRelays?.();
+    this.unsubscribeRelays = null;
+    await this.engine?.stop();
+    this.engine = null;
+    this.payments?.stop();
+    this.payments = null;
+    await this.deps.wallets.detach();
+    this.deps.market()?.stopReader();
+    await this.pool?.stop();
+    this.pool = null;
+    for (const key of this.keyCopies.splice(0)) key.fill(0);
+  }
+
+  /** The wallet connected: payments start, and zaps are watched while it has a Lightning address. */
+  walletConnected(): void {
+    this.payments?.start();
+    void this.engine?.walletChanged().catch((err) => log.warn("zap watch failed", { err }));
+  }
+
+  /** The wallet's Lightning address was set or removed: start or stop watching zaps. */
+  async addressChanged(): Promise<void> {
+    await this.engine?.walletChanged();
+  }
+
+  /**
+   * The config the engine sees: its concurrency (limits.maxConcurrentJobs) is the router's slots,
+   * the sum over the healthy backends, so the engine's one fair queue feeds every backend.
+   */
+  private engineConfig(): Config {
+    const slots = this.deps.inference().capacity();
+    const c = this.deps.config();
+    if (this.engineCfg?.base !== c || this.engineCfg.slots !== slots) this.engineCfg = { base: c, slots, config: { ...c, limits: { ...c.limits, maxConcurrentJobs: slots } } };
+    return this.engineCfg.config;
+  }
+
+  /**
+   * Tells the dashboards the earnings changed: at most once a second (a change inside the second
+   * is sent when it is up, never lost), and only while one is connected (a dashboard that
+   * connects reads them from /api/state). Issue 16: every finished job recomputed them.
+   */
+  publishEarnings(): void {
+    if (this.earningsTimer) return;
+    const send = () => {
+      this.earningsTimer = null;
+      if (this.deps.stopped() || !this.deps.bus.watched()) return;
+      this.earningsAt = performance.now();
+      this.deps.bus.publish(EarningsChanged, { earnings: this.deps.ledger().earnings() });
+    };
+    const wait = this.earningsAt + EARNINGS_EVERY_MS - performance.now();
+    if (wait <= 0) return send();
+    this.earningsTimer = setTimeout(send, wait);
+    this.earningsTimer.unref?.();
+  }
+}
