@@ -5,7 +5,8 @@
 // a ledger row and a bus event (held-jobs.ts). Going online/offline and pings live here too. The
 // other rooms: announcer.ts (NIP-89, profile, heartbeat), replies.ts (signing, feedback, result
 // delivery), recovery.ts (restarts, late money), allowance.ts (free jobs, pay-after credit),
-// cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), wallet/zaps.ts (zap receipts).
+// cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), wallet/zaps.ts (zap receipts),
+// housekeeping.ts (pruning seen ids, dropping delivered results' kept copies).
 import { AppError, errorMessage } from "../errors.ts";
 import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
@@ -21,6 +22,7 @@ import { Charge } from "./charge.ts";
 import type { JobView } from "./events.ts";
 import { customerReason, fitToRequest, generateAnswer, JobTimeout } from "./generate.ts";
 import { HeldJobs, restorePaid, type Running } from "./held-jobs.ts";
+import { Housekeeping } from "./housekeeping.ts";
 import { isFinal, newJob, promptPreview } from "./job.ts";
 import type { EngineDeps } from "./ports.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
@@ -28,19 +30,10 @@ import { Recovery } from "./recovery.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
 
 const log = createLogger("jobs");
-/** Delivered results' kept copies are dropped together, this long after the first (forgetResult). */
-const HOUSEKEEPING_MS = 1000;
 
 // What the engine needs from the other domains (app.ts hands in the real ones): jobs/ports.ts.
 export type { EngineDeps, EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
 
-/**
- * Seen request ids are kept this long. Every 5050 on our relays is recorded, so the table must be
- * pruned; a request older than this is far outside any subscription's since window, and a job we
- * took is still guarded by its ledger row.
- */
-const SEEN_KEEP_MS = 24 * 3600_000;
-const SEEN_PRUNE_EVERY_MS = 3600_000;
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
 
@@ -62,12 +55,10 @@ export class Engine {
   private readonly recovery: Recovery;
   /** Pay first, pay after (charge.ts). */
   private readonly charge: Charge;
-  private lastPrune = 0;
   private readonly now: () => number;
   private stopped = false;
-  /** Kept results delivered since the last housekeeping commit (job ids), and its timer. */
-  private delivered: string[] = [];
-  private deliveredTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Pruning seen ids and zap targets, dropping delivered results' kept copies (housekeeping.ts). */
+  private readonly housekeeping: Housekeeping;
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
   private unsubscribePayments: (() => void) | null = null;
@@ -91,7 +82,7 @@ export class Engine {
       sign: (t) => this.replies.sign(t),
       publish: (t) => this.replies.publish(t),
       onAnnounced: () => this.emitProvider(),
-      onBeat: () => this.pruneSeen(),
+      onBeat: () => this.housekeeping.pruneSeen(),
     });
     this.allowance = new Allowance({ ...base, inFlight: () => this.held.all() });
     this.cancels = new CancelWatch({ ...base, held: () => this.held.all(), onDeletion: (ev) => this.onDeletion(ev) });
@@ -104,6 +95,7 @@ export class Engine {
       runPaid: (row, request, model) => this.runPaid(row, request, model),
       noteRecent: (jobId, error, updatedAt) => this.held.noteRecent(jobId, error, updatedAt),
     });
+    this.housekeeping = new Housekeeping({ ...base, recovery: this.recovery, zaps: this.zaps });
     this.charge = new Charge({
       ...base,
       held: this.held,
@@ -249,7 +241,7 @@ export class Engine {
     }
     this.cancels.stop();
     this.recovery.stop();
-    this.flushDelivered();
+    this.housekeeping.flushDelivered();
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
   }
@@ -302,22 +294,6 @@ export class Engine {
     if (!job) return false;
     this.stopJob(job, "provider", why);
     return true;
-  }
-
-  /** Forgets old seen ids and old jobs' zap targets (riding on the heartbeat, no timer of its own). Never throws. */
-  private pruneSeen(): void {
-    const now = this.now();
-    if (now - this.lastPrune < SEEN_PRUNE_EVERY_MS) return;
-    this.lastPrune = now;
-    void this.track(this.recovery.expireLeftoverInvoices());
-    try {
-      const n = this.deps.ledger.pruneSeen(now - SEEN_KEEP_MS);
-      if (n) log.debug("pruned seen events", { count: n });
-      const z = this.zaps.pruneTargets(now);
-      if (z) log.debug("pruned zap targets of old jobs", { count: z });
-    } catch (err) {
-      log.warn("pruning seen events failed", { err });
-    }
   }
 
   // ---------------------------------------------------------------- events in
@@ -543,7 +519,7 @@ export class Engine {
       // delivery clears the note below (it may in principle come before publish() returns here).
       const { outcomes, lateDelivered } = await this.replies.publishResult(job.request.id, event, job.request.relays, () => this.clearUndelivered(job));
       const delivered = outcomes.some((o) => o.ok);
-      if (delivered) this.forgetResult(job.request.id);
+      if (delivered) this.housekeeping.forgetResult(job.request.id);
       if (!delivered && !lateDelivered) {
         this.held.note(job, { error: UNDELIVERED });
         this.held.finish(job);
@@ -593,32 +569,6 @@ export class Engine {
   }
 
   /** A held job's result reached a relay late: its "no relay accepted" note goes; whether it had one. */
-  /**
-   * A delivered result's kept copy is no longer needed: dropped with others in one commit a
-   * moment later (housekeeping, batched: issue 16). A crash before that only makes recover() send
-   * the same event again, which relays and customers see once (same id).
-   */
-  private forgetResult(id: string): void {
-    this.delivered.push(id);
-    if (this.deliveredTimer) return;
-    this.deliveredTimer = setTimeout(() => this.flushDelivered(), HOUSEKEEPING_MS);
-    this.deliveredTimer.unref?.();
-  }
-
-  private flushDelivered(): void {
-    if (this.deliveredTimer) clearTimeout(this.deliveredTimer);
-    this.deliveredTimer = null;
-    const ids = this.delivered.splice(0);
-    if (ids.length === 0) return;
-    try {
-      this.deps.ledger.transaction(() => {
-        for (const id of ids) this.deps.ledger.dropPendingResult(id);
-      });
-    } catch (err) {
-      log.warn("could not forget delivered results", { count: ids.length, err });
-    }
-  }
-
   private clearUndelivered(job: Running): boolean {
     if (job.error !== UNDELIVERED) return false;
     this.held.note(job, { error: null });
