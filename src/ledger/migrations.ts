@@ -197,9 +197,8 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 5,
     name: "earnings kept by triggers (totals, per model, owed, 15-minute slots)",
-    // The earnings summary scanned every job and payment ever, once or twice per finished job
-    // (issue 16): ~2 s at 100,000 jobs. Totals and slots are kept by triggers in the writer's
-    // transaction, filled here from the rows already there (earnings-totals.ts).
+    // So the earnings summary costs the same whatever the history: totals and slots kept by
+    // triggers in the writer's transaction, filled here from the rows already there.
     // Inline and frozen, like every shipped migration: earnings-totals.ts reads what this makes.
     up: `
         -- scope 0: all time, one row (model ''): successful jobs, payments that are earnings (not the
