@@ -246,6 +246,9 @@ export class App {
       unIdentity();
     });
 
+    // Going online is wanted: the signer gets ready now, on this thread while the vault's key
+    // derivation runs on its own, so the first burst of jobs signs at full speed (nostr/signer.ts).
+    if (this.config.online) void import("./nostr/signer.ts").then((m) => m.warmUpSigner());
     if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.session.unlock(this.opts.password);
     log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.session.view().state });
   }

@@ -293,7 +293,7 @@ export interface WarmUpOptions {
   ops?: number;
   /** Longest a slice keeps the thread, ms. Default 2. */
   sliceMs?: number;
-  /** Pause between slices, ms. Default 10. */
+  /** Pause between slices, ms. Default 1: the thread is free again at once, and a slice is short. */
   gapMs?: number;
   /** A slice waits until no real signature was made or checked for this long, ms. Default 50. */
   quietMs?: number;
@@ -321,7 +321,7 @@ export function warmUpSigner(opts: WarmUpOptions = {}): WarmUp {
   if (warmUp) return warmUp;
   const ops = opts.ops ?? 300;
   const sliceMs = opts.sliceMs ?? 2;
-  const gapMs = opts.gapMs ?? 10;
+  const gapMs = opts.gapMs ?? 1;
   const quietMs = opts.quietMs ?? 50;
   let stopped = false;
   let n = 0;
