@@ -6,7 +6,8 @@
 // other rooms: announcer.ts (NIP-89, profile, heartbeat), replies.ts (signing, feedback, result
 // delivery), recovery.ts (restarts, late money), allowance.ts (free jobs, pay-after credit),
 // cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), wallet/zaps.ts (zap receipts),
-// housekeeping.ts (pruning seen ids, dropping delivered results' kept copies).
+// housekeeping.ts (pruning seen ids, dropping delivered results' kept copies), endings.ts (stop,
+// fail, park).
 import { AppError, errorMessage } from "../errors.ts";
 import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
@@ -19,11 +20,12 @@ import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
 import { Charge } from "./charge.ts";
+import { Endings } from "./endings.ts";
 import type { JobView } from "./events.ts";
 import { customerReason, fitToRequest, generateAnswer, JobTimeout } from "./generate.ts";
 import { HeldJobs, restorePaid, type Running } from "./held-jobs.ts";
 import { Housekeeping } from "./housekeeping.ts";
-import { isFinal, newJob, promptPreview } from "./job.ts";
+import { newJob, promptPreview } from "./job.ts";
 import type { EngineDeps } from "./ports.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { Recovery } from "./recovery.ts";
@@ -55,6 +57,8 @@ export class Engine {
   private readonly recovery: Recovery;
   /** Pay first, pay after (charge.ts). */
   private readonly charge: Charge;
+  /** Stopping, failing and parking jobs (endings.ts). */
+  private readonly ends: Endings;
   private readonly now: () => number;
   private stopped = false;
   /** Pruning seen ids and zap targets, dropping delivered results' kept copies (housekeeping.ts). */
@@ -95,6 +99,7 @@ export class Engine {
       runPaid: (row, request, model) => this.runPaid(row, request, model),
       noteRecent: (jobId, error, updatedAt) => this.held.noteRecent(jobId, error, updatedAt),
     });
+    this.ends = new Endings({ ...base, held: this.held, replies: this.replies, cancels: this.cancels });
     this.housekeeping = new Housekeeping({ ...base, recovery: this.recovery, zaps: this.zaps });
     this.charge = new Charge({
       ...base,
@@ -104,8 +109,8 @@ export class Engine {
       zaps: this.zaps,
       recovery: this.recovery,
       enqueue: (job) => this.enqueue(job),
-      fail: (job, reason) => this.fail(job, reason),
-      endStopped: (job) => this.endStopped(job),
+      fail: (job, reason) => this.ends.fail(job, reason),
+      endStopped: (job) => this.ends.endStopped(job),
     });
     // A payment for a job nobody is waiting on: run it, or say it came late (recovery.ts).
     this.unsubscribePayments = deps.bus.subscribe(PaymentReceived, ({ paymentId, jobId }) => {
@@ -132,7 +137,7 @@ export class Engine {
     const job = restorePaid(row, request, model);
     if (!request || !model) {
       const why = !request ? "the paid request can no longer be read" : `model ${request.params.model ?? row.model} is no longer offered`;
-      this.track(this.fail(job, `${why}; contact the provider about your payment`));
+      this.track(this.ends.fail(job, `${why}; contact the provider about your payment`));
       return;
     }
     log.info("running a paid job left over from before", { id: row.id });
@@ -205,10 +210,10 @@ export class Engine {
     // Queued jobs never started: tell their customers. Running ones finish unless configured
     // otherwise. Jobs the customer already paid for keep their place (the money is ours), and an
     // open invoice stays payable: if it is paid, that job runs too.
-    for (const job of [...this.held.queue]) if (!job.prepaid) this.stopJob(job, "provider", "provider went offline; please send the job again");
+    for (const job of [...this.held.queue]) if (!job.prepaid) this.ends.stop(job, "provider", "provider went offline; please send the job again");
     if (cfg.limits.onOffline === "cancel") {
       for (const job of [...this.held.active.values()]) {
-        if (!job.prepaid && job.status !== "payment-required") this.stopJob(job, "provider", "provider went offline; please send the job again");
+        if (!job.prepaid && job.status !== "payment-required") this.ends.stop(job, "provider", "provider went offline; please send the job again");
       }
     }
     this.announcer.withdraw();
@@ -225,13 +230,13 @@ export class Engine {
     if (this.stopped) return;
     await this.goOffline();
     this.stopped = true;
-    // Waiting for a payment is not work in progress: set those aside at once (see park).
-    for (const job of [...this.held.active.values()]) if (job.status === "payment-required") this.park(job);
+    // Waiting for a payment is not work in progress: set those aside at once (see endings.ts, park).
+    for (const job of [...this.held.active.values()]) if (job.status === "payment-required") this.ends.park(job);
     const deadline = performance.now() + graceMs;
     while (this.held.active.size && performance.now() < deadline) await Bun.sleep(20);
     for (const job of this.held.all()) {
-      if (job.prepaid) this.park(job);
-      else this.stopJob(job, "provider", "provider is shutting down; please send the job again");
+      if (job.prepaid) this.ends.park(job);
+      else this.ends.stop(job, "provider", "provider is shutting down; please send the job again");
     }
     const drainUntil = performance.now() + STOP_DRAIN_MS;
     while (this.tasks.size && performance.now() < drainUntil) {
@@ -244,28 +249,6 @@ export class Engine {
     this.housekeeping.flushDelivered();
     this.unsubscribePayments?.();
     this.unsubscribePayments = null;
-  }
-
-  /**
-   * Shutdown, for a job that must outlive it: one waiting for its payment keeps its row as
-   * payment-required (a payment that lands while we are down is found by reconciliation and runs
-   * the job after the restart, see recovery.ts); a paid one goes back to 'paid' and runs again.
-   * The customer is told nothing: the job isn't over.
-   */
-  private park(job: Running): void {
-    if (job.parked || job.stoppedBy) return;
-    job.parked = true;
-    this.held.queue.remove(job);
-    // Queued or cut short while running: back to paid (job.ts), so it runs after the restart.
-    if (job.prepaid && (job.status === "queued" || job.status === "processing")) {
-      try {
-        this.held.setStatus(job, "paid");
-      } catch (err) {
-        log.warn("could not set a paid job aside", { id: job.request.id, err });
-      }
-    }
-    job.controller.abort(new AppError("unavailable", "provider is shutting down"));
-    log.info("paid or payable job set aside for after the restart", { id: job.request.id, status: job.status });
   }
 
   /** The wallet changed (a Lightning address set or removed): start or stop watching zaps. */
@@ -292,7 +275,7 @@ export class Engine {
   cancel(id: string, why = "cancelled by the provider"): boolean {
     const job = this.held.find(id);
     if (!job) return false;
-    this.stopJob(job, "provider", why);
+    this.ends.stop(job, "provider", why);
     return true;
   }
 
@@ -409,31 +392,16 @@ export class Engine {
       // NIP-09: only the request's own author may cancel it.
       if (cancelsJob(event, job.request)) {
         log.info("cancelled by the customer", { id: job.request.id });
-        this.stopJob(job, "customer", "cancelled by the customer");
+        this.ends.stop(job, "customer", "cancelled by the customer");
       }
     }
   }
 
   // ---------------------------------------------------------------- running
 
-  /**
-   * Stops a job wherever it is. A queued job leaves the queue at once; a running or unpaid one is
-   * aborted and its own task finishes it. The customer who cancelled hears nothing more (NIP-09);
-   * anyone else's job gets an error feedback with the reason.
-   */
-  private stopJob(job: Running, by: "customer" | "provider", reason: string): void {
-    if (job.stoppedBy) return;
-    job.stoppedBy = { by, reason };
-    job.controller.abort(new AppError("conflict", reason));
-    if (this.held.queue.remove(job)) {
-      this.cancels.schedule();
-      this.track(this.endStopped(job));
-    }
-  }
-
   private enqueue(job: Running): void {
     if (job.controller.signal.aborted) {
-      this.track(this.endStopped(job));
+      this.track(this.ends.endStopped(job));
       return;
     }
     if (this.generating < this.deps.config().limits.maxConcurrentJobs) {
@@ -533,13 +501,13 @@ export class Engine {
           release();
         } else if (job.controller.signal.aborted) {
           release();
-          await this.endStopped(job);
+          await this.ends.endStopped(job);
         } else if (limit.signal.aborted) {
           release();
-          await this.fail(job, (limit.signal.reason as JobTimeout).message);
+          await this.ends.fail(job, (limit.signal.reason as JobTimeout).message);
         } else {
           release();
-          await this.fail(job, customerReason(err));
+          await this.ends.fail(job, customerReason(err));
         }
       } catch (inner) {
         log.error("closing a job failed", { id: job.request.id, err: inner });
@@ -547,25 +515,6 @@ export class Engine {
     } finally {
       release();
     }
-  }
-
-  /** A stopped job: cancelled in the ledger; an error feedback unless the customer cancelled it. */
-  private async endStopped(job: Running): Promise<void> {
-    // Already over (cancelled by an earlier call, or ended some other way): nothing more to say.
-    if (isFinal(job.status)) return;
-    const stop = job.stoppedBy ?? { by: "provider" as const, reason: "cancelled by the provider" };
-    if (!this.held.setStatus(job, "cancelled", { error: stop.reason })) return;
-    if (!this.held.active.has(job.request.id)) this.held.finish(job);
-    // NIP-09: the customer asked to stop; we send nothing more. Anyone else deserves a reason.
-    if (stop.by === "provider") await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: stop.reason }).catch(() => {});
-  }
-
-  private async fail(job: Running, reason: string): Promise<void> {
-    // A refused move means the job already ended: a second answer would contradict the first.
-    if (!this.held.setStatus(job, "error", { error: reason })) return;
-    if (!this.held.active.has(job.request.id)) this.held.finish(job);
-    await this.replies.sendFeedback(job.request, job.sourceRelay, "error", { extraInfo: reason }).catch(() => {});
-    log.info("job failed", { id: job.request.id, reason });
   }
 
   /** A held job's result reached a relay late: its "no relay accepted" note goes; whether it had one. */
