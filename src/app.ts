@@ -1,5 +1,6 @@
 // The composition root: load config, open stores, build services, start them in order, stop them
-// in reverse. The only file that wires domains together.
+// in reverse. The only file that wires domains together, with src/unlocked-services.ts: its part
+// for the services that exist only while the vault is unlocked.
 import type { AppOptions } from "./app-options.ts";
 import { Bus } from "./bus.ts";
 import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config } from "./config.ts";
