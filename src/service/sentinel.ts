@@ -46,6 +46,8 @@ export class Sentinel {
   private gate: Gate = { open: true, reason: null, until: null };
   private readonly hysteresis: Hysteresis;
   private readonly running = new Map<string, number>();
+  /** GPU ms per local day, counted since the last write (saveGpu). */
+  private readonly gpuUnsaved = new Map<string, number>();
   private unsub: (() => void) | null = null;
   private probing = false;
   private readonly now: () => number;
@@ -62,6 +64,7 @@ export class Sentinel {
   }
 
   stop(): void {
+    if (!this.stopped) this.saveGpu();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -83,18 +86,33 @@ export class Sentinel {
     const started = this.running.get(id);
     if (started === undefined) return;
     this.running.delete(id);
-    try {
-      this.deps.gpu.add(localDateKey(now), Math.max(0, now - started));
-    } catch (err) {
-      log.warn("could not count GPU time", { err });
+    // Kept in memory and written with the next periodic check and at stop: a ledger commit per
+    // job would cost more than the job's own bookkeeping. A crash loses at most one period's GPU
+    // time, which only a daily GPU-hours limit reads.
+    const day = localDateKey(now);
+    this.gpuUnsaved.set(day, (this.gpuUnsaved.get(day) ?? 0) + Math.max(0, now - started));
+    // Only a daily limit depends on a finished job; the weekly hours are checked every period.
+    const s = this.deps.config().schedule;
+    if (s.maxJobsPerDay !== null || s.maxSatsPerDay !== null || s.maxGpuHoursPerDay !== null) this.check();
+  }
+
+  /** Adds the GPU time not yet written to the ledger, one write per day touched. */
+  private saveGpu(): void {
+    for (const [day, ms] of this.gpuUnsaved) {
+      try {
+        this.deps.gpu.add(day, ms);
+        this.gpuUnsaved.delete(day);
+      } catch (err) {
+        log.warn("could not count GPU time", { err });
+      }
     }
-    this.check();
   }
 
   usage(): UsageToday {
     const now = this.now();
     const earned = this.deps.earnedToday();
-    const stored = this.deps.gpu.ms(localDateKey(now));
+    const today = localDateKey(now);
+    const stored = this.deps.gpu.ms(today) + (this.gpuUnsaved.get(today) ?? 0);
     let live = 0;
     for (const t of this.running.values()) live += now - t;
     return { jobs: earned.jobs, sats: earned.sats, gpuMs: (Number.isFinite(stored) ? stored : 0) + live };
@@ -112,6 +130,7 @@ export class Sentinel {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
+      this.saveGpu();
       this.check();
       await this.probe();
     } catch (err) {

@@ -1,5 +1,6 @@
 // The sentinel counts GPU time per local day in the ledger (gpu_usage): a job's time from
-// processing to its end, added when it ends, read back by a later sentinel (a restart).
+// processing to its end, counted when it ends, written with the next periodic check and at stop
+// (not one commit per job), read back by a later sentinel (a restart).
 import { expect, test } from "bun:test";
 import { Bus } from "../../src/bus.ts";
 import { ConfigSchema } from "../../src/config.ts";
@@ -41,10 +42,14 @@ test("GPU time of finished jobs is kept per day in the ledger and survives a new
     bus.publish(JobStatusChanged, { job: job("b", "processing") });
     now += 10_000;
     bus.publish(JobStatusChanged, { job: job("b", "error") });
-    expect(ledger.gpuMs(day)).toBe(100_000);
+    // Counted at once, written later: no ledger commit per finished job.
+    expect(first.usage().gpuMs).toBe(100_000);
+    expect(ledger.gpuMs(day)).toBe(0);
   } finally {
     first.stop();
   }
+  // Stopping writes what was counted.
+  expect(ledger.gpuMs(day)).toBe(100_000);
   const second = make();
   expect(second.usage().gpuMs).toBe(100_000);
   ledger.close();
