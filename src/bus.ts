@@ -20,16 +20,8 @@ export interface BusEvent {
   properties: unknown;
 }
 
-const registry = new Map<string, EventDef>();
-
 export function defineEvent<S extends z.ZodType>(type: string, schema: S): EventDef<S> {
-  const def = { type, schema };
-  registry.set(type, def);
-  return def;
-}
-
-export function eventDefinitions(): EventDef[] {
-  return [...registry.values()];
+  return { type, schema };
 }
 
 type Handler = (event: BusEvent) => void;

@@ -8,12 +8,8 @@ import { AppError } from "../errors.ts";
 
 /** BIP39 allows 128–256 bits of entropy in 32-bit steps: 12, 15, 18, 21 or 24 words. */
 export const VALID_WORD_COUNTS = [12, 15, 18, 21, 24] as const;
-export type WordCount = (typeof VALID_WORD_COUNTS)[number];
 
 const WORD_INDEX = new Map<string, number>(wordlist.map((w, i) => [w, i]));
-
-/** The 2048 English words, for UIs that want to offer a picker. */
-export const ENGLISH_WORDLIST: readonly string[] = wordlist;
 
 /** A new phrase from the CSPRNG: 12 words (128 bits) or 24 words (256 bits). */
 export function generateMnemonic(words: 12 | 24 = 12): string {
@@ -65,15 +61,6 @@ export function parseMnemonic(input: string): string {
     );
   }
   return phrase;
-}
-
-export function isValidMnemonic(input: string): boolean {
-  try {
-    parseMnemonic(input);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

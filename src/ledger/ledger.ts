@@ -37,19 +37,7 @@ import * as state from "./state.ts";
 import type { PendingResult } from "./state.ts";
 import type { NostrEvent } from "../nostr/nip90.ts";
 
-export {
-  CreditInput,
-  JobInsert,
-  JobPatch,
-  JobRow,
-  jobRowToView,
-  PAID_LATE_NOT_SERVED,
-  PaymentRow,
-  PaymentSource,
-} from "./rows.ts";
-export { TERMINAL_STATUSES };
-export { sqliteProblem } from "./storage-errors.ts";
-export type { PendingResult } from "./state.ts";
+export { JobInsert, JobPatch, JobRow, jobRowToView, PAID_LATE_NOT_SERVED } from "./rows.ts";
 
 const log = createLogger("ledger");
 

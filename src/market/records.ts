@@ -4,9 +4,6 @@
 // record without that field, never an exception.
 import { HANDLER_INFO, HEARTBEAT, JOB_FEEDBACK, JOB_REQUEST_TEXT, JOB_RESULT_TEXT, PROFILE } from "../nostr/kinds.ts";
 
-/** The kinds the market reads; anything else is dropped. */
-export const MARKET_KINDS = [PROFILE, JOB_REQUEST_TEXT, JOB_RESULT_TEXT, JOB_FEEDBACK, HEARTBEAT, HANDLER_INFO] as const;
-
 /**
  * More than this is no price anyone pays for one text job (1M sats): a typo, a joke or an attempt
  * to skew the market. Such amounts are dropped, never clamped (a clamped value still skews).

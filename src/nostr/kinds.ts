@@ -20,5 +20,3 @@ export const PROFILE = 0;
 export const ZAP_RECEIPT = 9735;
 /** NIP-57 zap request (embedded in a receipt's description tag). */
 export const ZAP_REQUEST = 9734;
-/** NIP-42 client authentication. */
-export const CLIENT_AUTH = 22242;

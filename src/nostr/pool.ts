@@ -25,20 +25,12 @@ import { signEvent } from "./signer.ts";
 import { systemResolve, type HostResolver } from "../util/net-guard.ts";
 import { dedupeUrls } from "./relay-url.ts";
 import { DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS, DEFAULT_MAX_EXTRA_RELAYS, ExtraRelays } from "./extra-relays.ts";
-import { AUTH_REQUIRED, RelaySocket, isValidEvent, left, toResult, type OkOutcome, type PublishResult, type PublishStatus } from "./relay-socket.ts";
+import { AUTH_REQUIRED, RelaySocket, isValidEvent, left, toResult, type OkOutcome, type PublishResult } from "./relay-socket.ts";
 import { Outbox } from "./outbox.ts";
 import { DEFAULT_RESUBSCRIBE_WINDOW_SEC, ResumableSubscription, type ResumableEnv, type SubscriptionHandlers } from "./subscriptions.ts";
 import { DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, RelayLink, type LinkContext, type PoolTimeouts } from "./relay-link.ts";
 
 const log = createLogger("nostr.pool");
-
-export type { Event, EventTemplate, Filter };
-export { checkExtraRelayUrl, normalizeRelayUrl, type ExtraRelayCheck } from "./relay-url.ts";
-export { WireEvent, isValidEvent } from "./relay-socket.ts";
-export { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_EVENTS } from "./outbox.ts";
-export { DEFAULT_RESUBSCRIBE_WINDOW_SEC, resumeFilters, type SubscriptionHandlers } from "./subscriptions.ts";
-export { DEFAULT_MAX_CUSTOMER_RELAY_CONNECTIONS, DEFAULT_MAX_EXTRA_RELAYS } from "./extra-relays.ts";
-export { AWAITING_ANSWER, DEFAULT_BACKOFF, DEFAULT_PING_INTERVAL_MS, DEFAULT_TIMEOUTS, backoffDelay, type PoolTimeouts } from "./relay-link.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -75,8 +67,6 @@ export interface RelayPoolOptions {
   pingIntervalMs?: number;
   timeouts?: Partial<PoolTimeouts>;
 }
-
-export type { PublishResult, PublishStatus };
 
 export interface PublishOptions {
   /** Customer-named relays (NIP-90 `relays` tag); filtered by policy, at most maxExtraRelays. */

@@ -40,9 +40,6 @@ export const HTTP_IDLE_TIMEOUT_SECS = 10;
 /** Requests being answered at once; beyond it a 503 (a flood can't pile up work). */
 export const MAX_PENDING_REQUESTS = 256;
 
-export { isJsonType } from "./routes/common.ts";
-export { MAX_EVENT_STREAMS } from "./routes/state.ts";
-
 export function createServer(ctl: Controller, opts: ServerOptions): Hono {
   const withPassword = passwordGuard(opts.attemptLimiter ?? new AttemptLimiter());
 

@@ -35,10 +35,6 @@ export function wordsToBytes(words: number[], pad: boolean): Uint8Array {
   return Uint8Array.from(pad ? bytes : bytes.slice(0, Math.floor((words.length * 5) / 8)));
 }
 
-export function bytesToWords(bytes: Uint8Array): number[] {
-  return bech32.toWords(bytes);
-}
-
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 export type Bolt11Network = "mainnet" | "testnet" | "signet" | "regtest";

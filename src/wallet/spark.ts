@@ -38,9 +38,6 @@ import {
   type WalletNetwork,
 } from "./wallet.ts";
 
-// build.ts and the app reach the loader's knobs through the wallet module.
-export { setSparkWasmPath, sparkPlugin } from "./spark-plugin.ts";
-
 const log = createLogger("wallet");
 const sdkLog = createLogger("breez");
 

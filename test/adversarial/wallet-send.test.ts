@@ -4,7 +4,8 @@
 // printed in headless logs, kept in browser history and sent as a cookie to every port of
 // 127.0.0.1, so holding it must not be enough to drain the wallet: a send needs the vault password.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { bech32Encode, bytesToWords } from "../../src/util/bolt11.ts";
+import { bech32Encode } from "../../src/util/bolt11.ts";
+import { bytesToWords } from "../fixtures/bolt11-encode.ts";
 import { LightningDouble, type DoubleSendFault } from "../fixtures/lightning-double.ts";
 import { startWalletTestApp, type TestApp } from "../fixtures/test-app.ts";
 

@@ -5,7 +5,8 @@ import { afterEach, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
-import { checkExtraRelayUrl, RelayPool, type RelayPoolOptions } from "../../src/nostr/pool.ts";
+import { RelayPool, type RelayPoolOptions } from "../../src/nostr/pool.ts";
+import { checkExtraRelayUrl } from "../../src/nostr/relay-url.ts";
 
 const key = generateSecretKey();
 const cleanups: Array<() => unknown> = [];

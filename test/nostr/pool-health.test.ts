@@ -6,7 +6,8 @@ import { afterEach, expect, test } from "bun:test";
 import { finalizeEvent, generateSecretKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
 import { RelayStatusChanged, type RelayView } from "../../src/nostr/events.ts";
-import { AWAITING_ANSWER, RelayPool, type RelayPoolOptions } from "../../src/nostr/pool.ts";
+import { RelayPool, type RelayPoolOptions } from "../../src/nostr/pool.ts";
+import { AWAITING_ANSWER } from "../../src/nostr/relay-link.ts";
 import { cleanups, relay, runCleanups, until } from "./helpers.ts";
 
 const key = generateSecretKey();

@@ -6,15 +6,10 @@ import type { Server } from "bun";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
 import { RelayListChanged, RelayStatusChanged, type RelayView } from "../../src/nostr/events.ts";
-import {
-  backoffDelay,
-  checkExtraRelayUrl,
-  normalizeRelayUrl,
-  RelayPool,
-  resumeFilters,
-  AWAITING_ANSWER,
-  type RelayPoolOptions,
-} from "../../src/nostr/pool.ts";
+import { RelayPool, type RelayPoolOptions } from "../../src/nostr/pool.ts";
+import { AWAITING_ANSWER, backoffDelay } from "../../src/nostr/relay-link.ts";
+import { checkExtraRelayUrl, normalizeRelayUrl } from "../../src/nostr/relay-url.ts";
+import { resumeFilters } from "../../src/nostr/subscriptions.ts";
 import { connectRaw } from "../fixtures/relay-client.ts";
 import { cleanups, relay, runCleanups, until } from "./helpers.ts";
 
@@ -444,10 +439,12 @@ describe("relay pool", () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const script = join(dir, "run.ts");
     const poolPath = new URL("../../src/nostr/pool.ts", import.meta.url).pathname;
+    const linkPath = new URL("../../src/nostr/relay-link.ts", import.meta.url).pathname;
     const busPath = new URL("../../src/bus.ts", import.meta.url).pathname;
     writeFileSync(
       script,
-      `import { AWAITING_ANSWER, RelayPool } from ${JSON.stringify(poolPath)};
+      `import { RelayPool } from ${JSON.stringify(poolPath)};
+import { AWAITING_ANSWER } from ${JSON.stringify(linkPath)};
 import { Bus } from ${JSON.stringify(busPath)};
 const key = new Uint8Array(${JSON.stringify([...providerKey])});
 const pool = new RelayPool({ relays: [${JSON.stringify(r.url)}, ${JSON.stringify(silent.url)}, "ws://127.0.0.1:9"], bus: new Bus(), signer: { secretKey: key },

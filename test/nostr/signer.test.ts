@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent as jsVerify, type Event } from "nostr-tools/pure";
-import { WireEvent } from "../../src/nostr/pool.ts";
+import { NostrEvent } from "../../src/nostr/nip90.ts";
 import { WASM_DEMAND_OPS, hasEventShape, initSigner, resetSigner, signEvent, signerKind, signerReady, verifyEvent } from "../../src/nostr/signer.ts";
 
 const sk = generateSecretKey();
@@ -169,13 +169,13 @@ describe("hasEventShape", () => {
   );
   const field = fc.constantFrom("id", "pubkey", "sig", "kind", "created_at", "tags", "content", "extra");
 
-  test("agrees with the WireEvent zod schema on valid events with one field changed or dropped", () => {
+  test("agrees with nip90's NostrEvent zod schema on valid events with one field changed or dropped", () => {
     fc.assert(
       fc.property(field, value, fc.boolean(), (key, v, drop) => {
         const input: Record<string, unknown> = { ...good };
         if (drop) delete input[key];
         else input[key] = v;
-        expect(hasEventShape(input)).toBe(WireEvent.safeParse(input).success);
+        expect(hasEventShape(input)).toBe(NostrEvent.safeParse(input).success);
       }),
       { numRuns: 3000 },
     );
@@ -184,7 +184,7 @@ describe("hasEventShape", () => {
   test("agrees on arbitrary values", () => {
     fc.assert(
       fc.property(fc.anything(), (v) => {
-        expect(hasEventShape(v)).toBe(WireEvent.safeParse(v).success);
+        expect(hasEventShape(v)).toBe(NostrEvent.safeParse(v).success);
       }),
       { numRuns: 1000 },
     );

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import * as nip04 from "nostr-tools/nip04";
 import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
-import { isValidEvent } from "../../src/nostr/pool.ts";
+import { isValidEvent } from "../../src/nostr/relay-socket.ts";
 import {
   JobRequest,
   buildFeedback,

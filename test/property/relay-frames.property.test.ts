@@ -7,7 +7,8 @@ import type { Server, ServerWebSocket } from "bun";
 import fc from "fast-check";
 import { finalizeEvent, generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
-import { RelayPool, isValidEvent } from "../../src/nostr/pool.ts";
+import { RelayPool } from "../../src/nostr/pool.ts";
+import { isValidEvent } from "../../src/nostr/relay-socket.ts";
 import { PROPERTY_TIMEOUT_MS, RUNS, nastyString } from "../fixtures/stress-fc.ts";
 import { until } from "../fixtures/stress-app.ts";
 

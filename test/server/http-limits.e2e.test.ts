@@ -121,7 +121,7 @@ test("idle keep-alive connections are closed after the idle timeout; the event s
 }, 45_000);
 
 test("event streams are capped: one past the cap is refused with 503", async () => {
-  const { MAX_EVENT_STREAMS } = await import("../../src/server/server.ts");
+  const { MAX_EVENT_STREAMS } = await import("../../src/server/routes/state.ts");
   const open = await Promise.all(Array.from({ length: MAX_EVENT_STREAMS }, () => raw()));
   for (const c of open) c.sock.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${app.token}\r\n\r\n`);
   expect(await waitFor(() => open.every((c) => c.text().includes("server.connected")), 5000)).toBe(true);

@@ -6,7 +6,9 @@
 import { afterEach, expect, test } from "bun:test";
 import { finalizeEvent, generateSecretKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
-import { OUTBOX_MAX_EVENTS, RelayPool, type PublishResult } from "../../src/nostr/pool.ts";
+import { OUTBOX_MAX_EVENTS } from "../../src/nostr/outbox.ts";
+import { RelayPool } from "../../src/nostr/pool.ts";
+import type { PublishResult } from "../../src/nostr/relay-socket.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { until } from "../fixtures/stress-app.ts";
 

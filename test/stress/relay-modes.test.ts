@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import type { App } from "../../src/app.ts";
-import { AWAITING_ANSWER, DEFAULT_TIMEOUTS } from "../../src/nostr/pool.ts";
+import { AWAITING_ANSWER, DEFAULT_TIMEOUTS } from "../../src/nostr/relay-link.ts";
 import { RelayStatusChanged, type RelayView } from "../../src/nostr/events.ts";
 import { startCustomer, type Customer } from "../fixtures/customer.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";

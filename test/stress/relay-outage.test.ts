@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import type { App } from "../../src/app.ts";
-import { DEFAULT_BACKOFF } from "../../src/nostr/pool.ts";
+import { DEFAULT_BACKOFF } from "../../src/nostr/relay-link.ts";
 import { RelayStatusChanged, type RelayView } from "../../src/nostr/events.ts";
 import { startCustomer, type Customer } from "../fixtures/customer.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";

@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import fc from "fast-check";
 import { AppError } from "../../src/errors.ts";
-import { bech32Decode, bech32Encode, bytesToWords, decodeBolt11, looksLikeBolt11, wordsToBytes } from "../../src/util/bolt11.ts";
+import { bech32Decode, bech32Encode, decodeBolt11, looksLikeBolt11, wordsToBytes } from "../../src/util/bolt11.ts";
 import { bolt11Fields, randomSigner } from "../fixtures/bolt11-arb.ts";
-import { encodeBolt11 } from "../fixtures/bolt11-encode.ts";
+import { bytesToWords, encodeBolt11 } from "../fixtures/bolt11-encode.ts";
 
 // Published examples from BOLT #11 ("Examples" and "Examples of Invalid Invoices").
 const COFFEE =

@@ -168,7 +168,8 @@ async function runChild(dir: string, body: string): Promise<{ code: number; stdo
   writeFileSync(
     script,
     `globalThis.fetch = async (input) => { throw new TypeError("getaddrinfo ENOTFOUND " + new URL(String(input.url ?? input)).hostname); };
-    const { SparkWallet, setSparkWasmPath } = await import(${JSON.stringify(join(import.meta.dir, "../../src/wallet/spark.ts"))});
+    const { SparkWallet } = await import(${JSON.stringify(join(import.meta.dir, "../../src/wallet/spark.ts"))});
+    const { setSparkWasmPath } = await import(${JSON.stringify(join(import.meta.dir, "../../src/wallet/spark-plugin.ts"))});
     const mnemonic = ${JSON.stringify(MNEMONIC)};
     ${body}`,
   );
