@@ -410,6 +410,13 @@ export class Engine {
       this.held.queue.push(job);
       this.held.setStatus(job, "queued");
       this.cancels.schedule();
+      // The customer hears at once that the job is taken and where it stands: silence while it
+      // waits behind other jobs looks like no provider at all. It is the job's one processing
+      // feedback (runJob sends none for it).
+      job.acknowledged = true;
+      // (The queue is fair between customers, not first come first served: a count, not a place.)
+      const others = this.held.queue.size - 1 + this.generating;
+      this.replies.info(job.request, job.sourceRelay, "processing", { extraInfo: `queued: ${others} other job${others === 1 ? "" : "s"} running or waiting` });
     }
   }
 
@@ -456,7 +463,7 @@ export class Engine {
     try {
       if (!recorded) this.held.setStatus(job, "processing");
       // Informational: sent in the background so a slow or reconnecting relay never delays the job.
-      this.replies.info(job.request, job.sourceRelay, "processing");
+      if (!job.acknowledged) this.replies.info(job.request, job.sourceRelay, "processing");
       const result = await generateAnswer(job, signal, {
         fetcher: this.deps.pool,
         inference: this.deps.inference,

@@ -30,6 +30,8 @@ export type Running = Job & {
    * the job runs after the restart once paid; the customer hears nothing now.
    */
   parked?: boolean;
+  /** The customer was told `processing` when the job was queued: it starts without a second one. */
+  acknowledged?: boolean;
   /** promptPreview, computed once (or kept from the ledger row of a request no longer readable). */
   preview: string;
 };

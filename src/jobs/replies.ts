@@ -44,7 +44,7 @@ export class Replies {
   }
 
   /** Informational feedback for a running job, not awaited by it; never rejects. */
-  info(request: RequestRef & { relays?: string[] }, relay: string | null, status: "processing" | "partial", extra: { content?: string } = {}): Promise<void> {
+  info(request: RequestRef & { relays?: string[] }, relay: string | null, status: "processing" | "partial", extra: { content?: string; extraInfo?: string } = {}): Promise<void> {
     return this.deps.track(
       this.sendFeedback(request, relay, status, extra, INFO_FEEDBACK_TIMEOUT_MS).then(
         () => undefined,

@@ -66,7 +66,8 @@ describe("cancellation (NIP-09)", () => {
     await until(() => p.ledger.getJob(first.id)?.status === "cancelled", 3000, "first cancelled");
     await Bun.sleep(200);
     expect(fake.requests("/api/generate").filter((r) => r.body?.prompt === "second")).toEqual([]);
-    expect(c.feedback(second.id).map((f) => f.status)).toEqual([]);
+    // Its one feedback is the acknowledgement it got when it was queued; nothing after the cancel.
+    expect(c.feedback(second.id).map((f) => [f.status, f.extra])).toEqual([["processing", "queued: 1 other job running or waiting"]]);
   });
 
   test("the operator's cancel (dashboard) tells the customer why", async () => {

@@ -28,6 +28,24 @@ describe("admission", () => {
     expect(c.results(d!.id)).toEqual([]);
   });
 
+  test("a queued job's customer hears at once that it is queued, and it starts without a second processing feedback", async () => {
+    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 30 });
+    const p = await provider({ config: { limits: { maxConcurrentJobs: 1, partialIntervalMs: 600_000 } } });
+    const c = p.customer;
+    const first = c.request({ inputs: [["first in line", "text"]] });
+    const second = c.request({ inputs: [["second in line", "text"]] });
+    await c.publish(first);
+    await c.waitForStatus(first.id, "processing");
+    await c.publish(second);
+    // Acknowledged while the first one still generates.
+    const ack = await c.waitForStatus(second.id, "processing", 3000);
+    expect(ack.extra).toBe("queued: 1 other job running or waiting");
+    expect(p.engine.jobs().find((j) => j.id === second.id)?.status).toBe("queued");
+    expect(c.results(first.id)).toEqual([]);
+    expect((await c.waitForResult(second.id, 5000)).content).toBe(fakeAnswer("second in line", { responseTokens: 30 }));
+    expect(c.feedback(second.id).map((f) => f.status)).toEqual(["processing"]);
+  });
+
   test("a queued job whose NIP-40 expiration passes while it waits is never started", async () => {
     fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 50 });
     const p = await provider({ config: { limits: { maxConcurrentJobs: 1 } } });
@@ -41,7 +59,8 @@ describe("admission", () => {
     await c.waitForResult(first.id, 4000);
     await until(() => p.ledger.getJob(second.id)?.status === "expired", 2000, "second expired");
     expect(prompts()).toEqual(["long first"]);
-    expect(c.feedback(second.id)).toEqual([]);
+    // Told it was queued, then never started.
+    expect(c.feedback(second.id).map((f) => f.status)).toEqual(["processing"]);
   });
 
   test("per-customer rate limit: the request past the limit is refused; another customer is not affected", async () => {
