@@ -4,6 +4,7 @@
 import { Bus } from "../bus.ts";
 import type { Backend, BackendGenerateParams, BackendHealth, BackendSpec } from "./backend.ts";
 import { ModelsChanged, OllamaStatusChanged, PullProgress } from "./events.ts";
+import { modelKey } from "./model-name.ts";
 import { Inference, type GenerateResult, type PullUpdate } from "./ollama.ts";
 
 export interface OllamaBackendOptions {
@@ -55,10 +56,10 @@ export class OllamaBackend implements Backend {
 
   health(): BackendHealth {
     const v = this.inner.view();
-    const only = this.spec.models ? new Set(this.spec.models.map((m) => m.toLowerCase())) : null;
+    const only = this.spec.models ? new Set(this.spec.models.map(modelKey)) : null;
     const models = this.inner
       .models()
-      .filter((m) => only === null || only.has(m.name.toLowerCase()) || only.has(m.name.toLowerCase().replace(/:latest$/, "")))
+      .filter((m) => only === null || only.has(modelKey(m.name)))
       .map(({ served: _served, backends: _b, ...m }) => m);
     // Ollama does not say its OLLAMA_NUM_PARALLEL over the API.
     return { reachable: v.reachable, version: v.version, error: v.error, latencyMs: this.inner.latencyMs(), models, reportedSlots: null };

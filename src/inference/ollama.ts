@@ -8,6 +8,7 @@ import { MalformedNdjson, postNdjson } from "./ndjson.ts";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { modelKey } from "./model-name.ts";
 import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
 import { ModelsChanged, ModelView, OllamaStatusChanged, OllamaView, PullProgress } from "./events.ts";
 
@@ -25,7 +26,6 @@ export interface InferenceOptions {
   bus: Bus;
   /** Models to offer; null = every installed model. */
   servedModels: string[] | null;
-  defaultModel?: string;
   /** Timeout for short calls (version, tags, show). */
   fetchTimeoutMs?: number;
   /** Time between probes (also the retry interval while Ollama is unreachable). */
@@ -72,23 +72,6 @@ export interface PullUpdate {
   digest: string | null;
   total: number | null;
   completed: number | null;
-}
-
-/**
- * The served model to run a job on: the requested one if served (any spelling of its name), else
- * null; with nothing requested, the default model if served, else the first served one.
- */
-export function pickServedModel(served: string[], requested: string | null | undefined, defaultModel: string | null | undefined): string | null {
-  const find = (n: string) => served.find((s) => normalizeModelName(s) === normalizeModelName(n)) ?? null;
-  if (requested) return find(requested);
-  return (defaultModel ? find(defaultModel) : null) ?? served[0] ?? null;
-}
-
-/** `llama3.2` and `llama3.2:latest` are the same model in Ollama; compare names this way. */
-export function normalizeModelName(name: string): string {
-  const n = name.trim().toLowerCase();
-  const last = n.slice(n.lastIndexOf("/") + 1);
-  return last.includes(":") ? n : `${n}:latest`;
 }
 
 // ---- replies we rely on (validated: a wrong reply is an error, never a crash) ----
@@ -203,7 +186,6 @@ export class Inference {
   private url: string;
   private readonly bus: Bus;
   private configured: string[] | null;
-  private readonly defaultModel: string | undefined;
   private readonly fetchTimeoutMs: number;
   private readonly probeIntervalMs: number;
   private readonly firstTokenTimeoutMs: number;
@@ -226,7 +208,6 @@ export class Inference {
     this.url = checkUrl(opts.url);
     this.bus = opts.bus;
     this.configured = opts.servedModels;
-    this.defaultModel = opts.defaultModel;
     this.fetchTimeoutMs = opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
     this.probeIntervalMs = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
     this.firstTokenTimeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
@@ -315,8 +296,8 @@ export class Inference {
   }
 
   private publishModels(): void {
-    const served = this.configured === null ? null : new Set(this.configured.map(normalizeModelName));
-    const next = this.installed.map((m) => ModelView.parse({ ...m, served: served === null || served.has(normalizeModelName(m.name)) }));
+    const served = this.configured === null ? null : new Set(this.configured.map(modelKey));
+    const next = this.installed.map((m) => ModelView.parse({ ...m, served: served === null || served.has(modelKey(m.name)) }));
     if (JSON.stringify(next) === JSON.stringify(this.modelList)) return;
     this.modelList = next;
     this.bus.publish(ModelsChanged, { models: next });
@@ -340,14 +321,6 @@ export class Inference {
   /** Installed ∩ configured, as Ollama names them (`llama3.2:latest`). Empty while unreachable. */
   servedModels(): string[] {
     return this.modelList.filter((m) => m.served).map((m) => m.name);
-  }
-
-  /**
-   * The served model to run a job on: the requested one if served (any spelling of its name),
-   * else null; with nothing requested, the default model if served, else the first served one.
-   */
-  resolveModel(requested?: string | null): string | null {
-    return pickServedModel(this.servedModels(), requested, this.defaultModel);
   }
 
   setServedModels(names: string[] | null): void {

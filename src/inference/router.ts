@@ -14,8 +14,9 @@ import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Backend, BackendSpec } from "./backend.ts";
 import { BackendsChanged, BackendView, ModelsChanged, ModelView, OllamaStatusChanged, OllamaView } from "./events.ts";
+import { modelKey } from "./model-name.ts";
 import { OllamaBackend } from "./ollama-backend.ts";
-import { normalizeModelName, pickServedModel, type GenerateParams, type GenerateResult, type PullUpdate } from "./ollama.ts";
+import type { GenerateParams, GenerateResult, PullUpdate } from "./ollama.ts";
 import { OpenAIBackend } from "./openai.ts";
 
 const log = createLogger("inference");
@@ -31,6 +32,7 @@ export interface RouterOptions {
   aliases?: Record<string, string>;
   /** Public model names to offer; null = every model a healthy backend has. */
   servedModels: string[] | null;
+  /** @deprecated Not read: the engine chooses a job's model (model-name.ts chooseModel). Kept until its callers stop passing it. */
   defaultModel?: string;
   probeIntervalMs?: number;
   fetchTimeoutMs?: number;
@@ -64,7 +66,6 @@ export class Router {
   private entries: Entry[] = [];
   private aliases = new Map<string, string>();
   private configured: string[] | null;
-  private readonly defaultModel: string | undefined;
   private waiters: Waiter[] = [];
   private running = false;
   private lastView = "";
@@ -75,7 +76,6 @@ export class Router {
     this.opts = opts;
     this.bus = opts.bus;
     this.configured = opts.servedModels;
-    this.defaultModel = opts.defaultModel;
     this.setAliases(opts.aliases ?? {});
     this.entries = opts.backends.map((s) => this.makeEntry(s));
     this.lastView = JSON.stringify(this.view());
@@ -154,7 +154,7 @@ export class Router {
   }
 
   setAliases(aliases: Record<string, string>): void {
-    this.aliases = new Map(Object.entries(aliases).map(([k, v]) => [normalizeModelName(k), v.trim()]));
+    this.aliases = new Map(Object.entries(aliases).map(([k, v]) => [modelKey(k), v.trim()]));
     if (this.running) this.changed();
   }
 
@@ -162,7 +162,7 @@ export class Router {
 
   /** The public name of a backend's model. */
   publicName(backendModel: string): string {
-    return this.aliases.get(normalizeModelName(backendModel)) ?? backendModel;
+    return this.aliases.get(modelKey(backendModel)) ?? backendModel;
   }
 
   private healthy(e: Entry): boolean {
@@ -176,11 +176,11 @@ export class Router {
 
   /** Backends (healthy, not excluded) with the public model, and their own name for it. */
   private candidates(model: string, exclude: Set<Entry> = new Set()): Array<{ entry: Entry; backendModel: string }> {
-    const want = normalizeModelName(model);
+    const want = modelKey(model);
     const out: Array<{ entry: Entry; backendModel: string }> = [];
     for (const entry of this.entries) {
       if (exclude.has(entry) || !this.healthy(entry)) continue;
-      const m = entry.backend.health().models.find((m) => normalizeModelName(this.publicName(m.name)) === want);
+      const m = entry.backend.health().models.find((m) => modelKey(this.publicName(m.name)) === want);
       if (m) out.push({ entry, backendModel: m.name });
     }
     return out;
@@ -188,8 +188,8 @@ export class Router {
 
   private isConfigured(publicName: string): boolean {
     if (this.configured === null) return true;
-    const want = normalizeModelName(publicName);
-    return this.configured.some((c) => normalizeModelName(c) === want);
+    const want = modelKey(publicName);
+    return this.configured.some((c) => modelKey(c) === want);
   }
 
   /** Every model a reachable backend has, by public name, once each (the first backend's details). */
@@ -200,7 +200,7 @@ export class Router {
       if (!h.reachable) continue;
       for (const m of h.models) {
         const name = this.publicName(m.name);
-        const k = normalizeModelName(name);
+        const k = modelKey(name);
         let v = byName.get(k);
         if (!v) {
           v = { ...m, name, served: false, backends: [] };
@@ -224,10 +224,6 @@ export class Router {
     return this.models()
       .filter((m) => m.served)
       .map((m) => m.name);
-  }
-
-  resolveModel(requested?: string | null): string | null {
-    return pickServedModel(this.servedModels(), requested, this.defaultModel);
   }
 
   setServedModels(names: string[] | null): void {

@@ -3,7 +3,11 @@
 // customer, sent as `error` feedback (NIP-90: extra-info says why).
 import { decode } from "nostr-tools/nip19";
 import type { Limits, PaymentMode } from "../config.ts";
-import type { JobParams, JobRequest } from "../nostr/nip90.ts";
+import { chooseModel } from "../inference/model-name.ts";
+import type { JobRequest } from "../nostr/nip90.ts";
+
+// The engine still imports chooseModel from here; its home is inference/model-name.ts.
+export { chooseModel };
 
 export interface AdmissionContext {
   providerPubkey: string;
@@ -12,6 +16,8 @@ export interface AdmissionContext {
   limits: Limits;
   servedModels: string[];
   defaultModel?: string;
+  /** The model already chosen for this request (chooseModel with the same inputs); chosen here when absent. */
+  model?: string | null;
   /** Whether this request id was handled already (it arrives through several relays). */
   seen: (id: string) => boolean;
   /** How many requests this customer made since `sinceMs` (unix ms), not counting this one. */
@@ -37,34 +43,6 @@ export type Admission =
   | { accept: false; silent: boolean; reason: string };
 
 const RATE_WINDOW_MS = 60_000;
-
-/**
- * Ollama's names: a name without a tag means `:latest` (`llama3.2` is `llama3.2:latest`), and
- * names are case-insensitive. The tag is what follows the last ":" after the last "/", so a
- * registry host with a port (`host:5000/m`) is not mistaken for a tag.
- */
-export function normalizeModelName(name: string): string {
-  const n = name.trim().toLowerCase();
-  const lastSlash = n.lastIndexOf("/");
-  return n.slice(lastSlash + 1).includes(":") ? n : `${n}:latest`;
-}
-
-/**
- * The model to run: the requested one if we serve it (returned as we name it), else null; with no
- * request, the default model if served, else the first served model; nothing served → null.
- */
-export function chooseModel(params: Pick<JobParams, "model">, served: string[], defaultModel?: string): string | null {
-  const find = (name: string) => {
-    const want = normalizeModelName(name);
-    return served.find((s) => normalizeModelName(s) === want) ?? null;
-  };
-  if (params.model) return find(params.model);
-  if (defaultModel) {
-    const d = find(defaultModel);
-    if (d) return d;
-  }
-  return served[0] ?? null;
-}
 
 /** Allow/deny entries may be npub or hex; unreadable entries match nobody. */
 export function toHexPubkey(entry: string): string | null {
@@ -123,7 +101,7 @@ export function admit(request: JobRequest, ctx: AdmissionContext): Admission {
   }
 
   if (ctx.servedModels.length === 0) return loud("no models are available on this provider right now");
-  const model = chooseModel(request.params, ctx.servedModels, ctx.defaultModel);
+  const model = ctx.model !== undefined ? ctx.model : chooseModel(request.params, ctx.servedModels, ctx.defaultModel);
   if (!model) {
     return loud(`model ${request.params.model} is not offered here; offered: ${ctx.servedModels.join(", ")}`);
   }

@@ -1,14 +1,14 @@
 // What a job costs, in millisats (NIP-90 amounts are always msats), from the config's Pricing:
 // a fixed part per job plus a part per 1000 tokens, with optional per-model overrides.
 import type { Pricing } from "../config.ts";
-import { normalizeModelName } from "./admission.ts";
+import { modelKey } from "../inference/model-name.ts";
 
 function rates(model: string | null, pricing: Pricing): { perJob: number; per1k: number } {
   let override: Pricing["models"][string] | undefined;
   if (model) {
-    const want = normalizeModelName(model);
+    const want = modelKey(model);
     for (const [name, o] of Object.entries(pricing.models)) {
-      if (normalizeModelName(name) === want) {
+      if (modelKey(name) === want) {
         override = o;
         break;
       }

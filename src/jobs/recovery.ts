@@ -10,7 +10,7 @@ import { jobRowToView, PAID_LATE_NOT_SERVED, type JobRow } from "../ledger/ledge
 import { createLogger } from "../log.ts";
 import { parseJobRequest, type JobRequest, type ParseResult, type RequestRef } from "../nostr/nip90.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
-import { chooseModel } from "./admission.ts";
+import { chooseModel } from "../inference/model-name.ts";
 import { JobStatusChanged, type JobStatus } from "./events.ts";
 import type { EngineInference, EngineLedger, EnginePayments } from "./ports.ts";
 import { UNDELIVERED, type Replies } from "./replies.ts";

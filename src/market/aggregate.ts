@@ -3,6 +3,7 @@
 // out. Robust by construction: prices are medians of per-provider medians (a provider flooding
 // feedback counts once), a customer's requests count at most FLOOD_CAP_PER_HOUR per hour, amounts
 // beyond plausibility never got into a record (records.ts), and every figure carries its count.
+import { modelKey } from "../inference/model-name.ts";
 import { HANDLER_INFO, HEARTBEAT, JOB_FEEDBACK, JOB_REQUEST_TEXT, JOB_RESULT_TEXT, PROFILE } from "../nostr/kinds.ts";
 import { MAX_RESULT_SECS, normalizeModel, sizeClass, type MarketRecord, type SizeClass } from "./records.ts";
 import { median, summarize, type Summary } from "./stats.ts";
@@ -111,18 +112,15 @@ export interface AggregateOptions {
   myModels?: string[];
 }
 
-const modelKey = (m: string) => {
-  const n = normalizeModel(m);
-  const last = n.lastIndexOf("/");
-  return n.slice(last + 1).includes(":") ? n : `${n}:latest`;
-};
+/** A model's key in the report: the name as records keep it (records.ts normalizeModel), keyed as model-name.ts does. */
+export const reportModelKey = (m: string) => modelKey(normalizeModel(m));
 
 export function aggregate(records: readonly MarketRecord[], opts: AggregateOptions): MarketReport {
   const nowSec = Math.floor(opts.now / 1000);
   const since = Math.min(opts.since, nowSec);
   const windowHours = Math.max((nowSec - since) / 3600, 1 / 60);
   const me = opts.me ?? null;
-  const myModels = new Set((opts.myModels ?? []).map(modelKey));
+  const myModels = new Set((opts.myModels ?? []).map(reportModelKey));
 
   const requests = new Map<string, MarketRecord>();
   const results: MarketRecord[] = [];
@@ -214,7 +212,7 @@ export function aggregate(records: readonly MarketRecord[], opts: AggregateOptio
     for (const [reqId, price] of a.jobPrice) {
       const m = requests.get(reqId)?.model;
       if (!m) continue;
-      const k = modelKey(m);
+      const k = reportModelKey(m);
       let list = a.modelPrices.get(k);
       if (!list) a.modelPrices.set(k, (list = []));
       list.push(price);
@@ -229,7 +227,7 @@ export function aggregate(records: readonly MarketRecord[], opts: AggregateOptio
     const seen = lastAlive.get(pk) ?? null;
     const modelPrices: Record<string, number> = {};
     for (const [m, list] of a?.modelPrices ?? []) modelPrices[m] = median(list)!;
-    for (const [m, p] of Object.entries(ann?.modelPrices ?? {})) if (!(modelKey(m) in modelPrices)) modelPrices[modelKey(m)] = p;
+    for (const [m, p] of Object.entries(ann?.modelPrices ?? {})) if (!(reportModelKey(m) in modelPrices)) modelPrices[reportModelKey(m)] = p;
     providers.push({
       pubkey: pk,
       me: pk === me,
@@ -301,7 +299,7 @@ function demandOf(
   let unserved = 0;
   for (const r of counted) {
     if (r.encrypted) encrypted++;
-    const key = r.model ? modelKey(r.model) : r.encrypted ? "(encrypted)" : "(none)";
+    const key = r.model ? reportModelKey(r.model) : r.encrypted ? "(encrypted)" : "(none)";
     let m = models.get(key);
     if (!m) models.set(key, (m = { requests: 0, customers: new Set(), answered: 0, bids: new Map() }));
     m.requests++;
@@ -321,7 +319,7 @@ function demandOf(
     } else {
       unserved++;
       const forAnother = r.target !== null && r.target !== o.me;
-      const takeable = !r.encrypted && (r.model === null || o.myModels.has(modelKey(r.model)));
+      const takeable = !r.encrypted && (r.model === null || o.myModels.has(reportModelKey(r.model)));
       // Encrypted to us: we could have read it; encrypted to someone else: not ours.
       const encryptedToMe = r.encrypted && r.target !== null && r.target === o.me;
       if (!forAnother && (takeable || encryptedToMe) && o.myModels.size > 0) unservedForMe.push(r);
@@ -329,7 +327,7 @@ function demandOf(
   }
   const forMeModels: Record<string, number> = {};
   for (const r of unservedForMe) {
-    const k = r.model ? modelKey(r.model) : "(none)";
+    const k = r.model ? reportModelKey(r.model) : "(none)";
     forMeModels[k] = (forMeModels[k] ?? 0) + 1;
   }
   return {
@@ -365,7 +363,7 @@ function pricesOf(providers: ProviderRow[]): ModelPrice[] {
   const byModel = new Map<string, { perJob: number[]; per1k: number[]; secs: number[] }>();
   for (const p of providers) {
     if (p.me) continue; // the market's price is the others'
-    const models = new Set([...p.models.map(modelKey), ...Object.keys(p.modelPrices)]);
+    const models = new Set([...p.models.map(reportModelKey), ...Object.keys(p.modelPrices)]);
     for (const m of models) {
       let e = byModel.get(m);
       if (!e) byModel.set(m, (e = { perJob: [], per1k: [], secs: [] }));

@@ -3,6 +3,7 @@
 // app.ts wires it; it reaches nothing but the interfaces it is given.
 import type { Config } from "../config.ts";
 import { AppError } from "../errors.ts";
+import { chooseModel, sameModel } from "../inference/model-name.ts";
 import { createLogger } from "../log.ts";
 import type { MarketReport } from "./aggregate.ts";
 import { runBenchmark, machineId, type BenchGenerate } from "./benchmark.ts";
@@ -55,8 +56,8 @@ export function currentPrices(config: Config): MarketView["current"] {
 /** The suggestion for one model from a report, the benchmarks kept and the config. */
 export function suggestionFor(model: string, report: MarketReport, benchmarks: BenchmarkRecord[], config: Config): PriceSuggestion {
   const cur = currentPrices(config);
-  const override = Object.entries(cur.models).find(([name]) => name.toLowerCase() === model.toLowerCase())?.[1];
-  const bench = benchmarks.filter((b) => b.model.toLowerCase() === model.toLowerCase()).sort((a, b) => b.at - a.at)[0] ?? null;
+  const override = Object.entries(cur.models).find(([name]) => sameModel(name, model))?.[1];
+  const bench = benchmarks.filter((b) => sameModel(b.model, model)).sort((a, b) => b.at - a.at)[0] ?? null;
   return suggestPrice({
     model,
     report,
@@ -115,10 +116,10 @@ export class MarketService {
     };
   }
 
-  /** Runs the standard benchmark on one served model (the default model, else the first). Refuses while jobs run. */
+  /** Runs the standard benchmark on one served model (the one named, else chooseModel's pick). Refuses while jobs run. */
   async benchmark(model?: string, signal?: AbortSignal): Promise<BenchmarkRecord> {
     const served = this.deps.servedModels();
-    const target = model ? served.find((m) => m.toLowerCase() === model.toLowerCase()) : (this.deps.config().provider.defaultModel ?? served[0]);
+    const target = chooseModel({ model }, served, this.deps.config().provider.defaultModel);
     if (!target) throw new AppError(model ? "not_found" : "unavailable", model ? `${model} is not a served model (served: ${served.join(", ") || "none"}).` : "No model is served: nothing to benchmark.");
     if (this.benchmarking) throw new AppError("conflict", `A benchmark of ${this.benchmarking} is running.`);
     const running = this.deps.jobsRunning();

@@ -2,8 +2,8 @@
 // it, for its size class), nudged by how fast this machine is next to those providers, never
 // below the owner's floor, in whole sats, with the reason in one sentence. Pure: it only suggests;
 // the owner applies it (a click in settings, or `compute price suggest --apply`).
-import type { MarketReport } from "./aggregate.ts";
-import { normalizeModel, sizeClass, type SizeClass } from "./records.ts";
+import { reportModelKey, type MarketReport } from "./aggregate.ts";
+import { sizeClass, type SizeClass } from "./records.ts";
 import { median } from "./stats.ts";
 import type { BenchmarkRecord } from "./store.ts";
 
@@ -50,11 +50,6 @@ export interface SuggestInput {
 const wholeSatsUp = (msats: number) => Math.ceil(msats / 1000) * 1000;
 const sats = (msats: number) => `${Math.round(msats / 1000).toLocaleString("en-US")} sats`;
 
-const keyOf = (m: string) => {
-  const n = normalizeModel(m);
-  return n.slice(n.lastIndexOf("/") + 1).includes(":") ? n : `${n}:latest`;
-};
-
 /** Seconds this machine needs for a typical job, from its benchmark. */
 export function typicalJobSecs(b: Pick<BenchmarkRecord, "ttftMs" | "tokensPerSec">): number | null {
   if (!(b.tokensPerSec > 0)) return null;
@@ -62,7 +57,7 @@ export function typicalJobSecs(b: Pick<BenchmarkRecord, "ttftMs" | "tokensPerSec
 }
 
 export function suggestPrice(input: SuggestInput): PriceSuggestion {
-  const model = keyOf(input.model);
+  const model = reportModelKey(input.model);
   const floor = Math.max(0, Math.floor(input.floorMsats));
   const cls = sizeClass(model);
   let rows = input.report.prices.filter((p) => p.model === model && p.medianPerJobMsats !== null);

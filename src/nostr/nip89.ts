@@ -2,6 +2,7 @@
 // heartbeat (kind 11998) and the profile (kind 0). Pure builders returning unsigned templates.
 import { nprofileEncode, npubEncode } from "nostr-tools/nip19";
 import type { Pricing } from "../config.ts";
+import { sameModel } from "../inference/model-name.ts";
 import type { EventTemplate } from "./nip90.ts";
 import { DELETION, HANDLER_INFO, HEARTBEAT, JOB_REQUEST_TEXT, PROFILE } from "./kinds.ts";
 
@@ -52,17 +53,11 @@ export interface AnnouncementOptions {
   now: number;
 }
 
-/** Ollama's naming (admission.ts): no tag means `:latest`, case-insensitive. */
-const modelKey = (name: string) => {
-  const n = name.trim().toLowerCase();
-  return n.slice(n.lastIndexOf("/") + 1).includes(":") ? n : `${n}:latest`;
-};
-
 /** Each served model with what it costs (the per-model override, else the default), in msats. */
 export function modelPrices(models: string[], pricing: Pricing): Array<{ model: string; perJobMsats: number; per1kTokensMsats: number }> {
   const free = pricing.mode === "free";
   return models.map((model) => {
-    const o = Object.entries(pricing.models).find(([name]) => modelKey(name) === modelKey(model))?.[1];
+    const o = Object.entries(pricing.models).find(([name]) => sameModel(name, model))?.[1];
     return {
       model,
       perJobMsats: free ? 0 : (o?.perJobMsats ?? pricing.perJobMsats),

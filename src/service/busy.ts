@@ -2,6 +2,7 @@
 // the input idle time) with pure parsers, and a hysteresis that pauses at once and resumes only
 // after the machine has been free for a while, so a signal that flickers never makes us flap.
 import { z } from "zod";
+import { modelKey } from "../inference/model-name.ts";
 
 export interface GpuApp {
   pid: number;
@@ -42,18 +43,13 @@ export function parseOllamaPs(body: unknown): string[] {
   return PsResponse.parse(body).models.map((m) => m.name);
 }
 
-const norm = (n: string) => {
-  const s = n.trim().toLowerCase();
-  return s.slice(s.lastIndexOf("/") + 1).includes(":") ? s : `${s}:latest`;
-};
-
 /**
  * Loaded models this provider did not load: anything outside what it serves. (A model we serve
  * that the owner also uses can't be told apart through /api/ps; the GPU probe catches that case.)
  */
 export function foreignModels(loaded: string[], served: string[]): string[] {
-  const ours = new Set(served.map(norm));
-  return loaded.filter((m) => !ours.has(norm(m)));
+  const ours = new Set(served.map(modelKey));
+  return loaded.filter((m) => !ours.has(modelKey(m)));
 }
 
 /** `xprintidle` prints the X11 idle time in ms (the screensaver extension). */

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { Bus, type BusEvent } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
-import { Inference, normalizeModelName, type PullUpdate } from "../../src/inference/ollama.ts";
+import { Inference, type PullUpdate } from "../../src/inference/ollama.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 
 const MODELS = [
@@ -85,19 +85,6 @@ describe("status and models", () => {
     expect(of("ollama.models.changed").length).toBe(2);
     inf.setServedModels(null);
     expect(inf.servedModels()).toEqual(["llama3.2:latest", "qwen2.5:0.5b"]);
-    expect(normalizeModelName("llama3.2")).toBe("llama3.2:latest");
-    expect(normalizeModelName("hf.co/org/model")).toBe("hf.co/org/model:latest");
-    expect(normalizeModelName("host:5000/org/model")).toBe("host:5000/org/model:latest");
-  });
-
-  test("resolveModel picks the requested served model, else the default, else the first", async () => {
-    const { inf } = setup({ servedModels: ["llama3.2", "qwen2.5:0.5b"], defaultModel: "qwen2.5:0.5b" });
-    await inf.start();
-    expect(inf.resolveModel("llama3.2")).toBe("llama3.2:latest");
-    expect(inf.resolveModel("mistral")).toBeNull();
-    expect(inf.resolveModel()).toBe("qwen2.5:0.5b");
-    inf.setServedModels(["llama3.2"]);
-    expect(inf.resolveModel(null)).toBe("llama3.2:latest");
   });
 
   test("the probe loop notices Ollama going away and coming back", async () => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { npubEncode } from "nostr-tools/nip19";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { Limits } from "../../src/config.ts";
-import { type AdmissionContext, admit, chooseModel, inputBytes, normalizeModelName, toHexPubkey } from "../../src/jobs/admission.ts";
+import { type AdmissionContext, admit, inputBytes, toHexPubkey } from "../../src/jobs/admission.ts";
 import { JOB_REQUEST_TEXT } from "../../src/nostr/kinds.ts";
 import { type JobRequest, parseJobRequest } from "../../src/nostr/nip90.ts";
 
@@ -181,29 +181,14 @@ describe("admit: accept names the model to run", () => {
     expect(admit(hi(), ctx({ defaultModel: "mistral:7b" }))).toEqual({ accept: true, model: "mistral:7b" });
     expect(admit(hi(), ctx())).toEqual({ accept: true, model: "llama3.2:3b" });
   });
+
+  test("a model the caller already chose is used as is, null as not offered", () => {
+    expect(admit(hi(), ctx({ model: "mistral:7b" }))).toEqual({ accept: true, model: "mistral:7b" });
+    expect(admit(req([["i", "x"], ["param", "model", "gpt-4"]]), ctx({ model: null }))).toMatchObject({ accept: false, silent: false });
+  });
 });
 
 describe("models", () => {
-  test("normalizeModelName: Ollama's :latest, case, registry ports", () => {
-    expect(normalizeModelName("llama3.2")).toBe("llama3.2:latest");
-    expect(normalizeModelName(" Llama3.2:Latest ")).toBe("llama3.2:latest");
-    expect(normalizeModelName("mistral:7b")).toBe("mistral:7b");
-    expect(normalizeModelName("hf.co/user/model:Q4_K_M")).toBe("hf.co/user/model:q4_k_m");
-    expect(normalizeModelName("host:5000/team/model")).toBe("host:5000/team/model:latest");
-  });
-
-  test("chooseModel", () => {
-    const served = ["llama3.2:latest", "mistral:7b"];
-    expect(chooseModel({ model: "llama3.2" }, served)).toBe("llama3.2:latest");
-    expect(chooseModel({ model: "LLAMA3.2:latest" }, served)).toBe("llama3.2:latest");
-    expect(chooseModel({ model: "llama3.2:3b" }, served)).toBeNull();
-    expect(chooseModel({ model: "gpt-4" }, served, "mistral:7b")).toBeNull(); // asked for is asked for
-    expect(chooseModel({}, served, "mistral")).toBe("llama3.2:latest"); // default not served → first
-    expect(chooseModel({}, served, "mistral:7b")).toBe("mistral:7b");
-    expect(chooseModel({}, ["llama3.2"], "llama3.2:latest")).toBe("llama3.2");
-    expect(chooseModel({}, [])).toBeNull();
-  });
-
   test("toHexPubkey", () => {
     expect(toHexPubkey(npubEncode(customerPk))).toBe(customerPk);
     expect(toHexPubkey(` ${customerPk.toUpperCase()} `)).toBe(customerPk);

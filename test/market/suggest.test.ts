@@ -1,6 +1,8 @@
 import { expect, test } from "bun:test";
+import { ConfigSchema } from "../../src/config.ts";
 import { aggregate } from "../../src/market/aggregate.ts";
 import { toRecord, type MarketRecord } from "../../src/market/records.ts";
+import { suggestionFor } from "../../src/market/service.ts";
 import { suggestPrice, TYPICAL_JOB_TOKENS } from "../../src/market/suggest.ts";
 import { buildMarketSim } from "../fixtures/market-sim.ts";
 
@@ -46,4 +48,12 @@ test("no one serves the model: the same size class; nothing seen: keep the curre
   expect(none.basis).toBe("none");
   expect(none.perJobMsats).toBe(12_000);
   expect(none.reason).toBe("No prices seen for llama3.1:70b or other huge (50B and more) models yet: keep 12 sats/job (your floor).");
+});
+
+test("suggestionFor: the owner's per-model price and the benchmark are found under any spelling of the model", () => {
+  const config = ConfigSchema.parse({ pricing: { mode: "upfront", perJobMsats: 10_000, models: { Phi3: { perJobMsats: 30_000 } } } });
+  expect(suggestionFor("phi3:latest", report, [], config).currentPerJobMsats).toBe(30_000);
+  const s = suggestionFor("llama3.2:3b", report, [{ ...bench(1), model: "LLAMA3.2:3b" }], config);
+  expect(s.currentPerJobMsats).toBe(10_000);
+  expect(s.speedRatio).not.toBeNull();
 });
