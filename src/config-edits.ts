@@ -2,7 +2,7 @@
 // save; the app saves it with withChange + updateConfigFile and applies it). Bad input is refused
 // before anything is written.
 import { backendsFromFlags, backendsToSave, BackendEntry, type Config } from "./config.ts";
-import { AppError } from "./errors.ts";
+import { AppError, issueText } from "./errors.ts";
 import type { Settings } from "./server/controller.ts";
 
 export type BackendInput = { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number };
@@ -14,7 +14,7 @@ export type BackendInput = { name?: string; type: "ollama" | "openai"; url: stri
 export async function backendsAdding(config: Config, input: BackendInput): Promise<BackendEntry[]> {
   const name = input.name?.trim() || backendsFromFlags([input.url])[0]!.name;
   const parsed = BackendEntry.safeParse({ ...input, name });
-  if (!parsed.success) throw new AppError("invalid_input", `Bad backend: ${parsed.error.issues.map((i) => `${i.path.join(".") || "backend"}: ${i.message}`).join("; ")}.`);
+  if (!parsed.success) throw new AppError("invalid_input", `Bad backend: ${issueText(parsed.error, { root: "backend" })}.`);
   const current = backendsToSave(config);
   if (current.some((b) => b.name === name)) throw new AppError("conflict", `A backend named ${name} exists already.`);
   const { checkBackend } = await import("./inference/probe.ts");

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { AppError } from "./errors.ts";
+import { AppError, issueText } from "./errors.ts";
 import { LOG_FORMATS, LOG_LEVELS } from "./log.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 
@@ -209,12 +209,7 @@ export const configPath = (dataDir: string) => join(dataDir, "config.json");
  * --payment-mode should read "--payment-mode", not "pricing.mode").
  */
 function formatIssues(err: z.ZodError, lead: string, names: Record<string, string> = {}): string {
-  const parts = err.issues.map((i) => {
-    const path = i.path.map(String);
-    const key = names[path.join(".")] ?? names[path[0] ?? ""] ?? (path.length ? path.join(".") : "(root)");
-    return `${key}: ${i.message}`;
-  });
-  return `${lead}: ${parts.join("; ")}.`;
+  return `${lead}: ${issueText(err, { names })}.`;
 }
 
 const ENV_NAMES: Record<string, string> = {

@@ -3,7 +3,7 @@
 // stdin ({url, title, width, height}); the URL carries the dashboard's token, which is why it never
 // comes in argv or the environment. Exit 0: the person closed the window.
 import { readSync } from "node:fs";
-import { AppError } from "../errors.ts";
+import { AppError, issueText } from "../errors.ts";
 
 const HELP = `Usage: compute window
 
@@ -52,7 +52,7 @@ export async function window(args: string[]): Promise<number> {
     throw new AppError("invalid_input", "compute window: the request on stdin is not JSON.");
   }
   const req = WindowRequest.safeParse(json);
-  if (!req.success) throw new AppError("invalid_input", `compute window: bad request on stdin (${req.error.issues[0]?.path.join(".") || "request"}: ${req.error.issues[0]?.message}).`);
+  if (!req.success) throw new AppError("invalid_input", `compute window: bad request on stdin (${issueText(req.error, { root: "request" })}).`);
   assertDisplay();
   const { showWindow } = await import("../window/process.ts");
   return showWindow(req.data, { debug: process.env.COMPUTE_WINDOW_DEBUG === "1" });

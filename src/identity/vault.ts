@@ -7,7 +7,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError, issueText } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { atomicCreateFile, atomicWriteFile } from "../util/atomic.ts";
 import type { WalletSeed } from "./identity.ts";
@@ -293,10 +293,7 @@ function readVault(path: string): VaultFile {
     throw damaged(path, `it has version ${v}, this build reads version ${VAULT_VERSION}`);
   }
   const parsed = VaultFile.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw damaged(path, `${issue.path.join(".") || "(root)"} ${issue.message}`);
-  }
+  if (!parsed.success) throw damaged(path, issueText(parsed.error));
   return parsed.data;
 }
 

@@ -2,7 +2,7 @@
 // column spellings, and the checks a row passes going in and coming out (a damaged row is reported
 // by id instead of crashing the caller). Pure: no database handle here.
 import { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError, issueText } from "../errors.ts";
 import { JobStatus, type JobView } from "../jobs/events.ts";
 import { createLogger } from "../log.ts";
 
@@ -161,10 +161,6 @@ const JOB_COLUMNS = {
 
 // bolt11 is bech32 (case-insensitive) and hashes are hex: store one case so lookups match.
 export const lower = (s: string | null | undefined) => (s == null ? null : s.trim().toLowerCase());
-
-export function issueText(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-}
 
 export function invalid(what: string, err: z.ZodError): AppError {
   return new AppError("invalid_input", `${what}: ${issueText(err)}`);

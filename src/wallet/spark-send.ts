@@ -3,7 +3,7 @@
 // IN_DOUBT_MS) so a retry reaches the SDK with the same key and can't pay twice.
 import type * as Sdk from "@breeztech/breez-sdk-spark";
 import { randomUUID } from "node:crypto";
-import { AppError, errorMessage } from "../errors.ts";
+import { AppError, errorMessage, issueText } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { toSafeInt } from "./spark-records.ts";
 import { PrepareSendRequest, type DestinationType, type PreparedSend, type SentPayment } from "./wallet.ts";
@@ -54,7 +54,7 @@ export class SparkSends {
   async prepare(req: PrepareSendRequest, opts: { idempotencyKey?: string } = {}): Promise<PreparedSend> {
     if (opts.idempotencyKey !== undefined && !UUID.test(opts.idempotencyKey)) throw new AppError("invalid_input", "An idempotency key is a UUID.");
     const checked = PrepareSendRequest.safeParse(req);
-    if (!checked.success) throw new AppError("invalid_input", `Bad send request: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!checked.success) throw new AppError("invalid_input", `Bad send request: ${issueText(checked.error, { root: "request" })}`);
     const { destination, amountSats } = checked.data;
     this.prune();
     const parsed = await this.call("Reading the destination", (sdk) => sdk.parse(destination));

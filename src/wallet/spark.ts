@@ -13,7 +13,7 @@
 // against a timeout.
 import type * as Sdk from "@breeztech/breez-sdk-spark";
 import type { Bus } from "../bus.ts";
-import { AppError, errorMessage } from "../errors.ts";
+import { AppError, errorMessage, issueText } from "../errors.ts";
 import { createLogger, getLogLevel } from "../log.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
 import { withTimeout as boundedWait } from "../util/timeout.ts";
@@ -445,7 +445,7 @@ export class SparkWallet implements Wallet {
 
   async createInvoice(req: CreateInvoiceRequest): Promise<Invoice> {
     const checked = CreateInvoiceRequest.safeParse(req);
-    if (!checked.success) throw new AppError("invalid_input", `Bad invoice request: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!checked.success) throw new AppError("invalid_input", `Bad invoice request: ${issueText(checked.error, { root: "request" })}`);
     const { amountMsats, description, expirySecs } = checked.data;
     // Spark invoices are in whole sats: round up so the provider is never paid less than asked.
     const amountSats = amountMsats === undefined ? undefined : Math.ceil(amountMsats / 1000);

@@ -5,7 +5,7 @@ import { Hono, type Context } from "hono";
 import { LinearRouter } from "hono/router/linear-router";
 import { validator } from "hono/validator";
 import { z } from "zod";
-import { AppError } from "../../errors.ts";
+import { AppError, issueText } from "../../errors.ts";
 import type { AttemptLimiter } from "../security.ts";
 
 /** Exactly application/json, parameters (charset) allowed: `text/plain; x=application/json` is not JSON. */
@@ -22,8 +22,7 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
   const check = validator("json", (value: unknown): z.infer<S> => {
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      const msg = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-      throw new AppError("invalid_input", `Invalid request: ${msg}`);
+      throw new AppError("invalid_input", `Invalid request: ${issueText(parsed.error, { root: "body" })}`);
     }
     return parsed.data;
   });
