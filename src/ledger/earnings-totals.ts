@@ -28,11 +28,12 @@ export function readEarnings(db: Database, window: { start: number; end: number 
   const from = Math.floor(window.start / SLOT_MS);
   const to = Math.ceil(window.end / SLOT_MS);
   const recentPayments: EarningsInput["recentPayments"] = [];
-  const recentSuccessfulJobs: number[] = [];
+  const recentSuccessfulJobs: EarningsInput["recentSuccessfulJobs"] = [];
   for (const r of db.query("SELECT slot, jobs, msats FROM earnings_slots WHERE slot >= $from AND slot < $to").all({ from, to }) as { slot: number; jobs: number; msats: number }[]) {
     const at = r.slot * SLOT_MS;
     if (r.msats !== 0) recentPayments.push({ receivedAt: at, amountMsats: r.msats });
-    for (let i = 0; i < r.jobs; i++) recentSuccessfulJobs.push(at);
+    // A slot's count, not an entry per job: the summary costs the same at 10 jobs a day or 10,000.
+    if (r.jobs !== 0) recentSuccessfulJobs.push({ at, jobs: r.jobs });
   }
   const rows = db.query("SELECT scope, model, jobs, msats FROM earnings_totals").all() as { scope: number; model: string; jobs: number; msats: number }[];
   const all = rows.find((r) => r.scope === 0);

@@ -33,8 +33,8 @@ export function recentWindow(now: Date): { start: number; end: number } {
 export interface EarningsInput {
   /** Payments received inside recentWindow(now): when and how much. */
   recentPayments: { receivedAt: number; amountMsats: number }[];
-  /** Finish times of successful jobs inside recentWindow(now). */
-  recentSuccessfulJobs: number[];
+  /** Successful jobs inside recentWindow(now), counted by finish time (one entry per time slot, not per job). */
+  recentSuccessfulJobs: { at: number; jobs: number }[];
   allMsats: number;
   allJobs: number;
   byModel: { model: string; msats: number; jobs: number }[];
@@ -67,12 +67,12 @@ export function summarizeEarnings(input: EarningsInput, now: Date): Earnings {
     const i = bucket(p.receivedAt);
     if (i >= 0) days[i]!.msats += p.amountMsats;
   }
-  for (const t of input.recentSuccessfulJobs) {
+  for (const { at: t, jobs } of input.recentSuccessfulJobs) {
     if (t >= end) continue;
-    if (t >= todayStart) todayJobs++;
-    if (t >= weekStart) weekJobs++;
+    if (t >= todayStart) todayJobs += jobs;
+    if (t >= weekStart) weekJobs += jobs;
     const i = bucket(t);
-    if (i >= 0) days[i]!.jobs++;
+    if (i >= 0) days[i]!.jobs += jobs;
   }
   return {
     todaySats: sats(todayMsats),

@@ -55,7 +55,7 @@ function open(): { ledger: Ledger; db: Database } {
 function reference(db: Database, now: Date) {
   const { start, end } = recentWindow(now);
   const recentPayments = (db.query("SELECT received_at, amount_msats FROM payments WHERE received_at >= $start AND received_at < $end AND source <> 'other'").all({ start, end }) as { received_at: number; amount_msats: number }[]).map((r) => ({ receivedAt: r.received_at, amountMsats: r.amount_msats }));
-  const recentSuccessfulJobs = (db.query("SELECT finished_at FROM jobs WHERE status = 'success' AND finished_at >= $start AND finished_at < $end").all({ start, end }) as { finished_at: number }[]).map((r) => r.finished_at);
+  const recentSuccessfulJobs = (db.query("SELECT finished_at FROM jobs WHERE status = 'success' AND finished_at >= $start AND finished_at < $end").all({ start, end }) as { finished_at: number }[]).map((r) => ({ at: r.finished_at, jobs: 1 }));
   const all = db.query("SELECT COALESCE(SUM(amount_msats), 0) AS msats FROM payments WHERE source <> 'other'").get() as { msats: number };
   const allJobs = db.query("SELECT COUNT(*) AS n FROM jobs WHERE status = 'success'").get() as { n: number };
   const models = new Map<string, { model: string; msats: number; jobs: number }>();

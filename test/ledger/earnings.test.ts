@@ -74,7 +74,7 @@ describe("summarizeEarnings", () => {
           { receivedAt: new Date(2026, 2, 29, 1, 30).getTime(), amountMsats: 500 }, // before the switch
           { receivedAt: new Date(2026, 2, 31, 0, 0).getTime(), amountMsats: 9999 }, // tomorrow: ignored
         ],
-        recentSuccessfulJobs: [new Date(2026, 2, 29, 3, 30).getTime(), new Date(2026, 2, 30, 11).getTime()],
+        recentSuccessfulJobs: [{ at: new Date(2026, 2, 29, 3, 30).getTime(), jobs: 1 }, { at: new Date(2026, 2, 30, 11).getTime(), jobs: 1 }],
         allMsats: 13_499,
         allJobs: 2,
         byModel: [
