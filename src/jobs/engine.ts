@@ -25,7 +25,7 @@ import type { JobView } from "./events.ts";
 import { customerReason, fitToRequest, generateAnswer, JobTimeout } from "./generate.ts";
 import { HeldJobs, restorePaid, type Running } from "./held-jobs.ts";
 import { Housekeeping } from "./housekeeping.ts";
-import { newJob, promptPreview } from "./job.ts";
+import { CANCELLED_BY_CUSTOMER, newJob, promptPreview } from "./job.ts";
 import type { EngineDeps } from "./ports.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { Recovery } from "./recovery.ts";
@@ -392,7 +392,7 @@ export class Engine {
       // NIP-09: only the request's own author may cancel it.
       if (cancelsJob(event, job.request)) {
         log.info("cancelled by the customer", { id: job.request.id });
-        this.ends.stop(job, "customer", "cancelled by the customer");
+        this.ends.stop(job, "customer", CANCELLED_BY_CUSTOMER);
       }
     }
   }

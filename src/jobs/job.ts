@@ -40,7 +40,13 @@ export const Job = z.object({
 });
 export type Job = z.infer<typeof Job>;
 
+/** The statuses a job never leaves (but for a late payment in full, recovery.ts). */
 export const FINAL_STATUSES: readonly JobStatus[] = ["success", "error", "cancelled", "expired"];
+/**
+ * The error a job cancelled by its customer (NIP-09) is recorded with: recovery.ts reads it back to
+ * refuse running such a job on a late payment.
+ */
+export const CANCELLED_BY_CUSTOMER = "cancelled by the customer";
 
 const NEXT: Record<JobStatus, readonly JobStatus[]> = {
   // → processing: a job that finds a generation slot free starts at once; the engine doesn't

@@ -12,6 +12,7 @@ import { parseJobRequest, type JobRequest, type ParseResult, type RequestRef } f
 import { decodeBolt11 } from "../util/bolt11.ts";
 import { chooseModel } from "../inference/model-name.ts";
 import { JobStatusChanged, type JobStatus } from "./events.ts";
+import { CANCELLED_BY_CUSTOMER, FINAL_STATUSES } from "./job.ts";
 import type { EngineInference, EngineLedger, EnginePayments } from "./ports.ts";
 import { UNDELIVERED, type Replies } from "./replies.ts";
 
@@ -24,8 +25,7 @@ const OPEN_STATUSES: JobStatus[] = ["received", "queued", "processing", "paid"];
 /** How soon leftover invoices are looked at again when the wallet could not reconcile. */
 const INVOICE_RETRY_MS = 15_000;
 /** Final statuses a late payment can find a job in (a success is answered and paid for already). */
-export const LATE_STATUSES: readonly JobStatus[] = ["expired", "cancelled", "error"];
-export const CANCELLED_BY_CUSTOMER = "cancelled by the customer";
+const LATE_STATUSES: readonly JobStatus[] = FINAL_STATUSES.filter((s) => s !== "success");
 
 export interface RecoveryDeps {
   bus: Bus;
