@@ -2,6 +2,8 @@
 // EventSource for the live stream. The session is an HttpOnly cookie set by the server when the page
 // is opened with ?token=…, so nothing here handles secrets beyond passing user input through.
 import type { Limits, Pause, Pricing, Schedule } from "../src/config.ts";
+import type { BackendInput } from "../src/config-edits.ts";
+import type { BreezKeyView, IdentityApi, ProfileSettings, SendPreview, SendResult as ServerSendResult, Settings as ServerSettings, WalletApi } from "../src/server/controller.ts";
 import type { Snapshot } from "./state.ts";
 import { parseStreamData, type StreamEvent } from "./state.ts";
 import { STREAM_TYPES } from "./events.ts";
@@ -61,45 +63,21 @@ export const errorText = (err: unknown): string => (err instanceof Error ? err.m
 
 // ---- commands ------------------------------------------------------------------------------------
 
-/** The public profile (config `provider`): kind 0 and the NIP-89 announcement carry it. */
-export interface ProfileSettings {
-  name: string;
-  about: string;
-  picture: string;
-  publishProfile: boolean;
-}
-export interface Settings {
-  relays: string[];
-  ollamaUrl: string;
+export type { BreezKeyView, ProfileSettings, SendPreview };
+/**
+ * GET /api/settings. The server types pricing, limits, schedule and pause loosely (records); they
+ * are the config's own shapes, which the form reads field by field.
+ */
+export type Settings = Omit<ServerSettings, "pricing" | "limits" | "schedule" | "pause"> & {
   pricing: Pricing;
   limits: Limits;
-  /** Left out by servers that keep no profile (the UI dev server's mock). */
-  provider?: ProfileSettings;
-  /** When to sell and when to pause (left out by servers without them). */
   schedule?: Schedule;
   pause?: Pause;
-}
-export type ValidateResult = { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
-export interface ReceiveResult {
-  bolt11: string | null;
-  address: string | null;
-}
-export interface SendPreview {
-  id: string;
-  feeSats: number;
-  amountSats: number;
-  destinationType: string;
-  /** The quote of an earlier send of the same destination and amount whose outcome was not known. */
-  retry?: boolean;
-}
-/** What a send did: only "completed" has certainly paid. */
-export interface SendResult {
-  ok: boolean;
-  id: string;
-  status: "completed" | "pending" | "failed";
-  amountSats: number;
-  feeSats: number;
-}
+};
+export type ValidateResult = ReturnType<IdentityApi["validateMnemonic"]>;
+export type ReceiveResult = Awaited<ReturnType<WalletApi["walletReceive"]>>;
+/** What a send did (only "completed" has certainly paid), with the route's `ok`: not failed. */
+export type SendResult = ServerSendResult & { ok: boolean };
 
 export const getState = () => api<Snapshot>("GET", "/api/state");
 export const setOnline = (online: boolean) => api<unknown>("POST", "/api/provider/online", { online });
@@ -109,7 +87,7 @@ export const pullModel = (model: string) => api<unknown>("POST", "/api/models/pu
 export const addRelay = (url: string) => api<unknown>("POST", "/api/relays", { url });
 export const removeRelay = (url: string) => api<unknown>("DELETE", "/api/relays", { url });
 /** Checks the backend answers as its type, then saves and starts it (can take a few seconds). */
-export const addBackend = (b: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string }) => api<unknown>("POST", "/api/backends", b, 15_000);
+export const addBackend = (b: BackendInput) => api<unknown>("POST", "/api/backends", b, 15_000);
 export const removeBackend = (name: string) => api<unknown>("DELETE", "/api/backends", { name });
 export const getSettings = () => api<Settings>("GET", "/api/settings");
 export const putSettings = (patch: { pricing?: Record<string, unknown>; limits?: Partial<Limits>; provider?: Partial<ProfileSettings>; schedule?: Record<string, unknown>; pause?: Record<string, unknown> }) =>
@@ -130,12 +108,6 @@ export const walletSendPrepare = (destination: string, amountSats?: number) =>
   api<SendPreview>("POST", "/api/wallet/send/prepare", amountSats === undefined ? { destination } : { destination, amountSats }, 30_000);
 // Money leaves only with the vault password (checked slowly on purpose, then the send itself).
 export const walletSendConfirm = (id: string, password: string) => api<SendResult>("POST", "/api/wallet/send/confirm", { id, password }, 90_000);
-/** The Breez API key in use, masked: the server never sends the whole key back. */
-export interface BreezKeyView {
-  set: boolean;
-  source: "config" | "build" | null;
-  hint: string | null;
-}
 export const walletSetBreezKey = (apiKey: string) => api<BreezKeyView>("PUT", "/api/wallet/breez-key", { apiKey }, 30_000);
 export const walletSetLightningAddress = (username: string) =>
   api<{ lightningAddress: { address: string; lnurl: string | null } }>("PUT", "/api/wallet/lightning-address", { username }, 30_000);

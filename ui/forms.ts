@@ -47,6 +47,7 @@ export function completeWord(text: string, caret: number, word: string): { text:
   return { text: next, caret: start + word.length + 1 };
 }
 
+/** The vault's MIN_PASSWORD_LENGTH (src/identity/vault.ts reads files, so it stays out of the bundle; a test pins the two). */
 export const MIN_PASSWORD = 8;
 
 /** Why the password can't be used yet, or null. */

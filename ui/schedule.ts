@@ -1,18 +1,14 @@
 // The weekly grid of the SCHEDULE settings: hour cells ↔ config ranges ("HH:MM-HH:MM" per day,
 // src/config.ts Schedule). Pure, so it is tested without a browser.
+import type { Pause, Schedule } from "../src/config.ts";
+import { parseRange, type Day, type Weekly } from "../src/service/schedule.ts";
 
-export const GRID_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
-export type GridDay = (typeof GRID_DAYS)[number];
-export type Weekly = Record<GridDay, string[]>;
+/** The grid's rows, Monday first. */
+export const GRID_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const satisfies readonly Day[];
 /** grid[day][hour]: selling in that hour (days Monday first, as the grid shows them). */
 export type Grid = boolean[][];
 
-const PREV: Record<GridDay, GridDay> = { mon: "sun", tue: "mon", wed: "tue", thu: "wed", fri: "thu", sat: "fri", sun: "sat" };
-
-function minutes(range: string): [number, number] | null {
-  const m = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(range);
-  return m ? [Number(m[1]) * 60 + Number(m[2]), Number(m[3]) * 60 + Number(m[4])] : null;
-}
+const PREV: Record<Day, Day> = { mon: "sun", tue: "mon", wed: "tue", thu: "wed", fri: "thu", sat: "fri", sun: "sat" };
 
 /** A cell is on when any part of its hour is in a range (a range past midnight spills into the next day). */
 export function weeklyToGrid(weekly: Partial<Weekly>): Grid {
@@ -21,12 +17,11 @@ export function weeklyToGrid(weekly: Partial<Weekly>): Grid {
     const mark = (from: number, to: number) => {
       for (let h = 0; h < 24; h++) if (h * 60 < to && (h + 1) * 60 > from) grid[d]![h] = true;
     };
-    for (const r of (weekly[day] ?? []).map(minutes)) {
-      if (!r) continue;
-      if (r[1] > r[0]) mark(r[0], r[1]);
-      else mark(r[0], 1440);
+    for (const r of (weekly[day] ?? []).map(parseRange)) {
+      if (r.end > r.start) mark(r.start, r.end);
+      else mark(r.start, 1440);
     }
-    for (const r of (weekly[PREV[day]] ?? []).map(minutes)) if (r && r[1] <= r[0]) mark(0, r[1]);
+    for (const r of (weekly[PREV[day]] ?? []).map(parseRange)) if (r.end <= r.start) mark(0, r.end);
   });
   return grid;
 }
@@ -80,10 +75,7 @@ export interface ScheduleForm {
 }
 export type ScheduleErrors = Partial<Record<"graceSecs" | "maxJobsPerDay" | "maxSatsPerDay" | "maxGpuHoursPerDay" | "idleSecs" | "holdSecs", string>>;
 
-type ScheduleConfig = { enabled: boolean; weekly: Partial<Weekly>; graceSecs: number; maxJobsPerDay: number | null; maxSatsPerDay: number | null; maxGpuHoursPerDay: number | null };
-type PauseConfig = { enabled: boolean; nvidia: boolean; ollama: boolean; idleSecs: number; holdSecs: number; running: "finish" | "cancel" };
-
-export function scheduleToForm(s: ScheduleConfig, p: PauseConfig): ScheduleForm {
+export function scheduleToForm(s: Schedule, p: Pause): ScheduleForm {
   const str = (n: number | null) => (n === null ? "" : String(n));
   return {
     enabled: s.enabled,

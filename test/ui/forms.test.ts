@@ -2,11 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { npubEncode } from "nostr-tools/nip19";
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { ConfigSchema } from "../../src/config.ts";
+import { MIN_PASSWORD_LENGTH } from "../../src/identity/vault.ts";
 import { toHexPubkey } from "../../src/jobs/admission.ts";
 import {
   checkAnswers,
   completeWord,
   formToPatch,
+  MIN_PASSWORD,
   passwordProblem,
   pickCheckPositions,
   settingsToForm,
@@ -60,6 +62,8 @@ describe("recovery phrase helpers", () => {
     expect(passwordProblem("short", "short")).toMatch(/at least 8/);
     expect(passwordProblem("long enough", "long enougH")).toMatch(/differ/);
     expect(passwordProblem("long enough", "long enough")).toBeNull();
+    // The vault's rule (vault.ts can't go in the browser bundle: it reads files and hashes).
+    expect(MIN_PASSWORD).toBe(MIN_PASSWORD_LENGTH);
   });
 });
 
