@@ -90,11 +90,7 @@ export function applyEvent(state: UiState, ev: StreamEvent, now = Date.now()): U
       const job = ev.properties.job;
       const jobs = s.jobs.some((j) => j.id === job.id) ? s.jobs.map((j) => (j.id === job.id ? job : j)) : [...s.jobs, job];
       const sorted = sortJobs(jobs);
-      // Drop previews of jobs that fell off the list so the map can't grow without bound.
-      const keep = new Set(sorted.map((j) => j.id));
-      const previews: Record<string, string> = {};
-      for (const [id, text] of Object.entries(state.previews)) if (keep.has(id)) previews[id] = text;
-      return { ...state, previews, snapshot: { ...s, jobs: sorted } };
+      return { ...state, previews: previewsOf(state.previews, sorted), snapshot: { ...s, jobs: sorted } };
     }
     case "job.progress.updated": {
       const p = ev.properties;
@@ -145,10 +141,15 @@ export function applyEvent(state: UiState, ev: StreamEvent, now = Date.now()): U
 export function replaceSnapshot(state: UiState | null, snapshot: Snapshot): UiState {
   const fresh: Snapshot = { ...snapshot, jobs: sortJobs(snapshot.jobs) };
   if (!state) return initialUiState(fresh);
-  const ids = new Set(fresh.jobs.map((j) => j.id));
-  const previews: Record<string, string> = {};
-  for (const [id, text] of Object.entries(state.previews)) if (ids.has(id)) previews[id] = text;
-  return { ...state, snapshot: fresh, previews };
+  return { ...state, snapshot: fresh, previews: previewsOf(state.previews, fresh.jobs) };
+}
+
+/** The previews of the jobs still listed: those of jobs that fell off go, so the map can't grow without bound. */
+function previewsOf(previews: Record<string, string>, jobs: JobView[]): Record<string, string> {
+  const ids = new Set(jobs.map((j) => j.id));
+  const kept: Record<string, string> = {};
+  for (const [id, text] of Object.entries(previews)) if (ids.has(id)) kept[id] = text;
+  return kept;
 }
 
 /**
