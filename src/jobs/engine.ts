@@ -502,25 +502,16 @@ export class Engine {
       log.debug("job done", { id: job.request.id, model: job.model, tokens: result.tokens, tokensPerSec: result.tokensPerSec, relays: outcomes.filter((o) => o.ok).length });
     } catch (err) {
       try {
-        if (job.status === "success") {
-          log.warn("publishing the result failed", { id: job.request.id, err });
-        } else if (job.parked) {
-          release();
-        } else if (job.controller.signal.aborted) {
-          release();
-          await this.ends.endStopped(job);
-        } else if (limit.signal.aborted) {
-          release();
-          await this.ends.fail(job, (limit.signal.reason as JobTimeout).message);
-        } else {
-          release();
-          await this.ends.fail(job, customerReason(err));
-        }
+        // The slot first (a no-op when the success path gave it back already).
+        release();
+        if (job.status === "success") log.warn("publishing the result failed", { id: job.request.id, err });
+        else if (job.parked) return;
+        else if (job.controller.signal.aborted) await this.ends.endStopped(job);
+        else if (limit.signal.aborted) await this.ends.fail(job, (limit.signal.reason as JobTimeout).message);
+        else await this.ends.fail(job, customerReason(err));
       } catch (inner) {
         log.error("closing a job failed", { id: job.request.id, err: inner });
       }
-    } finally {
-      release();
     }
   }
 

@@ -1,5 +1,5 @@
 // The jobs the engine holds (running or waiting for payment, queued) and the recently finished
-// ones, and how a held job's status changes: job.ts's transition() in memory, then the ledger row,
+// ones, and how a held job's status changes: job.ts's applyTransition() in memory, then the ledger row,
 // then the bus event.
 import type { Bus } from "../bus.ts";
 import type { JobInsert, JobRow } from "../ledger/ledger.ts";
@@ -7,14 +7,14 @@ import { createLogger } from "../log.ts";
 import { JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { FairQueue } from "./fair-queue.ts";
 import type { JobRequest } from "../nostr/nip90.ts";
-import { canTransition, isFinal, newJob, toView, transition, type Job } from "./job.ts";
+import { applyTransition, canTransition, isFinal, newJob, toView, type Job } from "./job.ts";
 import type { EngineLedger } from "./ports.ts";
 
 const log = createLogger("jobs");
 
 /**
  * A job the engine holds: the job as job.ts defines it (status changes go through its
- * transition()), plus what only this process knows about it.
+ * state machine), plus what only this process knows about it.
  */
 export type Running = Job & {
   model: string;
@@ -97,7 +97,7 @@ export class HeldJobs {
   }
 
   /**
-   * Moves a held job to `to` with job.ts's transition() (which stamps startedAt, finishedAt,
+   * Moves a held job to `to` with job.ts's applyTransition() (which stamps startedAt, finishedAt,
    * paidAt, error), records it in the ledger and tells the bus. Returns whether the move was made.
    */
   setStatus(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
@@ -126,8 +126,7 @@ export class HeldJobs {
   /** The in-memory half of setStatus: the move and its stamps, nothing recorded or told. */
   move(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
     if (!this.legal(job.id, job.status, to)) return false;
-    Object.assign(job, transition(job, to, { now: this.deps.now(), error: patch.error }));
-    if (patch.error !== undefined) job.error = patch.error;
+    applyTransition(job, to, this.deps.now(), patch.error);
     if (patch.resultEventId !== undefined) job.resultEventId = patch.resultEventId;
     if (patch.paymentHash !== undefined) job.paymentHash = patch.paymentHash;
     return true;

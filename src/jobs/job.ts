@@ -104,9 +104,24 @@ export function newJob(
 }
 
 /**
- * Moves a job to `to`, returning a new job (the input is not changed). Stamps updatedAt, startedAt
- * (→ processing), paidAt (→ paid, unless already set), finishedAt (→ a final status), and error
- * (→ error, from opts.error). An illegal move throws AppError("conflict").
+ * Moves a job to `to` in place, without checking the move (the caller did: canTransition). Stamps
+ * updatedAt, startedAt (→ processing), paidAt (→ paid, unless already set), finishedAt (→ a final
+ * status), and error: `error` when given, else a default on → error when the job has none.
+ * The engine's path: no copy of the job (its request included) per status change.
+ */
+export function applyTransition(job: Job, to: JobStatus, now: number, error?: string): void {
+  job.status = to;
+  job.updatedAt = now;
+  if (to === "processing") job.startedAt = now;
+  if (to === "paid" && job.paidAt === null) job.paidAt = now;
+  if (isFinal(to)) job.finishedAt = now;
+  if (error !== undefined) job.error = error;
+  else if (to === "error") job.error ??= "the job failed";
+}
+
+/**
+ * applyTransition on a copy: returns the moved job (the input is not changed). An illegal move
+ * throws AppError("conflict").
  */
 export function transition(job: Job, to: JobStatus, opts: { now?: number; error?: string } = {}): Job {
   if (!canTransition(job.status, to)) {
@@ -116,12 +131,8 @@ export function transition(job: Job, to: JobStatus, opts: { now?: number; error?
       to,
     });
   }
-  const now = opts.now ?? Date.now();
-  const next: Job = { ...job, status: to, updatedAt: now };
-  if (to === "processing") next.startedAt = now;
-  if (to === "paid" && next.paidAt === null) next.paidAt = now;
-  if (isFinal(to)) next.finishedAt = now;
-  if (to === "error") next.error = opts.error ?? job.error ?? "the job failed";
+  const next: Job = { ...job };
+  applyTransition(next, to, opts.now ?? Date.now(), opts.error);
   return next;
 }
 

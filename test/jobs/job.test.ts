@@ -3,7 +3,7 @@ import * as nip44 from "nostr-tools/nip44";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { AppError } from "../../src/errors.ts";
 import { JobStatus, JobView } from "../../src/jobs/events.ts";
-import { canTransition, isFinal, Job, newJob, outputPreview, promptPreview, toView, transition } from "../../src/jobs/job.ts";
+import { applyTransition, canTransition, isFinal, Job, newJob, outputPreview, promptPreview, toView, transition } from "../../src/jobs/job.ts";
 import { JOB_REQUEST_TEXT } from "../../src/nostr/kinds.ts";
 import { type JobRequest, parseJobRequest } from "../../src/nostr/nip90.ts";
 
@@ -47,6 +47,19 @@ describe("state machine", () => {
     expect(j.status).toBe("received");
     expect(j.updatedAt).toBe(T0);
     expect(k.status).toBe("queued");
+  });
+
+  test("applyTransition moves the job itself, with the same stamps as transition", () => {
+    const j = newJob(req([["i", "hi"]]), { now: T0 });
+    const copy = transition(transition(j, "queued", { now: T0 + 1 }), "error", { now: T0 + 2 });
+    applyTransition(j, "queued", T0 + 1);
+    applyTransition(j, "error", T0 + 2);
+    expect(j).toEqual(copy);
+    expect(j.error).toBe("the job failed");
+    // A given error is recorded whatever the status (a cancel's reason).
+    const c = newJob(req([["i", "hi"]]), { now: T0 });
+    applyTransition(c, "cancelled", T0 + 1, "cancelled by the customer");
+    expect(c).toMatchObject({ status: "cancelled", error: "cancelled by the customer", finishedAt: T0 + 1 });
   });
 
   test("errors carry their reason; final states are final", () => {
