@@ -71,6 +71,9 @@ export class Router {
   private lastView = "";
   private lastModels = "";
   private lastBackends = "";
+  /** servedModels() and capacity() as of the last change: the engine reads them on every request. */
+  private served: string[] = [];
+  private slots = 1;
 
   constructor(opts: RouterOptions) {
     this.opts = opts;
@@ -79,6 +82,7 @@ export class Router {
     this.setAliases(opts.aliases ?? {});
     this.entries = opts.backends.map((s) => this.makeEntry(s));
     this.lastView = JSON.stringify(this.view());
+    this.recount(this.models());
   }
 
   private makeEntry(spec: BackendSpec): Entry {
@@ -149,6 +153,7 @@ export class Router {
       if (e.asideTimer) clearTimeout(e.asideTimer);
     }
     this.entries = next;
+    this.recount(this.models());
     if (this.running) await Promise.all(started.map((e) => e.backend.start()));
     this.changed();
   }
@@ -156,6 +161,7 @@ export class Router {
   setAliases(aliases: Record<string, string>): void {
     this.aliases = new Map(Object.entries(aliases).map(([k, v]) => [modelKey(k), v.trim()]));
     if (this.running) this.changed();
+    else this.recount(this.models());
   }
 
   // ---- names and health ----
@@ -219,11 +225,9 @@ export class Router {
     });
   }
 
-  /** Public names a healthy backend serves now, within the configured set. Empty while none is up. */
+  /** Public names a healthy backend serves now, within the configured set. Empty while none is up. Read-only. */
   servedModels(): string[] {
-    return this.models()
-      .filter((m) => m.served)
-      .map((m) => m.name);
+    return this.served;
   }
 
   setServedModels(names: string[] | null): void {
@@ -233,9 +237,15 @@ export class Router {
 
   /** Jobs that can run at once now: the slots of the healthy backends with a model (at least 1). */
   capacity(): number {
+    return this.slots;
+  }
+
+  /** Recomputes what servedModels() and capacity() answer, from `models` (this.models()). */
+  private recount(models: ModelView[]): void {
+    this.served = Object.freeze(models.filter((m) => m.served).map((m) => m.name)) as string[];
     let n = 0;
     for (const e of this.entries) if (this.healthy(e) && e.backend.health().models.length > 0) n += this.slotsOf(e);
-    return Math.max(1, n);
+    this.slots = Math.max(1, n);
   }
 
   backends(): BackendView[] {
@@ -280,6 +290,9 @@ export class Router {
 
   /** Something about a backend may have changed: tell whoever listens what did, and hand out free slots. */
   private changed(): void {
+    // Before any event: a listener may read servedModels() or capacity().
+    const models = this.models();
+    this.recount(models);
     const view = this.view();
     const v = JSON.stringify(view);
     if (v !== this.lastView) {
@@ -292,7 +305,6 @@ export class Router {
       this.lastBackends = b;
       this.bus.publish(BackendsChanged, { backends: backends.map((x) => BackendView.parse(x)) });
     }
-    const models = this.models();
     const m = JSON.stringify(models);
     if (m !== this.lastModels) {
       this.lastModels = m;
@@ -311,6 +323,7 @@ export class Router {
     e.asideTimer = setTimeout(() => {
       e.asideTimer = null;
       e.asideReason = null;
+      this.recount(this.models());
       void e.backend.refresh().then(() => this.changed());
     }, ms);
     e.asideTimer.unref?.();

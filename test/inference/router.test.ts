@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { Bus, type BusEvent } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
 import type { BackendSpec } from "../../src/inference/backend.ts";
+import { ModelsChanged } from "../../src/inference/events.ts";
 import { Router } from "../../src/inference/router.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startOpenAIServer, type FakeOpenAI } from "../fixtures/openai-server.ts";
@@ -305,6 +306,23 @@ describe("backends going and coming", () => {
     expect(router.servedModels()).toEqual(["llama3.2:3b", "qwen2.5:0.5b"]);
     await router.generate({ model: "qwen2.5:0.5b", prompt: "hi" });
     expect(gens(o1)).toBe(1);
+  });
+
+  test("served models and capacity follow every change, and a bus listener already reads the new ones", async () => {
+    const { router, bus } = await setup({ backends: specs().slice(0, 2) });
+    const seen: Array<[string[], number]> = [];
+    bus.subscribe(ModelsChanged, () => void seen.push([[...router.servedModels()], router.capacity()]));
+    expect(router.capacity()).toBe(2);
+    router.setServedModels(["qwen2.5:0.5b"]);
+    expect(router.servedModels()).toEqual(["qwen2.5:0.5b"]);
+    expect(seen.at(-1)).toEqual([["qwen2.5:0.5b"], 2]);
+    await router.setBackends(specs({ o1: { maxConcurrent: 3 } }).slice(0, 2));
+    expect(router.capacity()).toBe(4);
+    await o2.setFault("refuse");
+    await router.refresh();
+    expect(router.capacity()).toBe(3);
+    router.setServedModels(null);
+    expect(seen.at(-1)).toEqual([["llama3.2:3b", "qwen2.5:0.5b"], 3]);
   });
 
   test("a model no backend serves is a clear error", async () => {
