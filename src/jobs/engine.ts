@@ -13,6 +13,7 @@ import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts";
 import { buildPong, buildResult, cancelsJob, parseJobRequest, parsePing, type JobRequest, type NostrEvent } from "../nostr/nip90.ts";
+import { withTimeout } from "../util/timeout.ts";
 import { PaymentReceived } from "../wallet/events.ts";
 import { ZapWatch } from "../wallet/zaps.ts";
 import { admit, chooseModel } from "./admission.ts";
@@ -239,10 +240,10 @@ export class Engine {
       else this.ends.stop(job, "provider", "provider is shutting down; please send the job again");
     }
     const drainUntil = performance.now() + STOP_DRAIN_MS;
+    // Tasks started meanwhile (a last feedback) join the next round; what is still running at the
+    // deadline is left behind.
     while (this.tasks.size && performance.now() < drainUntil) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => (timer = setTimeout(r, Math.max(1, drainUntil - performance.now()))))]);
-      clearTimeout(timer);
+      await withTimeout(Promise.allSettled([...this.tasks]), drainUntil - performance.now(), "the last publishes did not finish").catch(() => {});
     }
     this.cancels.stop();
     this.recovery.stop();
