@@ -41,38 +41,60 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
   });
 
   async function openSettings() {
-    // As with SAVE below: one more click if the first was lost to a layout shift.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      await page.locator("[data-testid=open-settings]").click();
-      try {
-        await field("name").waitFor({ timeout: 5_000 });
-        return;
-      } catch (err) {
-        if (attempt === 1) throw err;
-      }
-    }
+    await page.locator("[data-testid=open-settings]").click();
+    await field("name").waitFor({ timeout: 10_000 });
   }
   /**
-   * Clicks SAVE and waits for a field's error. The dialog's layout moves while it loads what it
-   * shows beside the form (market hint, schedule), so on a loaded machine a click can land on a
-   * shifted element and be lost: one more click then, never a silent pass (the error must show).
+   * Notes, every frame from now on, where the dialog's controls are; the function returned stops
+   * and lists each move of a control after it first showed (a click aimed at it could miss).
    */
+  async function watchMoves(): Promise<() => Promise<string[]>> {
+    await page.evaluate(() => {
+      const ids = ["dialog-close", "settings-perJobSats", "settings-use-suggested", "settings-partialIntervalMs", "settings-name", "settings-save", "reveal-password"];
+      const seen = new Map<string, string>();
+      const moves: string[] = [];
+      const w = window as unknown as { stopWatch?: () => string[] };
+      let on = true;
+      const frame = () => {
+        if (!on) return;
+        for (const id of ids) {
+          const r = document.querySelector(`[data-testid=${id}]`)?.getBoundingClientRect();
+          if (!r || r.width === 0) continue;
+          const at = `${Math.round(r.x)},${Math.round(r.y)} ${Math.round(r.width)}x${Math.round(r.height)}`;
+          const was = seen.get(id);
+          if (was !== undefined && was !== at) moves.push(`${id}: ${was} -> ${at}`);
+          seen.set(id, at);
+        }
+        requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
+      w.stopWatch = () => {
+        on = false;
+        return moves;
+      };
+    });
+    return () => page.evaluate(() => (window as unknown as { stopWatch: () => string[] }).stopWatch());
+  }
+  /** Clicks SAVE once and waits for a field's error (the form is refused: nothing is saved). */
   async function saveExpectingError(id: string) {
-    const error = page.locator(`#${id}`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      await page.locator("[data-testid=settings-save]").click();
-      try {
-        await error.waitFor({ timeout: 3_000 });
-        return;
-      } catch (err) {
-        if (attempt === 1) throw err;
-      }
-    }
+    await page.locator("[data-testid=settings-save]").click();
+    await page.locator(`#${id}`).waitFor({ timeout: 3_000 });
   }
   async function saveAndClose() {
     await page.locator("[data-testid=settings-save]").click();
     await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
   }
+
+  test("the dialog's controls stay where they first show while it loads", async () => {
+    const moves = await watchMoves();
+    await openSettings();
+    // What used to come in late (the market's re-read for the price hint) is in by now.
+    await page.locator("[data-testid=settings-use-suggested]").waitFor({ timeout: 3_000 });
+    await Bun.sleep(1_000);
+    expect(await moves()).toEqual([]);
+    await page.locator("[data-testid=settings-dialog] button", { hasText: "CANCEL" }).click();
+    await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+  }, 30_000);
 
   test("fill the profile and the partial interval, save, reopen: the values are kept", async () => {
     await openSettings();

@@ -145,9 +145,11 @@ export function Field(props: {
 
 /**
  * A modal on the native <dialog>: it traps focus, closes on Escape and restores focus to what
- * opened it, which a hand-made overlay would have to re-implement.
+ * opened it, which a hand-made overlay would have to re-implement. `tall`: as high as the screen
+ * allows from the first frame, for content that loads late and is always taller than the screen
+ * (SETTINGS), so the header and what is already shown don't jump when it arrives.
  */
-export function Dialog(props: { title: string; onClose: () => void; testid?: string; wide?: boolean; children: ComponentChildren }) {
+export function Dialog(props: { title: string; onClose: () => void; testid?: string; wide?: boolean; tall?: boolean; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
@@ -156,7 +158,7 @@ export function Dialog(props: { title: string; onClose: () => void; testid?: str
   }, []);
   return html`<dialog
     ref=${ref}
-    class=${`dialog${props.wide ? " dialog-wide" : ""}`}
+    class=${`dialog${props.wide ? " dialog-wide" : ""}${props.tall ? " dialog-tall" : ""}`}
     aria-labelledby="dialog-title"
     data-testid=${props.testid}
     onCancel=${(e: Event) => {

@@ -3,7 +3,6 @@
 // that click), and this machine's benchmark per model with a button to run it (components/bench.ts, as
 // in MODELS). Reads state.ts's market slices, which ui/market-feed.ts refreshes every minute while shown.
 import { html } from "htm/preact";
-import { useEffect } from "preact/hooks";
 import { useAction } from "../action.ts";
 import { api } from "../api.ts";
 import { formatInt, formatMsats } from "../format.ts";
@@ -101,12 +100,11 @@ export function MarketPanel() {
 
 /**
  * SETTINGS › PRICING: the market's price next to the current one, the suggestion and its reason;
- * USE SUGGESTED fills the per-job field (saved, as every setting, only with SAVE).
+ * USE SUGGESTED fills the per-job field (saved, as every setting, only with SAVE). The dialog reads
+ * the market afresh before it shows its form, so the hint is there from the form's first frame.
  */
 export function MarketPriceHint(props: { onUse: (perJobSats: string) => void }) {
   useMarketFeed();
-  // Fresh figures for the dialog: the price may have changed since the last minute's read.
-  useEffect(() => void loadMarket(), []);
   const s = marketSuggestions.value[0];
   if (!s) return null;
   return html`<div class="market-hint note" data-testid="settings-market-hint">

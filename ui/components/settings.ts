@@ -76,8 +76,10 @@ export function SettingsDialog(props: { onClose: () => void }) {
   const [schedErrors, setSchedErrors] = useState<ScheduleErrors>({});
 
   useEffect(() => {
-    getSettings()
-      .then((s) => {
+    // The form appears once everything it lays out is here (the settings, and fresh market figures
+    // for the price hint), in one frame: nothing moves under the pointer after it shows.
+    Promise.all([getSettings(), loadMarket()])
+      .then(([s]) => {
         setLoaded(s);
         setForm(settingsToForm(s.pricing, s.limits, models.peek().map((m) => m.name), s.provider));
         if (s.schedule && s.pause) setSched(scheduleToForm(s.schedule, s.pause));
@@ -122,7 +124,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
     });
   };
 
-  return html`<${Dialog} title="SETTINGS" onClose=${props.onClose} testid="settings-dialog" wide>
+  return html`<${Dialog} title="SETTINGS" onClose=${props.onClose} testid="settings-dialog" wide tall>
     ${loadErr ? html`<p class="field-error" role="alert">${loadErr}</p>` : null}
     ${!form && !loadErr ? html`<p class="note"><${Spinner} /> Loading…</p>` : null}
     ${form
@@ -293,11 +295,13 @@ export function SettingsDialog(props: { onClose: () => void }) {
           </div>
         </form>`
       : null}
-    <section class="group">
-      <h3 class="legend">RECOVERY PHRASE</h3>
-      <p class="note">Your phrase restores both your Nostr identity and your wallet. Enter your password to show it.</p>
-      <${RevealSeed} />
-    </section>
+    ${form || loadErr
+      ? html`<section class="group">
+          <h3 class="legend">RECOVERY PHRASE</h3>
+          <p class="note">Your phrase restores both your Nostr identity and your wallet. Enter your password to show it.</p>
+          <${RevealSeed} />
+        </section>`
+      : null}
     ${loaded ? html`<p class="note faint small">Ollama: <code>${loaded.ollamaUrl}</code></p>` : null}
   <//>`;
 }
