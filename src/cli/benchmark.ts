@@ -5,13 +5,13 @@
 // run); otherwise against the configured backends directly.
 import { Bus } from "../bus.ts";
 import { effectiveBackends, loadConfig } from "../config.ts";
-import { AppError, errorMessage } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { Router } from "../inference/router.ts";
 import { runBenchmark } from "../market/benchmark.ts";
 import { MarketStore, marketPath, type BenchmarkRecord } from "../market/store.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, parse, printJson } from "./common.ts";
-import { fetchRunningState } from "./status.ts";
+import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, parse, printJson, runningApi } from "./common.ts";
+import { runningState } from "./status.ts";
 
 const HELP = `Usage: compute benchmark [--model M] [--json]
 
@@ -19,23 +19,6 @@ Runs a short standard prompt set on each served model (or on --model M) and reco
 token, output tokens/s (one stream and at the backend's concurrency) and the capacity in jobs per
 hour at the default max tokens (limits.maxTokensCap). Refused while jobs run.
 ${COMMON_HELP}`;
-
-async function viaRunning(url: string, token: string, model: string): Promise<BenchmarkRecord> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}/api/models/benchmark`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ model }),
-      signal: AbortSignal.timeout(15 * 60_000),
-    });
-  } catch (err) {
-    throw new AppError("unavailable", `The running compute at ${url} did not answer (${errorMessage(err)}).`);
-  }
-  const body = (await res.json().catch(() => null)) as (BenchmarkRecord & { error?: { name?: string; message?: string } }) | null;
-  if (!res.ok || !body) throw new AppError(res.status === 409 ? "conflict" : "unavailable", body?.error?.message ?? `The running compute answered HTTP ${res.status}.`);
-  return body;
-}
 
 export async function benchmark(args: string[]): Promise<number> {
   const { values } = parse(args, { model: { type: "string" } });
@@ -48,11 +31,12 @@ export async function benchmark(args: string[]): Promise<number> {
   const results: BenchmarkRecord[] = [];
   const running = readLock(dataDir);
   if (running?.url && running.token) {
-    const state = await fetchRunningState(running.url, running.token);
+    const api = runningApi({ url: running.url, token: running.token });
+    const state = await runningState(api);
     const served = state.models.filter((m) => m.served).map((m) => m.name);
     const models = values.model ? [values.model] : served;
     if (models.length === 0) throw new AppError("unavailable", "No model is served: nothing to benchmark.");
-    for (const m of models) results.push(await viaRunning(running.url, running.token, m));
+    for (const model of models) results.push(await api.call<BenchmarkRecord>("POST", "/models/benchmark", { model }, 15 * 60_000));
   } else {
     const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
     const inference = new Router({ backends: effectiveBackends(config), aliases: config.aliases, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });

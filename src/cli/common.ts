@@ -1,7 +1,8 @@
-// Shared CLI plumbing: the flags every command takes, parsing with util.parseArgs, password input.
+// Shared CLI plumbing: the flags every command takes, parsing with util.parseArgs, password input,
+// calls to the compute running on the data dir.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync, statSync } from "node:fs";
-import { AppError } from "../errors.ts";
+import { AppError, httpStatus, type ErrorCode } from "../errors.ts";
 import { defaultDataDir, type ConfigFlags } from "../config.ts";
 import { LOG_FORMATS, LOG_LEVELS, parseLogFormat, setLogFormat, setLogLevel, type LogLevel } from "../log.ts";
 
@@ -207,4 +208,55 @@ export async function readStdin(): Promise<string> {
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? Number(v) : v), 2) + "\n");
+}
+
+// ---- the compute running on the data dir, over its API ----
+
+export interface RunningApi {
+  url: string;
+  /** One request with the lock file's token; the answer's JSON, or the server's error as an AppError. */
+  call<T = unknown>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T>;
+  /** `v` when `ok(v)`; else "sent an answer this version does not understand". */
+  expect<T>(v: unknown, ok: (v: unknown) => boolean): T;
+}
+
+const ERROR_CODES = new Set(Object.keys(httpStatus));
+
+/**
+ * The running compute named by the lock file. No answer within the timeout, or an answer that is not
+ * JSON, is `unavailable` naming its address; the server's errors keep their code, except that a
+ * usage error becomes invalid_input (it is about the input, not this command line).
+ */
+export function runningApi(running: { url: string; token: string }): RunningApi {
+  const { url, token } = running;
+  const notUnderstood = () => new AppError("unavailable", `The running compute at ${url} sent an answer this version does not understand.`);
+  return {
+    url,
+    async call<T>(method: string, path: string, body?: unknown, timeoutMs = 20_000): Promise<T> {
+      let res: Response;
+      try {
+        res = await fetch(`${url}/api${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message;
+        throw new AppError("unavailable", `The running compute at ${url} did not answer (${why}).`);
+      }
+      const data = (await res.json().catch(() => null)) as { error?: { name?: string; message?: string } } | null;
+      if (!res.ok) {
+        const e = data?.error;
+        const code = (e?.name && ERROR_CODES.has(e.name) ? e.name : "unavailable") as ErrorCode;
+        throw new AppError(code === "usage" ? "invalid_input" : code, e?.message ?? `The running compute at ${url} answered HTTP ${res.status}.`);
+      }
+      if (data === null) throw notUnderstood();
+      return data as T;
+    },
+    expect<T>(v: unknown, ok: (v: unknown) => boolean): T {
+      if (!ok(v)) throw notUnderstood();
+      return v as T;
+    },
+  };
 }

@@ -5,7 +5,7 @@
 import { generateSecretKey } from "nostr-tools/pure";
 import { Bus } from "../bus.ts";
 import { effectiveBackends, loadConfig, type Config } from "../config.ts";
-import { AppError, errorMessage } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { Router } from "../inference/router.ts";
 import type { MarketReport } from "../market/aggregate.ts";
 import { machineId } from "../market/benchmark.ts";
@@ -15,7 +15,7 @@ import { MarketStore, marketPath } from "../market/store.ts";
 import { RelayPool } from "../nostr/pool.ts";
 import { readPublicIdentity } from "../paths.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson } from "./common.ts";
+import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, runningApi } from "./common.ts";
 
 const HELP = `Usage: compute market [--since 7d] [--model M] [--timeout S] [--json]
 
@@ -42,15 +42,9 @@ export async function loadMarketView(values: Record<string, unknown>): Promise<M
   if (running?.url && running.token) {
     const q = new URLSearchParams({ since: `${sinceSecs}` });
     if (model) q.set("model", model);
-    let res: Response;
-    try {
-      res = await fetch(`${running.url}/api/market?${q}`, { headers: { authorization: `Bearer ${running.token}` }, signal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      throw new AppError("unavailable", `The running compute at ${running.url} did not answer (${errorMessage(err)}).`);
-    }
-    const body = (await res.json().catch(() => null)) as (MarketView & { error?: { message?: string } }) | null;
-    if (!res.ok || !body || !body.report) throw new AppError("unavailable", `The running compute answered HTTP ${res.status}${body?.error?.message ? `: ${body.error.message}` : ""}.`);
-    return { ...body, source: running.url };
+    const api = runningApi({ url: running.url, token: running.token });
+    const view = api.expect<MarketView>(await api.call("GET", `/market?${q}`, undefined, 10_000), (v) => typeof v === "object" && v !== null && "report" in v && !!v.report);
+    return { ...view, source: running.url };
   }
   const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
   const timeoutMs = (intFlag(values.timeout as string | undefined, "timeout", 1, 600) ?? 15) * 1000;

@@ -2,9 +2,9 @@
 // market (same model, else the same size class), this machine's measured speed and the owner's
 // floor. Nothing changes without --apply (the dashboard's "use suggested" is the same click).
 import { updateConfigFile } from "../config.ts";
-import { AppError, errorMessage } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, applyLogLevel, dataDirFrom, intFlag, parse, printJson } from "./common.ts";
+import { COMMON_HELP, applyLogLevel, dataDirFrom, intFlag, parse, printJson, runningApi } from "./common.ts";
 import { MARKET_OPTIONS, loadMarketView } from "./market.ts";
 
 const HELP = `Usage: compute price suggest [--model M] [--apply] [--since 7d] [--json]
@@ -20,21 +20,7 @@ ${COMMON_HELP}`;
 async function saveSettings(dataDir: string, patch: { pricing: Record<string, unknown> }): Promise<void> {
   const running = readLock(dataDir);
   if (running?.url && running.token) {
-    let res: Response;
-    try {
-      res = await fetch(`${running.url}/api/settings`, {
-        method: "PUT",
-        headers: { authorization: `Bearer ${running.token}`, "content-type": "application/json" },
-        body: JSON.stringify(patch),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (err) {
-      throw new AppError("unavailable", `The running compute at ${running.url} did not answer (${errorMessage(err)}).`);
-    }
-    if (!res.ok) {
-      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-      throw new AppError("unavailable", `The running compute refused the change: ${body?.error?.message ?? `HTTP ${res.status}`}.`);
-    }
+    await runningApi({ url: running.url, token: running.token }).call("PUT", "/settings", patch, 10_000);
     return;
   }
   updateConfigFile(dataDir, patch);

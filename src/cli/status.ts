@@ -3,14 +3,13 @@ import { existsSync } from "node:fs";
 import { paths, readPublicIdentity } from "../paths.ts";
 import { Bus } from "../bus.ts";
 import { effectiveBackends, loadConfig } from "../config.ts";
-import { AppError } from "../errors.ts";
 import { Vault } from "../identity/vault.ts";
 import type { BackendView } from "../inference/events.ts";
 import { Router } from "../inference/router.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { Snapshot } from "../server/snapshot.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, parse, printJson } from "./common.ts";
+import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, parse, printJson, runningApi, type RunningApi } from "./common.ts";
 
 const HELP = `Usage: compute status [--json]
 
@@ -37,18 +36,10 @@ export interface StatusReport {
   earnings: { todaySats: number; todayJobs: number; weekSats: number; weekJobs: number; allSats: number; allJobs: number };
 }
 
-export async function fetchRunningState(url: string, token: string, timeoutMs = 5000): Promise<Snapshot> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}/api/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message;
-    throw new AppError("unavailable", `The running compute at ${url} did not answer (${why}).`);
-  }
-  if (!res.ok) throw new AppError("unavailable", `The running compute at ${url} answered HTTP ${res.status}.`);
-  const parsed = Snapshot.safeParse(await res.json().catch(() => null));
-  if (!parsed.success) throw new AppError("unavailable", `The running compute at ${url} sent a state this version does not understand.`);
-  return parsed.data;
+/** The running compute's state (GET /api/state), checked. */
+export async function runningState(api: RunningApi): Promise<Snapshot> {
+  const parsed = Snapshot.safeParse(await api.call("GET", "/state", undefined, 5000));
+  return api.expect(parsed.data, () => parsed.success);
 }
 
 /** One backend in `compute status`: name, type, address, health, slots and models. */
@@ -68,7 +59,7 @@ export async function status(args: string[]): Promise<number> {
   const running = readLock(dataDir);
   let report: StatusReport;
   if (running?.url && running.token) {
-    const s = await fetchRunningState(running.url, running.token);
+    const s = await runningState(runningApi({ url: running.url, token: running.token }));
     report = {
       running: true,
       pid: running.pid,

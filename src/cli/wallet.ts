@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { existsSync } from "node:fs";
 import { loadConfig } from "../config.ts";
-import { AppError, httpStatus, type ErrorCode } from "../errors.ts";
+import { AppError } from "../errors.ts";
 import { Vault } from "../identity/vault.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { paths } from "../paths.ts";
@@ -14,7 +14,7 @@ import { InstanceLock, readLock } from "../util/lock.ts";
 import { checkDestination, newestReceived } from "../wallet/payments.ts";
 import { DEPOSIT_DESCRIPTION, SentRecord, isDeposit, type Wallet } from "../wallet/wallet.ts";
 import { resolveBreezApiKey } from "../wallet/breez-key.ts";
-import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword } from "./common.ts";
+import { COMMON_HELP, applyLogLevel, configFlagsFrom, dataDirFrom, intFlag, parse, printJson, readPassword, runningApi } from "./common.ts";
 
 const HELP = `Usage: compute wallet COMMAND [options]
 
@@ -121,36 +121,8 @@ const toEntry = (p: { id: string; amountMsats: number; receivedAt: number; sourc
 
 // ---- the running compute, over its API ----
 
-const ERROR_CODES = new Set(Object.keys(httpStatus));
-
-function apiBackend(url: string, token: string): Backend {
-  const call = async <T>(method: string, path: string, body?: unknown, timeoutMs = 20_000): Promise<T> => {
-    let res: Response;
-    try {
-      res = await fetch(`${url}/api${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message;
-      throw new AppError("unavailable", `The running compute at ${url} did not answer (${why}).`);
-    }
-    const data = (await res.json().catch(() => null)) as { error?: { name?: string; message?: string } } | null;
-    if (!res.ok) {
-      const e = data?.error;
-      const code = (e?.name && ERROR_CODES.has(e.name) ? e.name : "unavailable") as ErrorCode;
-      // Usage errors are about this command line; the server's 400s are about the input.
-      throw new AppError(code === "usage" ? "invalid_input" : code, e?.message ?? `The running compute at ${url} answered HTTP ${res.status}.`);
-    }
-    if (data === null) throw new AppError("unavailable", `The running compute at ${url} sent an answer this version does not understand.`);
-    return data as T;
-  };
-  const expect = <T>(v: unknown, ok: (v: unknown) => boolean): T => {
-    if (!ok(v)) throw new AppError("unavailable", `The running compute at ${url} sent an answer this version does not understand.`);
-    return v as T;
-  };
+function apiBackend(running: { url: string; token: string }): Backend {
+  const { call, expect } = runningApi(running);
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
   return {
     async balance() {
@@ -339,7 +311,7 @@ export async function wallet(args: string[]): Promise<number> {
   const dataDir = dataDirFrom(values);
   const running = readLock(dataDir);
   let backend: Backend;
-  if (running?.url && running.token) backend = apiBackend(running.url, running.token);
+  if (running?.url && running.token) backend = apiBackend({ url: running.url, token: running.token });
   else if (running) throw new AppError("conflict", `compute (pid ${running.pid}) is using this data dir and isn't serving its API yet; try again in a moment.`);
   else backend = await directBackend(dataDir, values);
 
