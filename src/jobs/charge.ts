@@ -4,7 +4,7 @@
 import type { Config } from "../config.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import type { ZapWatch } from "../wallet/zaps.ts";
+import type { ZapWatch } from "./zap-watch.ts";
 import type { CancelWatch } from "./cancel-watch.ts";
 import type { HeldJobs, Running } from "./held-jobs.ts";
 import type { EngineLedger, EnginePayments, EnginePool } from "./ports.ts";

@@ -5,7 +5,7 @@
 // a ledger row and a bus event (held-jobs.ts). Going online/offline and pings live here too. The
 // other rooms: announcer.ts (NIP-89, profile, heartbeat), replies.ts (signing, feedback, result
 // delivery), recovery.ts (restarts, late money), allowance.ts (free jobs, pay-after credit),
-// cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), wallet/zaps.ts (zap receipts),
+// cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), zap-watch.ts (zap receipts),
 // housekeeping.ts (pruning seen ids, dropping delivered results' kept copies), endings.ts (stop,
 // fail, park).
 import { AppError, errorMessage } from "../errors.ts";
@@ -15,7 +15,6 @@ import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts
 import { buildPong, buildResult, cancelsJob, parseJobRequest, parsePing, type JobRequest, type NostrEvent } from "../nostr/nip90.ts";
 import { withTimeout } from "../util/timeout.ts";
 import { PaymentReceived } from "../wallet/events.ts";
-import { ZapWatch } from "../wallet/zaps.ts";
 import { admit, chooseModel } from "./admission.ts";
 import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
@@ -31,6 +30,7 @@ import type { EngineDeps } from "./ports.ts";
 import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { Recovery } from "./recovery.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
+import { ZapWatch } from "./zap-watch.ts";
 
 const log = createLogger("jobs");
 
@@ -67,7 +67,7 @@ export class Engine {
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
   private unsubscribePayments: (() => void) | null = null;
-  /** Zap receipts of our feedback and results (wallet/zaps.ts). */
+  /** Zap receipts of our feedback and results (zap-watch.ts). */
   private readonly zaps: ZapWatch;
 
   constructor(private readonly deps: EngineDeps) {

@@ -3,7 +3,7 @@
 // are dropped together in one batched commit a moment after the first (issue 16: fewer commits
 // per job). Neither is on a job's path: a crash before either only leaves work for later.
 import { createLogger } from "../log.ts";
-import type { ZapWatch } from "../wallet/zaps.ts";
+import type { ZapWatch } from "./zap-watch.ts";
 import type { EngineLedger } from "./ports.ts";
 import type { Recovery } from "./recovery.ts";
 

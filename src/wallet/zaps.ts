@@ -1,7 +1,8 @@
-// Zaps (NIP-57) of a job's feedback and results. ZapWatch (the engine holds one) watches the relays
-// for receipts of our events and names the job each is for; Zaps (Payments holds one) knows whether
-// zaps can reach us (a Lightning address), who may sign our receipts (the LNURL-pay endpoint's
-// nostrPubkey), and what a checked receipt is worth against the wallet; Payments does the booking.
+// Zaps (NIP-57) of a job's feedback and results, on the wallet's side. The engine's ZapWatch
+// (jobs/zap-watch.ts) watches the relays for receipts of our events and names the job each is for;
+// Zaps (Payments holds one) knows whether zaps can reach us (a Lightning address), who may sign our
+// receipts (the LNURL-pay endpoint's nostrPubkey), and what a checked receipt is worth against the
+// wallet; Payments does the booking.
 //
 // A kind 9735 receipt is only a claim — anyone can sign one, and whoever publishes it writes its
 // bolt11. A payment counts for a job on a zap only when (1) the receipt is signed by the
@@ -14,29 +15,16 @@
 import { z } from "zod";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
-import type { EngineLedger, EnginePayments, EnginePool, ZapOutcome } from "../jobs/ports.ts";
+import type { ZapOutcome } from "../jobs/ports.ts";
 import type { JobRow, Ledger } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
-import { ZAP_RECEIPT } from "../nostr/kinds.ts";
-import { readZapClaim, walletCommitsToZap, zapRequestSha, zapTerms, type ZapClaim, type ZapTerms } from "../nostr/nip57.ts";
-import { Hex64, type NostrEvent } from "../nostr/nip90.ts";
+import { walletCommitsToZap, zapRequestSha, zapTerms, type ZapClaim, type ZapTerms } from "../nostr/nip57.ts";
+import { Hex64 } from "../nostr/nip90.ts";
 import { withTimeout } from "../util/timeout.ts";
 import { PaymentReceived } from "./events.ts";
 import type { LightningAddress, ReceivedPayment, Wallet } from "./wallet.ts";
 
 const log = createLogger("payments");
-const jobsLog = createLogger("jobs");
-
-/**
- * Zap receipts are read this far back on subscribe, so a zap made while we were down still names
- * its job (the payment itself is found by reconciliation either way).
- */
-const ZAP_LOOKBACK_SECS = 24 * 3600;
-/**
- * Zap targets of jobs finished longer ago than this are forgotten (a zap made later is booked as a
- * plain receive). Receipts are read ZAP_LOOKBACK_SECS back, so a week leaves plenty of margin.
- */
-const ZAP_TARGET_KEEP_MS = 7 * 24 * 3600_000;
 
 /**
  * Zap claims remembered while their payment hasn't shown up in the wallet yet: at most this many,
@@ -234,15 +222,14 @@ export class Zaps {
     // The money already counts once; now it also counts for this job (and its model).
     if (!ledger.linkPayment(paymentId, job.id, "zap")) return ledger.getPayment(paymentId)?.jobId === job.id ? "already" : "rejected";
     const covers = job.amountMsats !== null && amountMsats >= job.amountMsats;
-    if (covers && (job.status === "payment-required" || job.status === "received")) {
+    const paysNow = covers && (job.status === "payment-required" || job.status === "received");
+    if (paysNow) {
       ledger.updateJob(job.id, { status: "paid" });
       log.info("a zap paid for a job after its payment was booked as a plain receive", { paymentId, jobId: job.id });
-      this.host.bus.publish(PaymentReceived, { paymentId, amountMsats, jobId: job.id });
-      this.host.wake(job.id);
-    } else {
-      // A job already over (expired, cancelled) or running: the engine decides (a late payment is never kept silently).
-      this.host.bus.publish(PaymentReceived, { paymentId, amountMsats, jobId: job.id });
     }
+    // Not paid by it now (a job already over, or running): the engine decides; a late payment is never kept silently.
+    this.host.bus.publish(PaymentReceived, { paymentId, amountMsats, jobId: job.id });
+    if (paysNow) this.host.wake(job.id);
     return "linked";
   }
 
@@ -292,100 +279,5 @@ export class Zaps {
     const done = this.host.reconcile();
     this.lookup = { at: t, done };
     return done;
-  }
-}
-
-export interface ZapWatchDeps {
-  pool: Pick<EnginePool, "subscribe">;
-  ledger: Pick<EngineLedger, "setZapTarget" | "zapTarget" | "pruneZapTargets">;
-  payments: EnginePayments | null;
-  pubkey: string;
-  now: () => number;
-  isOnline(): boolean;
-  isStopped(): boolean;
-  /** Where the subscription's events go (the engine's event loop, which calls onReceipt). */
-  onEvent(event: NostrEvent, relay: string): void;
-}
-
-/**
- * PROTOCOL.md: a provider that shows an invoice should also watch for zaps of its feedback and
- * results. Remembers which job each of our events belongs to, watches kind 9735 receipts p-tagged
- * to us, and hands each readable one, with the job it names, to the payments.
- */
-export class ZapWatch {
-  /** NIP-57 zap receipts p-tagged to us, while zaps can reach us. */
-  private zapSub: { close(): void } | null = null;
-  private zapsOn = false;
-  private zapSeen = new Set<string>();
-
-  constructor(private readonly deps: ZapWatchDeps) {}
-
-  /**
-   * Opens or closes the kind 9735 subscription: zaps reach us only through a Lightning address,
-   * so it is open only while the wallet has one (and we are online).
-   */
-  async update(): Promise<void> {
-    const payments = this.deps.payments;
-    let on = false;
-    if (payments?.zapsEnabled && payments.zapReceived) {
-      on = await payments.zapsEnabled().catch((err) => {
-        jobsLog.debug("could not tell whether zaps are on", { err });
-        return false;
-      });
-    }
-    this.zapsOn = on;
-    if (!on || !this.deps.isOnline() || this.deps.isStopped()) {
-      this.close();
-      return;
-    }
-    if (this.zapSub) return;
-    const since = Math.floor(this.deps.now() / 1000) - ZAP_LOOKBACK_SECS;
-    this.zapSub = this.deps.pool.subscribe([{ kinds: [ZAP_RECEIPT], "#p": [this.deps.pubkey], since }], {
-      onEvent: (ev, relay) => this.deps.onEvent(ev, relay),
-    });
-    jobsLog.info("watching zaps of our feedback and results");
-  }
-
-  close(): void {
-    this.zapSub?.close();
-    this.zapSub = null;
-  }
-
-  /** Remembers which job an event of ours belongs to, so a zap of it can pay for that job. */
-  noteTarget(eventId: string, jobId: string): void {
-    if (!this.zapsOn) return;
-    try {
-      this.deps.ledger.setZapTarget(eventId, jobId);
-    } catch (err) {
-      jobsLog.warn("could not record a zap target", { eventId, err });
-    }
-  }
-
-  /** Forgets the zap targets of jobs long finished; how many. Throws what the ledger throws. */
-  pruneTargets(now: number): number {
-    return this.deps.ledger.pruneZapTargets(now - ZAP_TARGET_KEEP_MS);
-  }
-
-  async onReceipt(event: NostrEvent): Promise<void> {
-    const payments = this.deps.payments;
-    if (!payments?.zapReceived || !this.zapsOn) return;
-    // The same receipt arrives through several relays and again on every resubscribe.
-    if (this.zapSeen.has(event.id)) return;
-    this.zapSeen.add(event.id);
-    if (this.zapSeen.size > 10_000) this.zapSeen.delete(this.zapSeen.values().next().value!);
-    const read = readZapClaim(event, this.deps.pubkey);
-    if (!read.ok) {
-      jobsLog.debug("zap receipt ignored", { id: event.id, reason: read.reason });
-      return;
-    }
-    const jobId = this.deps.ledger.zapTarget(read.claim.eventId);
-    if (!jobId) {
-      // A zap of something else of ours (a note, the announcement): the money still shows up in
-      // the wallet and is booked as a plain receive.
-      jobsLog.debug("zap of an event that belongs to no job", { id: event.id, eventId: read.claim.eventId });
-      return;
-    }
-    const outcome = await payments.zapReceived(read.claim, jobId);
-    jobsLog.info("zap receipt", { receiptId: event.id, jobId, amountMsats: read.claim.amountMsats, outcome });
   }
 }
