@@ -33,24 +33,27 @@ import {
   type PaymentRow,
 } from "./rows.ts";
 import { storageError } from "./storage-errors.ts";
-import * as state from "./state.ts";
-import type { PendingResult } from "./state.ts";
-import type { NostrEvent } from "../nostr/nip90.ts";
+import { LedgerState } from "./state.ts";
 
 export { JobInsert, JobPatch, JobRow, jobRowToView, PAID_LATE_NOT_SERVED } from "./rows.ts";
 
 const log = createLogger("ledger");
+
+/** Payment rows with their job's customer (a payment's row as PaymentRow reads it), then `rest`. */
+const paymentsQuery = (rest: string) => `SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id ${rest}`;
 
 export interface LedgerOptions {
   /** How long a write waits for another connection's lock before failing. */
   busyTimeoutMs?: number;
 }
 
-export class Ledger {
+/** The books. The small business state's methods (pending results, zap targets, …) are LedgerState's. */
+export class Ledger extends LedgerState {
   #db: Database | null;
   readonly path: string;
 
   private constructor(db: Database, path: string) {
+    super();
     this.#db = db;
     this.path = path;
   }
@@ -113,7 +116,7 @@ export class Ledger {
     db.close();
   }
 
-  private get db(): Database {
+  protected get db(): Database {
     if (!this.#db) throw new AppError("unavailable", "The ledger is closed.");
     return this.#db;
   }
@@ -123,10 +126,11 @@ export class Ledger {
   /** Records an event id; true if it was not seen before (the caller should handle it). */
   markSeen(eventId: string, kind: number, now = Date.now()): boolean {
     checkSeen(eventId, kind);
-    const r = this.db
-      .query("INSERT INTO seen_events (event_id, kind, seen_at) VALUES ($id, $kind, $now) ON CONFLICT DO NOTHING")
-      .run({ id: eventId, kind, now: Math.floor(now) });
-    return r.changes === 1;
+    return this.insertSeen(eventId, kind, now);
+  }
+
+  private insertSeen(eventId: string, kind: number, now: number): boolean {
+    return this.db.query("INSERT INTO seen_events (event_id, kind, seen_at) VALUES ($id, $kind, $now) ON CONFLICT DO NOTHING").run({ id: eventId, kind, now: Math.floor(now) }).changes === 1;
   }
 
   /** Whether markSeen (or admitJob) recorded this event id; writes nothing. */
@@ -158,7 +162,7 @@ export class Ledger {
     const db = this.db;
     return db.transaction((): boolean => {
       if (!this.insertParsed(j)) return false;
-      db.query("INSERT INTO seen_events (event_id, kind, seen_at) VALUES ($id, $kind, $now) ON CONFLICT DO NOTHING").run({ id: j.id, kind, now: Math.floor(now) });
+      this.insertSeen(j.id, kind, now);
       return true;
     })();
   }
@@ -317,20 +321,13 @@ export class Ledger {
   /** Newest first; `limit` defaults to 50 (at most 1000). */
   payments(opts: { limit?: number } = {}): PaymentRow[] {
     const limit = Math.min(Math.max(Math.floor(opts.limit ?? 50), 0), 1000);
-    const rows = this.db
-      .query(
-        `SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id
-         ORDER BY p.received_at DESC, p.rowid DESC LIMIT $limit`,
-      )
-      .all({ limit }) as DbPaymentRow[];
+    const rows = this.db.query(paymentsQuery("ORDER BY p.received_at DESC, p.rowid DESC LIMIT $limit")).all({ limit }) as DbPaymentRow[];
     return parseEach(rows, paymentFromDb);
   }
 
   /** The payment credited for an invoice's payment hash, if any. */
   findPaymentByHash(paymentHash: string): PaymentRow | null {
-    const row = this.db
-      .query("SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id WHERE p.payment_hash = $h")
-      .get({ h: paymentHash.toLowerCase() }) as DbPaymentRow | null;
+    const row = this.db.query(paymentsQuery("WHERE p.payment_hash = $h")).get({ h: paymentHash.toLowerCase() }) as DbPaymentRow | null;
     return row ? paymentFromDb(row) : null;
   }
 
@@ -396,80 +393,8 @@ export class Ledger {
   }
 
   getPayment(id: string): PaymentRow | null {
-    const row = this.db.query("SELECT p.*, j.customer AS customer FROM payments p LEFT JOIN jobs j ON j.id = p.job_id WHERE p.id = $id").get({ id }) as DbPaymentRow | null;
+    const row = this.db.query(paymentsQuery("WHERE p.id = $id")).get({ id }) as DbPaymentRow | null;
     return row ? paymentFromDb(row) : null;
-  }
-
-  // ── business state (state.ts) ────────────────────────────────────────────────────────────────
-
-  /**
-   * Keeps a signed result until a relay confirms it: written BEFORE the job is marked done, so a
-   * crash before the send never loses the answer (the engine sends the same event again).
-   */
-  keepPendingResult(jobId: string, event: NostrEvent, relays: readonly string[] = []): void {
-    state.keepPendingResult(this.db, jobId, event, relays);
-  }
-
-  /** Results kept and not yet confirmed on a relay, by job id. */
-  pendingResults(): PendingResult[] {
-    return state.pendingResults(this.db);
-  }
-
-  /** A relay took the job's result (or it was given up on). */
-  dropPendingResult(jobId: string): void {
-    state.dropPendingResult(this.db, jobId);
-  }
-
-  /** Remembers which job one of our events belongs to, so a zap of it can pay for that job. */
-  setZapTarget(eventId: string, jobId: string): void {
-    state.setZapTarget(this.db, eventId, jobId);
-  }
-
-  /** The job one of our events belongs to, if remembered. */
-  zapTarget(eventId: string): string | null {
-    return state.zapTarget(this.db, eventId);
-  }
-
-  /** Forgets the zap targets of jobs finished before the unix-ms `finishedBefore`; returns how many. */
-  pruneZapTargets(finishedBefore: number): number {
-    return state.pruneZapTargets(this.db, finishedBefore);
-  }
-
-  /** How many free jobs `customer` has had (pricing.freeJobsPerCustomer). */
-  freeJobsUsed(customer: string): number {
-    return state.freeJobsUsed(this.db, customer);
-  }
-
-  /** Counts one more free job for `customer`. */
-  countFreeJob(customer: string): void {
-    state.countFreeJob(this.db, customer);
-  }
-
-  /** The d tag of our NIP-89 announcement, once chosen. */
-  announcementTag(): string | null {
-    return state.announcementTag(this.db);
-  }
-
-  setAnnouncementTag(d: string): void {
-    state.setAnnouncementTag(this.db, d);
-  }
-
-  /** created_at (unix s) of our last NIP-89 announcement or withdrawal, if any. */
-  lastAnnouncementAt(): number | null {
-    return state.lastAnnouncementAt(this.db);
-  }
-
-  setLastAnnouncementAt(createdAtSecs: number): void {
-    state.setLastAnnouncementAt(this.db, createdAtSecs);
-  }
-
-  /** GPU time (ms) spent on jobs on a local day (YYYY-MM-DD). */
-  gpuMs(day: string): number {
-    return state.gpuMs(this.db, day);
-  }
-
-  addGpuMs(day: string, ms: number): void {
-    state.addGpuMs(this.db, day, ms);
   }
 
   // ── earnings ─────────────────────────────────────────────────────────────────────────────────
@@ -506,19 +431,22 @@ export class Ledger {
   }
 }
 
-for (const name of Object.getOwnPropertyNames(Ledger.prototype)) {
-  if (name === "constructor" || name === "close") continue;
-  const desc = Object.getOwnPropertyDescriptor(Ledger.prototype, name);
-  if (!desc || typeof desc.value !== "function") continue;
-  const method = desc.value as (this: Ledger, ...args: unknown[]) => unknown;
-  Object.defineProperty(Ledger.prototype, name, {
-    ...desc,
-    value: function (this: Ledger, ...args: unknown[]) {
-      try {
-        return method.apply(this, args);
-      } catch (err) {
-        throw storageError(this.path, err);
-      }
-    },
-  });
+// Every public method, LedgerState's included, turns a storage failure into a sentence (storage-errors.ts).
+for (const proto of [LedgerState.prototype, Ledger.prototype]) {
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    if (name === "constructor" || name === "close") continue;
+    const desc = Object.getOwnPropertyDescriptor(proto, name);
+    if (!desc || typeof desc.value !== "function") continue;
+    const method = desc.value as (this: Ledger, ...args: unknown[]) => unknown;
+    Object.defineProperty(proto, name, {
+      ...desc,
+      value: function (this: Ledger, ...args: unknown[]) {
+        try {
+          return method.apply(this, args);
+        } catch (err) {
+          throw storageError(this.path, err);
+        }
+      },
+    });
+  }
 }
