@@ -7,7 +7,7 @@ import { useAction } from "../action.ts";
 import { addBackend, removeBackend } from "../api.ts";
 import { formatLatency } from "../format.ts";
 import { backends as backendList, type Snapshot } from "../state.ts";
-import { Light } from "./kit.ts";
+import { Light, TextInput } from "./kit.ts";
 
 type BackendView = NonNullable<Snapshot["backends"]>[number];
 
@@ -29,7 +29,7 @@ function AddBackend() {
   };
   return html`<form class="inline-form" onSubmit=${submit} aria-label="Add a backend" data-testid="backend-form">
     <label class="sr-only" for="backend-url">Backend address</label>
-    <input
+    <${TextInput}
       id="backend-url"
       class="input mono"
       placeholder="add a backend: http://host:11434 or http://host:8000/v1"
@@ -38,7 +38,7 @@ function AddBackend() {
       value=${url}
       data-testid="backend-url"
       aria-invalid=${error ? "true" : undefined}
-      onInput=${(e: Event) => setUrl((e.target as HTMLInputElement).value)}
+      onValue=${setUrl}
     />
     <label class="sr-only" for="backend-type">Backend type</label>
     <select id="backend-type" class="input" value=${type} data-testid="backend-type" onChange=${(e: Event) => setType((e.target as HTMLSelectElement).value as "ollama" | "openai")}>
@@ -46,7 +46,7 @@ function AddBackend() {
       <option value="openai">OpenAI-compatible</option>
     </select>
     <label class="sr-only" for="backend-key">API key (optional)</label>
-    <input
+    <${TextInput}
       id="backend-key"
       class="input mono"
       type="password"
@@ -54,7 +54,7 @@ function AddBackend() {
       autocomplete="off"
       value=${key}
       data-testid="backend-key"
-      onInput=${(e: Event) => setKey((e.target as HTMLInputElement).value)}
+      onValue=${setKey}
     />
     <button type="submit" class="btn" disabled=${busy} data-testid="backend-add">${busy ? "CHECKING…" : "ADD"}</button>
     ${error ? html`<p class="field-error full" role="alert" data-testid="backend-error">${error}</p>` : null}

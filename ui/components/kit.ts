@@ -144,6 +144,22 @@ export function Field(props: {
 }
 
 /**
+ * A text field: an <input>, or a <textarea> with `multiline`, that hands each edit's text to
+ * `onValue`. Every other attribute (id, class, value, data-testid, aria-*, …) goes on the element.
+ */
+export function TextInput(props: { onValue: (text: string) => void; multiline?: boolean } & Record<string, unknown>) {
+  const { onValue, multiline, ...attrs } = props;
+  const onInput = (e: Event) => onValue((e.target as HTMLInputElement | HTMLTextAreaElement).value);
+  return multiline ? html`<textarea ...${attrs} onInput=${onInput}></textarea>` : html`<input ...${attrs} onInput=${onInput} />`;
+}
+
+/** A button with a spinner before its label, disabled, while `busy` (and whenever `disabled`). */
+export function BusyButton(props: { busy: boolean; disabled?: boolean; children: ComponentChildren } & Record<string, unknown>) {
+  const { busy, disabled, children, ...attrs } = props;
+  return html`<button ...${attrs} disabled=${busy || disabled}>${busy ? html`<${Spinner} />` : null} ${children}</button>`;
+}
+
+/**
  * A modal on the native <dialog>: it traps focus, closes on Escape and restores focus to what
  * opened it, which a hand-made overlay would have to re-implement. `tall`: as high as the screen
  * allows from the first frame, for content that loads late and is always taller than the screen

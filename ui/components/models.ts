@@ -9,7 +9,7 @@ import { toggleServed } from "../forms.ts";
 import { models, ollama, pulls, servedCount } from "../state.ts";
 import { useMarketFeed } from "../market-feed.ts";
 import { BenchButton, BenchFigures, useBenchmark } from "./bench.ts";
-import { Empty, Light, Meter, Panel, Switch } from "./kit.ts";
+import { Empty, Light, Meter, Panel, Switch, TextInput } from "./kit.ts";
 import { Backends } from "./backends.ts";
 
 /** A finished pull stays on screen this long so the user sees it complete. */
@@ -30,7 +30,7 @@ function PullForm() {
   };
   return html`<form class="inline-form" onSubmit=${submit} aria-label="Pull a model">
     <label class="sr-only" for="pull-model">Model to pull</label>
-    <input
+    <${TextInput}
       id="pull-model"
       class="input mono"
       placeholder="pull a model, e.g. llama3.2"
@@ -39,7 +39,7 @@ function PullForm() {
       value=${name}
       data-testid="pull-input"
       aria-invalid=${error ? "true" : undefined}
-      onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)}
+      onValue=${setName}
     />
     <button type="submit" class="btn" disabled=${busy} data-testid="pull-button">PULL</button>
     ${error ? html`<p class="field-error full" role="alert" data-testid="pull-error">${error}</p>` : null}

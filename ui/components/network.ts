@@ -5,7 +5,7 @@ import { useAction } from "../action.ts";
 import { addRelay, removeRelay } from "../api.ts";
 import { formatLatency, relayTone, type Tone } from "../format.ts";
 import { relays as relayList, relaysUp, type RelayView } from "../state.ts";
-import { Empty, Light, Panel } from "./kit.ts";
+import { Empty, Light, Panel, TextInput } from "./kit.ts";
 
 function AddRelay() {
   const [url, setUrl] = useState("");
@@ -24,7 +24,7 @@ function AddRelay() {
   };
   return html`<form class="inline-form" onSubmit=${submit} aria-label="Add a relay">
     <label class="sr-only" for="relay-url">Relay address</label>
-    <input
+    <${TextInput}
       id="relay-url"
       class="input mono"
       placeholder="wss://relay.example.com"
@@ -33,7 +33,7 @@ function AddRelay() {
       value=${url}
       data-testid="relay-input"
       aria-invalid=${error ? "true" : undefined}
-      onInput=${(e: Event) => setUrl((e.target as HTMLInputElement).value)}
+      onValue=${setUrl}
     />
     <button type="submit" class="btn" disabled=${busy} data-testid="relay-add">ADD</button>
     ${error ? html`<p class="field-error full" role="alert" data-testid="relay-error">${error}</p>` : null}

@@ -8,7 +8,7 @@ import { useAction } from "../action.ts";
 import { createIdentity, errorText, generateMnemonic, suggestWords, unlock, validateMnemonic } from "../api.ts";
 import { checkAnswers, completeWord, passwordProblem, pickCheckPositions, splitWords, wordAtCaret, MIN_PASSWORD } from "../forms.ts";
 import { refresh } from "../live.ts";
-import { Field, Spinner } from "./kit.ts";
+import { BusyButton, Field, Spinner, TextInput } from "./kit.ts";
 
 type Step = "start" | "show" | "verify" | "import" | "password";
 
@@ -153,7 +153,7 @@ function VerifyPhrase(props: { mnemonic: string; onBack: () => void; onDone: () 
       <div class="verify-grid">
         ${positions.map(
           (pos, i) => html`<${Field} label=${`Word #${pos + 1}`} id=${`verify-${i}`} error=${checked && !results[i] ? "That is not the word at this position." : null}>
-            <input
+            <${TextInput}
               id=${`verify-${i}`}
               class="input mono"
               autocomplete="off"
@@ -163,10 +163,7 @@ function VerifyPhrase(props: { mnemonic: string; onBack: () => void; onDone: () 
               data-testid=${`verify-word-${i}`}
               data-position=${pos + 1}
               aria-invalid=${checked && !results[i] ? "true" : undefined}
-              onInput=${(e: Event) => {
-                const v = (e.target as HTMLInputElement).value;
-                setAnswers((a) => a.map((x, j) => (j === i ? v : x)));
-              }}
+              onValue=${(v: string) => setAnswers((a) => a.map((x, j) => (j === i ? v : x)))}
             />
           <//>`,
         )}
@@ -299,20 +296,20 @@ function ImportPhrase(props: { initial: string; initialPassphrase: string; onBac
       <details class="advanced">
         <summary>Advanced: BIP-39 passphrase</summary>
         <${Field} label="Passphrase (optional)" id="import-passphrase" hint="Only if you set one when the phrase was made: a wrong one opens a different, empty wallet.">
-          <input
+          <${TextInput}
             id="import-passphrase"
             type="password"
             class="input"
             autocomplete="off"
             value=${passphrase}
             data-testid="import-passphrase"
-            onInput=${(e: Event) => setPassphrase((e.target as HTMLInputElement).value)}
+            onValue=${setPassphrase}
           />
         <//>
       </details>
       <div class="btn-row between">
         <button type="button" class="btn btn-ghost" onClick=${props.onBack}>BACK</button>
-        <button type="submit" class="btn btn-primary" disabled=${busy || words.length === 0} data-testid="import-continue">${busy ? html`<${Spinner} />` : null} CONTINUE</button>
+        <${BusyButton} type="submit" class="btn btn-primary" data-testid="import-continue" busy=${busy} disabled=${words.length === 0}>CONTINUE<//>
       </div>
     </form>
   <//>`;
@@ -340,10 +337,10 @@ function SetPassword(props: { mnemonic: string; passphrase: string; onBack: () =
     <form onSubmit=${submit} class="stack">
       <input type="text" name="username" autocomplete="username" value="compute" class="sr-only" tabindex="-1" aria-hidden="true" readonly />
       <${Field} label="Password" id="pw" hint=${`At least ${MIN_PASSWORD} characters.`}>
-        <input id="pw" type="password" class="input" autocomplete="new-password" value=${pw} data-testid="password" onInput=${(e: Event) => setPw((e.target as HTMLInputElement).value)} />
+        <${TextInput} id="pw" type="password" class="input" autocomplete="new-password" value=${pw} data-testid="password" onValue=${setPw} />
       <//>
       <${Field} label="Repeat password" id="pw2" error=${tried ? problem : null} errorTestid="password-error">
-        <input id="pw2" type="password" class="input" autocomplete="new-password" value=${pw2} data-testid="password-confirm" onInput=${(e: Event) => setPw2((e.target as HTMLInputElement).value)} />
+        <${TextInput} id="pw2" type="password" class="input" autocomplete="new-password" value=${pw2} data-testid="password-confirm" onValue=${setPw2} />
       <//>
       ${error ? html`<p class="field-error" role="alert" data-testid="create-error">${error}</p>` : null}
       <div class="btn-row between">

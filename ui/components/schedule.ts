@@ -2,7 +2,7 @@
 // limits, and pausing while the machine is busy. The fields live in SettingsDialog's form.
 import { html } from "htm/preact";
 import { GRID_DAYS, type ScheduleErrors, type ScheduleForm } from "../schedule.ts";
-import { Field } from "./kit.ts";
+import { Field, TextInput } from "./kit.ts";
 
 const DAY_LABEL = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" } as const;
 
@@ -15,7 +15,7 @@ export function ScheduleSection(props: { form: ScheduleForm; errors: ScheduleErr
   };
   const text = (key: keyof ScheduleErrors, label: string, hint?: string, placeholder?: string) =>
     html`<${Field} label=${label} id=${`sched-${key}`} error=${errors[key]} hint=${hint}>
-      <input
+      <${TextInput}
         id=${`sched-${key}`}
         class="input mono"
         inputmode="decimal"
@@ -24,7 +24,7 @@ export function ScheduleSection(props: { form: ScheduleForm; errors: ScheduleErr
         value=${form[key]}
         data-testid=${`schedule-${key}`}
         aria-invalid=${errors[key] ? "true" : undefined}
-        onInput=${(e: Event) => set({ [key]: (e.target as HTMLInputElement).value } as Partial<ScheduleForm>)}
+        onValue=${(v: string) => set({ [key]: v } as Partial<ScheduleForm>)}
       />
     <//>`;
   const check = (key: "enabled" | "pauseEnabled" | "nvidia" | "ollama", label: string) =>

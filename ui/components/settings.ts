@@ -6,7 +6,7 @@ import { errorText, getSettings, putSettings, revealMnemonic, type Settings } fr
 import { PROFILE_MAX, formToPatch, settingsToForm, splitWords, type SettingsErrors, type SettingsForm } from "../forms.ts";
 import { models } from "../state.ts";
 import { notify } from "../toast.ts";
-import { Dialog, Field, Spinner } from "./kit.ts";
+import { BusyButton, Dialog, Field, Spinner, TextInput } from "./kit.ts";
 import { MarketPriceHint } from "./market.ts";
 import { loadMarket } from "../market-feed.ts";
 import { ScheduleSection } from "./schedule.ts";
@@ -51,7 +51,7 @@ function RevealSeed() {
   }
   return html`<form class="inline-form" onSubmit=${submit}>
     <label class="sr-only" for="reveal-password">Password</label>
-    <input
+    <${TextInput}
       id="reveal-password"
       type="password"
       class="input"
@@ -59,7 +59,7 @@ function RevealSeed() {
       autocomplete="current-password"
       value=${password}
       data-testid="reveal-password"
-      onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)}
+      onValue=${setPassword}
     />
     <button type="submit" class="btn" disabled=${busy || !password} data-testid="reveal-submit">REVEAL PHRASE</button>
     ${error ? html`<p class="field-error full" role="alert" data-testid="reveal-error">${error}</p>` : null}
@@ -91,7 +91,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
   const setModel = (name: string, field: "perJobSats" | "per1kTokensSats", value: string) =>
     setForm((f) => (f ? { ...f, models: f.models.map((m) => (m.name === name ? { ...m, [field]: value } : m)) } : f));
   const input = (key: NumField, opts: { sats?: boolean } = {}) =>
-    html`<input
+    html`<${TextInput}
       id=${`set-${key}`}
       class="input mono"
       inputmode=${opts.sats ? "decimal" : "numeric"}
@@ -99,7 +99,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
       value=${form![key]}
       data-testid=${`settings-${key}`}
       aria-invalid=${errors[key] ? "true" : undefined}
-      onInput=${(e: Event) => set(key, (e.target as HTMLInputElement).value)}
+      onValue=${(v: string) => set(key, v)}
     />`;
 
   const save = (e: Event) => {
@@ -165,7 +165,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
                           <td class="mono ellipsis" title=${m.name}>${m.name}</td>
                           ${(["perJobSats", "per1kTokensSats"] as const).map(
                             (field) => html`<td>
-                              <input
+                              <${TextInput}
                                 class="input mono"
                                 inputmode="decimal"
                                 autocomplete="off"
@@ -174,7 +174,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
                                 value=${m[field]}
                                 data-testid=${`settings-model-${field}`}
                                 aria-invalid=${errors.models?.startsWith(`${m.name}:`) ? "true" : undefined}
-                                onInput=${(e: Event) => setModel(m.name, field, (e.target as HTMLInputElement).value)}
+                                onValue=${(v: string) => setModel(m.name, field, v)}
                               />
                             </td>`,
                           )}
@@ -214,7 +214,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
             <p class="note">How customers' Nostr clients show you: in your announcement, and in a profile (kind 0) if you publish one. A change goes out when you save.</p>
             <div class="grid-2">
               <${Field} label="Name" id="set-name" error=${errors.name} hint=${`Up to ${PROFILE_MAX.name} characters.`}>
-                <input
+                <${TextInput}
                   id="set-name"
                   class="input"
                   autocomplete="off"
@@ -222,11 +222,11 @@ export function SettingsDialog(props: { onClose: () => void }) {
                   value=${form.name}
                   data-testid="settings-name"
                   aria-invalid=${errors.name ? "true" : undefined}
-                  onInput=${(e: Event) => set("name", (e.target as HTMLInputElement).value)}
+                  onValue=${(v: string) => set("name", v)}
                 />
               <//>
               <${Field} label="Picture URL" id="set-picture" error=${errors.picture} hint="An image's https:// address; empty for none.">
-                <input
+                <${TextInput}
                   id="set-picture"
                   class="input mono"
                   type="url"
@@ -237,11 +237,12 @@ export function SettingsDialog(props: { onClose: () => void }) {
                   value=${form.picture}
                   data-testid="settings-picture"
                   aria-invalid=${errors.picture ? "true" : undefined}
-                  onInput=${(e: Event) => set("picture", (e.target as HTMLInputElement).value)}
+                  onValue=${(v: string) => set("picture", v)}
                 />
               <//>
               <${Field} label="About" id="set-about" error=${errors.about}>
-                <textarea
+                <${TextInput}
+                  multiline
                   id="set-about"
                   class="input"
                   rows="2"
@@ -249,8 +250,8 @@ export function SettingsDialog(props: { onClose: () => void }) {
                   value=${form.about}
                   data-testid="settings-about"
                   aria-invalid=${errors.about ? "true" : undefined}
-                  onInput=${(e: Event) => set("about", (e.target as HTMLTextAreaElement).value)}
-                ></textarea>
+                  onValue=${(v: string) => set("about", v)}
+                />
               <//>
               <div class="field check">
                 <div>
@@ -272,7 +273,8 @@ export function SettingsDialog(props: { onClose: () => void }) {
                 ] as const
               ).map(
                 ([key, label, hint]) => html`<${Field} label=${label} id=${`set-${key}`} error=${errors[key]} hint=${hint}>
-                  <textarea
+                  <${TextInput}
+                    multiline
                     id=${`set-${key}`}
                     class="input mono"
                     rows="3"
@@ -282,8 +284,8 @@ export function SettingsDialog(props: { onClose: () => void }) {
                     value=${form[key]}
                     data-testid=${`settings-${key}`}
                     aria-invalid=${errors[key] ? "true" : undefined}
-                    onInput=${(e: Event) => set(key, (e.target as HTMLTextAreaElement).value)}
-                  ></textarea>
+                    onValue=${(v: string) => set(key, v)}
+                  />
                 <//>`,
               )}
             </div>
@@ -291,7 +293,7 @@ export function SettingsDialog(props: { onClose: () => void }) {
           ${saving.error ? html`<p class="field-error" role="alert" data-testid="settings-error">${saving.error}</p>` : null}
           <div class="btn-row end">
             <button type="button" class="btn btn-ghost" onClick=${props.onClose}>CANCEL</button>
-            <button type="submit" class="btn btn-primary" disabled=${saving.busy} data-testid="settings-save">${saving.busy ? html`<${Spinner} />` : null} SAVE</button>
+            <${BusyButton} type="submit" class="btn btn-primary" data-testid="settings-save" busy=${saving.busy}>SAVE<//>
           </div>
         </form>`
       : null}

@@ -22,7 +22,7 @@ import { encodeQr, qrSvgPath, receiveQrText } from "../qr.ts";
 import { lastPayment, wallet } from "../state.ts";
 import { notify } from "../toast.ts";
 import { openDialog } from "./dialogs.ts";
-import { CopyButton, Dialog, Field, Light, Panel, Spinner } from "./kit.ts";
+import { BusyButton, CopyButton, Dialog, Field, Light, Panel, Spinner, TextInput } from "./kit.ts";
 
 const STATE_TEXT: Record<string, string> = {
   locked: "LOCKED",
@@ -87,7 +87,7 @@ function BreezKeyForm() {
       breez.technology, "request an API key" for the SDK) and paste it here.
     </p>
     <${Field} label="Breez API key" id="breez-key" error=${error}>
-      <input
+      <${TextInput}
         id="breez-key"
         class="input mono"
         type="password"
@@ -95,11 +95,11 @@ function BreezKeyForm() {
         spellcheck=${false}
         value=${key}
         data-testid="breez-key-input"
-        onInput=${(e: Event) => setKey((e.target as HTMLInputElement).value)}
+        onValue=${setKey}
       />
     <//>
     <div class="btn-row end">
-      <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="breez-key-save">${busy ? html`<${Spinner} />` : null} SAVE KEY</button>
+      <${BusyButton} type="submit" class="btn btn-primary" data-testid="breez-key-save" busy=${busy}>SAVE KEY<//>
     </div>
   </form>`;
 }
@@ -150,7 +150,7 @@ export function ReceiveDialog(props: { onClose: () => void }) {
       : null}
     <form class="form-inline" onSubmit=${submit}>
       <${Field} label="Amount (sats)" id="receive-amount" error=${error} hint="Leave empty for an amount the payer chooses.">
-        <input
+        <${TextInput}
           id="receive-amount"
           class="input mono"
           autofocus
@@ -159,10 +159,10 @@ export function ReceiveDialog(props: { onClose: () => void }) {
           placeholder="e.g. 5000"
           value=${amount}
           data-testid="receive-amount"
-          onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)}
+          onValue=${setAmount}
         />
       <//>
-      <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="receive-create">${busy ? html`<${Spinner} />` : null} CREATE</button>
+      <${BusyButton} type="submit" class="btn btn-primary" data-testid="receive-create" busy=${busy}>CREATE<//>
     </form>
     ${result
       ? html`<div class="receive-result">
@@ -242,30 +242,29 @@ export function SendDialog(props: { onClose: () => void }) {
         ? html`<p class="banner banner-warn" data-testid="send-retry">An earlier send of this may have gone through: sending again reuses its payment key, so it can't pay twice.</p>`
         : null}
       <${Field} label="Vault password" id="send-password" hint="Money leaves the wallet only with the password that protects your seed phrase.">
-        <input
+        <${TextInput}
           id="send-password"
           class="input"
           type="password"
           autocomplete="current-password"
           value=${password}
           data-testid="send-password"
-          onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)}
+          onValue=${setPassword}
           onKeyDown=${(e: KeyboardEvent) => e.key === "Enter" && !busy && void confirm()}
         />
       <//>
       ${error ? html`<p class="field-error" role="alert" data-testid="send-confirm-error">${error}</p>` : null}
       <div class="btn-row end">
         <button type="button" class="btn btn-ghost" disabled=${busy} onClick=${() => setPreview(null)}>BACK</button>
-        <button type="button" class="btn btn-primary" disabled=${busy} data-testid="send-confirm" onClick=${confirm}>
-          ${busy ? html`<${Spinner} />` : null} SEND ${formatInt(preview.amountSats + preview.feeSats)} SATS
-        </button>
+        <${BusyButton} type="button" class="btn btn-primary" data-testid="send-confirm" busy=${busy} onClick=${confirm}>SEND ${formatInt(preview.amountSats + preview.feeSats)} SATS<//>
       </div>
     <//>`;
   }
   return html`<${Dialog} title="SEND" onClose=${props.onClose} testid="send-dialog">
     <form onSubmit=${prepare} class="stack">
       <${Field} label="Pay to" id="send-dest" hint="A Lightning invoice, Lightning address or Bitcoin address.">
-        <textarea
+        <${TextInput}
+          multiline
           id="send-dest"
           class="input mono"
           autofocus
@@ -274,23 +273,23 @@ export function SendDialog(props: { onClose: () => void }) {
           autocomplete="off"
           value=${dest}
           data-testid="send-destination"
-          onInput=${(e: Event) => setDest((e.target as HTMLTextAreaElement).value)}
-        ></textarea>
+          onValue=${setDest}
+        />
       <//>
       <${Field} label="Amount (sats)" id="send-amount" hint="Needed unless the invoice carries an amount.">
-        <input
+        <${TextInput}
           id="send-amount"
           class="input mono"
           inputmode="numeric"
           autocomplete="off"
           value=${amount}
           data-testid="send-amount-input"
-          onInput=${(e: Event) => setAmount((e.target as HTMLInputElement).value)}
+          onValue=${setAmount}
         />
       <//>
       ${error ? html`<p class="field-error" role="alert" data-testid="send-error">${error}</p>` : null}
       <div class="btn-row end">
-        <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="send-prepare">${busy ? html`<${Spinner} />` : null} REVIEW FEE</button>
+        <${BusyButton} type="submit" class="btn btn-primary" data-testid="send-prepare" busy=${busy}>REVIEW FEE<//>
       </div>
     </form>
   <//>`;
@@ -327,7 +326,7 @@ export function LightningAddressDialog(props: { onClose: () => void }) {
     ${current ? html`<p class="note">Now: <code class="mono">${current}</code></p>` : null}
     <form class="form-inline" onSubmit=${save}>
       <${Field} label="Name" id="lnaddress-name" error=${error} hint="The part before the @; the wallet service gives the domain. A taken name is refused.">
-        <input
+        <${TextInput}
           id="lnaddress-name"
           class="input mono"
           autofocus
@@ -336,10 +335,10 @@ export function LightningAddressDialog(props: { onClose: () => void }) {
           placeholder="e.g. satoshi"
           value=${name}
           data-testid="lnaddress-name"
-          onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)}
+          onValue=${setName}
         />
       <//>
-      <button type="submit" class="btn btn-primary" disabled=${busy} data-testid="lnaddress-save">${busy ? html`<${Spinner} />` : null} SAVE</button>
+      <${BusyButton} type="submit" class="btn btn-primary" data-testid="lnaddress-save" busy=${busy}>SAVE<//>
     </form>
     ${current
       ? html`<div class="btn-row">
