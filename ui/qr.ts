@@ -22,13 +22,6 @@ export interface QrCode {
   modules: boolean[][];
 }
 
-const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
-
-export function isAlphanumeric(text: string): boolean {
-  for (const ch of text) if (!ALNUM.includes(ch)) return false;
-  return true;
-}
-
 /** The mask pattern, read back from the format information beside the top-left finder. */
 function maskOf(modules: boolean[][]): number {
   let bits = 0;

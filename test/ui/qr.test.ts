@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeQr, isAlphanumeric, qrSvgPath, receiveQrText, type Ecc, type QrCode } from "../../ui/qr.ts";
+import { encodeQr, qrSvgPath, receiveQrText, type Ecc, type QrCode } from "../../ui/qr.ts";
 
 /** Longest text that still fits `version` (searching by length). */
 function capacity(make: (n: number) => string, ecc: Ecc, version: number): number {
@@ -125,6 +125,9 @@ describe("encoder choice (lean-qr, see ui/qr.ts)", () => {
     expect(formatBitsAt(encodeQr("ABCDEFGHIJ", "M")) ^ 0x5412).toBeLessThan(8 << 10);
   });
 });
+
+/** Only QR alphanumeric-mode characters (ISO/IEC 18004 table 5). */
+const isAlphanumeric = (text: string) => [...text].every((ch) => "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".includes(ch));
 
 describe("payload text", () => {
   test("bolt11 and bech32 addresses are uppercased into alphanumeric-mode URIs", () => {
