@@ -63,7 +63,7 @@ export const errorText = (err: unknown): string => (err instanceof Error ? err.m
 
 // ---- commands ------------------------------------------------------------------------------------
 
-export type { BreezKeyView, ProfileSettings, SendPreview };
+export type { BackendInput, BreezKeyView, ProfileSettings, SendPreview };
 /**
  * GET /api/settings. The server types pricing, limits, schedule and pause loosely (records); they
  * are the config's own shapes, which the form reads field by field.

@@ -4,7 +4,7 @@
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { useAction } from "../action.ts";
-import { addBackend, removeBackend } from "../api.ts";
+import { addBackend, removeBackend, type BackendInput } from "../api.ts";
 import { formatLatency } from "../format.ts";
 import { backends as backendList, type Snapshot } from "../state.ts";
 import { Light, TextInput } from "./kit.ts";
@@ -13,7 +13,7 @@ type BackendView = NonNullable<Snapshot["backends"]>[number];
 
 function AddBackend() {
   const [url, setUrl] = useState("");
-  const [type, setType] = useState<"ollama" | "openai">("ollama");
+  const [type, setType] = useState<BackendInput["type"]>("ollama");
   const [key, setKey] = useState("");
   const { busy, error, setError, run } = useAction();
   const submit = (e: Event) => {
@@ -41,7 +41,7 @@ function AddBackend() {
       onValue=${setUrl}
     />
     <label class="sr-only" for="backend-type">Backend type</label>
-    <select id="backend-type" class="input" value=${type} data-testid="backend-type" onChange=${(e: Event) => setType((e.target as HTMLSelectElement).value as "ollama" | "openai")}>
+    <select id="backend-type" class="input" value=${type} data-testid="backend-type" onChange=${(e: Event) => setType((e.target as HTMLSelectElement).value as BackendInput["type"])}>
       <option value="ollama">Ollama</option>
       <option value="openai">OpenAI-compatible</option>
     </select>
