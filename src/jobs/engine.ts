@@ -81,7 +81,7 @@ export class Engine {
       isStopped: () => this.stopped,
     };
     this.held = new HeldJobs(base);
-    this.replies = new Replies(base);
+    this.replies = new Replies({ ...base, patchRow: (row, patch) => this.held.patchRow(row, patch) });
     this.announcer = new Announcer({
       ...base,
       sign: (t) => this.replies.sign(t),
@@ -97,8 +97,8 @@ export class Engine {
       replies: this.replies,
       holds: (id) => this.held.holds(id),
       moveRow: (row, to, patch) => this.held.moveRow(row, to, patch),
+      patchRow: (row, patch) => this.held.patchRow(row, patch),
       runPaid: (row, request, model) => this.runPaid(row, request, model),
-      noteRecent: (jobId, error, updatedAt) => this.held.noteRecent(jobId, error, updatedAt),
     });
     this.ends = new Endings({ ...base, held: this.held, replies: this.replies, cancels: this.cancels });
     this.housekeeping = new Housekeeping({ ...base, recovery: this.recovery, zaps: this.zaps });

@@ -2,7 +2,7 @@
 // ones, and how a held job's status changes: job.ts's applyTransition() in memory, then the ledger row,
 // then the bus event.
 import type { Bus } from "../bus.ts";
-import type { JobInsert, JobRow } from "../ledger/ledger.ts";
+import { jobRowToView, type JobInsert, type JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { JobStatusChanged, type JobStatus, type JobView } from "./events.ts";
 import { FairQueue } from "./fair-queue.ts";
@@ -35,6 +35,9 @@ export type Running = Job & {
   /** promptPreview, computed once (or kept from the ledger row of a request no longer readable). */
   preview: string;
 };
+
+/** What patchRow may change in a row no one holds. */
+export type RowPatch = Partial<Pick<JobRow, "status" | "error" | "resultEventId" | "finishedAt" | "updatedAt">>;
 
 /** The fields of a ledger patch that a status change may carry besides the status itself. */
 export type StatusPatch = { error?: string; resultEventId?: string; paymentHash?: string };
@@ -140,16 +143,25 @@ export class HeldJobs {
     this.emit(job);
   }
 
-  /** A finished job got a note (paid late): the list of recent jobs says it too. */
-  noteRecent(jobId: string, error: string, updatedAt: number): void {
-    this.recent = this.recent.map((j) => (j.id === jobId ? { ...j, error, updatedAt } : j));
+  /**
+   * Changes a ledger row no one holds (left by a restart, or a job finished in this run) and tells
+   * the bus, so an open dashboard shows it; the list of recent jobs takes the new view too. No
+   * check of the move: moveRow checks (recovery's revival of a final row is the one unchecked move).
+   */
+  patchRow(row: JobRow, patch: RowPatch): void {
+    const next = { updatedAt: this.deps.now(), ...patch };
+    this.deps.ledger.patchJob(row.id, next);
+    const view = jobRowToView({ ...row, ...next });
+    const i = this.recent.findIndex((j) => j.id === row.id);
+    if (i >= 0) this.recent[i] = view;
+    this.deps.bus.publish(JobStatusChanged, { job: view });
   }
 
-  /** setStatus for a ledger row no one holds (recovery, stale invoices). */
-  moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch: { error?: string; resultEventId?: string } = {}): boolean {
+  /** setStatus for a ledger row no one holds (recovery, stale invoices): refused unless job.ts allows it. */
+  moveRow(row: JobRow, to: JobStatus, patch: { error?: string; resultEventId?: string } = {}): boolean {
     if (!this.legal(row.id, row.status, to)) return false;
     const now = this.deps.now();
-    this.deps.ledger.patchJob(row.id, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });
+    this.patchRow(row, { status: to, updatedAt: now, ...(isFinal(to) ? { finishedAt: now } : {}), ...patch });
     return true;
   }
 

@@ -6,12 +6,13 @@
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
 import { EarningsChanged } from "../ledger/events.ts";
-import { jobRowToView, PAID_LATE_NOT_SERVED, type JobRow } from "../ledger/ledger.ts";
+import { PAID_LATE_NOT_SERVED, type JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { parseJobRequest, type JobRequest, type ParseResult, type RequestRef } from "../nostr/nip90.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
 import { chooseModel } from "../inference/model-name.ts";
-import { JobStatusChanged, type JobStatus } from "./events.ts";
+import type { JobStatus } from "./events.ts";
+import type { HeldJobs } from "./held-jobs.ts";
 import { CANCELLED_BY_CUSTOMER, FINAL_STATUSES } from "./job.ts";
 import type { EngineInference, EngineLedger, EnginePayments } from "./ports.ts";
 import { UNDELIVERED, type Replies } from "./replies.ts";
@@ -42,12 +43,12 @@ export interface RecoveryDeps {
   isOnline(): boolean;
   isStopped(): boolean;
   track<T>(p: Promise<T>): Promise<T>;
-  /** Moves a ledger row no one holds, if job.ts allows it. */
-  moveRow(row: { id: string; status: JobStatus }, to: JobStatus, patch?: { error?: string; resultEventId?: string }): boolean;
+  /** Moves a ledger row no one holds, if job.ts allows it, and tells the bus (held-jobs.ts). */
+  moveRow: HeldJobs["moveRow"];
+  /** Changes a ledger row no one holds, unchecked, and tells the bus (held-jobs.ts). */
+  patchRow: HeldJobs["patchRow"];
   /** A paid row no one works on: the engine runs it, or fails it when `request` or `model` is null. */
   runPaid(row: JobRow, request: JobRequest | null, model: string | null): void;
-  /** A finished job got a note (paid late): the dashboard's list of recent jobs says it too. */
-  noteRecent(jobId: string, error: string, updatedAt: number): void;
 }
 
 export class Recovery {
@@ -278,22 +279,16 @@ export class Recovery {
     else if (!request) why = "the request can no longer be read";
     else if (request.expiration !== null && request.expiration * 1000 <= this.deps.now()) why = "the request's expiration has passed";
     else if (!chooseModel(request.params, this.deps.inference.servedModels(), cfg.provider.defaultModel)) why = `model ${request.params.model ?? row.model} is not offered now`;
-    const updatedAt = this.deps.now();
     if (why === null) {
-      // The one way out of a final status: the customer paid in full for a job that ended unpaid.
-      this.deps.ledger.patchJob(jobId, { status: "paid", finishedAt: null, error: null, updatedAt });
-      this.deps.bus.publish(JobStatusChanged, { job: jobRowToView({ ...row, status: "paid", finishedAt: null, error: null, updatedAt }) });
+      // The one way out of a final status (so not moveRow): the customer paid in full for a job that ended unpaid.
+      this.deps.patchRow(row, { status: "paid", finishedAt: null, error: null });
       log.info("a payment came after the job ended; running it", { id: jobId, was: row.status, paymentId });
       if (this.deps.isOnline()) this.resumePaid();
       return;
     }
     const note = `${PAID_LATE_NOT_SERVED}: ${why}`;
     if (!this.deps.ledger.notePayment(paymentId, PAID_LATE_NOT_SERVED)) return;
-    this.deps.ledger.patchJob(jobId, { error: note, updatedAt });
-    const view = jobRowToView({ ...row, error: note, updatedAt });
-    // The dashboard's list of recent jobs says it too.
-    this.deps.noteRecent(jobId, note, updatedAt);
-    this.deps.bus.publish(JobStatusChanged, { job: view });
+    this.deps.patchRow(row, { error: note });
     // The EARNINGS panel counts payments paid late and not served.
     this.deps.bus.publish(EarningsChanged, { earnings: this.deps.ledger.earnings() });
     log.warn("a payment came after the job ended and it can't be run: paid late, not served", { id: jobId, paymentId, customer: row.customer, why });

@@ -1,12 +1,10 @@
 // What the engine says on the relays about a job: signing, kind 7000 feedback (processing,
 // partial, payment-required, error), and delivering the kind 6050 result, which is kept in the
 // ledger as pending until a relay confirms it (a late delivery by the pool's outbox counts).
-import type { Bus } from "../bus.ts";
-import { jobRowToView } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { buildFeedback, type EventTemplate, type FeedbackStatus, type NostrEvent, type RequestRef } from "../nostr/nip90.ts";
 import { signEvent } from "../nostr/signer.ts";
-import { JobStatusChanged } from "./events.ts";
+import type { HeldJobs } from "./held-jobs.ts";
 import type { EngineLedger, EnginePool, PublishOutcome } from "./ports.ts";
 
 const log = createLogger("jobs");
@@ -23,8 +21,9 @@ export type FeedbackExtra = { extraInfo?: string; content?: string; amount?: { m
 
 export interface RepliesDeps {
   pool: Pick<EnginePool, "publish">;
-  ledger: Pick<EngineLedger, "getJob" | "patchJob" | "dropPendingResult">;
-  bus: Bus;
+  ledger: Pick<EngineLedger, "getJob" | "dropPendingResult">;
+  /** Changes a row no one holds and tells the bus (held-jobs.ts). */
+  patchRow: HeldJobs["patchRow"];
   secretKey: Uint8Array;
   now: () => number;
   /** Everything in flight is tracked so the engine's stop() can drain it. */
@@ -107,9 +106,7 @@ export class Replies {
     try {
       const row = this.deps.ledger.getJob(id);
       if (!row || row.status !== "success" || row.error === error || (ifNow !== undefined && row.error !== ifNow)) return false;
-      const updatedAt = this.deps.now();
-      this.deps.ledger.patchJob(id, { error, updatedAt });
-      this.deps.bus.publish(JobStatusChanged, { job: jobRowToView({ ...row, error, updatedAt }) });
+      this.deps.patchRow(row, { error });
       return true;
     } catch (err) {
       log.warn("could not note a job's result delivery", { id, err });

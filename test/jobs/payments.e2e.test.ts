@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
 import { AppError } from "../../src/errors.ts";
 import type { EnginePayments } from "../../src/jobs/engine.ts";
+import { JobStatusChanged, type JobView } from "../../src/jobs/events.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { PaymentReceived } from "../../src/wallet/events.ts";
 import { fakeAnswer } from "../fixtures/ollama-server.ts";
@@ -153,9 +154,14 @@ describe("paid jobs survive a restart", () => {
     // The operator switched to pay-after meanwhile: jobs already paid must not be invoiced again.
     const p = await provider({ ledgerPath, customerKey, offline: true, config: { pricing: { mode: "after", perJobMsats: 5000 } }, engine: { payments: wallet.payments } });
     const c = p.customer;
+    const told: JobView[] = [];
+    p.bus.subscribe(JobStatusChanged, ({ job }) => told.push(job));
     expect(await p.engine.recover()).toBe(1); // only the unpaid one is closed
     expect((await c.waitForStatus(unpaidRunning.id, "error")).extra).toContain("provider restarted");
     expect(p.ledger.getJob(paidRunning.id)?.status).toBe("paid");
+    // An open dashboard hears of both moves (rows no one holds go through the bus too).
+    expect(told.find((j) => j.id === unpaidRunning.id)).toMatchObject({ status: "error", error: "provider restarted" });
+    expect(told.find((j) => j.id === paidRunning.id)).toMatchObject({ status: "paid" });
     await p.engine.goOnline();
     const [a, b] = await Promise.all([c.waitForResult(paidWaiting.id), c.waitForResult(paidRunning.id)]);
     expect(a.content).toBe(fakeAnswer("paid and waiting"));
@@ -194,9 +200,15 @@ describe("paid jobs survive a restart", () => {
     for (const [ev, age] of [[old, 120_000], [fresh, 10_000]] as const) {
       p.ledger.insertJob({ id: ev.id, kind: 5050, customer: c.pubkey, requestJson: JSON.stringify(ev), status: "payment-required", amountMsats: 5000, bolt11: `lnbcrt50n1${ev.id.slice(0, 4)}`, paymentHash: ev.id, createdAt: Date.now() - age, updatedAt: Date.now() - age });
     }
+    const told: JobView[] = [];
+    p.bus.subscribe(JobStatusChanged, ({ job }) => told.push(job));
     expect(await p.engine.recover()).toBe(0);
     expect(p.ledger.getJob(old.id)).toMatchObject({ status: "expired", error: "invoice expired unpaid" });
     expect(p.ledger.getJob(fresh.id)?.status).toBe("payment-required");
+    // The dashboard hears of the expiry (the look at leftover invoices runs in the background).
+    await until(() => told.some((j) => j.id === old.id), 2000, "the expiry on the bus");
+    expect(told.filter((j) => j.id === old.id)).toMatchObject([{ status: "expired", error: "invoice expired unpaid" }]);
+    expect(told.some((j) => j.id === fresh.id)).toBe(false);
     await Bun.sleep(100);
     expect(c.feedback(old.id)).toEqual([]);
   });
