@@ -332,12 +332,6 @@ export class Payments implements EnginePayments {
    */
   private async pass(w: Wallet): Promise<number> {
     let fresh = 0;
-    if (!w.receivedPage) {
-      // A wallet that can only list everything (test wallets): read it whole.
-      for (const p of await bounded(w.listPayments(), this.callMs, "listing payments")) if (this.credit(p, "invoice", undefined, { batch: true })) fresh++;
-      if (fresh) this.opts.bus.publish(EarningsChanged, { earnings: this.opts.ledger.earnings() });
-      return fresh;
-    }
     // Never above our clock: a payment stamped in the future must not hide the ones below it.
     if (this.highWater === undefined) {
       const last = this.opts.ledger.payments({ limit: 1 })[0]?.receivedAt;
@@ -386,7 +380,6 @@ export class Payments implements EnginePayments {
 export async function newestReceived(w: Wallet, limit: number): Promise<ReceivedPayment[]> {
   const n = Math.max(0, Math.floor(limit));
   if (n === 0) return [];
-  if (!w.receivedPage) return (await w.listPayments()).reverse().slice(0, n);
   const out: ReceivedPayment[] = [];
   for (let offset = 0; out.length < n; offset += PAGE) {
     const page = await w.receivedPage({ offset, limit: PAGE });

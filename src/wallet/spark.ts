@@ -374,36 +374,6 @@ export class SparkWallet implements Wallet {
     return { sats };
   }
 
-  async listPayments(opts: { since?: number } = {}): Promise<ReceivedPayment[]> {
-    if (opts.since !== undefined && (!Number.isFinite(opts.since) || opts.since < 0)) {
-      throw new AppError("invalid_input", "since must be a unix time in ms");
-    }
-    const out: ReceivedPayment[] = [];
-    const limit = 100;
-    // The whole history (reconciliation, the zap lookup and history use receivedPage instead).
-    for (let page = 0; ; page++) {
-      const res = await this.call("Listing payments", (sdk) =>
-        sdk.listPayments({
-          typeFilter: ["receive"],
-          statusFilter: ["completed"],
-          assetFilter: { type: "bitcoin" },
-          // The SDK counts in whole seconds: inclusive at one-second granularity.
-          fromTimestamp: opts.since === undefined ? undefined : Math.floor(opts.since / 1000),
-          sortAscending: true,
-          offset: page * limit,
-          limit,
-        }),
-      );
-      const payments = Array.isArray(res?.payments) ? res.payments : [];
-      for (const p of payments) {
-        const r = toReceivedPayment(p);
-        if (r) out.push(r);
-        else log.debug("skipped a payment while listing", { id: (p as { id?: unknown })?.id });
-      }
-      if (payments.length < limit) return out;
-    }
-  }
-
   /** One SDK page of completed receives, newest first (see Wallet.receivedPage). */
   async receivedPage(opts: { offset: number; limit: number }): Promise<ReceivedPage> {
     const offset = Math.floor(opts.offset);

@@ -187,17 +187,14 @@ export interface Wallet {
   receiveAddress(kind?: ReceiveAddress["kind"]): Promise<ReceiveAddress>;
   /** Completed incoming payments as they arrive (at most once per payment id per process). */
   onPayment(cb: (p: ReceivedPayment) => void): () => void;
-  /** The wallet caught up with the network: a good moment to reconcile with listPayments. */
+  /** The wallet caught up with the network: a good moment to reconcile (receivedPage). */
   onSynced(cb: () => void): () => void;
-  /** Completed incoming payments, oldest first; `since` is unix ms. Pages through the whole history: prefer receivedPage. */
-  listPayments(opts?: { since?: number }): Promise<ReceivedPayment[]>;
   /**
    * One page of completed incoming payments, NEWEST first (one SDK page read). Reconciliation,
    * the zap lookup and history read from the top down to what they already know, so their cost
-   * grows with the new payments, not with the history. `limit` 1–100. A wallet without it is read
-   * whole with listPayments (test wallets only).
+   * grows with the new payments, not with the history. `limit` 1–100.
    */
-  receivedPage?(opts: { offset: number; limit: number }): Promise<ReceivedPage>;
+  receivedPage(opts: { offset: number; limit: number }): Promise<ReceivedPage>;
   /** Payments sent, newest first (at most `limit`, default 50); pending and failed ones too. */
   listSent(opts?: { limit?: number }): Promise<SentRecord[]>;
   /**
