@@ -4,9 +4,31 @@
 // backend runs a job. Every failure is an AppError("unavailable") whose message names the backend;
 // `data.bad: true` marks a reply that shows the backend itself is broken (garbage, HTML, a line
 // that never ends, more tokens than asked for, a model it listed but does not have).
-import type { GenerateOptions, GenerateResult, PullUpdate } from "./ollama.ts";
+import type { Options as OllamaOptions } from "ollama";
 
-export type { GenerateOptions, GenerateResult, PullUpdate };
+/** Sampling options in Ollama's names (design/OLLAMA.md `options`); openai.ts maps them to OpenAI's. */
+export type GenerateOptions = Partial<
+  Pick<OllamaOptions, "num_predict" | "temperature" | "top_k" | "top_p" | "min_p" | "frequency_penalty" | "presence_penalty" | "repeat_penalty" | "seed" | "num_ctx" | "stop">
+>;
+
+export interface GenerateResult {
+  model: string;
+  text: string;
+  /** The backend's count of generated tokens (falls back to the chunks counted). */
+  tokens: number;
+  promptTokens: number;
+  /** Generated tokens per second as the backend measured them (Ollama), else over the wall time; null when unknown. */
+  tokensPerSec: number | null;
+  doneReason: string;
+  wallMs: number;
+}
+
+export interface PullUpdate {
+  status: string;
+  digest: string | null;
+  total: number | null;
+  completed: number | null;
+}
 
 export type BackendType = "ollama" | "openai";
 
@@ -68,5 +90,8 @@ export interface Backend {
   pull?(model: string, onProgress?: (u: PullUpdate) => void, signal?: AbortSignal): Promise<void>;
 }
 
-/** Longest line a backend may send on a stream before the stream is failed (SSE or NDJSON). */
+/**
+ * Longest line a backend may send on a stream before the stream is failed (SSE or NDJSON): a chunk
+ * is a few hundred bytes, so a longer line is not a backend talking.
+ */
 export const MAX_STREAM_LINE_BYTES = 1 << 20;

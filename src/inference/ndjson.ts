@@ -1,10 +1,10 @@
-// Ollama's streamed replies (NDJSON) read with one fetch and one JSON.parse per line (issue 16.5):
-// the `ollama` client would make a client per generation and parse each line a second time. The
-// caller stringifies the request once; each line is parsed once and handed over as a plain object,
-// to be checked by the caller (its shape, once per response shape). Errors keep the client's forms,
-// so callers map them the same way: a non-2xx reply is a ResponseError (name, status_code, error), an
-// {"error": …} line a plain Error with Ollama's text, a line that is not JSON (or a line without an
-// end) a MalformedNdjson.
+// Ollama's streamed replies (NDJSON) read with one fetch and one JSON.parse per line: a generation
+// is on every job's path, and the `ollama` client makes a client per call and parses each line a
+// second time. The caller stringifies the request once; each line is parsed once and handed over as
+// a plain object, to be checked by the caller (its shape, once per response shape). Errors take the
+// client's forms (ollama.ts still uses the client for its other calls), so one mapping reads both: a
+// non-2xx reply is a ResponseError (name, status_code, error), an {"error": …} line a plain Error
+// with Ollama's text, a line that is not JSON (or a line without an end) a MalformedNdjson.
 
 /** A line that is not JSON, or that grows past the limit without ending. */
 export class MalformedNdjson extends Error {
@@ -54,8 +54,7 @@ export async function* postNdjson(
   }
   opts.onResponse?.();
   if (!res.body) throw new MalformedNdjson("", "a reply without a body");
-  const decoder = new TextDecoder();
-  let pending = "";
+  const lines = new NdjsonLines(opts.maxLineBytes);
   const parse = (line: string): Record<string, unknown> | null => {
     if (line.trim() === "") return null;
     let value: unknown;
@@ -70,17 +69,47 @@ export async function* postNdjson(
     return value as Record<string, unknown>;
   };
   for await (const chunk of res.body) {
-    pending += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n", start)) {
-      const line = parse(pending.slice(start, nl));
-      start = nl + 1;
+    lines.push(chunk);
+    for (let text = lines.next(); text !== null; text = lines.next()) {
+      const line = parse(text);
       if (line) yield line;
     }
-    pending = pending.slice(start);
-    // A line that never ends would otherwise grow in memory until the process dies.
-    if (pending.length > opts.maxLineBytes) throw new MalformedNdjson("", `a line longer than ${opts.maxLineBytes >> 20} MiB`);
   }
-  const last = parse(pending + decoder.decode());
+  const last = parse(lines.end());
   if (last) yield last;
+}
+
+/**
+ * Cuts a byte stream into lines as its chunks arrive. A line that grows past `maxLineBytes` without
+ * an end fails the stream (MalformedNdjson): it would otherwise grow in memory until the process dies.
+ */
+export class NdjsonLines {
+  private readonly decoder = new TextDecoder();
+  private pending = "";
+  private start = 0;
+
+  constructor(private readonly maxLineBytes: number) {}
+
+  /** Takes the next chunk; its complete lines come out of next(). */
+  push(chunk: Uint8Array): void {
+    this.pending = (this.start > 0 ? this.pending.slice(this.start) : this.pending) + this.decoder.decode(chunk, { stream: true });
+    this.start = 0;
+  }
+
+  /** The next complete line (without its newline), or null when the rest has no end yet. */
+  next(): string | null {
+    const nl = this.pending.indexOf("\n", this.start);
+    if (nl < 0) {
+      if (this.pending.length - this.start > this.maxLineBytes) throw new MalformedNdjson("", `a line longer than ${this.maxLineBytes >> 20} MiB`);
+      return null;
+    }
+    const line = this.pending.slice(this.start, nl);
+    this.start = nl + 1;
+    return line;
+  }
+
+  /** What is left when the stream ends: a last line without a newline, or "". */
+  end(): string {
+    return this.pending.slice(this.start) + this.decoder.decode();
+  }
 }

@@ -2,10 +2,10 @@
 // own bus, so its status and model events stay private to the router; pull progress is passed on
 // to the app's bus (the dashboard shows it).
 import { Bus } from "../bus.ts";
-import type { Backend, BackendGenerateParams, BackendHealth, BackendSpec } from "./backend.ts";
+import type { Backend, BackendGenerateParams, BackendHealth, BackendSpec, GenerateResult, PullUpdate } from "./backend.ts";
 import { ModelsChanged, OllamaStatusChanged, PullProgress } from "./events.ts";
 import { modelKey } from "./model-name.ts";
-import { Inference, type GenerateResult, type PullUpdate } from "./ollama.ts";
+import { Inference } from "./ollama.ts";
 
 export interface OllamaBackendOptions {
   spec: BackendSpec;

@@ -1,14 +1,15 @@
-// Talks to the local Ollama through the `ollama` npm client (design/OLLAMA.md): keeps the status
-// and the installed models current with a probe loop, streams generations with cancellation and
-// timeouts, warms models and pulls new ones. Every failure becomes an AppError("unavailable") whose
-// message says what to do; nothing here rejects unhandled.
-import { Ollama, type Options as OllamaOptions } from "ollama";
+// Talks to the local Ollama (design/OLLAMA.md): keeps the status and the installed models current
+// with a probe loop, streams generations with cancellation and timeouts (one fetch, ndjson.ts),
+// warms models and pulls new ones (through the `ollama` npm client). Every failure becomes an
+// AppError("unavailable") whose message says what to do; nothing here rejects unhandled.
+import { Ollama } from "ollama";
 import { z } from "zod";
-import { MalformedNdjson, postNdjson } from "./ndjson.ts";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { MAX_STREAM_LINE_BYTES, type GenerateOptions, type GenerateResult, type PullUpdate } from "./backend.ts";
 import { modelKey } from "./model-name.ts";
+import { MalformedNdjson, NdjsonLines, postNdjson } from "./ndjson.ts";
 import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
 import { ModelsChanged, ModelView, OllamaStatusChanged, OllamaView, PullProgress } from "./events.ts";
 
@@ -36,11 +37,6 @@ export interface InferenceOptions {
   stallTimeoutMs?: number;
 }
 
-/** Sampling options passed through to Ollama (design/OLLAMA.md `options`). */
-export type GenerateOptions = Partial<
-  Pick<OllamaOptions, "num_predict" | "temperature" | "top_k" | "top_p" | "min_p" | "frequency_penalty" | "presence_penalty" | "repeat_penalty" | "seed" | "num_ctx" | "stop">
->;
-
 export interface GenerateParams {
   model: string;
   prompt: string;
@@ -53,25 +49,6 @@ export interface GenerateParams {
   onToken?: (textSoFar: string, tokenCount: number) => void;
   firstTokenTimeoutMs?: number;
   stallTimeoutMs?: number;
-}
-
-export interface GenerateResult {
-  model: string;
-  text: string;
-  /** Ollama's eval_count (falls back to the chunks counted). */
-  tokens: number;
-  promptTokens: number;
-  /** eval_count / eval_duration × 1e9; null when Ollama did not report a duration. */
-  tokensPerSec: number | null;
-  doneReason: string;
-  wallMs: number;
-}
-
-export interface PullUpdate {
-  status: string;
-  digest: string | null;
-  total: number | null;
-  completed: number | null;
 }
 
 // ---- replies we rely on (validated: a wrong reply is an error, never a crash) ----
@@ -112,12 +89,6 @@ const ProgressLine = z.object({
 
 // ---- plumbing: per-request fetch with our own signal and an NDJSON guard ----
 
-class MalformedLine extends Error {
-  constructor(line: string, why?: string) {
-    super(why ?? `not JSON: ${line.slice(0, 80)}`);
-  }
-}
-
 /**
  * A fetch for one request: aborts with `ctl`, and for streams checks every NDJSON line parses.
  * The client would skip a bad line with a console warning; for a paid answer a silently dropped
@@ -141,32 +112,25 @@ function requestFetch(ctl: AbortController, timeoutMs?: number): typeof fetch {
   return f as typeof fetch;
 }
 
-/** A line longer than this is not Ollama talking (a chunk is a few hundred bytes): the stream fails. */
-export const MAX_LINE_BYTES = 1 << 20;
-
+/** Passes the bytes on, failing the stream at a line that is not JSON or never ends. */
 function ndjsonGuard(): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new TextDecoder();
-  let pending = "";
+  const lines = new NdjsonLines(MAX_STREAM_LINE_BYTES);
   const check = (line: string) => {
     if (line.trim() === "") return;
     try {
       JSON.parse(line);
     } catch {
-      throw new MalformedLine(line);
+      throw new MalformedNdjson(line);
     }
   };
   return new TransformStream({
     transform(chunk, controller) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const l of lines) check(l);
-      // A line that never ends would otherwise grow in memory until the process dies.
-      if (pending.length > MAX_LINE_BYTES) throw new MalformedLine("", `a line longer than ${MAX_LINE_BYTES >> 20} MiB`);
+      lines.push(chunk);
+      for (let line = lines.next(); line !== null; line = lines.next()) check(line);
       controller.enqueue(chunk);
     },
     flush() {
-      check(pending + decoder.decode());
+      check(lines.end());
     },
   });
 }
@@ -178,6 +142,7 @@ function errCode(err: unknown): string | undefined {
   return typeof c === "string" ? c : undefined;
 }
 
+/** The client's ResponseError (not exported by the package) or ndjson.ts's, which has its name and fields. */
 function isResponseError(err: unknown): err is Error & { status_code: number; error: string } {
   return err instanceof Error && err.name === "ResponseError" && typeof (err as { status_code?: unknown }).status_code === "number";
 }
@@ -370,7 +335,7 @@ export class Inference {
         ...(p.keepAlive !== undefined ? { keep_alive: p.keepAlive } : {}),
         stream: true,
       });
-      const stream = postNdjson(`${this.url}/api/generate`, body, { signal: guard.signal, maxLineBytes: MAX_LINE_BYTES, onResponse: () => (phase = "stream") });
+      const stream = postNdjson(`${this.url}/api/generate`, body, { signal: guard.signal, maxLineBytes: MAX_STREAM_LINE_BYTES, onResponse: () => (phase = "stream") });
       let text = "";
       let chunks = 0;
       let last: z.infer<typeof GenerateChunk> | null = null;
@@ -510,7 +475,7 @@ export class Inference {
       return new AppError("unavailable", `Ollama at ${url} did not answer within ${secs(err.ms)}`, { url });
     }
     if (isResponseError(err)) return new AppError("unavailable", `Ollama failed: ${err.error || err.message}`, { url, status: err.status_code });
-    if (err instanceof MalformedLine || err instanceof MalformedNdjson || err instanceof z.ZodError || err instanceof BadReply) {
+    if (err instanceof MalformedNdjson || err instanceof z.ZodError || err instanceof BadReply) {
       if (err instanceof BadReply && phase === "stream" && /ended without/.test(err.message)) {
         return new AppError("unavailable", `Ollama stopped answering mid-${what}`, { url });
       }

@@ -9,9 +9,9 @@ import OpenAI from "openai";
 import { z } from "zod";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { MAX_STREAM_LINE_BYTES, type Backend, type BackendGenerateParams, type BackendHealth, type BackendModel, type BackendSpec } from "./backend.ts";
+import { MAX_STREAM_LINE_BYTES, type Backend, type BackendGenerateParams, type BackendHealth, type BackendModel, type BackendSpec, type GenerateResult } from "./backend.ts";
 import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_PROBE_INTERVAL_MS, DEFAULT_STALL_TIMEOUT_MS, type GenerateResult } from "./ollama.ts";
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_PROBE_INTERVAL_MS, DEFAULT_STALL_TIMEOUT_MS } from "./ollama.ts";
 
 const log = createLogger("inference");
 

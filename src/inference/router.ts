@@ -12,11 +12,11 @@
 import type { Bus } from "../bus.ts";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import type { Backend, BackendSpec } from "./backend.ts";
+import type { Backend, BackendSpec, GenerateResult, PullUpdate } from "./backend.ts";
 import { BackendsChanged, BackendView, ModelsChanged, ModelView, OllamaStatusChanged, OllamaView } from "./events.ts";
 import { modelKey } from "./model-name.ts";
 import { OllamaBackend } from "./ollama-backend.ts";
-import type { GenerateParams, GenerateResult, PullUpdate } from "./ollama.ts";
+import type { GenerateParams } from "./ollama.ts";
 import { OpenAIBackend } from "./openai.ts";
 
 const log = createLogger("inference");

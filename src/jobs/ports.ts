@@ -4,7 +4,7 @@
 import type { Filter } from "nostr-tools/filter";
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
-import type { GenerateOptions } from "../inference/ollama.ts";
+import type { GenerateOptions } from "../inference/backend.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import type { NostrEvent } from "../nostr/nip90.ts";
 import type { ZapClaim } from "../nostr/nip57.ts";
@@ -105,4 +105,9 @@ export interface EngineDeps {
   sinceWindowSecs?: number;
   /** Why new jobs are refused right now (the owner's machine is busy: src/service/sentinel.ts); null = take them. */
   pausedReason?: () => string | null;
+  /**
+   * The engine went online or offline, or (re-)announced: the provider view changed. The app
+   * publishes the whole view (jobs/provider.ts); the engine publishes none of its own.
+   */
+  onChanged?(): void;
 }

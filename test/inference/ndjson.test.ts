@@ -1,7 +1,7 @@
 // postNdjson against the Ollama test server: one parse per line, and the failures in the forms
 // the Ollama client gave them (callers map them to messages as before).
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { MalformedNdjson, postNdjson, ResponseError } from "../../src/inference/ndjson.ts";
+import { MalformedNdjson, NdjsonLines, postNdjson, ResponseError } from "../../src/inference/ndjson.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 
 let ollama: FakeOllama;
@@ -54,4 +54,20 @@ test("a connection cut mid-stream rejects (not a clean end)", async () => {
   const err = await read().catch((e) => e);
   expect(err).toBeInstanceOf(Error);
   expect(err).not.toBeInstanceOf(ResponseError);
+});
+
+test("NdjsonLines: lines cut across chunks (and inside a character) come out whole; a line without an end fails past the limit", () => {
+  const bytes = new TextEncoder().encode('{"a":"é"}\n\n{"b":1}\n{"c"');
+  const lines = new NdjsonLines(1 << 20);
+  const out: string[] = [];
+  for (const cut of [[0, 7], [7, 12], [12, bytes.length]] as const) {
+    lines.push(bytes.subarray(...cut));
+    for (let l = lines.next(); l !== null; l = lines.next()) out.push(l);
+  }
+  expect(out).toEqual(['{"a":"é"}', "", '{"b":1}']);
+  expect(lines.end()).toBe('{"c"');
+  const small = new NdjsonLines(8);
+  small.push(new TextEncoder().encode("123\n123456789"));
+  expect(small.next()).toBe("123");
+  expect(() => small.next()).toThrow(MalformedNdjson);
 });

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { Bus, type BusEvent } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
-import { Inference, type PullUpdate } from "../../src/inference/ollama.ts";
+import type { PullUpdate } from "../../src/inference/backend.ts";
+import { Inference } from "../../src/inference/ollama.ts";
 import { fakeAnswer, startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 
 const MODELS = [
