@@ -86,6 +86,8 @@ export interface ColdResult {
   /** spawn → subscription live, ms, several starts each. */
   startMs: { compute: number[]; floor: number[] };
   timeline: Timeline | null;
+  /** The same cold/warm load with another maxConcurrentJobs (--cold-slots N): what the default costs. */
+  whatIf: { slots: number; run: ColdRun } | null;
 }
 
 const CLK_TCK = (() => {
@@ -176,8 +178,12 @@ class Product {
     const r = Bun.spawnSync([...this.cmd, "init", "--import"], { cwd: this.dir, env: this.env, stdin: Buffer.from(generateMnemonic(wordlist)), stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`compute init --import failed: ${r.stderr.toString().trim().slice(0, 300)}`);
     this.pubkey = (JSON.parse(readFileSync(join(this.dataDir, "identity.json"), "utf8")) as { pubkey: string }).pubkey;
-    // Default limits except the per-customer per-minute rate (a few jobs a minute per key by default).
-    writeFileSync(join(this.dataDir, "config.json"), JSON.stringify({ limits: { perCustomerPerMinute: 100_000 } }, null, 2) + "\n");
+    this.writeConfig();
+  }
+
+  /** Default limits except the per-customer per-minute rate (a few jobs a minute per key by default), and `limits`. */
+  writeConfig(limits: Record<string, number> = {}): void {
+    writeFileSync(join(this.dataDir, "config.json"), JSON.stringify({ limits: { perCustomerPerMinute: 100_000, ...limits } }, null, 2) + "\n");
   }
 
   spawn(relayUrl: string, ollamaUrl: string, port: number, logLevel?: string): Bun.Subprocess<"ignore", "pipe", "pipe"> {
@@ -360,13 +366,13 @@ async function timeline(p: Product, fake: FakeOllama): Promise<Timeline> {
   }
 }
 
-export async function coldPhases(opts: { bin: string; source: boolean; fake: FakeOllama; plan: ColdPlan; rounds: number; log: (s: string) => void; profileDir?: string }): Promise<ColdResult> {
+export async function coldPhases(opts: { bin: string; source: boolean; fake: FakeOllama; plan: ColdPlan; rounds: number; log: (s: string) => void; profileDir?: string; whatIfSlots?: number }): Promise<ColdResult> {
   const { fake, plan, log } = opts;
   // --profile: every run of the product writes a CPU profile (.cpuprofile + .md); the compiled
   // binary takes the runtime's flags from BUN_OPTIONS.
   const prof = opts.profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${opts.profileDir}`] : [];
   const cmd = opts.source ? [process.execPath, ...prof, join(ROOT, "src/index.ts")] : [opts.bin];
-  const result: ColdResult = { target: opts.source ? "bun src/index.ts" : opts.bin, runs: [], history: null, startMs: { compute: [], floor: [] }, timeline: null };
+  const result: ColdResult = { target: opts.source ? "bun src/index.ts" : opts.bin, runs: [], history: null, startMs: { compute: [], floor: [] }, timeline: null, whatIf: null };
   const product = new Product(cmd, opts.source ? [] : prof);
   try {
     product.init();
@@ -382,6 +388,13 @@ export async function coldPhases(opts: { bin: string; source: boolean; fake: Fak
       result.runs.push(await loadRun("compute", fake, plan, (relay) => startCompute(product, fake, relay), product.pubkey));
       log(`floor… `);
       result.runs.push(await loadRun("floor", fake, plan, (relay) => startFloor(fake, relay, floorHex), floorPub));
+    }
+    if (opts.whatIfSlots) {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(join(product.dataDir, "ledger.sqlite" + suffix), { force: true });
+      log(`compute with maxConcurrentJobs ${opts.whatIfSlots}… `);
+      product.writeConfig({ maxConcurrentJobs: opts.whatIfSlots });
+      result.whatIf = { slots: opts.whatIfSlots, run: await loadRun("compute", fake, plan, (relay) => startCompute(product, fake, relay), product.pubkey) };
+      product.writeConfig();
     }
     log("start-up… ");
     result.startMs.compute = await startTimes(plan.startRuns, (relay) => startCompute(product, fake, relay));
@@ -469,6 +482,19 @@ export function coldReport(res: ColdResult, plan: ColdPlan, table: (head: string
       row("peak RSS, MiB", (r) => f1((r.peakRssKb ?? NaN) / 1024)),
     ]),
   );
+  if (res.whatIf) {
+    // What the one-slot default costs with an instant model: the same load, one more setting.
+    const w = res.whatIf.run;
+    const f = fl[0];
+    out.push(`\nWhat-if, not the default: compute with \`limits.maxConcurrentJobs\` ${res.whatIf.slots} (same load, same run):\n`);
+    out.push(
+      table(["", `compute, ${res.whatIf.slots} slots`, "vs the floor"], (["cold", "warm"] as const).flatMap((name) => [
+        [`${name}: throughput, jobs/s`, f1(w[name].jobsPerSec), f ? `${(w[name].jobsPerSec / f[name].jobsPerSec).toFixed(2)}×` : "–"],
+        [`${name}: CPU per job, ms`, f1(w[name].cpuMsPerJob), f ? `${(w[name].cpuMsPerJob / f[name].cpuMsPerJob).toFixed(2)}×` : "–"],
+        [`${name}: request → processing p50, ms`, f1(pct(w[name].processingMs, 50)), "–"],
+      ])),
+    );
+  }
   const ratio = (name: "cold" | "warm", f: (b: Burst) => number) => (c.length && fl.length ? m(c, (r) => f(r[name])) / m(fl, (r) => f(r[name])) : NaN);
   for (const name of ["cold", "warm"] as const) {
     const t = ratio(name, (b) => b.jobsPerSec);

@@ -18,7 +18,8 @@
 //          --repeat N (N interleaved rounds of every kind: medians, latency over all samples),
 //          --no-cold (skip issue 16's cold / long-history / start-to-taking-jobs phases, bench/cold.ts),
 //          --cold-only (only those), --cold-source (run them on `bun src/index.ts`, not the binary),
-//          --no-history (cold phases without the long-history one).
+//          --no-history (cold phases without the long-history one), --cold-slots N (the cold phase
+//          once more with limits.maxConcurrentJobs N: what the one-slot default costs).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -51,6 +52,7 @@ const { values: flags } = parseArgs({
     "no-cold": { type: "boolean" },
     "cold-only": { type: "boolean" },
     "cold-source": { type: "boolean" },
+    "cold-slots": { type: "string" },
     "no-history": { type: "boolean" },
   },
 });
@@ -335,6 +337,7 @@ async function main() {
         rounds: repeat,
         log: (line) => process.stdout.write(line),
         profileDir: flags.profile,
+        whatIfSlots: flags["cold-slots"] ? Number(flags["cold-slots"]) : undefined,
       });
       console.log(`${fmt((performance.now() - t) / 1000, 1)} s`);
     }
