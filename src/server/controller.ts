@@ -2,6 +2,7 @@
 // over the services app.ts builds; the server never reaches
 // into a domain directly, so routes stay thin and testable with a controller of their own.
 import type { Bus } from "../bus.ts";
+import type { BackendInput } from "../config-edits.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SentRecord } from "../wallet/wallet.ts";
 import type { MarketView } from "../market/service.ts";
@@ -93,11 +94,11 @@ export interface ModelsApi {
   pullModel(model: string): Promise<void>;
 }
 
-/** Inference backends (routes/backends.ts; optional: a controller without them answers 404). */
+/** Inference backends (routes/backends.ts). */
 export interface BackendsApi {
   snapshot(): Snapshot;
-  addBackend?(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void>;
-  removeBackend?(name: string): Promise<void>;
+  addBackend(input: BackendInput): Promise<void>;
+  removeBackend(name: string): Promise<void>;
 }
 
 /** The relay list (routes/relays.ts). */
@@ -130,20 +131,18 @@ export interface WalletApi {
   walletPrepareSend(destination: string, amountSats?: number): Promise<SendPreview>;
   /** Needs the vault password (wrong → AppError "unauthorized"). */
   walletConfirmSend(id: string, password: string): Promise<SendResult>;
-  // Optional so small controllers (tests, the UI dev server) need not implement the whole wallet;
-  // a route whose method is missing answers 404.
-  walletBalance?(): Promise<{ sats: number; network: string }>;
+  walletBalance(): Promise<{ sats: number; network: string }>;
   /** Payments received, newest first (the ledger's view: job, source). */
-  walletPayments?(limit?: number): Promise<WalletPayment[]>;
+  walletPayments(limit?: number): Promise<WalletPayment[]>;
   /** Payments sent, newest first; null when the wallet is not connected (it keeps that list). */
-  walletSent?(limit?: number): Promise<SentRecord[] | null>;
-  walletLightningAddress?(): Promise<{ address: string; lnurl: string | null } | null>;
-  walletSetLightningAddress?(username: string): Promise<{ address: string; lnurl: string | null }>;
-  walletDeleteLightningAddress?(): Promise<void>;
+  walletSent(limit?: number): Promise<SentRecord[] | null>;
+  walletLightningAddress(): Promise<{ address: string; lnurl: string | null } | null>;
+  walletSetLightningAddress(username: string): Promise<{ address: string; lnurl: string | null }>;
+  walletDeleteLightningAddress(): Promise<void>;
   /** The Breez API key in use, masked (never the whole key): from config/env, from this build, or none. */
-  walletBreezKey?(): BreezKeyView;
+  walletBreezKey(): BreezKeyView;
   /** Saves a pasted Breez API key to config.json (a wallet waiting for one then connects). */
-  walletSetBreezKey?(key: string): Promise<BreezKeyView>;
+  walletSetBreezKey(key: string): Promise<BreezKeyView>;
 }
 
 /** Active jobs (routes/jobs.ts). */
@@ -151,11 +150,11 @@ export interface JobsApi {
   cancelJob(id: string): Promise<void>;
 }
 
-/** The market on the relays, suggested prices, benchmarks (src/market/; routes/market.ts); optional for small controllers. */
+/** The market on the relays, suggested prices, benchmarks (src/market/; routes/market.ts). */
 export interface MarketApi {
-  marketView?(opts: { sinceSecs?: number; model?: string }): MarketView;
+  marketView(opts: { sinceSecs?: number; model?: string }): MarketView;
   /** Runs the standard benchmark on a served model; AppError("conflict") while jobs run. */
-  benchmarkModel?(model?: string): Promise<BenchmarkRecord>;
+  benchmarkModel(model?: string): Promise<BenchmarkRecord>;
 }
 
 /** Everything the HTTP API can ask; each router takes only its area's part. */

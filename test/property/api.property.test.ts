@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { Bus } from "../../src/bus.ts";
 import type { Controller, SendPreview, Settings, WalletPayment } from "../../src/server/controller.ts";
+import { NotOffered } from "../fixtures/not-offered.ts";
 import { AppError } from "../../src/errors.ts";
 import { AttemptLimiter } from "../../src/server/security.ts";
 import { createServer } from "../../src/server/server.ts";
@@ -18,7 +19,7 @@ const TOKEN = "f".repeat(64);
 const ORIGIN = "http://127.0.0.1:7750";
 
 /** Records every call with its arguments; answers like a healthy app would. */
-class Recorder implements Controller {
+class Recorder extends NotOffered implements Controller {
   readonly bus = new Bus();
   calls: Array<{ name: string; args: unknown[] }> = [];
   private rec(name: string, ...args: unknown[]) {

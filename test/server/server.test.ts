@@ -5,6 +5,7 @@ import { Bus } from "../../src/bus.ts";
 import { getLogLevel, setLogLevel, setLogSink } from "../../src/log.ts";
 import { AppError } from "../../src/errors.ts";
 import type { Controller, SendPreview, Settings, SettingsPatch } from "../../src/server/controller.ts";
+import { NotOffered } from "../fixtures/not-offered.ts";
 import { AttemptLimiter, CSP, COOKIE, allowedHosts } from "../../src/server/security.ts";
 import { createServer } from "../../src/server/server.ts";
 import type { Snapshot } from "../../src/server/snapshot.ts";
@@ -17,7 +18,7 @@ const JOB_ID = "ab".repeat(32);
 
 type Call = [string, ...unknown[]];
 
-class FakeController implements Controller {
+class FakeController extends NotOffered implements Controller {
   readonly bus = new Bus();
   calls: Call[] = [];
   /** Set to make the next call throw. */
@@ -466,16 +467,6 @@ describe("errors", () => {
     const msg = await expectError(res, 500, "internal");
     expect(msg).not.toContain("secret internals");
     expectSecurityHeaders(res);
-  });
-});
-
-describe("a controller without the market (routes/market.ts)", () => {
-  test("GET /api/market and POST /api/models/benchmark answer 404 in the market's own words, not the wallet's", async () => {
-    for (const res of [await req("/api/market"), await req("/api/models/benchmark", { json: { model: "m1" } })]) {
-      const msg = await expectError(res, 404, "not_found");
-      expect(msg).not.toContain("wallet");
-      expect(msg).toContain("market");
-    }
   });
 });
 

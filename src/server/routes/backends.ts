@@ -1,9 +1,7 @@
 // POST /api/backends (checked by the controller: it must answer as its type, before it is saved),
-// DELETE /api/backends {name}. A controller without backends answers 404.
-import type { MiddlewareHandler } from "hono";
+// DELETE /api/backends {name}.
 import { z } from "zod";
 import { isHttpUrl } from "../../config.ts";
-import { AppError } from "../../errors.ts";
 import type { BackendsApi } from "../controller.ts";
 import { jsonBody, newRouter } from "./common.ts";
 
@@ -15,23 +13,14 @@ const BackendBody = z.strictObject({
   maxConcurrent: z.int().min(1).max(256).optional(),
 });
 
-const notHere = (): never => {
-  throw new AppError("not_found", "Backends can't be changed here.");
-};
-
 export function backendsRoutes(api: BackendsApi) {
   const r = newRouter();
-  // Said before the body is read: there is nothing to add to.
-  const canAdd: MiddlewareHandler = async (_c, next) => {
-    if (!api.addBackend) notHere();
-    await next();
-  };
-  r.post("/", canAdd, jsonBody(BackendBody), async (c) => {
-    await (api.addBackend?.(c.req.valid("json")) ?? notHere());
+  r.post("/", jsonBody(BackendBody), async (c) => {
+    await api.addBackend(c.req.valid("json"));
     return c.json({ backends: api.snapshot().backends ?? [] });
   });
   r.delete("/", jsonBody(z.strictObject({ name: z.string().trim().min(1).max(64) })), async (c) => {
-    await (api.removeBackend?.(c.req.valid("json").name) ?? notHere());
+    await api.removeBackend(c.req.valid("json").name);
     return c.json({ backends: api.snapshot().backends ?? [] });
   });
   return r;

@@ -1,5 +1,5 @@
 // GET /api/market (?since=7d|24h|90m, ?model=NAME for one model's suggested price) and
-// POST /api/models/benchmark (src/market/). A controller without the market answers 404.
+// POST /api/models/benchmark (src/market/).
 import { z } from "zod";
 import { AppError } from "../../errors.ts";
 import { parseWindow } from "../../market/service.ts";
@@ -7,22 +7,17 @@ import type { MarketApi } from "../controller.ts";
 import { exemptFromIdleTimeout, jsonBody, newRouter } from "./common.ts";
 import { ModelName } from "./models.ts";
 
-const notOffered = (): never => {
-  throw new AppError("not_found", "This build has no market reader or benchmark: the market view is not offered here.");
-};
-
 export function marketRoutes(api: MarketApi) {
   const r = newRouter();
   r.get("/market", (c) => {
     const model = c.req.query("model");
     if (model !== undefined && !/^[\w.:/-]{1,200}$/.test(model)) throw new AppError("invalid_input", "model: not a model name");
-    if (!api.marketView) return notOffered();
     return c.json(api.marketView({ sinceSecs: parseWindow(c.req.query("since")), ...(model ? { model } : {}) }));
   });
   r.post("/models/benchmark", jsonBody(z.strictObject({ model: ModelName.optional() })), async (c) => {
     // A benchmark takes seconds to minutes: exempt from the idle timeout, like the event stream.
     exemptFromIdleTimeout(c);
-    return c.json(await (api.benchmarkModel?.(c.req.valid("json").model) ?? notOffered()));
+    return c.json(await api.benchmarkModel(c.req.valid("json").model));
   });
   return r;
 }

@@ -1,13 +1,10 @@
 // /api/wallet/*: receive, send (quote, then confirm with the vault password), balance, payments,
-// Lightning address, Breez API key. A controller whose wallet lacks a method answers 404 for it.
+// Lightning address, Breez API key.
 import { z } from "zod";
 import { AppError } from "../../errors.ts";
 import type { WalletApi } from "../controller.ts";
 import { jsonBody, newRouter, type PasswordGuard } from "./common.ts";
 
-const notOffered = (): never => {
-  throw new AppError("not_found", "This build's wallet does not offer that.");
-};
 const Sats = z.int().positive().max(21e14);
 
 export function walletRoutes(api: WalletApi, withPassword: PasswordGuard) {
@@ -30,35 +27,33 @@ export function walletRoutes(api: WalletApi, withPassword: PasswordGuard) {
     return c.json({ ok: sent.status !== "failed", ...sent });
   });
 
-  r.get("/balance", async (c) => c.json(await (api.walletBalance?.() ?? notOffered())));
+  r.get("/balance", async (c) => c.json(await api.walletBalance()));
   r.get("/payments", async (c) => {
     const raw = c.req.query("limit");
     const limit = raw === undefined ? 50 : /^\d{1,4}$/.test(raw) ? Math.min(Number(raw), 1000) : NaN;
     if (!Number.isInteger(limit)) throw new AppError("invalid_input", "limit must be a whole number from 0 to 1000.");
-    const payments = await (api.walletPayments?.(limit) ?? notOffered());
+    const payments = await api.walletPayments(limit);
     // Received payments come from the ledger; sent ones from the wallet, which may be away.
     let sent: unknown[] | null = null;
     let sentError: string | null = null;
-    if (typeof api.walletSent === "function") {
-      try {
-        sent = await api.walletSent(limit);
-        if (sent === null) sentError = "The wallet is not connected: sent payments show once it is.";
-      } catch (err) {
-        sentError = err instanceof Error ? err.message : String(err);
-      }
+    try {
+      sent = await api.walletSent(limit);
+      if (sent === null) sentError = "The wallet is not connected: sent payments show once it is.";
+    } catch (err) {
+      sentError = err instanceof Error ? err.message : String(err);
     }
     return c.json({ payments, sent, sentError });
   });
-  r.get("/lightning-address", async (c) => c.json({ lightningAddress: await (api.walletLightningAddress?.() ?? notOffered()) }));
+  r.get("/lightning-address", async (c) => c.json({ lightningAddress: await api.walletLightningAddress() }));
   r.put("/lightning-address", jsonBody(z.strictObject({ username: z.string().trim().min(1).max(64) })), async (c) =>
-    c.json({ lightningAddress: await (api.walletSetLightningAddress?.(c.req.valid("json").username) ?? notOffered()) }),
+    c.json({ lightningAddress: await api.walletSetLightningAddress(c.req.valid("json").username) }),
   );
   r.delete("/lightning-address", async (c) => {
-    await (api.walletDeleteLightningAddress?.() ?? notOffered());
+    await api.walletDeleteLightningAddress();
     return c.json({ ok: true });
   });
   // A Breez API key for a build that carries none: saved, answered masked, never echoed back.
-  r.get("/breez-key", (c) => c.json(api.walletBreezKey?.() ?? notOffered()));
-  r.put("/breez-key", jsonBody(z.strictObject({ apiKey: z.string().max(4096) })), async (c) => c.json(await (api.walletSetBreezKey?.(c.req.valid("json").apiKey) ?? notOffered())));
+  r.get("/breez-key", (c) => c.json(api.walletBreezKey()));
+  r.put("/breez-key", jsonBody(z.strictObject({ apiKey: z.string().max(4096) })), async (c) => c.json(await api.walletSetBreezKey(c.req.valid("json").apiKey)));
   return r;
 }
