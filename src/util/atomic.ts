@@ -65,6 +65,14 @@ export function atomicCreateFile(path: string, data: string | Uint8Array, mode =
   }
 }
 
+/** All of `data` (a write may take only part of it), then fsync. */
+function writeAll(fd: number, data: string | Uint8Array): void {
+  const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  fsyncSync(fd);
+}
+
 function replace(path: string, data: string | Uint8Array, mode: number, exclusive = false): boolean {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -72,10 +80,7 @@ function replace(path: string, data: string | Uint8Array, mode: number, exclusiv
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   const fd = openSync(tmp, "wx", mode);
   try {
-    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    writeAll(fd, data);
   } catch (err) {
     closeSync(fd);
     try {
@@ -105,10 +110,7 @@ function replace(path: string, data: string | Uint8Array, mode: number, exclusiv
         throw e;
       }
       try {
-        const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-        let off = 0;
-        while (off < buf.length) off += writeSync(xfd, buf, off, buf.length - off);
-        fsyncSync(xfd);
+        writeAll(xfd, data);
       } finally {
         closeSync(xfd);
       }
