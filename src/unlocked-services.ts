@@ -97,6 +97,7 @@ export class UnlockedServices {
       pubkey: identity.pubkey,
       config: () => this.engineConfig(),
       pausedReason: () => this.deps.sentinel()?.paused() ?? null,
+      onChanged: () => this.deps.emitProvider(),
     });
     // Jobs finishing change the job counts of the earnings (payments publish their own update).
     this.unsubscribeJobs = bus.subscribe(JobStatusChanged, ({ job }) => {

@@ -27,7 +27,6 @@ import { HeldJobs, restorePaid, type Running } from "./held-jobs.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { CANCELLED_BY_CUSTOMER, newJob, promptPreview } from "./job.ts";
 import type { EngineDeps } from "./ports.ts";
-import { ProviderChanged, type ProviderView } from "./provider-events.ts";
 import { Recovery } from "./recovery.ts";
 import { Replies, UNDELIVERED } from "./replies.ts";
 import { ZapWatch } from "./zap-watch.ts";
@@ -86,7 +85,7 @@ export class Engine {
       ...base,
       sign: (t) => this.replies.sign(t),
       publish: (t) => this.replies.publish(t),
-      onAnnounced: () => this.emitProvider(),
+      onAnnounced: () => this.deps.onChanged?.(),
       onBeat: () => this.housekeeping.pruneSeen(),
     });
     this.allowance = new Allowance({ ...base, inFlight: () => this.held.all() });
@@ -150,16 +149,9 @@ export class Engine {
     return this.held.views();
   }
 
-  view(): ProviderView {
-    const cfg = this.deps.config();
-    return {
-      online: this.online,
-      blockers: [],
-      paymentMode: cfg.pricing.mode,
-      perJobMsats: cfg.pricing.perJobMsats,
-      per1kTokensMsats: cfg.pricing.per1kTokensMsats,
-      announcementId: this.announcer.id,
-    };
+  /** What the engine adds to the provider view (jobs/provider.ts builds the rest). */
+  view(): { online: boolean; announcementId: string | null } {
+    return { online: this.online, announcementId: this.announcer.id };
   }
 
   isOnline(): boolean {
@@ -196,7 +188,7 @@ export class Engine {
     if (defaultModel) this.deps.inference.warm(defaultModel).catch((err) => log.warn("warming the model failed", { model: defaultModel, err }));
     // Announcement, profile and heartbeat, in the background (announcer.ts).
     this.announcer.start();
-    this.emitProvider();
+    this.deps.onChanged?.();
     log.info("online", { models: served });
   }
 
@@ -218,7 +210,7 @@ export class Engine {
       }
     }
     this.announcer.withdraw();
-    this.emitProvider();
+    this.deps.onChanged?.();
     log.info("offline");
   }
 
@@ -522,10 +514,6 @@ export class Engine {
     this.held.note(job, { error: null });
     this.held.finish(job);
     return true;
-  }
-
-  private emitProvider(): void {
-    this.deps.bus.publish(ProviderChanged, { provider: this.view() });
   }
 }
 

@@ -12,7 +12,7 @@ import type { ProviderView } from "./provider-events.ts";
 
 export interface ProviderDeps {
   config: () => Config;
-  engine: () => Pick<Engine, "view" | "isOnline" | "goOnline" | "goOffline"> | null;
+  engine: () => Pick<Engine, "view" | "goOnline" | "goOffline"> | null;
   inference: () => Pick<Router, "view" | "servedModels" | "backends" | "refresh">;
   /** The schedule, limits and busy probes; null before they start. */
   sentinel: () => { view(): SentinelView; offline(): string | null } | null;
@@ -33,10 +33,9 @@ export class ProviderControl {
   }
 
   private base(): ProviderView {
-    const engine = this.deps.engine();
-    if (engine) return { ...engine.view(), blockers: engine.isOnline() ? [] : this.blockers() };
+    const { online, announcementId } = this.deps.engine()?.view() ?? { online: false, announcementId: null };
     const { pricing } = this.deps.config();
-    return { online: false, blockers: this.blockers(), paymentMode: pricing.mode, perJobMsats: pricing.perJobMsats, per1kTokensMsats: pricing.per1kTokensMsats, announcementId: null };
+    return { online, blockers: online ? [] : this.blockers(), paymentMode: pricing.mode, perJobMsats: pricing.perJobMsats, per1kTokensMsats: pricing.per1kTokensMsats, announcementId };
   }
 
   blockers(): string[] {
@@ -74,9 +73,9 @@ export class ProviderControl {
       // "No model to serve" would send the person to pull a model when Ollama isn't even running.
       if (!inference.view().reachable) throw new AppError("unavailable", inferenceDown(this.inferenceFacts()));
     }
-    // Read again after the wait: a lock meanwhile must not go unnoticed.
+    // Read again after the wait: a lock meanwhile must not go unnoticed. Going online tells the
+    // dashboards itself (EngineDeps.onChanged).
     await this.deps.engine()!.goOnline();
-    this.deps.changed();
     // The signer compiled before the first burst, in slices that wait while jobs sign (issue 16).
     // The pool has loaded the module already: this import costs nothing.
     void import("../nostr/signer.ts").then((m) => m.warmUpSigner());

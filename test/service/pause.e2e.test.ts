@@ -229,6 +229,24 @@ describe("schedule and daily limits", () => {
     expect(provider(t).offline).toBeNull();
   }, 30_000);
 
+  test("the schedule closes: the dashboard's last provider event says why and until when", async () => {
+    const t = await start({});
+    const { ProviderChanged } = await import("../../src/jobs/provider-events.ts");
+    const events: Array<{ online: boolean; offline?: string | null; offlineUntil?: number | null }> = [];
+    t.app.bus.subscribe(ProviderChanged, ({ provider }) => events.push(provider));
+    // Open for half an hour a day, two hours from now: closed now, with a time it opens again.
+    const h = String((new Date().getHours() + 2) % 24).padStart(2, "0");
+    const day = [`${h}:00-${h}:30`];
+    await t.app.controller.updateSettings({ schedule: { enabled: true, weekly: { mon: day, tue: day, wed: day, thu: day, fri: day, sat: day, sun: day } } } as never);
+    await until(() => !provider(t).online, 5_000, "offline by schedule");
+    await Bun.sleep(300);
+    // The dashboard replaces its provider with each event: the last one must carry the reason.
+    const last = events.at(-1)!;
+    expect(last.online).toBe(false);
+    expect(last.offline).toMatch(/^outside the schedule \(back at /);
+    expect(last.offlineUntil).toBeGreaterThan(Date.now());
+  }, 30_000);
+
   test("jobs per day: after the limit's last job, offline until midnight; today's use is shown", async () => {
     const t = await start({ schedule: { maxJobsPerDay: 1 } });
     const req = newRequest();
