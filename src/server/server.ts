@@ -1,15 +1,14 @@
 // The in-process HTTP API (Hono) and the dashboard: the page, the token check, the body limit and
 // one onError; each area's routes are a small router in routes/ (bodies parsed with zod through
 // hono/validator, then one controller call).
-import { Hono } from "hono";
-import { LinearRouter } from "hono/router/linear-router";
+import type { Hono } from "hono";
 import { setCookie } from "hono/cookie";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, httpStatus } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Controller } from "./controller.ts";
 import { AttemptLimiter, COOKIE, allowedHosts, apiAuth, hostCheck, securityHeaders, tokenMatches } from "./security.ts";
-import { passwordGuard } from "./routes/common.ts";
+import { newRouter, passwordGuard } from "./routes/common.ts";
 import { backendsRoutes } from "./routes/backends.ts";
 import { identityRoutes } from "./routes/identity.ts";
 import { jobsRoutes } from "./routes/jobs.ts";
@@ -40,24 +39,24 @@ export const HTTP_IDLE_TIMEOUT_SECS = 10;
 /** Requests being answered at once; beyond it a 503 (a flood can't pile up work). */
 export const MAX_PENDING_REQUESTS = 256;
 
+/** Every error the API answers has this body: `name` an ErrorCode (or too_large), `message` one sentence. */
+const errorBody = (name: string, message: string) => ({ error: { name, message } });
+
 export function createServer(ctl: Controller, opts: ServerOptions): Hono {
   const withPassword = passwordGuard(opts.attemptLimiter ?? new AttemptLimiter());
 
-  // LinearRouter: Hono's default (RegExpRouter) compiles every route into one pattern on the first
-  // request, which delayed the first answer after start-up by ~2-8 ms (BENCHMARKS.md, cold start);
-  // matching a few dozen routes linearly costs microseconds, and a dashboard makes few requests.
-  const app = new Hono({ router: new LinearRouter() });
+  const app = newRouter();
   app.use("*", securityHeaders());
   app.use("*", hostCheck(opts.allowedHosts));
 
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      return c.json({ error: { name: err.code, message: err.message } }, httpStatus[err.code] as 400);
+      return c.json(errorBody(err.code, err.message), httpStatus[err.code] as 400);
     }
     log.error("unhandled error in a route", { path: c.req.path, err });
-    return c.json({ error: { name: "internal", message: "Internal error; see the log." } }, 500);
+    return c.json(errorBody("internal", "Internal error; see the log."), 500);
   });
-  app.notFound((c) => c.json({ error: { name: "not_found", message: `No route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => c.json(errorBody("not_found", `No route ${c.req.method} ${c.req.path}`), 404));
 
   // The page: /?token=… trades the token for a cookie, then redirects so the token leaves the URL.
   app.get("/", (c) => {
@@ -73,7 +72,7 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
   app.get("/app.css", (c) => c.body(opts.assets.css, 200, { "content-type": "text/css; charset=utf-8" }));
   app.get("/healthz", (c) => c.json({ ok: true }));
 
-  const api = new Hono({ router: new LinearRouter() });
+  const api = newRouter();
   api.use("*", apiAuth(opts.token, opts.allowedHosts));
   // Counted while it streams (or from Content-Length) before anything is parsed: a 100 MB body
   // is refused after its first 64 KB instead of being buffered whole.
@@ -81,7 +80,7 @@ export function createServer(ctl: Controller, opts: ServerOptions): Hono {
     "*",
     bodyLimit({
       maxSize: MAX_JSON_BODY_BYTES,
-      onError: (c) => c.json({ error: { name: "too_large", message: `The body is larger than ${MAX_JSON_BODY_BYTES} bytes.` } }, 413),
+      onError: (c) => c.json(errorBody("too_large", `The body is larger than ${MAX_JSON_BODY_BYTES} bytes.`), 413),
     }),
   );
 
@@ -135,7 +134,7 @@ export function listen(
  */
 export function serveHttp(hono: Hono, opts: { hostname: string; port: number; idleTimeoutSecs?: number }): ReturnType<typeof Bun.serve> {
   const json = (status: number, name: string, message: string) =>
-    new Response(JSON.stringify({ error: { name, message } }), { status, headers: { "content-type": "application/json" } });
+    new Response(JSON.stringify(errorBody(name, message)), { status, headers: { "content-type": "application/json" } });
   return Bun.serve({
     hostname: opts.hostname,
     port: opts.port,

@@ -63,4 +63,10 @@ export function exemptFromIdleTimeout(c: Context): void {
   (c.env as { timeout?: (req: Request, secs: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
 }
 
+/**
+ * A Hono app on LinearRouter: Hono's default (RegExpRouter) compiles every route into one pattern
+ * on the first request, which delayed the first answer after start-up by ~2-8 ms (BENCHMARKS.md,
+ * cold start); matching a few dozen routes linearly costs microseconds, and a dashboard makes few
+ * requests.
+ */
 export const newRouter = () => new Hono({ router: new LinearRouter() });
