@@ -2,7 +2,6 @@
 // over the services app.ts builds; the server never reaches
 // into a domain directly, so routes stay thin and testable with a controller of their own.
 import type { Bus } from "../bus.ts";
-import type { BackendInput } from "../config-edits.ts";
 import type { Snapshot } from "./snapshot.ts";
 import type { SentRecord } from "../wallet/wallet.ts";
 import type { MarketView } from "../market/service.ts";
@@ -97,7 +96,7 @@ export interface ModelsApi {
 /** Inference backends (routes/backends.ts). */
 export interface BackendsApi {
   snapshot(): Snapshot;
-  addBackend(input: BackendInput): Promise<void>;
+  addBackend(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void>;
   removeBackend(name: string): Promise<void>;
 }
 
