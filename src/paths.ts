@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { atomicWriteFile } from "./util/atomic.ts";
 
 const PublicIdentity = z.object({ npub: z.string(), pubkey: z.string() });
 
@@ -22,4 +23,9 @@ export function readPublicIdentity(dataDir: string): z.infer<typeof PublicIdenti
   } catch {
     return null;
   }
+}
+
+/** Writes the public identity beside the vault (owner-only, replaced atomically). */
+export function writePublicIdentity(dataDir: string, id: { npub: string; pubkey: string }): void {
+  atomicWriteFile(paths(dataDir).publicIdentity, JSON.stringify({ npub: id.npub, pubkey: id.pubkey }) + "\n", 0o600);
 }

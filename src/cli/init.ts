@@ -1,11 +1,10 @@
 // `compute init`: create the identity (a new BIP39 phrase or an imported one) in an encrypted vault.
 import { existsSync, unlinkSync } from "node:fs";
-import { paths } from "../paths.ts";
+import { paths, writePublicIdentity } from "../paths.ts";
 import { AppError } from "../errors.ts";
 import { UnifiedIdentity } from "../identity/identity.ts";
 import { Vault } from "../identity/vault.ts";
 import { generateMnemonic } from "../identity/mnemonic.ts";
-import { atomicWriteFile } from "../util/atomic.ts";
 import { readLock } from "../util/lock.ts";
 import { COMMON_HELP, applyLogLevel, dataDirFrom, intFlag, parse, printJson, promptHidden, readPassword, readStdin } from "./common.ts";
 
@@ -62,7 +61,7 @@ export async function init(args: string[]): Promise<number> {
   const password = (await readPassword(values, { prompt: "New vault password (at least 8 characters): ", confirm: true, required: true }))!;
   await Vault.create(p.vault, identity.walletSeed(), password, { force: Boolean(values.force) });
   if (values.force && existsSync(p.publicIdentity)) unlinkSync(p.publicIdentity);
-  atomicWriteFile(p.publicIdentity, JSON.stringify({ npub: identity.npub, pubkey: identity.pubkey }) + "\n", 0o600);
+  writePublicIdentity(dataDir, identity);
 
   if (values.json) {
     printJson({ npub: identity.npub, pubkey: identity.pubkey, ...(values.import ? {} : { mnemonic: identity.walletSeed().mnemonic }) });

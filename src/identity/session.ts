@@ -3,8 +3,7 @@
 import type { Bus } from "../bus.ts";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { paths, readPublicIdentity } from "../paths.ts";
-import { atomicWriteFile } from "../util/atomic.ts";
+import { paths, readPublicIdentity, writePublicIdentity } from "../paths.ts";
 import { IdentityChanged, type IdentityView } from "./events.ts";
 import type { UnifiedIdentity } from "./identity.ts";
 import { generateMnemonic, parseMnemonic, suggestWords } from "./mnemonic.ts";
@@ -66,7 +65,7 @@ export class IdentitySession {
 
   private async unlocked(identity: UnifiedIdentity): Promise<void> {
     this.identity = identity;
-    atomicWriteFile(paths(this.deps.dataDir).publicIdentity, JSON.stringify({ npub: identity.npub, pubkey: identity.pubkey }) + "\n", 0o600);
+    writePublicIdentity(this.deps.dataDir, identity);
     this.deps.bus.publish(IdentityChanged, { identity: this.view() });
     try {
       await this.deps.onUnlocked();
