@@ -13,7 +13,7 @@ import type { Router } from "./inference/router.ts";
 import type { Engine } from "./jobs/engine.ts";
 import { JobStatusChanged } from "./jobs/events.ts";
 import { EarningsChanged } from "./ledger/events.ts";
-import type { Ledger } from "./ledger/ledger.ts";
+import { PAID_LATE_NOT_SERVED, type Ledger } from "./ledger/ledger.ts";
 import { createLogger } from "./log.ts";
 import type { MarketService } from "./market/service.ts";
 import { RelayStatusChanged } from "./nostr/events.ts";
@@ -85,7 +85,11 @@ export class UnlockedServices {
       walletCallMs: opts.walletCallMs,
       zapGraceMs: opts.zapGraceMs,
     });
-    this.unsubscribePayments = bus.subscribe(PaymentReceived, () => void this.deps.wallets.refreshBalance());
+    // A payment booked: the balance, and the earnings (one throttled feed: publishEarnings).
+    this.unsubscribePayments = bus.subscribe(PaymentReceived, () => {
+      void this.deps.wallets.refreshBalance();
+      this.publishEarnings();
+    });
     this.deps.wallets.connect();
     this.engine = new Engine({
       bus,
@@ -99,9 +103,10 @@ export class UnlockedServices {
       pausedReason: () => this.deps.sentinel()?.paused() ?? null,
       onChanged: () => this.deps.emitProvider(),
     });
-    // Jobs finishing change the job counts of the earnings (payments publish their own update).
+    // The earnings count the jobs answered, and the payments noted "paid late: not served" (a note
+    // on a job already over, after its PaymentReceived: recovery.ts).
     this.unsubscribeJobs = bus.subscribe(JobStatusChanged, ({ job }) => {
-      if (job.status === "success") this.publishEarnings();
+      if (job.status === "success" || job.error?.startsWith(PAID_LATE_NOT_SERVED)) this.publishEarnings();
     });
     // GO ONLINE's blockers include "no relay connected": tell the UI when that changes.
     const unRelay = bus.subscribe(RelayStatusChanged, () => this.deps.emitProvider());

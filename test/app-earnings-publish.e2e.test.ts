@@ -61,3 +61,27 @@ test("a dashboard listening: a burst of changes gives one event now and one a se
     offAll();
   }
 });
+
+test("payments and 'paid late' notes go through the same feed: a payment booked and a late note each reach a listening dashboard", async () => {
+  const { PaymentReceived } = await import("../src/wallet/events.ts");
+  const { JobStatusChanged } = await import("../src/jobs/events.ts");
+  const got: Earnings[] = [];
+  const offAll = started.app.bus.subscribeAll(() => {});
+  const off = started.app.bus.subscribe(EarningsChanged, (p) => got.push(p.earnings));
+  try {
+    await Bun.sleep(1100); // clear of any earlier publish
+    started.app.bus.publish(PaymentReceived, { paymentId: "p-feed", amountMsats: 1000, jobId: null });
+    await Bun.sleep(50);
+    expect(got.length).toBe(1);
+    await Bun.sleep(1100);
+    const job = { id: "f".repeat(64), kind: 5050, customer: "c".repeat(64), model: null, status: "expired" as const, promptPreview: "", tokens: 0, tokensPerSec: null, amountMsats: 1000, bolt11: null, error: "paid late: not served: you had cancelled it", encrypted: false, createdAt: Date.now(), updatedAt: Date.now() };
+    started.app.bus.publish(JobStatusChanged, { job });
+    // Another job's failure is no change to the earnings.
+    started.app.bus.publish(JobStatusChanged, { job: { ...job, id: "e".repeat(64), status: "error", error: "the job failed" } });
+    await Bun.sleep(50);
+    expect(got.length).toBe(2);
+  } finally {
+    off();
+    offAll();
+  }
+});

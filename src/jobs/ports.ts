@@ -50,7 +50,7 @@ export interface EngineInference {
 /** The ledger methods the engine uses (src/ledger/ledger.ts). */
 export type EngineLedger = Pick<
   Ledger,
-  "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter" | "earnings" | "transaction"
+  "markSeen" | "isSeen" | "pruneSeen" | "admitJob" | "patchJob" | "getJob" | "listJobs" | "findPaymentByHash" | "jobPaid" | "notePayment" | "latePayments" | "unpaidAfter" | "transaction"
   | "keepPendingResult" | "pendingResults" | "dropPendingResult" | "setZapTarget" | "zapTarget" | "pruneZapTargets"
   | "freeJobsUsed" | "countFreeJob" | "announcementTag" | "setAnnouncementTag" | "lastAnnouncementAt" | "setLastAnnouncementAt"
 >;

@@ -3,9 +3,7 @@
 // more expire once the wallet has booked what was paid, and a payment that lands for a job
 // already over either runs it or is noted "paid late: not served". The engine holds the jobs;
 // this file reads the ledger rows no one holds.
-import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
-import { EarningsChanged } from "../ledger/events.ts";
 import { PAID_LATE_NOT_SERVED, type JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { parseJobRequest, type JobRequest, type ParseResult, type RequestRef } from "../nostr/nip90.ts";
@@ -29,7 +27,6 @@ const INVOICE_RETRY_MS = 15_000;
 const LATE_STATUSES: readonly JobStatus[] = FINAL_STATUSES.filter((s) => s !== "success");
 
 export interface RecoveryDeps {
-  bus: Bus;
   inference: Pick<EngineInference, "servedModels">;
   ledger: EngineLedger;
   payments: EnginePayments | null;
@@ -288,9 +285,9 @@ export class Recovery {
     }
     const note = `${PAID_LATE_NOT_SERVED}: ${why}`;
     if (!this.deps.ledger.notePayment(paymentId, PAID_LATE_NOT_SERVED)) return;
+    // The EARNINGS panel counts payments paid late and not served: the app's earnings feed hears
+    // it from this job's event.
     this.deps.patchRow(row, { error: note });
-    // The EARNINGS panel counts payments paid late and not served.
-    this.deps.bus.publish(EarningsChanged, { earnings: this.deps.ledger.earnings() });
     log.warn("a payment came after the job ended and it can't be run: paid late, not served", { id: jobId, paymentId, customer: row.customer, why });
     const ref: RequestRef & { relays?: string[] } = request ?? { id: row.id, customer: row.customer, encrypted: null };
     const was = row.status === "expired" ? "its invoice had expired" : row.status === "cancelled" ? "it was cancelled" : "it had failed";
