@@ -1,7 +1,7 @@
 // Typed events. Each domain defines its events once (name + zod schema); services publish, the
 // server streams every event to the UI as {type, properties}. Names: domain.noun.verb.
 // Events here are internal: built by our own services, so TypeScript is their check and publish
-// does not validate them (zod on every publish would be ~6 parses per job, issue 16); input from outside
+// does not validate them (zod on every publish would be ~6 parses per job); input from outside
 // is validated where it enters (relay frames, HTTP bodies, config, Ollama replies). Under test
 // (NODE_ENV=test, as `bun test` sets), or with { check: true }, every payload is parsed and must
 // already be exactly what its schema gives: no missing field, no field it would drop.

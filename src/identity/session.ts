@@ -101,7 +101,7 @@ export class IdentitySession {
       if (!Vault.exists(vault)) throw new AppError("not_found", "No identity yet: run `compute init` (or create one in the dashboard).");
       if (this.deps.stopped()) throw new AppError("unavailable", "compute is stopping.");
       // The modules the unlocked services need are evaluated while the KDF runs on its worker
-      // thread, not after it (start to taking jobs, issue 16).
+      // thread, not after it: the time from start to taking jobs is the longer of the two, not the sum.
       if (!this.identity) this.deps.warmUp?.();
       // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
       const t0 = performance.now();
