@@ -5,6 +5,14 @@
 // `data.bad: true` marks a reply that shows the backend itself is broken (garbage, HTML, a line
 // that never ends, more tokens than asked for, a model it listed but does not have).
 import type { Options as OllamaOptions } from "ollama";
+import { AppError } from "../errors.ts";
+
+export const DEFAULT_PROBE_INTERVAL_MS = 5_000;
+/** Timeout for a probe's short calls (version, model list). */
+export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+/** Loading a large model from disk can take minutes before the first token. */
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 180_000;
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 /** Sampling options in Ollama's names (design/OLLAMA.md `options`); openai.ts maps them to OpenAI's. */
 export type GenerateOptions = Partial<
@@ -95,3 +103,83 @@ export interface Backend {
  * is a few hundred bytes, so a longer line is not a backend talking.
  */
 export const MAX_STREAM_LINE_BYTES = 1 << 20;
+
+/** Error codes that mean nothing answers at the address (rather than something failing there). */
+export const REFUSED = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "FailedToOpenSocket"]);
+
+/** A backend's URL without trailing slashes; one that is not http(s) is refused, `what` naming it. */
+export function checkUrl(url: string, what: string): string {
+  const u = url.trim().replace(/\/+$/, "");
+  if (!/^https?:\/\/[^\s/]+/.test(u)) throw new AppError("invalid_input", `${what} URL must start with http:// or https:// (got "${url}")`);
+  return u;
+}
+
+/**
+ * What a backend runs between start() and stop(): a probe now and then every `intervalMs`, one at a
+ * time (refresh() calls during a probe share it), and the requests in flight (`inflight`, registered
+ * by StreamGuard). stop() ends the schedule and aborts the probe and every request.
+ */
+export class ProbeLoop {
+  readonly inflight = new Set<AbortController>();
+  private running = false;
+  /** Bumped by start/stop/restart so a superseded loop never schedules another tick. */
+  private gen = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private probing: Promise<void> | null = null;
+  private probeCtl: AbortController | null = null;
+
+  /** `probe` must not reject; `ctl` aborts it (stop, restart) and is aborted after it to free the connection. */
+  constructor(
+    private readonly probe: (ctl: AbortController) => Promise<void>,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Probes now, then every intervalMs until stop(). Resolves after the first probe. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.loop(++this.gen);
+  }
+
+  /** Idempotent. */
+  stop(): void {
+    this.running = false;
+    this.gen++;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.probeCtl?.abort();
+    for (const ctl of this.inflight) ctl.abort(new AppError("unavailable", "Inference stopped"));
+    this.inflight.clear();
+  }
+
+  /** Probes now; concurrent calls share one probe. Never rejects. */
+  refresh(): Promise<void> {
+    if (!this.probing) {
+      const ctl = new AbortController();
+      this.probeCtl = ctl;
+      this.probing = this.probe(ctl).finally(() => {
+        if (this.probeCtl === ctl) this.probeCtl = null;
+        ctl.abort(); // release the connection
+        this.probing = null;
+      });
+    }
+    return this.probing;
+  }
+
+  /** Aborts the probe under way and, if started, starts the schedule over once it has settled (a new address). */
+  restart(): void {
+    this.probeCtl?.abort();
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const gen = ++this.gen;
+    void (this.probing ?? Promise.resolve()).then(() => this.loop(gen));
+  }
+
+  private async loop(gen: number): Promise<void> {
+    if (!this.running || gen !== this.gen) return;
+    await this.refresh();
+    if (!this.running || gen !== this.gen) return;
+    this.timer = setTimeout(() => void this.loop(gen), this.intervalMs);
+  }
+}

@@ -7,7 +7,19 @@ import { z } from "zod";
 import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { MAX_STREAM_LINE_BYTES, type GenerateOptions, type GenerateResult, type PullUpdate } from "./backend.ts";
+import {
+  checkUrl,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
+  DEFAULT_PROBE_INTERVAL_MS,
+  DEFAULT_STALL_TIMEOUT_MS,
+  MAX_STREAM_LINE_BYTES,
+  ProbeLoop,
+  REFUSED,
+  type GenerateOptions,
+  type GenerateResult,
+  type PullUpdate,
+} from "./backend.ts";
 import { modelKey } from "./model-name.ts";
 import { MalformedNdjson, NdjsonLines, postNdjson } from "./ndjson.ts";
 import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
@@ -15,11 +27,6 @@ import { ModelsChanged, ModelView, OllamaStatusChanged, OllamaView, PullProgress
 
 const log = createLogger("inference");
 
-export const DEFAULT_PROBE_INTERVAL_MS = 5_000;
-export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
-/** Loading a large model from disk can take minutes before the first token. */
-export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 180_000;
-export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_WARM_KEEP_ALIVE = "10m";
 
 export interface InferenceOptions {
@@ -135,8 +142,6 @@ function ndjsonGuard(): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-const REFUSED = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "FailedToOpenSocket"]);
-
 function errCode(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === "string" ? c : undefined;
@@ -152,74 +157,45 @@ export class Inference {
   private readonly bus: Bus;
   private configured: string[] | null;
   private readonly fetchTimeoutMs: number;
-  private readonly probeIntervalMs: number;
   private readonly firstTokenTimeoutMs: number;
   private readonly stallTimeoutMs: number;
 
   private status: OllamaView;
   private installed: Array<Omit<ModelView, "served">> = [];
   private modelList: ModelView[] = [];
-  private running = false;
-  /** Bumped by start/stop/setUrl so a superseded probe loop never schedules another tick. */
-  private loopGen = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private probing: Promise<void> | null = null;
-  private probeCtl: AbortController | null = null;
+  private readonly probes: ProbeLoop;
   /** How long the last successful probe (version + tags) took, ms. */
   private lastProbeMs: number | null = null;
-  private readonly inflight = new Set<AbortController>();
 
   constructor(opts: InferenceOptions) {
-    this.url = checkUrl(opts.url);
+    this.url = checkUrl(opts.url, "Ollama");
     this.bus = opts.bus;
     this.configured = opts.servedModels;
     this.fetchTimeoutMs = opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-    this.probeIntervalMs = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
     this.firstTokenTimeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.status = { url: this.url, reachable: false, version: null, error: null };
+    this.probes = new ProbeLoop((ctl) => this.probe(ctl), opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
   }
 
   // ---- lifecycle ----
 
   /** Probes now, then every probeIntervalMs until stop(). Resolves after the first probe. */
-  async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    await this.loop(++this.loopGen);
+  start(): Promise<void> {
+    return this.probes.start();
   }
 
   /** Stops probing and cancels in-flight generations and pulls. Idempotent. */
   stop(): void {
-    this.running = false;
-    this.loopGen++;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.probeCtl?.abort();
-    for (const ctl of this.inflight) ctl.abort(new AppError("unavailable", "Inference stopped"));
-    this.inflight.clear();
-  }
-
-  private async loop(gen: number): Promise<void> {
-    if (!this.running || gen !== this.loopGen) return;
-    await this.refresh();
-    if (!this.running || gen !== this.loopGen) return;
-    this.timer = setTimeout(() => void this.loop(gen), this.probeIntervalMs);
+    this.probes.stop();
   }
 
   /** Probes Ollama now (version, then tags); concurrent calls share one probe. Never rejects. */
   refresh(): Promise<void> {
-    if (!this.probing) {
-      this.probing = this.probe().finally(() => {
-        this.probing = null;
-      });
-    }
-    return this.probing;
+    return this.probes.refresh();
   }
 
-  private async probe(): Promise<void> {
-    const ctl = new AbortController();
-    this.probeCtl = ctl;
+  private async probe(ctl: AbortController): Promise<void> {
     const url = this.url;
     const client = new Ollama({ host: url, fetch: requestFetch(ctl, this.fetchTimeoutMs) });
     try {
@@ -243,9 +219,6 @@ export class Inference {
       this.installed = [];
       this.setStatus({ url, reachable: false, version: null, error: message });
       this.publishModels();
-    } finally {
-      if (this.probeCtl === ctl) this.probeCtl = null;
-      ctl.abort(); // release the connection
     }
   }
 
@@ -295,20 +268,13 @@ export class Inference {
 
   /** Points at another Ollama; the status resets and a probe runs now if started. */
   setUrl(url: string): void {
-    const next = checkUrl(url);
+    const next = checkUrl(url, "Ollama");
     if (next === this.url) return;
     this.url = next;
-    this.probeCtl?.abort();
+    this.probes.restart();
     this.installed = [];
     this.setStatus({ url: next, reachable: false, version: null, error: null });
     this.publishModels();
-    if (this.running) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      const gen = ++this.loopGen;
-      // The old URL's probe may still be settling; chain so the loop restarts against the new one.
-      void (this.probing ?? Promise.resolve()).then(() => this.loop(gen));
-    }
   }
 
   // ---- generation ----
@@ -319,7 +285,7 @@ export class Inference {
    * Each call is its own request (one fetch, no client object), so aborting one never touches another.
    */
   async generate(p: GenerateParams): Promise<GenerateResult> {
-    const guard = new StreamGuard(p.signal, this.inflight);
+    const guard = new StreamGuard(p.signal, this.probes.inflight);
     const firstMs = p.firstTokenTimeoutMs ?? this.firstTokenTimeoutMs;
     const stallMs = p.stallTimeoutMs ?? this.stallTimeoutMs;
     const started = performance.now();
@@ -399,7 +365,7 @@ export class Inference {
   }
 
   private async loadCall(model: string, keepAlive: string | number, signal?: AbortSignal): Promise<void> {
-    const guard = new StreamGuard(signal, this.inflight);
+    const guard = new StreamGuard(signal, this.probes.inflight);
     try {
       const client = new Ollama({ host: this.url, fetch: requestFetch(guard.ctl, this.firstTokenTimeoutMs) });
       const reply = LoadReply.safeParse(await client.generate({ model, prompt: "", keep_alive: keepAlive, stream: false }));
@@ -420,7 +386,7 @@ export class Inference {
    * refreshed afterwards.
    */
   async pull(model: string, onProgress?: (u: PullUpdate) => void, signal?: AbortSignal): Promise<void> {
-    const guard = new StreamGuard(signal, this.inflight);
+    const guard = new StreamGuard(signal, this.probes.inflight);
     let phase: "connect" | "stream" = "connect";
     let lastStatus = "";
     let lastPublish = 0;
@@ -497,12 +463,6 @@ export class Inference {
     // An {"error": "..."} line inside a stream surfaces as a plain Error with Ollama's text.
     return new AppError("unavailable", `Ollama failed: ${errorMessage(err)}`, { url });
   }
-}
-
-function checkUrl(url: string): string {
-  const u = url.trim().replace(/\/+$/, "");
-  if (!/^https?:\/\/[^\s/]+/.test(u)) throw new AppError("invalid_input", `Ollama URL must start with http:// or https:// (got "${url}")`);
-  return u;
 }
 
 /** A chunk between the first and the done line: {response: string, done: false}, nothing odd. */

@@ -9,9 +9,23 @@ import OpenAI from "openai";
 import { z } from "zod";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { MAX_STREAM_LINE_BYTES, type Backend, type BackendGenerateParams, type BackendHealth, type BackendModel, type BackendSpec, type GenerateResult } from "./backend.ts";
+import {
+  checkUrl,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
+  DEFAULT_PROBE_INTERVAL_MS,
+  DEFAULT_STALL_TIMEOUT_MS,
+  MAX_STREAM_LINE_BYTES,
+  ProbeLoop,
+  REFUSED,
+  type Backend,
+  type BackendGenerateParams,
+  type BackendHealth,
+  type BackendModel,
+  type BackendSpec,
+  type GenerateResult,
+} from "./backend.ts";
 import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_PROBE_INTERVAL_MS, DEFAULT_STALL_TIMEOUT_MS } from "./ollama.ts";
 
 const log = createLogger("inference");
 
@@ -36,13 +50,9 @@ const Chunk = z.object({
   usage: z.object({ prompt_tokens: z.number().nonnegative().nullish(), completion_tokens: z.number().nonnegative().nullish() }).nullish(),
 });
 
-const REFUSED = new Set(["ECONNREFUSED", "ConnectionRefused", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "FailedToOpenSocket"]);
-
 /** `http://h:8000` and `http://h:8000/v1` both name the server; the client wants the /v1 base. */
 export function openaiBase(url: string): { root: string; base: string } {
-  const u = url.trim().replace(/\/+$/, "");
-  if (!/^https?:\/\/[^\s/]+/.test(u)) throw new AppError("invalid_input", `Backend URL must start with http:// or https:// (got "${url}")`);
-  const root = u.replace(/\/v1$/, "");
+  const root = checkUrl(url, "Backend").replace(/\/v1$/, "");
   return { root, base: `${root}/v1` };
 }
 
@@ -68,24 +78,19 @@ export class OpenAIBackend implements Backend {
   private readonly root: string;
   private readonly base: string;
   private readonly fetchTimeoutMs: number;
-  private readonly probeIntervalMs: number;
   private readonly firstTokenTimeoutMs: number;
   private readonly stallTimeoutMs: number;
   private state: BackendHealth = { reachable: false, version: null, error: null, latencyMs: null, models: [], reportedSlots: null };
   private readonly listeners: Array<() => void> = [];
-  private running = false;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private probing: Promise<void> | null = null;
-  private probeCtl: AbortController | null = null;
-  private readonly inflight = new Set<AbortController>();
+  private readonly probes: ProbeLoop;
 
   constructor(opts: OpenAIBackendOptions) {
     this.spec = opts.spec;
     ({ root: this.root, base: this.base } = openaiBase(opts.spec.url));
     this.fetchTimeoutMs = opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-    this.probeIntervalMs = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
     this.firstTokenTimeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.probes = new ProbeLoop((ctl) => this.probe(ctl), opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
   }
 
   /** A client for one request: our fetch (guards, our abort signal), no retries, no logging. */
@@ -109,33 +114,16 @@ export class OpenAIBackend implements Backend {
 
   // ---- lifecycle and health ----
 
-  async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    await this.loop();
+  start(): Promise<void> {
+    return this.probes.start();
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.probeCtl?.abort();
-    for (const ctl of this.inflight) ctl.abort(new AppError("unavailable", "Inference stopped"));
-    this.inflight.clear();
-  }
-
-  private async loop(): Promise<void> {
-    if (!this.running) return;
-    await this.refresh();
-    if (!this.running) return;
-    this.timer = setTimeout(() => void this.loop(), this.probeIntervalMs);
+    this.probes.stop();
   }
 
   refresh(): Promise<void> {
-    this.probing ??= this.probe().finally(() => {
-      this.probing = null;
-    });
-    return this.probing;
+    return this.probes.refresh();
   }
 
   health(): BackendHealth {
@@ -156,9 +144,7 @@ export class OpenAIBackend implements Backend {
     }
   }
 
-  private async probe(): Promise<void> {
-    const ctl = new AbortController();
-    this.probeCtl = ctl;
+  private async probe(ctl: AbortController): Promise<void> {
     const timer = setTimeout(() => ctl.abort(new Timeout("first", this.fetchTimeoutMs)), this.fetchTimeoutMs);
     let bad: BadReply | null = null;
     try {
@@ -179,8 +165,6 @@ export class OpenAIBackend implements Backend {
       this.set({ reachable: false, version: null, error: this.describe(reason, "connect").message, latencyMs: null, models: [], reportedSlots: null });
     } finally {
       clearTimeout(timer);
-      if (this.probeCtl === ctl) this.probeCtl = null;
-      ctl.abort();
     }
   }
 
@@ -203,7 +187,7 @@ export class OpenAIBackend implements Backend {
   // ---- generation ----
 
   async generate(p: BackendGenerateParams): Promise<GenerateResult> {
-    const guard = new StreamGuard(p.signal, this.inflight);
+    const guard = new StreamGuard(p.signal, this.probes.inflight);
     const ctl = guard.ctl;
     let bad: BadReply | null = null;
     const started = performance.now();
