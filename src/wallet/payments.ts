@@ -14,7 +14,6 @@ import type { Bus } from "../bus.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Ledger, JobRow } from "../ledger/ledger.ts";
-import { EarningsChanged } from "../ledger/events.ts";
 import type { EnginePayments, ZapOutcome } from "../jobs/ports.ts";
 import type { ZapClaim } from "../nostr/nip57.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
@@ -205,7 +204,7 @@ export class Payments implements EnginePayments {
    * the job; otherwise the job is the one whose invoice this is, or the one a zap receipt named.
    * The job counts as paid only if the payment covers its amount. Never throws (loop edge).
    */
-  credit(p: ReceivedPayment, sourceIn: PaymentSourceIn, jobHint?: string, opts: { final?: boolean; batch?: boolean } = {}): boolean {
+  credit(p: ReceivedPayment, sourceIn: PaymentSourceIn, jobHint?: string, opts: { final?: boolean } = {}): boolean {
     let source: PaymentSourceIn | "other" = sourceIn;
     try {
       const ledger = this.opts.ledger;
@@ -255,9 +254,8 @@ export class Payments implements EnginePayments {
           log.warn("a payment for a job was less than its price; booked, but the job is not paid", { paymentId: p.id, jobId: job.id, amountMsats: p.amountMsats, priceMsats: job.amountMsats });
         }
         log.info("payment credited", { paymentId: p.id, amountMsats: p.amountMsats, jobId: job?.id ?? null, source });
+        // The app's earnings feed (unlocked-services.ts) follows PaymentReceived.
         this.opts.bus.publish(PaymentReceived, { paymentId: p.id, amountMsats: p.amountMsats, jobId: job?.id ?? null });
-        // A reconciliation pass says it once for all it booked (earnings are a sum over the ledger).
-        if (!opts.batch) this.opts.bus.publish(EarningsChanged, { earnings: ledger.earnings() });
       }
       if (job) this.wake(job.id);
       return fresh;
@@ -339,19 +337,15 @@ export class Payments implements EnginePayments {
     }
     const floor = this.highWater === null ? -Infinity : this.highWater - RECONCILE_OVERLAP_MS;
     let newest = this.highWater ?? -Infinity;
-    try {
-      for (let offset = 0; ; offset += PAGE) {
-        const page = await bounded(w.receivedPage({ offset, limit: PAGE }), this.callMs, "listing payments");
-        let below = false;
-        for (const p of page.payments) {
-          if (this.credit(p, "invoice", undefined, { batch: true })) fresh++;
-          if (p.receivedAt > newest) newest = p.receivedAt;
-          if (p.receivedAt < floor) below = true;
-        }
-        if (page.end || below) break;
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await bounded(w.receivedPage({ offset, limit: PAGE }), this.callMs, "listing payments");
+      let below = false;
+      for (const p of page.payments) {
+        if (this.credit(p, "invoice")) fresh++;
+        if (p.receivedAt > newest) newest = p.receivedAt;
+        if (p.receivedAt < floor) below = true;
       }
-    } finally {
-      if (fresh) this.opts.bus.publish(EarningsChanged, { earnings: this.opts.ledger.earnings() });
+      if (page.end || below) break;
     }
     if (Number.isFinite(newest)) this.highWater = Math.min(newest, this.now());
     return fresh;
