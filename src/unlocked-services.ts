@@ -56,7 +56,6 @@ export class UnlockedServices {
   private unsubscribePayments: (() => void) | null = null;
   private unsubscribeJobs: (() => void) | null = null;
   private unsubscribeRelays: (() => void) | null = null;
-  private engineCfg: { base: Config; slots: number; config: Config } | null = null;
   private earningsTimer: ReturnType<typeof setTimeout> | null = null;
   private earningsAt = -Infinity;
 
@@ -99,7 +98,8 @@ export class UnlockedServices {
       payments: this.payments,
       secretKey: this.keyCopy(identity),
       pubkey: identity.pubkey,
-      config: () => this.engineConfig(),
+      config,
+      slots: () => this.deps.inference().capacity(),
       pausedReason: () => this.deps.sentinel()?.paused() ?? null,
       onChanged: () => this.deps.emitProvider(),
     });
@@ -160,17 +160,6 @@ export class UnlockedServices {
   /** The wallet's Lightning address was set or removed: start or stop watching zaps. */
   async addressChanged(): Promise<void> {
     await this.engine?.walletChanged();
-  }
-
-  /**
-   * The config the engine sees: its concurrency (limits.maxConcurrentJobs) is the router's slots,
-   * the sum over the healthy backends, so the engine's one fair queue feeds every backend.
-   */
-  private engineConfig(): Config {
-    const slots = this.deps.inference().capacity();
-    const c = this.deps.config();
-    if (this.engineCfg?.base !== c || this.engineCfg.slots !== slots) this.engineCfg = { base: c, slots, config: { ...c, limits: { ...c.limits, maxConcurrentJobs: slots } } };
-    return this.engineCfg.config;
   }
 
   /**

@@ -8,7 +8,8 @@
 // cancel-watch.ts (NIP-09), generate.ts (inputs → model → text), zap-watch.ts (zap receipts),
 // housekeeping.ts (pruning seen ids, dropping delivered results' kept copies), endings.ts (stop,
 // fail, park).
-import { AppError, errorMessage } from "../errors.ts";
+import type { Config, Limits } from "../config.ts";
+import { AppError } from "../errors.ts";
 import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts";
@@ -66,6 +67,8 @@ export class Engine {
   /** Everything in flight (event handling, jobs, background publishes), so stop() can drain it. */
   private tasks = new Set<Promise<unknown>>();
   private unsubscribePayments: (() => void) | null = null;
+  /** admitLimits' copy of the config's limits with the router's slots. */
+  private limitsCopy: { base: Limits; limits: Limits } | null = null;
   /** Zap receipts of our feedback and results (zap-watch.ts). */
   private readonly zaps: ZapWatch;
 
@@ -312,6 +315,7 @@ export class Engine {
     }
     const request = parsed.request;
     const cfg = this.deps.config();
+    const slots = this.slots();
     const served = this.deps.inference.servedModels();
     const model = chooseModel(request.params, served, cfg.provider.defaultModel);
     const estimate = Math.min(request.params.maxTokens ?? cfg.limits.maxTokensCap, cfg.limits.maxTokensCap);
@@ -320,7 +324,7 @@ export class Engine {
     const verdict = admit(request, {
       providerPubkey: this.deps.pubkey,
       now: this.now(),
-      limits: cfg.limits,
+      limits: this.admitLimits(cfg, slots),
       servedModels: served,
       defaultModel: cfg.provider.defaultModel,
       seen: () => false, // isSeen above already deduplicated
@@ -355,7 +359,7 @@ export class Engine {
     // A slot is free: the job is recorded straight as processing, so one ledger commit (not two)
     // comes before the processing feedback. Otherwise it is recorded as received, then charged or
     // queued.
-    const startNow = !charge && this.generating < cfg.limits.maxConcurrentJobs;
+    const startNow = !charge && this.generating < slots;
     if (startNow) this.held.move(job, "processing");
     // A job already in the ledger was handled before (the seen table may have been pruned since):
     // answering it again would charge or answer twice.
@@ -392,12 +396,28 @@ export class Engine {
 
   // ---------------------------------------------------------------- running
 
+  /** How many jobs generate at once (EngineDeps.slots). */
+  private slots(): number {
+    return this.deps.slots?.() ?? this.deps.config().limits.maxConcurrentJobs;
+  }
+
+  /**
+   * The limits admit() takes, whose maxConcurrentJobs tells it whether a slot is free: the config's
+   * own unless the slots differ, then a copy made once per change of either.
+   */
+  private admitLimits(cfg: Config, slots: number): Limits {
+    if (slots === cfg.limits.maxConcurrentJobs) return cfg.limits;
+    const c = this.limitsCopy;
+    if (c?.base !== cfg.limits || c.limits.maxConcurrentJobs !== slots) this.limitsCopy = { base: cfg.limits, limits: { ...cfg.limits, maxConcurrentJobs: slots } };
+    return this.limitsCopy!.limits;
+  }
+
   private enqueue(job: Running): void {
     if (job.controller.signal.aborted) {
       this.track(this.ends.endStopped(job));
       return;
     }
-    if (this.generating < this.deps.config().limits.maxConcurrentJobs) {
+    if (this.generating < this.slots()) {
       this.track(this.runJob(job));
     } else {
       this.held.queue.push(job);
@@ -414,7 +434,7 @@ export class Engine {
   }
 
   private pump(): void {
-    while (this.held.queue.size && this.generating < this.deps.config().limits.maxConcurrentJobs && !this.stopped) {
+    while (this.held.queue.size && this.generating < this.slots() && !this.stopped) {
       // Fairness between customers: the customers with the fewest jobs held (running or waiting
       // for payment) first, then round robin (fair-queue.ts).
       const busy = new Map<string, number>();

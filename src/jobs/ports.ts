@@ -103,6 +103,12 @@ export interface EngineDeps {
   heartbeatMs?: number;
   /** Requests older than this (seconds) are not replayed on subscribe. */
   sinceWindowSecs?: number;
+  /**
+   * How many jobs generate at once: the app hands in the router's slots over its healthy backends
+   * (Router.capacity), so the engine's one fair queue feeds every backend. Without it (tests,
+   * benches) the engine takes limits.maxConcurrentJobs.
+   */
+  slots?(): number;
   /** Why new jobs are refused right now (the owner's machine is busy: src/service/sentinel.ts); null = take them. */
   pausedReason?: () => string | null;
   /**
