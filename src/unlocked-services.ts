@@ -52,10 +52,8 @@ export class UnlockedServices {
   engine: Engine | null = null;
   /** Copies of the secret key handed to the pool and the engine: zeroed when they stop (lock). */
   private keyCopies: Uint8Array[] = [];
-  private unsubscribeModels: (() => void) | null = null;
-  private unsubscribePayments: (() => void) | null = null;
-  private unsubscribeJobs: (() => void) | null = null;
-  private unsubscribeRelays: (() => void) | null = null;
+  /** The bus subscriptions made at start, ended at stop. */
+  private disposers: Array<() => void> = [];
   private earningsTimer: ReturnType<typeof setTimeout> | null = null;
   private earningsAt = -Infinity;
 
@@ -85,10 +83,12 @@ export class UnlockedServices {
       zapGraceMs: opts.zapGraceMs,
     });
     // A payment booked: the balance, and the earnings (one throttled feed: publishEarnings).
-    this.unsubscribePayments = bus.subscribe(PaymentReceived, () => {
-      void this.deps.wallets.refreshBalance();
-      this.publishEarnings();
-    });
+    this.disposers.push(
+      bus.subscribe(PaymentReceived, () => {
+        void this.deps.wallets.refreshBalance();
+        this.publishEarnings();
+      }),
+    );
     this.deps.wallets.connect();
     this.engine = new Engine({
       bus,
@@ -105,20 +105,18 @@ export class UnlockedServices {
     });
     // The earnings count the jobs answered, and the payments noted "paid late: not served" (a note
     // on a job already over, after its PaymentReceived: recovery.ts).
-    this.unsubscribeJobs = bus.subscribe(JobStatusChanged, ({ job }) => {
-      if (job.status === "success" || job.error?.startsWith(PAID_LATE_NOT_SERVED)) this.publishEarnings();
-    });
-    // GO ONLINE's blockers include "no relay connected": tell the UI when that changes.
-    const unRelay = bus.subscribe(RelayStatusChanged, () => this.deps.emitProvider());
-    const unOllama = bus.subscribe(OllamaStatusChanged, () => this.deps.emitProvider());
-    this.unsubscribeRelays = () => {
-      unRelay();
-      unOllama();
-    };
-    this.unsubscribeModels = bus.subscribe(ModelsChanged, () => {
-      this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
-      this.deps.emitProvider();
-    });
+    this.disposers.push(
+      bus.subscribe(JobStatusChanged, ({ job }) => {
+        if (job.status === "success" || job.error?.startsWith(PAID_LATE_NOT_SERVED)) this.publishEarnings();
+      }),
+      // GO ONLINE's blockers include "no relay connected" and the backends' health: tell the UI.
+      bus.subscribe(RelayStatusChanged, () => this.deps.emitProvider()),
+      bus.subscribe(OllamaStatusChanged, () => this.deps.emitProvider()),
+      bus.subscribe(ModelsChanged, () => {
+        this.engine?.modelsChanged().catch((err) => log.warn("re-announcing failed", { err }));
+        this.deps.emitProvider();
+      }),
+    );
     const t0 = performance.now();
     await this.engine.recover();
     log.debug("engine recovered", { ms: Math.round(performance.now() - t0) });
@@ -132,14 +130,7 @@ export class UnlockedServices {
 
   /** Stops them in reverse (the engine first, the pool last) and zeroes the key copies. */
   async stop(): Promise<void> {
-    this.unsubscribeModels?.();
-    this.unsubscribeModels = null;
-    this.unsubscribePayments?.();
-    this.unsubscribePayments = null;
-    this.unsubscribeJobs?.();
-    this.unsubscribeJobs = null;
-    this.unsubscribeRelays?.();
-    this.unsubscribeRelays = null;
+    for (const dispose of this.disposers.splice(0)) dispose();
     await this.engine?.stop();
     this.engine = null;
     this.payments?.stop();
