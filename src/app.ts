@@ -297,9 +297,9 @@ export class App {
   }
 
   /**
-   * Saves a change to config.json and applies it to this run at once. The run's command-line and
-   * environment settings stay in force (rereading only the file used to drop them: a dashboard
-   * save made a `--payment-mode free` run charge again). Bad changes are refused before writing.
+   * Saves a change to config.json and applies it to this run at once, under the run's own
+   * command-line and environment settings, which keep winning over the file (a `--payment-mode
+   * free` run stays free after a dashboard save). Bad changes are refused before writing.
    */
   private saveConfig(patch: Record<string, unknown>): void {
     const next = withChange(this.config, patch);

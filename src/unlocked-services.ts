@@ -156,7 +156,8 @@ export class UnlockedServices {
   /**
    * Tells the dashboards the earnings changed: at most once a second (a change inside the second
    * is sent when it is up, never lost), and only while one is connected (a dashboard that
-   * connects reads them from /api/state). Issue 16: every finished job recomputed them.
+   * connects reads them from /api/state). Reading them is a ledger query: a burst of jobs or
+   * payments costs one a second, and none while nobody looks.
    */
   publishEarnings(): void {
     if (this.earningsTimer) return;

@@ -363,7 +363,8 @@ export class Engine {
     if (startNow) this.held.move(job, "processing");
     // A job already in the ledger was handled before (the seen table may have been pruned since):
     // answering it again would charge or answer twice.
-    // The free-job count goes in the same commit as the row (issue 16: fewer commits per job).
+    // The free-job count goes in the same commit as the row: a commit is the costly part of a
+    // ledger write, and this one is on every job's path.
     const admitted = this.deps.ledger.transaction(() => {
       if (!this.deps.ledger.admitJob(this.held.toRow(job), event.kind, job.createdAt)) return false;
       if (free) this.allowance.useFree(request.customer);

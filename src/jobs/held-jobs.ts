@@ -105,7 +105,8 @@ export class HeldJobs {
    */
   setStatus(job: Running, to: JobStatus, patch: StatusPatch = {}): boolean {
     if (!this.move(job, to, patch)) return false;
-    // queued and processing get no commit of their own (issue 16): the row keeps the state the job
+    // queued and processing get no commit of their own (a commit is the costly part of a ledger
+    // write, and these two are on every job's path): the row keeps the state the job
     // was admitted or paid in, which recovery treats as it treated these (closed, or run again if
     // paid), and the next lasting state writes every field.
     if (to === "queued" || to === "processing") {

@@ -1,7 +1,7 @@
 // The engine's housekeeping in the ledger: old seen request ids and old jobs' zap targets are
 // pruned (riding on the heartbeat, no timer of its own), and the kept copies of delivered results
-// are dropped together in one batched commit a moment after the first (issue 16: fewer commits
-// per job). Neither is on a job's path: a crash before either only leaves work for later.
+// are dropped together in one batched commit a moment after the first (a burst of results costs
+// one commit, not one each). Neither is on a job's path: a crash before either only leaves work for later.
 import { createLogger } from "../log.ts";
 import type { ZapWatch } from "./zap-watch.ts";
 import type { EngineLedger } from "./ports.ts";
@@ -52,7 +52,7 @@ export class Housekeeping {
 
   /**
    * A delivered result's kept copy is no longer needed: dropped with others in one commit a
-   * moment later (housekeeping, batched: issue 16). A crash before that only makes recover() send
+   * moment later (one commit for a burst). A crash before that only makes recover() send
    * the same event again, which relays and customers see once (same id).
    */
   forgetResult(id: string): void {

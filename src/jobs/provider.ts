@@ -76,7 +76,8 @@ export class ProviderControl {
     // Read again after the wait: a lock meanwhile must not go unnoticed. Going online tells the
     // dashboards itself (EngineDeps.onChanged).
     await this.deps.engine()!.goOnline();
-    // The signer compiled before the first burst, in slices that wait while jobs sign (issue 16).
+    // The signer compiled before the first burst, in slices that wait while jobs sign: the first
+    // jobs don't pay for compiling it.
     // The pool has loaded the module already: this import costs nothing.
     void import("../nostr/signer.ts").then((m) => m.warmUpSigner());
   }
