@@ -10,13 +10,14 @@
 // fail, park).
 import type { Config, Limits } from "../config.ts";
 import { AppError } from "../errors.ts";
+import { chooseModel } from "../inference/model-name.ts";
 import type { JobRow } from "../ledger/ledger.ts";
 import { createLogger } from "../log.ts";
 import { DELETION, JOB_REQUEST_TEXT, PING, ZAP_RECEIPT } from "../nostr/kinds.ts";
 import { buildPong, buildResult, cancelsJob, parseJobRequest, parsePing, type JobRequest, type NostrEvent } from "../nostr/nip90.ts";
 import { withTimeout } from "../util/timeout.ts";
 import { PaymentReceived } from "../wallet/events.ts";
-import { admit, chooseModel } from "./admission.ts";
+import { admit } from "./admission.ts";
 import { Allowance } from "./allowance.ts";
 import { Announcer } from "./announcer.ts";
 import { CancelWatch } from "./cancel-watch.ts";
@@ -326,7 +327,7 @@ export class Engine {
       now: this.now(),
       limits: this.admitLimits(cfg, slots),
       servedModels: served,
-      defaultModel: cfg.provider.defaultModel,
+      model,
       seen: () => false, // isSeen above already deduplicated
       customerRecent: (pk, since) => this.allowance.recentRequests(pk, since),
       activeCount: this.generating,
