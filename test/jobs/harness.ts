@@ -1,5 +1,5 @@
 // One provider, wired the way app.ts wires it, against real local servers: two test relays, the
-// fake Ollama, a Ledger in a temp file, Inference, RelayPool and the Engine; plus a customer built
+// fake Ollama, a Ledger in a temp file, the inference Router, RelayPool and the Engine; plus a customer built
 // only from nostr-tools (test/fixtures/customer.ts). Each test gets fresh relays and a fresh
 // ledger so requests of one test never replay into the next; the fake Ollama is per file
 // (providerSuite sets up the file: the fake, the providers' clean-up, unhandled rejections).
@@ -11,7 +11,7 @@ import { generateSecretKey, getPublicKey, type Event } from "nostr-tools/pure";
 import { Bus } from "../../src/bus.ts";
 import { ConfigSchema, type Config } from "../../src/config.ts";
 import { ModelsChanged } from "../../src/inference/events.ts";
-import { Inference } from "../../src/inference/ollama.ts";
+import { Router } from "../../src/inference/router.ts";
 import { Engine, type EngineDeps } from "../../src/jobs/engine.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { RelayPool } from "../../src/nostr/pool.ts";
@@ -43,7 +43,7 @@ export interface Provider {
   bus: Bus;
   ledger: Ledger;
   ledgerPath: string;
-  inference: Inference;
+  inference: Router;
   pool: RelayPool;
   engine: Engine;
   secretKey: Uint8Array;
@@ -99,8 +99,10 @@ export async function startProvider(fake: FakeOllama, opts: ProviderOptions = {}
     ledgerPath = join(dir, "ledger.db");
   }
   const ledger = Ledger.open(ledgerPath);
-  const inference = new Inference({
-    url: fake.url,
+  // The router production runs, over the one fake Ollama. Its slots never bind: the engine's
+  // limits.maxConcurrentJobs (what the tests set) does.
+  const inference = new Router({
+    backends: [{ name: "ollama", type: "ollama", url: fake.url, maxConcurrent: 1_000 }],
     bus,
     servedModels: null,
     probeIntervalMs: opts.probeIntervalMs ?? 200,
