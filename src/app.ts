@@ -28,12 +28,9 @@ import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
 import { Sentinel } from "./service/sentinel.ts";
 import { MarketService } from "./market/service.ts";
 import { AppController } from "./app-controller.ts";
+import { paths } from "./paths.ts";
 
 const log = createLogger("app");
-
-export type { AppOptions } from "./app-options.ts";
-export { paths, readPublicIdentity } from "./paths.ts";
-import { paths } from "./paths.ts";
 
 export class App {
   readonly bus = new Bus();
@@ -236,15 +233,12 @@ export class App {
     // Start-up, unlocks and jobs are activity; when they are over, memory goes back (idle-trim.ts).
     const trimmer = new IdleTrimmer({ quietMs: this.opts.idleTrimMs ?? IDLE_TRIM_MS });
     this.trimmer = trimmer;
-    const unJobs = this.bus.subscribe(JobStatusChanged, () => trimmer.activity());
-    const unProgress = this.bus.subscribe(JobProgress, () => trimmer.activity());
-    const unIdentity = this.bus.subscribe(IdentityChanged, () => trimmer.activity());
+    const activity = () => trimmer.activity();
+    const unsubs = [this.bus.subscribe(JobStatusChanged, activity), this.bus.subscribe(JobProgress, activity), this.bus.subscribe(IdentityChanged, activity)];
     trimmer.start();
     this.push("idle trim", () => {
       trimmer.stop();
-      unJobs();
-      unProgress();
-      unIdentity();
+      unsubs.forEach((u) => u());
     });
 
     // Going online is wanted: the signer gets ready now, on this thread while the vault's key
