@@ -36,7 +36,7 @@ import { ZapWatch } from "./zap-watch.ts";
 const log = createLogger("jobs");
 
 // What the engine needs from the other domains (app.ts hands in the real ones): jobs/ports.ts.
-export type { EngineDeps, EngineInference, EngineLedger, EnginePayments, EnginePool, GenerateResult, PublishOutcome, ZapOutcome } from "./ports.ts";
+export type { EngineDeps, EngineInference, EnginePayments, EnginePool } from "./ports.ts";
 
 /** How long stop() waits for the last feedback/result publishes after aborting jobs. */
 const STOP_DRAIN_MS = 3_000;
