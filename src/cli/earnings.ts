@@ -3,10 +3,12 @@ import { existsSync } from "node:fs";
 import { paths } from "../paths.ts";
 import { Ledger } from "../ledger/ledger.ts";
 import { z } from "zod";
-import { AppError } from "../errors.ts";
 import { Earnings } from "../ledger/events.ts";
 import { readLock } from "../util/lock.ts";
-import { COMMON_HELP, dataDirFrom, parse, printJson } from "./common.ts";
+import { COMMON_HELP, dataDirFrom, parse, printJson, runningApi } from "./common.ts";
+
+/** Just the state's earnings: this command loads and checks none of the rest (`compute status` does). */
+const RunningEarnings = z.object({ earnings: Earnings });
 
 const HELP = `Usage: compute earnings [--json]
 
@@ -24,7 +26,8 @@ export async function earnings(args: string[]): Promise<number> {
   const running = readLock(dataDir);
   let e: Earnings;
   if (running?.url && running.token) {
-    e = await runningEarnings(running.url, running.token);
+    const api = runningApi({ url: running.url, token: running.token });
+    e = api.expect<z.infer<typeof RunningEarnings>>(await api.call("GET", "/state", undefined, 5000), (v) => RunningEarnings.safeParse(v).success).earnings;
   } else {
     const path = paths(dataDir).ledger;
     if (!existsSync(path)) {
@@ -53,20 +56,3 @@ export async function earnings(args: string[]): Promise<number> {
   return 0;
 }
 
-/**
- * The running instance's earnings: its state's `earnings`, checked alone. (`compute status` reads
- * and checks the whole state; this command loads none of that, so it answers sooner.)
- */
-async function runningEarnings(url: string, token: string, timeoutMs = 5000): Promise<Earnings> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}/api/state`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message;
-    throw new AppError("unavailable", `The running compute at ${url} did not answer (${why}).`);
-  }
-  if (!res.ok) throw new AppError("unavailable", `The running compute at ${url} answered HTTP ${res.status}.`);
-  const parsed = z.object({ earnings: Earnings }).safeParse(await res.json().catch(() => null));
-  if (!parsed.success) throw new AppError("unavailable", `The running compute at ${url} sent a state this version does not understand.`);
-  return parsed.data.earnings;
-}

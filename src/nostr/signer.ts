@@ -223,7 +223,7 @@ function isLowerHex(s: unknown, length: number): boolean {
 /**
  * NIP-01 event shape as it arrives on the wire: 64-hex id and pubkey, 128-hex sig, integer
  * created_at ≥ 0, kind 0..65535, tags a list of lists of strings, content a string. Never throws.
- * (The same rules as WireEvent in pool.ts, written out: this runs on every event we receive.)
+ * (The same rules as nip90.ts's NostrEvent schema, written out: this runs on every event we receive.)
  */
 export function hasEventShape(input: unknown): input is Event {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return false;

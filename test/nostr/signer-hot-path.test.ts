@@ -27,8 +27,9 @@ test("warm-up loads nostr-wasm with no traffic at all and runs its ops; later si
 test("warm-up does no slice while real signatures are being made (a job is never delayed by it)", async () => {
   const sk = generateSecretKey();
   signEvent(template(0), sk);
-  const w = warmUpSigner({ ops: 40, gapMs: 1, quietMs: 300 });
-  // Traffic: a signature every 10 ms for 800 ms (the warm-up's quiet window is 300 ms).
+  const w = warmUpSigner({ ops: 40, gapMs: 1, quietMs: 2000 });
+  // Traffic: a signature every 10 ms for 800 ms (the warm-up's quiet window is 2 s: a loaded
+  // machine that stalls a 10 ms sleep for longer than that would let a slice in).
   const until = performance.now() + 800;
   let i = 0;
   while (performance.now() < until) {
