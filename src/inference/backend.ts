@@ -122,13 +122,13 @@ export function checkUrl(url: string, what: string): string {
 export class ProbeLoop {
   readonly inflight = new Set<AbortController>();
   private running = false;
-  /** Bumped by start/stop/restart so a superseded loop never schedules another tick. */
+  /** Bumped by start/stop so a superseded loop never schedules another tick. */
   private gen = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private probing: Promise<void> | null = null;
   private probeCtl: AbortController | null = null;
 
-  /** `probe` must not reject; `ctl` aborts it (stop, restart) and is aborted after it to free the connection. */
+  /** `probe` must not reject; `ctl` aborts it (stop) and is aborted after it to free the connection. */
   constructor(
     private readonly probe: (ctl: AbortController) => Promise<void>,
     private readonly intervalMs: number,
@@ -164,16 +164,6 @@ export class ProbeLoop {
       });
     }
     return this.probing;
-  }
-
-  /** Aborts the probe under way and, if started, starts the schedule over once it has settled (a new address). */
-  restart(): void {
-    this.probeCtl?.abort();
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const gen = ++this.gen;
-    void (this.probing ?? Promise.resolve()).then(() => this.loop(gen));
   }
 
   private async loop(gen: number): Promise<void> {

@@ -153,7 +153,7 @@ function isResponseError(err: unknown): err is Error & { status_code: number; er
 }
 
 export class Inference {
-  private url: string;
+  private readonly url: string;
   private readonly bus: Bus;
   private configured: string[] | null;
   private readonly fetchTimeoutMs: number;
@@ -202,7 +202,6 @@ export class Inference {
       const t0 = performance.now();
       const version = VersionReply.parse(await client.version()).version;
       const tags = TagsReply.parse(await client.list());
-      if (url !== this.url) return; // setUrl() raced us; its own probe will report
       this.lastProbeMs = Math.round(performance.now() - t0);
       this.installed = tags.models.map((m) => ({
         name: m.name,
@@ -214,7 +213,7 @@ export class Inference {
       this.setStatus({ url, reachable: true, version, error: null });
       this.publishModels();
     } catch (err) {
-      if (url !== this.url || (ctl.signal.aborted && !(ctl.signal.reason instanceof Timeout))) return;
+      if (ctl.signal.aborted && !(ctl.signal.reason instanceof Timeout)) return; // stop()
       const message = this.describe(err, "probe").message;
       this.installed = [];
       this.setStatus({ url, reachable: false, version: null, error: message });
@@ -263,17 +262,6 @@ export class Inference {
 
   setServedModels(names: string[] | null): void {
     this.configured = names === null ? null : [...names];
-    this.publishModels();
-  }
-
-  /** Points at another Ollama; the status resets and a probe runs now if started. */
-  setUrl(url: string): void {
-    const next = checkUrl(url, "Ollama");
-    if (next === this.url) return;
-    this.url = next;
-    this.probes.restart();
-    this.installed = [];
-    this.setStatus({ url: next, reachable: false, version: null, error: null });
     this.publishModels();
   }
 
@@ -356,15 +344,6 @@ export class Inference {
 
   /** Loads a model into memory (empty prompt + keep_alive), so the first job doesn't wait for it. */
   async warm(model: string, keepAlive: string | number = DEFAULT_WARM_KEEP_ALIVE, signal?: AbortSignal): Promise<void> {
-    await this.loadCall(model, keepAlive, signal);
-  }
-
-  /** Unloads a model (keep_alive 0). */
-  async unload(model: string, signal?: AbortSignal): Promise<void> {
-    await this.loadCall(model, 0, signal);
-  }
-
-  private async loadCall(model: string, keepAlive: string | number, signal?: AbortSignal): Promise<void> {
     const guard = new StreamGuard(signal, this.probes.inflight);
     try {
       const client = new Ollama({ host: this.url, fetch: requestFetch(guard.ctl, this.firstTokenTimeoutMs) });
