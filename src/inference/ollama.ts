@@ -280,7 +280,7 @@ export class Inference {
     let phase: "connect" | "stream" = "connect";
     try {
       guard.arm("first", firstMs);
-      // The request stringified once, one fetch, each NDJSON line parsed once (issue 16).
+      // Every job passes here: the request is stringified once, one fetch, each line parsed once.
       const body = JSON.stringify({
         model: p.model,
         prompt: p.prompt,

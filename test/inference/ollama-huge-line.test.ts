@@ -1,5 +1,5 @@
 // An "Ollama" that answers a generation with one NDJSON line that never ends: the stream fails at
-// 1 MiB with a clear error (it used to be held in memory until the stall timeout or the end).
+// 1 MiB with a clear error, rather than be held in memory until the stall timeout or the end.
 // The server is a tiny local Bun.serve speaking Ollama's version/tags/generate (the Ollama test
 // server has no such fault).
 import { afterAll, beforeAll, expect, test } from "bun:test";
