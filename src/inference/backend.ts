@@ -89,6 +89,7 @@ export interface Backend {
   stop(): void;
   /** Probes now (shared with a probe already running). Never rejects. */
   refresh(): Promise<void>;
+  /** The latest probe's view; its models list is shared until it changes: read it, never change it. */
   health(): BackendHealth;
   /** Called whenever health() may have changed. */
   onChange(listener: () => void): void;

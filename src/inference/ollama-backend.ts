@@ -2,7 +2,7 @@
 // own bus, so its status and model events stay private to the router; pull progress is passed on
 // to the app's bus (the dashboard shows it).
 import { Bus } from "../bus.ts";
-import type { Backend, BackendGenerateParams, BackendHealth, BackendSpec, GenerateResult, PullUpdate } from "./backend.ts";
+import type { Backend, BackendGenerateParams, BackendHealth, BackendModel, BackendSpec, GenerateResult, PullUpdate } from "./backend.ts";
 import { ModelsChanged, OllamaStatusChanged, PullProgress } from "./events.ts";
 import { modelKey } from "./model-name.ts";
 import { Inference } from "./ollama.ts";
@@ -22,6 +22,8 @@ export class OllamaBackend implements Backend {
   private readonly inner: Inference;
   private readonly own = new Bus();
   private readonly listeners: Array<() => void> = [];
+  /** health().models, made when Ollama's list changes: the router reads health() several times per job. */
+  private models: BackendModel[] = [];
 
   constructor(opts: OllamaBackendOptions) {
     this.spec = opts.spec;
@@ -38,7 +40,10 @@ export class OllamaBackend implements Backend {
       for (const l of this.listeners) l();
     };
     this.own.subscribe(OllamaStatusChanged, changed);
-    this.own.subscribe(ModelsChanged, changed);
+    this.own.subscribe(ModelsChanged, () => {
+      this.models = this.listModels();
+      changed();
+    });
     this.own.subscribe(PullProgress, (p) => opts.bus.publish(PullProgress, p));
   }
 
@@ -56,13 +61,16 @@ export class OllamaBackend implements Backend {
 
   health(): BackendHealth {
     const v = this.inner.view();
+    // Ollama does not say its OLLAMA_NUM_PARALLEL over the API.
+    return { reachable: v.reachable, version: v.version, error: v.error, latencyMs: this.inner.latencyMs(), models: this.models, reportedSlots: null };
+  }
+
+  private listModels(): BackendModel[] {
     const only = this.spec.models ? new Set(this.spec.models.map(modelKey)) : null;
-    const models = this.inner
+    return this.inner
       .models()
       .filter((m) => only === null || only.has(modelKey(m.name)))
       .map(({ served: _served, backends: _b, ...m }) => m);
-    // Ollama does not say its OLLAMA_NUM_PARALLEL over the API.
-    return { reachable: v.reachable, version: v.version, error: v.error, latencyMs: this.inner.latencyMs(), models, reportedSlots: null };
   }
 
   onChange(listener: () => void): void {

@@ -127,7 +127,7 @@ export class OpenAIBackend implements Backend {
   }
 
   health(): BackendHealth {
-    return { ...this.state, models: this.state.models.map((m) => ({ ...m })) };
+    return this.state;
   }
 
   onChange(listener: () => void): void {
