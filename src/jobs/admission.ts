@@ -6,9 +6,6 @@ import type { Limits, PaymentMode } from "../config.ts";
 import { chooseModel } from "../inference/model-name.ts";
 import type { JobRequest } from "../nostr/nip90.ts";
 
-// The engine still imports chooseModel from here; its home is inference/model-name.ts.
-export { chooseModel };
-
 export interface AdmissionContext {
   providerPubkey: string;
   /** unix ms */
