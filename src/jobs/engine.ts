@@ -463,17 +463,24 @@ export class Engine {
     const limit = new AbortController();
     const timer = setTimeout(() => limit.abort(new JobTimeout(cfg.limits.jobTimeoutSecs)), cfg.limits.jobTimeoutSecs * 1000);
     const signal = AbortSignal.any([job.controller.signal, limit.signal]);
-    // The slot is given back as soon as the model is done, before the last publishes: a relay that
-    // is down can hold a publish until its deadline, and the next job shouldn't wait for that.
+    // The slot is the model's: it is given back the moment the model is done, so the next job
+    // starts generating while this one is signed, recorded and published (a relay that is down
+    // can hold a publish until its deadline; the model shouldn't wait for that, nor for a commit).
+    let slotHeld = true;
+    const freeSlot = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      this.generating--;
+      this.pump();
+    };
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       clearTimeout(timer);
-      this.generating--;
       this.held.active.delete(job.request.id);
       this.held.finish(job);
-      this.pump();
+      freeSlot();
     };
     try {
       if (!recorded) this.held.setStatus(job, "processing");
@@ -489,6 +496,7 @@ export class Engine {
         progressIntervalMs: this.deps.progressIntervalMs,
       });
       signal.throwIfAborted();
+      freeSlot();
       job.tokens = result.tokens;
       job.tokensPerSec = result.tokensPerSec;
       const amount = cfg.pricing.mode === "after" && !job.prepaid && !job.free ? await this.charge.invoiceAfter(job, result.tokens) : undefined;

@@ -19,9 +19,12 @@ function scriptedWallet() {
   const waiting = new Map<string, { resolve(): void; reject(e: unknown): void }>();
   const issued: Array<{ id: string; amountMsats: number; bolt11: string; paymentHash: string }> = [];
   let n = 0;
+  /** While set, invoice creation waits for it (a slow wallet). */
+  let hold: Promise<void> | null = null;
   const payments: EnginePayments = {
     ready: () => ({ ok: true }),
     async createInvoice(job) {
+      if (hold) await hold;
       n++;
       const paymentHash = n.toString(16).padStart(64, "a");
       const bolt11 = `lnbcrt${job.amountMsats}n1test${n}`;
@@ -50,6 +53,15 @@ function scriptedWallet() {
   return {
     payments,
     issued,
+    /** Invoices wait until the returned function is called. */
+    holdInvoices(): () => void {
+      let release = () => {};
+      hold = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        hold = null;
+        release();
+      };
+    },
     pay(bolt11: string) {
       const inv = issued.find((i) => i.bolt11 === bolt11);
       if (!inv) throw new Error(`no such invoice ${bolt11}`);
@@ -125,6 +137,26 @@ describe("pay after", () => {
     // "echo: a b c d" is 5 tokens at the fake: 1000 + ceil(2000 * 5 / 1000) = 1010, asked as whole sats: 2000.
     expect(result.event.tags).toContainEqual(["amount", "2000", wallet.issued[0]!.bolt11]);
     expect(p.ledger.getJob(req.id)).toMatchObject({ status: "success", amountMsats: 2000, paymentHash: wallet.issued[0]!.paymentHash });
+  });
+});
+
+describe("the model's slot", () => {
+  test("a slow wallet making a pay-after invoice doesn't hold the model: the next job generates meanwhile", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ config: { limits: { maxConcurrentJobs: 1 }, pricing: { mode: "after", perJobMsats: 1000 } }, engine: { payments: wallet.payments } });
+    const releaseInvoices = wallet.holdInvoices();
+    // Two customers (one with an unpaid pay-after job would be asked to pay first next time).
+    const other = await p.newCustomer();
+    const first = p.customer.request({ inputs: [["first", "text"]] });
+    const second = other.request({ inputs: [["second", "text"]] });
+    await p.customer.publish(first);
+    await until(() => fake.requests("/api/generate").some((r) => r.body?.prompt === "first"), 3000, "first generated");
+    await other.publish(second);
+    // The first job's model work is over; its invoice is still being made. The one slot is free.
+    await until(() => fake.requests("/api/generate").some((r) => r.body?.prompt === "second"), 3000, "second generated while the first waits for its invoice");
+    expect(p.customer.results(first.id)).toEqual([]);
+    releaseInvoices();
+    for (const [c, req] of [[p.customer, first], [other, second]] as const) expect((await c.waitForResult(req.id)).event.tags.some((t) => t[0] === "amount")).toBe(true);
   });
 });
 
