@@ -3,7 +3,7 @@
 // for the services that exist only while the vault is unlocked.
 import type { AppOptions } from "./app-options.ts";
 import { Bus } from "./bus.ts";
-import { effectiveBackends, loadConfig, updateConfigFile, withChange, type Config } from "./config.ts";
+import { loadConfig, updateConfigFile, withChange, type Config } from "./config.ts";
 import { createLogger, setLogFormat, setLogLevel } from "./log.ts";
 import { InstanceLock } from "./util/lock.ts";
 import { WalletService } from "./wallet/service.ts";
@@ -184,14 +184,7 @@ export class App {
     this.ledger = Ledger.open(paths(dataDir).ledger);
     this.push("ledger", () => this.ledger.close());
 
-    this.inference = new Router({
-      backends: effectiveBackends(this.config),
-      aliases: this.config.aliases,
-      bus: this.bus,
-      servedModels: this.config.provider.servedModels,
-      defaultModel: this.config.provider.defaultModel,
-      probeIntervalMs: this.opts.ollamaProbeMs,
-    });
+    this.inference = Router.fromConfig(this.config, { bus: this.bus, probeIntervalMs: this.opts.ollamaProbeMs });
     this.inference.start();
     this.push("inference", () => this.inference.stop());
 

@@ -3,8 +3,8 @@
 // concurrency, and the capacity in jobs per hour at the default max tokens. Kept per model and
 // machine in market.sqlite. Through the running compute when there is one (it refuses while jobs
 // run); otherwise against the configured backends directly.
-import { Bus } from "../bus.ts";
-import { effectiveBackends, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
+import { sameModel } from "../inference/model-name.ts";
 import { AppError } from "../errors.ts";
 import { Router } from "../inference/router.ts";
 import { runBenchmark } from "../market/benchmark.ts";
@@ -39,12 +39,12 @@ export async function benchmark(args: string[]): Promise<number> {
     for (const model of models) results.push(await api.call<BenchmarkRecord>("POST", "/models/benchmark", { model }, 15 * 60_000));
   } else {
     const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
-    const inference = new Router({ backends: effectiveBackends(config), aliases: config.aliases, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });
+    const inference = Router.fromConfig(config);
     const store = MarketStore.open(marketPath(dataDir));
     try {
       await inference.refresh();
       const served = inference.servedModels();
-      const models = values.model ? [served.find((m) => m.toLowerCase() === values.model!.toLowerCase()) ?? values.model] : served;
+      const models = values.model ? [served.find((m) => sameModel(m, values.model!)) ?? values.model] : served;
       if (models.length === 0) throw new AppError("unavailable", "No model is served (is the backend running?): nothing to benchmark.");
       for (const model of models) {
         if (!served.includes(model)) throw new AppError("not_found", `${model} is not a served model (served: ${served.join(", ") || "none"}).`);

@@ -4,7 +4,7 @@
 // read in market.sqlite so the next look only asks for what is new.
 import { generateSecretKey } from "nostr-tools/pure";
 import { Bus } from "../bus.ts";
-import { effectiveBackends, loadConfig, type Config } from "../config.ts";
+import { loadConfig, type Config } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { Router } from "../inference/router.ts";
 import type { MarketReport } from "../market/aggregate.ts";
@@ -80,7 +80,7 @@ export async function loadMarketView(values: Record<string, unknown>): Promise<M
 
 /** The served models without a running compute: asks the backends (a closed port is quick). */
 async function servedModels(config: Config): Promise<string[]> {
-  const inference = new Router({ backends: effectiveBackends(config), aliases: config.aliases, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });
+  const inference = Router.fromConfig(config);
   try {
     await inference.refresh();
     const served = inference.servedModels();

@@ -1,8 +1,7 @@
 // `compute status`: from the running instance if one runs on this data dir, else from the files.
 import { existsSync } from "node:fs";
 import { paths, readPublicIdentity } from "../paths.ts";
-import { Bus } from "../bus.ts";
-import { effectiveBackends, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
 import { Vault } from "../identity/vault.ts";
 import type { BackendView } from "../inference/events.ts";
 import { Router } from "../inference/router.ts";
@@ -77,7 +76,7 @@ export async function status(args: string[]): Promise<number> {
     };
   } else {
     const config = loadConfig({ dataDir, flags: configFlagsFrom(values) });
-    const inference = new Router({ backends: effectiveBackends(config), aliases: config.aliases, bus: new Bus(), servedModels: config.provider.servedModels, defaultModel: config.provider.defaultModel });
+    const inference = Router.fromConfig(config);
     await inference.refresh();
     inference.stop();
     const ledgerPath = paths(dataDir).ledger;

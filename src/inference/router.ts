@@ -9,7 +9,8 @@
 // something broken (garbage, HTML, a line that never ends, more tokens than asked, a model it
 // listed but does not have) is set aside for a while with the reason: its models leave the
 // served list (and the NIP-89 announcement) until it is back.
-import type { Bus } from "../bus.ts";
+import { Bus } from "../bus.ts";
+import { effectiveBackends, type Config } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Backend, BackendSpec, GenerateResult, PullUpdate } from "./backend.ts";
@@ -32,15 +33,11 @@ export interface RouterOptions {
   aliases?: Record<string, string>;
   /** Public model names to offer; null = every model a healthy backend has. */
   servedModels: string[] | null;
-  /** @deprecated Not read: the engine chooses a job's model (model-name.ts chooseModel). Kept until its callers stop passing it. */
-  defaultModel?: string;
   probeIntervalMs?: number;
   fetchTimeoutMs?: number;
   firstTokenTimeoutMs?: number;
   stallTimeoutMs?: number;
   setAsideMs?: number;
-  /** Builds a backend (tests may pass their own); default by spec.type. */
-  makeBackend?: (spec: BackendSpec) => Backend;
 }
 
 interface Entry {
@@ -61,6 +58,11 @@ interface Waiter {
 }
 
 export class Router {
+  /** The router a config describes: its backends (or the one-Ollama shorthand), aliases and served models. */
+  static fromConfig(config: Pick<Config, "backends" | "ollamaUrl" | "limits" | "aliases" | "provider">, opts: Partial<RouterOptions> = {}): Router {
+    return new Router({ backends: effectiveBackends(config), aliases: config.aliases, bus: new Bus(), servedModels: config.provider.servedModels, ...opts });
+  }
+
   private readonly bus: Bus;
   private readonly opts: RouterOptions;
   private entries: Entry[] = [];
@@ -86,7 +88,7 @@ export class Router {
   }
 
   private makeEntry(spec: BackendSpec): Entry {
-    const backend = this.opts.makeBackend?.(spec) ?? this.defaultBackend(spec);
+    const backend = this.defaultBackend(spec);
     const entry: Entry = { backend, maxConcurrent: spec.maxConcurrent, busy: 0, asideUntil: 0, asideReason: null, asideTimer: null };
     backend.onChange(() => this.changed());
     return entry;
