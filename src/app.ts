@@ -111,7 +111,7 @@ export class App {
       stopped: () => this.stopped,
       onUnlocked: () => this.unlocked.start(this.session.current!),
       onLocking: () => this.unlocked.stop(),
-      warmUp: () => void Promise.all([import("./identity/identity.ts").then((m) => m.UnifiedIdentity.prepare()), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {}),
+      warmUp: () => void Promise.all([import("./identity/identity.ts"), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {}),
     });
     this.wallets = new WalletService({
       bus: this.bus,

@@ -42,15 +42,6 @@ export class UnifiedIdentity {
   }
 
   /**
-   * Runs the derivation once on a throwaway seed: the curve code's first use builds its tables
-   * (~100 ms here, in both curve libraries: BIP-32's and nostr-tools'). Called while the vault's
-   * KDF runs on its worker, so the real derivation after it doesn't pay for them.
-   */
-  static prepare(): void {
-    new UnifiedIdentity("", "", new Uint8Array(64).fill(1));
-  }
-
-  /**
    * Validates the phrase (AppError "invalid_input" naming what is wrong) and derives the keys.
    * The BIP39 seed uses native PBKDF2, so this does not hold the event loop.
    */
