@@ -355,21 +355,35 @@ export class Ledger extends LedgerState {
     return this.db.query("UPDATE payments SET note = $n WHERE id = $id AND note IS NOT $n").run({ n: note, id: paymentId }).changes === 1;
   }
 
+  /** Payments up to this rowid were looked at by latePayments (this process): none of them is late. */
+  private lateCheckedUpTo = 0;
+
   /**
    * Payments with no note booked for a job that was expired, cancelled or failed before they came
    * (received after the job finished): paid late, not handled yet. Oldest first, at most `limit`.
+   * Each payment is looked at once per process: one that was not late when it was looked at (its
+   * job still open) never becomes late, so later calls read only the payments booked since, not
+   * the whole history.
    */
   latePayments(limit = 100): Array<{ paymentId: string; jobId: string }> {
-    return (
+    const upTo = (this.db.query("SELECT COALESCE(MAX(rowid), 0) AS n FROM payments").get() as { n: number }).n;
+    // The first look goes from the jobs that ended without a result (a share of the history, by
+    // index); later ones from the payments booked since (a handful, by rowid).
+    const from = this.lateCheckedUpTo === 0 ? "jobs j CROSS JOIN payments p ON p.job_id = j.id" : "payments p JOIN jobs j ON j.id = p.job_id";
+    const rows = (
       this.db
         .query(
-          `SELECT p.id AS paymentId, p.job_id AS jobId FROM payments p JOIN jobs j ON j.id = p.job_id
-           WHERE p.note IS NULL AND j.status IN ('expired', 'cancelled', 'error') AND j.finished_at IS NOT NULL
+          `SELECT p.id AS paymentId, p.job_id AS jobId FROM ${from}
+           WHERE p.rowid > $after AND p.rowid <= $upTo AND p.note IS NULL
+             AND j.status IN ('expired', 'cancelled', 'error') AND j.finished_at IS NOT NULL
              AND p.received_at >= j.finished_at
            ORDER BY p.received_at LIMIT $limit`,
         )
-        .all({ limit }) as Array<{ paymentId: string; jobId: string }>
+        .all({ after: this.lateCheckedUpTo, upTo, limit }) as Array<{ paymentId: string; jobId: string }>
     ).filter((r) => typeof r.paymentId === "string" && typeof r.jobId === "string");
+    // A full page may leave some unread: look at them again next time.
+    if (rows.length < limit) this.lateCheckedUpTo = upTo;
+    return rows;
   }
 
   /**

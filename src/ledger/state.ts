@@ -103,7 +103,9 @@ export abstract class LedgerState {
   pruneZapTargets(finishedBefore: number): number {
     if (!Number.isFinite(finishedBefore)) throw new AppError("invalid_input", "pruneZapTargets needs a unix-ms timestamp.");
     return this.db
-      .query("DELETE FROM zap_targets WHERE job_id IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $t)")
+      // Driven by zap_targets (recent jobs only) with a key lookup per row, not by every old job in
+      // the history: the same cost at 1,000 jobs or 100,000.
+      .query("DELETE FROM zap_targets WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = zap_targets.job_id AND j.finished_at IS NOT NULL AND j.finished_at < $t)")
       .run({ t: Math.floor(finishedBefore) }).changes;
   }
 

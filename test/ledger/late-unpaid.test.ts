@@ -62,3 +62,32 @@ test("latePayments: booked at or after the job ended, not yet noted; a note show
     l.close();
   }
 });
+
+test("latePayments reads each payment once per process: a late one booked after a look is found by the next; the history is not read again", () => {
+  const l = open();
+  try {
+    job(l, "ok", { status: "success", amount: 2000, finishedAt: T });
+    l.creditPayment({ id: "p-ok", jobId: "ok", amountMsats: 2000, paymentHash: "4".repeat(64), receivedAt: T - 5 });
+    expect(l.latePayments()).toEqual([]);
+    // Booked after that look, for a job already over: found.
+    job(l, "gone", { status: "expired", amount: 2000, finishedAt: T });
+    l.creditPayment({ id: "p-gone", jobId: "gone", amountMsats: 2000, paymentHash: "5".repeat(64), receivedAt: T + 5 });
+    expect(l.latePayments()).toEqual([{ paymentId: "p-gone", jobId: "gone" }]);
+    // The caller handles what it was given (noted, or run again); a later look in this process
+    // reads only payments booked since, so it is not handed out twice.
+    expect(l.latePayments()).toEqual([]);
+    // A new process (a restart) looks at every payment again: the unhandled one is found.
+    const path = l.path;
+    l.close();
+    const again = Ledger.open(path);
+    try {
+      expect(again.latePayments()).toEqual([{ paymentId: "p-gone", jobId: "gone" }]);
+    } finally {
+      again.close();
+    }
+  } finally {
+    try {
+      l.close();
+    } catch {}
+  }
+});
