@@ -6,6 +6,7 @@ import { reportModelKey, type MarketReport } from "./aggregate.ts";
 import { sizeClass, type SizeClass } from "./records.ts";
 import { median } from "./stats.ts";
 import type { BenchmarkRecord } from "./store.ts";
+import { wholeSats } from "../jobs/pricing.ts";
 
 /** The job length (output tokens) at which speeds are compared with the providers' result times. */
 export const TYPICAL_JOB_TOKENS = 256;
@@ -47,7 +48,6 @@ export interface SuggestInput {
   current: { perJobMsats: number; per1kTokensMsats: number };
 }
 
-const wholeSatsUp = (msats: number) => Math.ceil(msats / 1000) * 1000;
 const sats = (msats: number) => `${Math.round(msats / 1000).toLocaleString("en-US")} sats`;
 
 /** Seconds this machine needs for a typical job, from its benchmark. */
@@ -104,8 +104,8 @@ export function suggestPrice(input: SuggestInput): PriceSuggestion {
   const mySecs = input.benchmark ? typicalJobSecs(input.benchmark) : null;
   const ratio = theirSecs !== null && mySecs !== null && mySecs > 0 ? theirSecs / mySecs : null;
   const factor = ratio === null ? 1 : Math.sqrt(Math.min(MAX_FACTOR, Math.max(MIN_FACTOR, ratio)));
-  const rawPerJob = wholeSatsUp(marketPerJob * factor);
-  const perJob = Math.max(rawPerJob, wholeSatsUp(floor));
+  const rawPerJob = wholeSats(marketPerJob * factor);
+  const perJob = Math.max(rawPerJob, wholeSats(floor));
   const per1k = marketPer1k !== null ? Math.ceil(marketPer1k * factor) : input.current.per1kTokensMsats;
   const where = basis === "model" ? `serving ${model}` : `serving ${CLASS_WORDS[cls!]} models (no one serves ${model})`;
   const n = providers === 1 ? "1 provider" : `${providers} providers`;
