@@ -16,7 +16,7 @@ import type { Bus } from "../bus.ts";
 import { AppError, errorMessage, issueText } from "../errors.ts";
 import { createLogger, getLogLevel } from "../log.ts";
 import { decodeBolt11 } from "../util/bolt11.ts";
-import { withTimeout as boundedWait } from "../util/timeout.ts";
+import { withTimeout } from "../util/timeout.ts";
 import { WalletStatusChanged, type WalletView } from "./events.ts";
 import { installSparkRuntime, setSparkStorageLog, sparkRuntimePatched } from "./spark-plugin.ts";
 import { fromSdkInput, parseLocally, toLightningAddress, toReceivedPayment, toSafeInt, toSentRecord } from "./spark-records.ts";
@@ -122,12 +122,14 @@ export function sdkError(err: unknown, what: string): AppError {
 }
 
 /**
- * util/timeout.ts's wait with the wallet's wording. `onLate` receives a value that arrives after
- * the timeout, so e.g. an SDK connection that completes too late can still be closed.
+ * A call into the Breez SDK, bounded by util/timeout.ts's wait, in the SDK's wording (the network
+ * behind it may be unreachable; spark-send.ts tells a timeout by "timed out"). `onLate` receives a
+ * value that arrives after the timeout, so e.g. an SDK connection that completes too late can
+ * still be closed.
  */
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string, onLate?: (value: T) => void): Promise<T> {
+export function sdkCall<T>(p: Promise<T>, ms: number, what: string, onLate?: (value: T) => void): Promise<T> {
   const error = () => new AppError("unavailable", `${what} timed out after ${Math.round(ms / 1000)} s; the Lightning service may be unreachable.`);
-  return boundedWait(p, ms, error, { onLate });
+  return withTimeout(p, ms, error, { onLate });
 }
 
 export class SparkWallet implements Wallet {
@@ -208,13 +210,13 @@ export class SparkWallet implements Wallet {
     const started = performance.now();
     try {
       const mod = await loadSdk();
-      await withTimeout(initLoggingOnce(mod), this.opts.timeoutMs, "Starting the wallet's logging");
+      await sdkCall(initLoggingOnce(mod), this.opts.timeoutMs, "Starting the wallet's logging");
       const config = mod.defaultConfig(this.network);
       if (this.opts.apiKey?.trim()) config.apiKey = this.opts.apiKey.trim();
       // A payment must stay linked to the bolt11 we issued (PLATFORM.md): no Spark shortcut.
       config.preferSparkOverLightning = false;
       this.lnurlDomain = config.lnurlDomain;
-      const sdk = await withTimeout(
+      const sdk = await sdkCall(
         mod.connect({
           config,
           seed: { type: "mnemonic", mnemonic: this.opts.mnemonic.trim(), passphrase: this.opts.passphrase || undefined },
@@ -225,7 +227,7 @@ export class SparkWallet implements Wallet {
         (late) => void late.disconnect().catch(() => {}),
       );
       this.sdk = sdk;
-      this.listenerId = await withTimeout(
+      this.listenerId = await sdkCall(
         sdk.addEventListener({ onEvent: (e) => this.onSdkEvent(e) }),
         this.opts.timeoutMs,
         "Subscribing to wallet events",
@@ -239,7 +241,7 @@ export class SparkWallet implements Wallet {
       const sdk = this.sdk;
       this.sdk = null;
       this.listenerId = null;
-      if (sdk) void withTimeout(sdk.disconnect(), this.opts.timeoutMs, "Disconnecting").catch(() => {});
+      if (sdk) void sdkCall(sdk.disconnect(), this.opts.timeoutMs, "Disconnecting").catch(() => {});
       this.setView({ state: "error", message: e.message });
       log.warn("wallet connect failed", { err: e.message });
       throw e;
@@ -255,12 +257,12 @@ export class SparkWallet implements Wallet {
     this.sends.dropSettled();
     if (!sdk) return;
     if (listenerId) {
-      await withTimeout(sdk.removeEventListener(listenerId), this.opts.timeoutMs, "Unsubscribing").catch((err) =>
+      await sdkCall(sdk.removeEventListener(listenerId), this.opts.timeoutMs, "Unsubscribing").catch((err) =>
         log.debug("removeEventListener failed", { err: shortMessage(err) }),
       );
     }
     // Shutdown must never hang on the wallet (PLATFORM.md): bounded, and a failure is only logged.
-    await withTimeout(sdk.disconnect(), Math.min(this.opts.timeoutMs, 5_000), "Disconnecting the wallet").catch((err) =>
+    await sdkCall(sdk.disconnect(), Math.min(this.opts.timeoutMs, 5_000), "Disconnecting the wallet").catch((err) =>
       log.warn("wallet disconnect did not finish cleanly", { err: shortMessage(err) }),
     );
     this.setView({ state: "connecting", message: "Wallet stopped" });
@@ -279,7 +281,7 @@ export class SparkWallet implements Wallet {
   private async call<T>(what: string, fn: (sdk: Sdk.BreezSdk) => Promise<T>, ms = this.opts.timeoutMs): Promise<T> {
     const sdk = this.requireSdk();
     try {
-      return await withTimeout(fn(sdk), ms, what);
+      return await sdkCall(fn(sdk), ms, what);
     } catch (err) {
       throw sdkError(err, what);
     }

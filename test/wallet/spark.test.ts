@@ -12,7 +12,7 @@ import { Bus } from "../../src/bus.ts";
 import { AppError } from "../../src/errors.ts";
 import { WalletStatusChanged, type WalletView } from "../../src/wallet/events.ts";
 import { parseLocally, toReceivedPayment, toSafeInt, toSentRecord } from "../../src/wallet/spark-records.ts";
-import { NOT_CONFIGURED_MESSAGE, SparkWallet, sdkError, withTimeout } from "../../src/wallet/spark.ts";
+import { NOT_CONFIGURED_MESSAGE, SparkWallet, sdkCall, sdkError } from "../../src/wallet/spark.ts";
 import { loopbackOnlyFetch } from "../fixtures/common.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 
@@ -290,14 +290,14 @@ describe("conversions (pure)", () => {
     expect(sdkError(new Error("boom"), "Doing")).toMatchObject({ code: "internal", message: "Doing failed: boom" });
   });
 
-  test("withTimeout rejects in time and hands a late value to onLate", async () => {
+  test("sdkCall rejects in time and hands a late value to onLate", async () => {
     const late: number[] = [];
     const slow = new Promise<number>((r) => setTimeout(() => r(7), 60));
-    const err = await rejectsWith(withTimeout(slow, 10, "Waiting", (v) => late.push(v)));
+    const err = await rejectsWith(sdkCall(slow, 10, "Waiting", (v) => late.push(v)));
     expect(err.message).toContain("Waiting timed out");
     await Bun.sleep(80);
     expect(late).toEqual([7]);
-    expect(await withTimeout(Promise.resolve(3), 1000, "Fast")).toBe(3);
+    expect(await sdkCall(Promise.resolve(3), 1000, "Fast")).toBe(3);
   });
 
   test("parseLocally classifies without the SDK", () => {
@@ -327,7 +327,7 @@ describe.skipIf(!e2e)("e2e on the Spark regtest network", () => {
           expect(quote).toMatchObject({ destinationType: "bolt11", amountSats: 10 });
           const sent = await payer.send(quote);
           expect(sent.status).not.toBe("failed");
-          const p = (await withTimeout(got as Promise<{ bolt11: string; paymentHash: string; amountMsats: number }>, 90_000, "Waiting for the payment")) as {
+          const p = (await sdkCall(got as Promise<{ bolt11: string; paymentHash: string; amountMsats: number }>, 90_000, "Waiting for the payment")) as {
             bolt11: string;
             paymentHash: string;
             amountMsats: number;
