@@ -67,15 +67,15 @@ export interface EnginePayments {
   /** Whether paid modes can work now (wallet ready); a reason otherwise. */
   ready(): { ok: true } | { ok: false; reason: string };
   /** NIP-57: whether zaps can reach us (the wallet has a Lightning address). */
-  zapsEnabled?(): Promise<boolean>;
+  zapsEnabled(): Promise<boolean>;
   /** A checked zap receipt naming one of `jobId`'s events; credited only if the wallet has the payment. */
-  zapReceived?(claim: ZapClaim, jobId: string): Promise<ZapOutcome>;
+  zapReceived(claim: ZapClaim, jobId: string): Promise<ZapOutcome>;
   /**
    * Books every payment the wallet has, then says so ("reconciled"), or that no wallet is set up
    * ("no-wallet"), or that it can't now ("not-now"). An unpaid invoice is called expired only after
    * the first two: a payment made while we were down must be found first.
    */
-  reconciledNow?(): Promise<"reconciled" | "no-wallet" | "not-now">;
+  reconciledNow(): Promise<"reconciled" | "no-wallet" | "not-now">;
 }
 
 /** What became of a zap receipt (EnginePayments.zapReceived). */

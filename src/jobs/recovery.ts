@@ -203,7 +203,7 @@ export class Recovery {
       const due = rows.filter((r) => expiresAt(r) <= now);
       let next = Math.min(...rows.filter((r) => expiresAt(r) > now).map(expiresAt));
       if (due.length) {
-        const state = (await this.deps.payments?.reconciledNow?.()) ?? "no-wallet";
+        const state = (await this.deps.payments?.reconciledNow()) ?? "no-wallet";
         if (this.deps.isStopped()) return;
         if (state === "not-now") {
           next = Math.min(next, this.deps.now() + INVOICE_RETRY_MS);

@@ -52,7 +52,7 @@ export class ZapWatch {
   async update(): Promise<void> {
     const payments = this.deps.payments;
     let on = false;
-    if (payments?.zapsEnabled && payments.zapReceived) {
+    if (payments) {
       on = await payments.zapsEnabled().catch((err) => {
         log.debug("could not tell whether zaps are on", { err });
         return false;
@@ -93,7 +93,7 @@ export class ZapWatch {
 
   async onReceipt(event: NostrEvent): Promise<void> {
     const payments = this.deps.payments;
-    if (!payments?.zapReceived || !this.zapsOn) return;
+    if (!payments || !this.zapsOn) return;
     // The same receipt arrives through several relays and again on every resubscribe.
     if (this.zapSeen.has(event.id)) return;
     this.zapSeen.add(event.id);

@@ -49,6 +49,10 @@ function scriptedWallet() {
         });
       });
     },
+    // No Lightning address, and nothing to reconcile: zaps never reach this wallet.
+    zapsEnabled: async () => false,
+    zapReceived: async () => "rejected",
+    reconciledNow: async () => "no-wallet",
   };
   return {
     payments,
