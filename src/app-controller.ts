@@ -3,14 +3,14 @@
 // ledger and the market. No state of its own; app.ts builds it and hands it to the
 // server, and tests, the CLI and the bench call `app.controller` the way the API does.
 import type { Bus } from "./bus.ts";
-import { backendsAdding, backendsRemoving, settingsOf, type BackendInput } from "./config-edits.ts";
+import { backendsAdding, backendsRemoving, settingsOf } from "./config-edits.ts";
 import { effectiveBackends, type Config } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { generateMnemonic, suggestMnemonicWords, validateMnemonic, type IdentitySession } from "./identity/session.ts";
 import { jobRowToView, type Ledger } from "./ledger/ledger.ts";
 import type { Router } from "./inference/router.ts";
-import type { Controller, Settings, SettingsPatch } from "./server/controller.ts";
+import type { BackendInput, Controller, Settings, SettingsPatch } from "./server/controller.ts";
 import type { Snapshot } from "./server/snapshot.ts";
 import type { WalletService } from "./wallet/service.ts";
 import type { ProviderControl } from "./jobs/provider.ts";

@@ -3,9 +3,7 @@
 // before anything is written.
 import { backendsFromFlags, backendsToSave, BackendEntry, type Config } from "./config.ts";
 import { AppError, issueText } from "./errors.ts";
-import type { Settings } from "./server/controller.ts";
-
-export type BackendInput = { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number };
+import type { BackendInput, Settings } from "./server/controller.ts";
 
 /**
  * The backends with a new one: checked first (it must answer as its type; a config that had only

@@ -2,8 +2,7 @@
 // EventSource for the live stream. The session is an HttpOnly cookie set by the server when the page
 // is opened with ?token=…, so nothing here handles secrets beyond passing user input through.
 import type { Limits, Pause, Pricing, Schedule } from "../src/config.ts";
-import type { BackendInput } from "../src/config-edits.ts";
-import type { BreezKeyView, IdentityApi, ProfileSettings, SendPreview, SendResult as ServerSendResult, Settings as ServerSettings, WalletApi } from "../src/server/controller.ts";
+import type { BackendInput, BreezKeyView, IdentityApi, ProfileSettings, SendPreview, SendResult as ServerSendResult, Settings as ServerSettings, WalletApi } from "../src/server/controller.ts";
 import type { Snapshot } from "./state.ts";
 import { parseStreamData, type StreamEvent } from "./state.ts";
 import { STREAM_TYPES } from "./events.ts";

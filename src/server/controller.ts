@@ -93,10 +93,13 @@ export interface ModelsApi {
   pullModel(model: string): Promise<void>;
 }
 
+/** A backend to add, as the dashboard sends it (routes/backends.ts checks it). */
+export type BackendInput = { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number };
+
 /** Inference backends (routes/backends.ts). */
 export interface BackendsApi {
   snapshot(): Snapshot;
-  addBackend(input: { name?: string; type: "ollama" | "openai"; url: string; apiKey?: string; maxConcurrent?: number }): Promise<void>;
+  addBackend(input: BackendInput): Promise<void>;
   removeBackend(name: string): Promise<void>;
 }
 
