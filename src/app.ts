@@ -111,7 +111,11 @@ export class App {
       stopped: () => this.stopped,
       onUnlocked: () => this.unlocked.start(this.session.current!),
       onLocking: () => this.unlocked.stop(),
-      warmUp: () => void Promise.all([import("./identity/identity.ts"), import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {}),
+      warmUp: () => {
+        void Promise.all([import("./identity/identity.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {});
+        this.unlocked.preconnect().catch((err) => log.warn("connecting to the relays early failed", { err }));
+      },
+      unlockFailed: () => void this.unlocked.unlockFailed().catch(() => {}),
     });
     this.wallets = new WalletService({
       bus: this.bus,

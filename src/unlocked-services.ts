@@ -56,21 +56,73 @@ export class UnlockedServices {
   private disposers: Array<() => void> = [];
   private earningsTimer: ReturnType<typeof setTimeout> | null = null;
   private earningsAt = -Infinity;
+  /**
+   * The relay pool built and connecting while the vault's key derivation runs (preconnect): its
+   * key, needed only to answer a relay's AUTH (which waits for it), comes with the unlock.
+   */
+  private early: { pool: RelayPool; giveKey: (key: Uint8Array) => void; refuse: () => void } | null = null;
+  /** Bumped by each failed unlock and stop: a preconnect still loading its modules then gives up. */
+  private attempt = 0;
 
   constructor(private readonly deps: UnlockedDeps) {}
+
+  private newPool(RelayPoolClass: typeof RelayPool, signer: ConstructorParameters<typeof RelayPool>[0]["signer"]): RelayPool {
+    const config = this.deps.config();
+    return new RelayPoolClass({
+      relays: config.relays,
+      bus: this.deps.bus,
+      signer,
+      // Customer-named reply relays and url inputs on private addresses are refused unless allowed.
+      allowInsecureLocal: config.limits.allowPrivateUrls,
+    });
+  }
+
+  /**
+   * Starts connecting to the relays while the vault's KDF runs on its worker: the TLS handshakes
+   * are done by the time the key is there, instead of after it. A wrong password closes them
+   * (unlockFailed).
+   */
+  async preconnect(): Promise<void> {
+    const attempt = this.attempt;
+    if (this.pool || this.early) return;
+    const [{ RelayPool }, { signEvent }] = await Promise.all([import("./nostr/pool.ts"), import("./nostr/signer.ts")]);
+    if (this.pool || this.early || attempt !== this.attempt || this.deps.stopped()) return;
+    let giveKey: (key: Uint8Array) => void = () => {};
+    let refuse: () => void = () => {};
+    const key = new Promise<Uint8Array>((resolve, reject) => {
+      giveKey = resolve;
+      refuse = () => reject(new Error("the vault stayed locked"));
+    });
+    key.catch(() => {});
+    const pool = this.newPool(RelayPool, { sign: async (t) => signEvent(t, await key) });
+    pool.start();
+    this.early = { pool, giveKey, refuse };
+  }
+
+  /** The unlock failed (a wrong password): the relays connected early are closed. */
+  async unlockFailed(): Promise<void> {
+    this.attempt++;
+    const early = this.early;
+    this.early = null;
+    if (!early) return;
+    early.refuse();
+    await early.pool.stop();
+  }
 
   /** Services that need the keys: the relay pool and the job engine (the wallet joins them). */
   async start(identity: UnifiedIdentity): Promise<void> {
     const { bus, config, opts } = this.deps;
     const [{ RelayPool }, { Payments }, { Engine }] = await Promise.all([import("./nostr/pool.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]);
-    this.pool = new RelayPool({
-      relays: config().relays,
-      bus,
-      signer: { secretKey: this.keyCopy(identity) },
-      // Customer-named reply relays and url inputs on private addresses are refused unless allowed.
-      allowInsecureLocal: config().limits.allowPrivateUrls,
-    });
-    this.pool.start();
+    const early = this.early;
+    this.early = null;
+    if (early) {
+      // Connected while the KDF ran: it gets the key now.
+      early.giveKey(this.keyCopy(identity));
+      this.pool = early.pool;
+    } else {
+      this.pool = this.newPool(RelayPool, { secretKey: this.keyCopy(identity) });
+      this.pool.start();
+    }
     this.deps.market()?.startReader(this.pool);
     const wallet = await (opts.walletFactory ?? sparkWallet)({ seed: identity.walletSeed(), config: config(), dir: paths(this.deps.dataDir).wallet, bus });
     this.deps.wallets.attach(wallet);
@@ -130,6 +182,7 @@ export class UnlockedServices {
 
   /** Stops them in reverse (the engine first, the pool last) and zeroes the key copies. */
   async stop(): Promise<void> {
+    await this.unlockFailed();
     for (const dispose of this.disposers.splice(0)) dispose();
     await this.engine?.stop();
     this.engine = null;

@@ -22,6 +22,8 @@ export interface IdentitySessionDeps {
   onLocking: () => Promise<void>;
   /** Evaluates the modules the unlocked services need while the vault's KDF runs. */
   warmUp?: () => void;
+  /** An unlock that started the warm-up failed (a wrong password): undo what it started. */
+  unlockFailed?: () => void;
 }
 
 export type MnemonicCheck = { ok: true } | { ok: false; error: string; word?: string; suggestions?: string[] };
@@ -102,16 +104,23 @@ export class IdentitySession {
       if (this.deps.stopped()) throw new AppError("unavailable", "compute is stopping.");
       // The modules the unlocked services need are evaluated while the KDF runs on its worker
       // thread, not after it: the time from start to taking jobs is the longer of the two, not the sum.
-      if (!this.identity) this.deps.warmUp?.();
-      // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
-      const t0 = performance.now();
-      const seed = await Vault.open(vault, password);
-      log.debug("vault opened", { ms: Math.round(performance.now() - t0) });
-      if (this.identity) return;
-      const { UnifiedIdentity } = await import("./identity.ts");
-      const t1 = performance.now();
-      const identity = await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase);
-      log.debug("identity derived", { ms: Math.round(performance.now() - t1) });
+      const warming = !this.identity;
+      if (warming) this.deps.warmUp?.();
+      let identity: UnifiedIdentity;
+      try {
+        // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
+        const t0 = performance.now();
+        const seed = await Vault.open(vault, password);
+        log.debug("vault opened", { ms: Math.round(performance.now() - t0) });
+        if (this.identity) return;
+        const { UnifiedIdentity } = await import("./identity.ts");
+        const t1 = performance.now();
+        identity = await UnifiedIdentity.fromMnemonic(seed.mnemonic, seed.passphrase);
+        log.debug("identity derived", { ms: Math.round(performance.now() - t1) });
+      } catch (err) {
+        if (warming) this.deps.unlockFailed?.();
+        throw err;
+      }
       await this.unlocked(identity);
     });
   }

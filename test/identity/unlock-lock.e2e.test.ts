@@ -117,3 +117,55 @@ test("two parallel dashboard creates with different phrases: exactly one wins an
   expect(t.app.controller.snapshot().identity).toEqual({ state: "unlocked", npub: expected.npub });
   expect(t.made()).toBe(1);
 }, 60_000);
+
+/** An App whose vault has the product's own scrypt parameters (the key derivation takes ~1 s here). */
+async function startSlowKdf() {
+  const dataDir = mkdtempSync(join(tmpdir(), "compute-unlock-kdf-"));
+  dirs.push(dataDir);
+  await Vault.create(paths(dataDir).vault, { mnemonic: TEST_MNEMONIC, passphrase: "" }, PASSWORD);
+  const app = await App.start({
+    dataDir,
+    env: {},
+    flags: { port: 0, logLevel: "error", relays: [relay.url], ollamaUrl: "http://127.0.0.1:9", paymentMode: "free" },
+    walletFactory: () => new LightningDouble(),
+  });
+  apps.push(app);
+  const origin = new URL(app.url).origin;
+  const unlock = (password: string) =>
+    fetch(`${origin}/api/unlock`, { method: "POST", headers: { authorization: `Bearer ${app.token}`, "content-type": "application/json" }, body: JSON.stringify({ password }) });
+  return { app, unlock };
+}
+
+test("the relays are connected while the vault's key derivation runs, not after it", async () => {
+  const t = await startSlowKdf();
+  let connectedAt: number | null = null;
+  let polling = true;
+  const poll = (async () => {
+    while (polling && connectedAt === null) {
+      if (openSockets() > 0) connectedAt = performance.now();
+      await Bun.sleep(5);
+    }
+  })();
+  const res = await t.unlock(PASSWORD);
+  const unlockedAt = performance.now();
+  polling = false;
+  await poll;
+  expect(res.status).toBe(200);
+  expect(connectedAt).not.toBeNull();
+  // The derivation alone takes most of a second; the relay was reached well before it ended.
+  expect(unlockedAt - connectedAt!).toBeGreaterThan(300);
+  expect(openSockets()).toBe(1);
+}, 30_000);
+
+test("a wrong password closes the relay connections opened while the key derivation ran", async () => {
+  const t = await startSlowKdf();
+  const res = await t.unlock("not the password at all");
+  expect(res.status).toBe(401);
+  await until(() => openSockets() === 0, 5000, "the early relay connection closed");
+  // Nothing reconnects afterwards.
+  await Bun.sleep(1500);
+  expect(openSockets()).toBe(0);
+  // The right password then unlocks as usual, with one connection.
+  expect((await t.unlock(PASSWORD)).status).toBe(200);
+  await until(() => openSockets() === 1, 5000, "one relay connection");
+}, 30_000);
