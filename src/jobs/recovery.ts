@@ -61,16 +61,22 @@ export class Recovery {
   /**
    * A payment was booked for a job nobody is working on: one that landed while we were down, or
    * after a restart, still buys the job (resumePaid); one for a job already over (expired,
-   * cancelled) is never kept silently (settleLatePayments).
+   * cancelled) is never kept silently (settleLatePayments). A row the wallet moved to 'paid' is
+   * shown on the bus at once, even while we are offline and it waits to run.
    */
   paymentBooked(paymentId: string, jobId: string): void {
-    const status = this.deps.ledger.getJob(jobId)?.status;
+    const row = this.deps.ledger.getJob(jobId);
+    const status = row?.status;
     // Booked just now for a job that is already over: late, whatever the payment's own timestamp says.
     if (status && LATE_STATUSES.includes(status)) {
       this.lateQueue.push({ paymentId, jobId });
       this.deps.track(this.settleLatePayments());
+    } else if (row && status === "paid") {
+      // The wallet moved the row in the ledger (Payments.credit, Zaps.linkLate) and told only the
+      // bus's PaymentReceived: an open dashboard hears of the row as it now is.
+      this.deps.patchRow(row, { updatedAt: row.updatedAt });
+      if (this.deps.isOnline()) this.resumePaid();
     }
-    else if (status === "paid" && this.deps.isOnline()) this.resumePaid();
   }
 
   stop(): void {

@@ -227,6 +227,29 @@ describe("paid jobs survive a restart", () => {
     expect(wallet.issued).toEqual([]);
   });
 
+  test("an invoice from before the restart, paid while offline → an open dashboard sees the job paid at once", async () => {
+    const wallet = scriptedWallet();
+    const p = await provider({ offline: true, config: { pricing: { mode: "upfront", perJobMsats: 5000 } }, engine: { payments: wallet.payments } });
+    const c = p.customer;
+    const req = c.request({ inputs: [["paid while offline", "text"]] });
+    p.ledger.markSeen(req.id, 5050);
+    p.ledger.insertJob({ id: req.id, kind: 5050, customer: c.pubkey, requestJson: JSON.stringify(req), status: "payment-required", model: "llama3.2:latest", amountMsats: 5000, bolt11: "lnbcrt50n1offline", paymentHash: "e".repeat(64), createdAt: Date.now() });
+    const told: JobView[] = [];
+    p.bus.subscribe(JobStatusChanged, ({ job }) => told.push(job));
+    // The wallet books it for the job (the row goes to 'paid' in the ledger) and says so on the bus.
+    expect(p.ledger.creditPayment({ id: "offline-1", jobId: req.id, amountMsats: 5000, paymentHash: "e".repeat(64), source: "invoice", markJobPaid: true })).toBe(true);
+    const updatedAt = p.ledger.getJob(req.id)!.updatedAt;
+    p.bus.publish(PaymentReceived, { paymentId: "offline-1", amountMsats: 5000, jobId: req.id });
+    expect(told.filter((j) => j.id === req.id)).toMatchObject([{ status: "paid", amountMsats: 5000 }]);
+    expect(p.ledger.getJob(req.id)).toMatchObject({ status: "paid", updatedAt });
+    // Still offline: nothing runs until the provider goes online, and then it does.
+    await Bun.sleep(100);
+    expect(fake.requests("/api/generate").map((r) => r.body?.prompt)).not.toContain("paid while offline");
+    await p.engine.goOnline();
+    expect((await c.waitForResult(req.id)).content).toBe(fakeAnswer("paid while offline"));
+    expect(wallet.issued).toEqual([]);
+  });
+
   test("an invoice left unpaid past its expiry by a restart → the job is marked expired, silently", async () => {
     const wallet = scriptedWallet();
     const p = await provider({ offline: true, config: { pricing: { mode: "upfront", perJobMsats: 5000, invoiceExpirySecs: 60 } }, engine: { payments: wallet.payments } });
