@@ -162,8 +162,8 @@ export function BusyButton(props: { busy: boolean; disabled?: boolean; children:
 /**
  * A modal on the native <dialog>: it traps focus, closes on Escape and restores focus to what
  * opened it, which a hand-made overlay would have to re-implement. `tall`: as high as the screen
- * allows from the first frame, for content that loads late and is always taller than the screen
- * (SETTINGS), so the header and what is already shown don't jump when it arrives.
+ * allows from the first frame, for content that loads late and is mostly taller than the screen
+ * (SETTINGS, HISTORY), so the header and what is already shown don't jump when it arrives.
  */
 export function Dialog(props: { title: string; onClose: () => void; testid?: string; wide?: boolean; tall?: boolean; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);

@@ -144,10 +144,12 @@ export function ReceiveDialog(props: { onClose: () => void }) {
   };
 
   const shown = result ? (tab === "bolt11" ? result.bolt11 : result.address) : null;
+  // The notice's line is there, unseen, from the first frame: when a payment comes it shows in
+  // place, without pushing the form (or the invoice being paid) down.
   return html`<${Dialog} title="RECEIVE" onClose=${props.onClose} testid="receive-dialog">
     ${paid
       ? html`<p class="banner banner-ok" role="status" data-testid="receive-paid">Received ${formatMsats(paid.amountMsats)} sats.</p>`
-      : null}
+      : html`<p class="banner" role="status" style="visibility: hidden">${"\u00a0"}</p>`}
     <form class="form-inline" onSubmit=${submit}>
       <${Field} label="Amount (sats)" id="receive-amount" error=${error} hint="Leave empty for an amount the payer chooses.">
         <${TextInput}
@@ -363,7 +365,8 @@ export function HistoryDialog(props: { onClose: () => void }) {
     };
   }, [balance]);
   const rows = data ? historyRows(data) : [];
-  return html`<${Dialog} title="HISTORY" onClose=${props.onClose} testid="history-dialog">
+  // Screen-high from the first frame (as SETTINGS): the close button doesn't jump when the table comes.
+  return html`<${Dialog} title="HISTORY" onClose=${props.onClose} testid="history-dialog" tall>
     ${error ? html`<p class="field-error" role="alert" data-testid="history-error">${error}</p>` : null}
     ${!data && !error ? html`<p class="note"><${Spinner} /> Loading…</p>` : null}
     ${data?.sentError ? html`<p class="note" data-testid="history-sent-note">Sent payments are not listed: ${data.sentError}</p>` : null}
