@@ -155,7 +155,10 @@ export class AppController implements Controller {
     // The one-Ollama shorthand's slots follow limits.maxConcurrentJobs.
     await this.p.inference().setBackends(effectiveBackends(this.p.config()));
     this.p.sentinel()?.check();
-    await this.p.engine()?.configChanged();
+    // The new announcement and profile go to the relays in the background (the engine tracks them,
+    // and they log their own failures): a slow or reconnecting relay must not hold SAVE, and the
+    // settings are saved and applied already.
+    void this.p.engine()?.configChanged().catch(() => {});
     this.emitProvider();
     return this.settings();
   }

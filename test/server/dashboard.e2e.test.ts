@@ -253,7 +253,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       await page.locator("[data-testid=settings-deny]").fill(npubEncode(blocked.pubkey));
       await page.locator("[data-testid=settings-maxQueuedPerCustomer]").fill("3");
       await page.locator("[data-testid=settings-save]").click();
-      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
       expect(app.controller.settings().limits.deny).toEqual([npubEncode(blocked.pubkey)]);
       expect(app.controller.settings().limits.maxQueuedPerCustomer).toBe(3);
       // A model's own price: set for the installed model, then cleared again.
@@ -262,13 +262,13 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       const modelRow = "[data-testid=settings-model-prices] tr[data-model='llama3.2:latest']";
       await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("2.5");
       await page.locator("[data-testid=settings-save]").click();
-      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
       expect(priceOf()).toEqual({ "llama3.2:latest": { perJobMsats: 2_500 } });
       await page.locator("[data-testid=open-settings]").click();
       expect(await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).inputValue()).toBe("2.5");
       await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("");
       await page.locator("[data-testid=settings-save]").click();
-      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 3_000 });
+      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
       expect(priceOf()).toEqual({});
       // The denied customer is told so, and gets no result.
       const req = blocked.request({ inputs: [["from a denied customer", "text"]] });
