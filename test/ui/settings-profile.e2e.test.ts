@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
+import { CHROMIUM, launchChromium, openPage, watchMoves } from "../fixtures/browser.ts";
 import { startOllamaServer, type FakeOllama } from "../fixtures/ollama-server.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
 import { startTestApp, type TestApp } from "../fixtures/test-app.ts";
@@ -44,37 +44,6 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     await page.locator("[data-testid=open-settings]").click();
     await field("name").waitFor({ timeout: 10_000 });
   }
-  /**
-   * Notes, every frame from now on, where the dialog's controls are; the function returned stops
-   * and lists each move of a control after it first showed (a click aimed at it could miss).
-   */
-  async function watchMoves(): Promise<() => Promise<string[]>> {
-    await page.evaluate(() => {
-      const ids = ["dialog-close", "settings-perJobSats", "settings-use-suggested", "settings-partialIntervalMs", "settings-name", "settings-save", "reveal-password"];
-      const seen = new Map<string, string>();
-      const moves: string[] = [];
-      const w = window as unknown as { stopWatch?: () => string[] };
-      let on = true;
-      const frame = () => {
-        if (!on) return;
-        for (const id of ids) {
-          const r = document.querySelector(`[data-testid=${id}]`)?.getBoundingClientRect();
-          if (!r || r.width === 0) continue;
-          const at = `${Math.round(r.x)},${Math.round(r.y)} ${Math.round(r.width)}x${Math.round(r.height)}`;
-          const was = seen.get(id);
-          if (was !== undefined && was !== at) moves.push(`${id}: ${was} -> ${at}`);
-          seen.set(id, at);
-        }
-        requestAnimationFrame(frame);
-      };
-      requestAnimationFrame(frame);
-      w.stopWatch = () => {
-        on = false;
-        return moves;
-      };
-    });
-    return () => page.evaluate(() => (window as unknown as { stopWatch: () => string[] }).stopWatch());
-  }
   /** Clicks SAVE once and waits for a field's error (the form is refused: nothing is saved). */
   async function saveExpectingError(id: string) {
     await page.locator("[data-testid=settings-save]").click();
@@ -86,7 +55,7 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
   }
 
   test("the dialog's controls stay where they first show while it loads", async () => {
-    const moves = await watchMoves();
+    const moves = await watchMoves(page, ["dialog-close", "settings-perJobSats", "settings-use-suggested", "settings-partialIntervalMs", "settings-name", "settings-save", "reveal-password"]);
     await openSettings();
     // What used to come in late (the market's re-read for the price hint) is in by now.
     await page.locator("[data-testid=settings-use-suggested]").waitFor({ timeout: 3_000 });

@@ -5,7 +5,7 @@
 // Skipped where no Chromium is installed.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { CHROMIUM, launchChromium, openPage } from "../fixtures/browser.ts";
+import { CHROMIUM, launchChromium, openPage, watchMoves } from "../fixtures/browser.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { startWalletTestApp, type TestApp } from "../fixtures/test-app.ts";
 
@@ -31,44 +31,13 @@ describe.skipIf(!CHROMIUM)("wallet dialogs keep their controls in place (real ap
     await t?.stop();
   });
 
-  /**
-   * Notes, every frame from now on, where the controls `ids` are; the function returned stops and
-   * lists each move of a control after it first showed.
-   */
-  async function watchMoves(ids: string[]): Promise<() => Promise<string[]>> {
-    await page.evaluate((ids) => {
-      const seen = new Map<string, string>();
-      const moves: string[] = [];
-      const w = window as unknown as { stopWatch?: () => string[] };
-      let on = true;
-      const frame = () => {
-        if (!on) return;
-        for (const id of ids) {
-          const r = document.querySelector(`[data-testid=${id}]`)?.getBoundingClientRect();
-          if (!r || r.width === 0) continue;
-          const at = `${Math.round(r.x)},${Math.round(r.y)} ${Math.round(r.width)}x${Math.round(r.height)}`;
-          const was = seen.get(id);
-          if (was !== undefined && was !== at) moves.push(`${id}: ${was} -> ${at}`);
-          seen.set(id, at);
-        }
-        requestAnimationFrame(frame);
-      };
-      requestAnimationFrame(frame);
-      w.stopWatch = () => {
-        on = false;
-        return moves;
-      };
-    }, ids);
-    return () => page.evaluate(() => (window as unknown as { stopWatch: () => string[] }).stopWatch());
-  }
-
   async function close(testid: string) {
     await page.locator(`[data-testid=${testid}] [data-testid=dialog-close]`).click();
     await page.locator(`[data-testid=${testid}]`).waitFor({ state: "detached", timeout: 3_000 });
   }
 
   test("HISTORY: the close button stays where it first shows while the table loads", async () => {
-    const moves = await watchMoves(["dialog-close"]);
+    const moves = await watchMoves(page, ["dialog-close"]);
     await page.locator("[data-testid=wallet-history]").click({ timeout: 10_000 });
     await page.locator("[data-testid=history-table]").waitFor({ timeout: 5_000 });
     expect(await page.locator("[data-testid=history-row]").count()).toBe(12);
@@ -80,7 +49,7 @@ describe.skipIf(!CHROMIUM)("wallet dialogs keep their controls in place (real ap
   test("RECEIVE: 'Received N sats' shows without moving the form or the close button", async () => {
     await page.locator("[data-testid=wallet-receive]").click();
     await page.locator("[data-testid=receive-amount]").waitFor({ timeout: 5_000 });
-    const moves = await watchMoves(["dialog-close", "receive-amount", "receive-create"]);
+    const moves = await watchMoves(page, ["dialog-close", "receive-amount", "receive-create"]);
     await Bun.sleep(200);
     wallet.receiveTransfer(21_000);
     const notice = page.locator("[data-testid=receive-paid]");
