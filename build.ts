@@ -13,7 +13,8 @@ import { checkMachOSignature, describeSignature } from "./scripts/macho-signatur
 import { breezKeyDefine } from "./src/wallet/breez-key.ts";
 
 const ROOT = import.meta.dir;
-const DIST = join(ROOT, "dist");
+// COMPUTE_DIST: another output folder (two builds side by side, e.g. to compare binaries).
+const DIST = process.env.COMPUTE_DIST ? resolve(process.env.COMPUTE_DIST) : join(ROOT, "dist");
 
 interface Target {
   name: string; // Bun compile target
