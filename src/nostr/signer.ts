@@ -1,40 +1,30 @@
 // Schnorr signatures for Nostr events (NIP-01, BIP-340): signing our events and checking everyone
 // else's. Two implementations give identical results:
-//   - nostr-wasm: libsecp256k1 compiled to WebAssembly (ships with nostr-tools as its dependency);
-//     about 0.30 ms to sign and 0.22 ms to verify on the bench machine (BENCHMARKS.md);
-//   - nostr-tools' pure JS (noble-curves): about 0.53 ms and 0.33 ms.
-// The wasm module embeds its binary as base64 text, so it also loads inside the compiled binary.
+//   - libsecp256k1 compiled to WebAssembly (the module nostr-wasm ships, as nostr-tools'
+//     dependency), through our own binding (secp256k1-wasm.ts): the event id hashed natively, our
+//     key's keypair kept between signatures; ~0.21 ms to sign and ~0.31 ms to verify here
+//     (nostr-wasm's own wrapper: ~0.52 and ~0.31; BENCHMARKS.md);
+//   - nostr-tools' pure JS (noble-curves): ~0.9 and ~0.5 ms.
+// The module embeds its binary as base64 text, so it also loads inside the compiled binary.
 // It is loaded when signing and verifying get busy (WASM_DEMAND_OPS operations within
 // WASM_DEMAND_WINDOW_MS), or by initSigner(), never at import or start: an idle provider signs a few
-// events a minute, which pure JS does in well under a millisecond each, and a loaded wasm module
-// stays in memory for good (~5–9 MiB of idle RSS here, BENCHMARKS.md). Until it is ready, or if it
-// fails to load or fails its self-test, the pure JS code answers, so every call works at any time.
+// events a minute, which pure JS does in about a millisecond each, and a loaded wasm module
+// stays in memory for good (BENCHMARKS.md). Until it is ready, or if it fails to load or fails its
+// self-test, the pure-JS code answers, so every call works at any time.
 // warmUpSigner() (called once the provider goes online) loads it ahead of traffic and runs the
 // code until the engine has compiled it, in slices of ~2 ms that wait while real signing goes on:
 // a first burst of jobs then costs what the thousandth does (issue 16; BENCHMARKS.md).
 import { finalizeEvent as jsFinalize, getPublicKey, verifiedSymbol, verifyEvent as jsVerify, type Event, type EventTemplate } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import type { Secp256k1 } from "./secp256k1-wasm.ts";
 
 const log = createLogger("nostr.signer");
 
 export type { Event, EventTemplate };
 export type SignerKind = "wasm" | "js";
 
-/** What nostr-wasm's instance offers (its `Nostr` type; restated so the module can load lazily). */
-interface WasmNostr {
-  finalizeEvent(event: { id: string; pubkey: string; sig: string; content: string; kind: number; created_at: number; tags: string[][] }, seckey: Uint8Array): void;
-  verifyEvent(event: { id: string; pubkey: string; sig: string; content: string; kind: number; created_at: number; tags: string[][] }): void;
-}
-
-/**
- * nostr-wasm's linear memory is fixed at 1 MiB and the serialized event is copied into it: larger
- * events throw "Out of memory" from inside its allocator. Events whose serialization could come
- * near that go to the pure-JS code instead (no NIP-90 event we send or take is anywhere close).
- */
-const WASM_MAX_SERIALIZED_BYTES = 256 * 1024;
-
-let wasm: WasmNostr | null = null;
+let wasm: Secp256k1 | null = null;
 let loading: Promise<SignerKind> | null = null;
 
 /** Signatures made plus signatures checked within the window that make loading nostr-wasm worth it. */
@@ -78,7 +68,7 @@ export function signerKind(): SignerKind {
 export interface InitSignerOptions {
   /** false: stay on the pure-JS code (as does COMPUTE_NOSTR_WASM=0 in the environment). */
   wasm?: boolean;
-  /** Tests: where the wasm instance comes from (default: nostr-wasm's initNostrWasm). */
+  /** Tests: where the wasm binding comes from (default: secp256k1-wasm.ts's loadSecp256k1). */
   load?: () => Promise<unknown>;
 }
 
@@ -91,10 +81,10 @@ export function initSigner(opts: InitSignerOptions = {}): Promise<SignerKind> {
     jsOnly = true;
     return Promise.resolve(signerKind());
   }
-  const load = opts.load ?? (async () => (await import("nostr-wasm")).initNostrWasm());
+  const load = opts.load ?? (async () => (await import("./secp256k1-wasm.ts")).loadSecp256k1());
   loading ??= (async (): Promise<SignerKind> => {
     try {
-      const instance = (await load()) as WasmNostr;
+      const instance = (await load()) as Secp256k1;
       selfTest(instance);
       wasm = instance;
       log.debug("signing with nostr-wasm");
@@ -121,29 +111,54 @@ export function resetSigner(): void {
 }
 
 /**
- * A fresh wasm instance must agree with the pure-JS code before it is trusted with our key: it
- * signs an event the JS code then verifies, verifies one the JS code signed, and rejects a forgery.
+ * A fresh wasm binding must agree with the pure-JS code before it is trusted with our key: it
+ * signs an event the JS code then verifies (with the key JS derives), verifies one the JS code
+ * signed, and rejects a signature with one bit changed. The throwaway key is forgotten after.
  */
-function selfTest(instance: WasmNostr): void {
+function selfTest(instance: Secp256k1): void {
   const sk = new Uint8Array(32).fill(7);
   const template = (): EventTemplate => ({ kind: 1, created_at: 1_700_000_000, tags: [["t", "self-test"]], content: "nostr-wasm self-test ✓" });
-  const byWasm = { ...template(), pubkey: "", id: "", sig: "" };
-  instance.finalizeEvent(byWasm, sk);
-  if (byWasm.pubkey !== getPublicKey(sk) || !jsVerify({ ...byWasm })) throw new Error("self-test: its signature does not verify");
-  const byJs = jsFinalize(template(), sk);
-  const plain = { id: byJs.id, pubkey: byJs.pubkey, sig: byJs.sig, kind: byJs.kind, created_at: byJs.created_at, tags: byJs.tags, content: byJs.content };
-  instance.verifyEvent(plain);
-  let forged = false;
   try {
-    instance.verifyEvent({ ...plain, content: "changed" });
-    forged = true;
-  } catch {
-    // Expected: the id no longer matches.
+    const byWasm = signWith(instance, template(), sk);
+    if (byWasm.pubkey !== getPublicKey(sk) || !jsVerify({ ...byWasm })) throw new Error("self-test: its signature does not verify");
+    const byJs = jsFinalize(template(), sk);
+    const plain = { id: byJs.id, pubkey: byJs.pubkey, sig: byJs.sig, kind: byJs.kind, created_at: byJs.created_at, tags: byJs.tags, content: byJs.content } as Event;
+    if (!verifyWith(instance, plain)) throw new Error("self-test: it rejects a good signature");
+    const flipped = (parseInt(plain.sig[10]!, 16) ^ 1).toString(16);
+    if (verifyWith(instance, { ...plain, sig: plain.sig.slice(0, 10) + flipped + plain.sig.slice(11) } as Event)) throw new Error("self-test: it accepted a changed signature");
+  } finally {
+    instance.forgetKeys();
   }
-  if (forged) throw new Error("self-test: it accepted a changed event");
 }
 
-/** NIP-01 template shape; nostr-wasm serializes whatever it is given, so this is checked first. */
+/** NIP-01 event id, as bytes: sha256 of the serialization [0, pubkey, created_at, kind, tags, content]. */
+function idBytes(e: { pubkey: string; created_at: number; kind: number; tags: string[][]; content: string }): Buffer {
+  return new Bun.CryptoHasher("sha256").update(JSON.stringify([0, e.pubkey, e.created_at, e.kind, e.tags, e.content])).digest();
+}
+
+/** A new event signed by the wasm binding (throws what the binding throws, e.g. for an invalid key). */
+function signWith(instance: Secp256k1, t: EventTemplate, secretKey: Uint8Array): Event {
+  const key = instance.key(secretKey);
+  const event = { kind: t.kind, created_at: t.created_at, tags: t.tags, content: t.content, pubkey: key.pubkey, id: "", sig: "" };
+  const id = idBytes(event);
+  event.id = id.toString("hex");
+  event.sig = Buffer.from(key.sign(id)).toString("hex");
+  return event as Event;
+}
+
+/** The id and signature checked by the wasm binding; the event's shape was checked before. */
+function verifyWith(instance: Secp256k1, e: Event): boolean {
+  const id = idBytes(e);
+  if (id.toString("hex") !== e.id) return false;
+  return instance.verify(Buffer.from(e.sig, "hex"), id, Buffer.from(e.pubkey, "hex"));
+}
+
+/** Zeroes the keys the wasm binding keeps between signatures (the vault was locked). */
+export function forgetSigningKeys(): void {
+  wasm?.forgetKeys();
+}
+
+/** NIP-01 template shape, checked before anything is serialized or signed. */
 function assertTemplate(t: EventTemplate): void {
   if (!Number.isInteger(t.kind) || t.kind < 0 || t.kind > 65535) throw new Error("can't sign an event with a bad kind");
   if (!Number.isInteger(t.created_at) || t.created_at < 0) throw new Error("can't sign an event with a bad created_at");
@@ -153,13 +168,6 @@ function assertTemplate(t: EventTemplate): void {
     if (!Array.isArray(tag)) throw new Error("can't sign an event with a tag that is not a list");
     for (const v of tag) if (typeof v !== "string") throw new Error("can't sign an event with a tag value that is not a string");
   }
-}
-
-/** Upper bound of the UTF-8 serialization's size: JSON escapes take up to 6 bytes per UTF-16 unit. */
-function fitsWasm(e: { content: string; tags: string[][] }): boolean {
-  let units = e.content.length;
-  for (const tag of e.tags) for (const v of tag) units += v.length + 3;
-  return units * 6 + 512 <= WASM_MAX_SERIALIZED_BYTES;
 }
 
 /**
@@ -191,24 +199,23 @@ function remember(e: Event): void {
   if (known.size > KNOWN_MAX) known.delete(known.keys().next().value!);
 }
 
-/** NIP-01 event id: sha256 of the serialization [0, pubkey, created_at, kind, tags, content]. */
-function eventId(e: Event): string {
-  return new Bun.CryptoHasher("sha256").update(JSON.stringify([0, e.pubkey, e.created_at, e.kind, e.tags, e.content])).digest("hex");
-}
-
 function isKnownCopy(e: Event): boolean {
   const good = known.get(e.id);
-  return good !== undefined && good.sig === e.sig && good.pubkey === e.pubkey && eventId(e) === e.id;
+  return good !== undefined && good.sig === e.sig && good.pubkey === e.pubkey && idBytes(e).toString("hex") === e.id;
 }
 
 function sign(template: EventTemplate, secretKey: Uint8Array): Event {
-  const event = { kind: template.kind, created_at: template.created_at, tags: template.tags, content: template.content, pubkey: "", id: "", sig: "" };
-  if (wasm && fitsWasm(event)) {
-    wasm.finalizeEvent(event, secretKey);
-    (event as Event)[verifiedSymbol] = true;
-    return event as Event;
+  if (wasm) {
+    try {
+      const event = signWith(wasm, template, secretKey);
+      event[verifiedSymbol] = true;
+      return event;
+    } catch (err) {
+      // An invalid key included: the JS code then says so in its own words.
+      log.debug("nostr-wasm could not sign; signing in JS", { err: errorMessage(err) });
+    }
   }
-  return jsFinalize(event, secretKey);
+  return jsFinalize({ kind: template.kind, created_at: template.created_at, tags: template.tags, content: template.content }, secretKey);
 }
 
 function isLowerHex(s: unknown, length: number): boolean {
@@ -250,7 +257,7 @@ export function verifyEvent(event: Event): boolean {
   if (typeof event !== "object" || event === null) return false;
   const cached = event[verifiedSymbol];
   if (typeof cached === "boolean") return cached;
-  // nostr-wasm reads the hex fields without checking them (a short id would skip its id check).
+  // The hex fields are decoded without further checks (Buffer skips what isn't hex).
   if (!hasEventShape(event)) return false;
   noteDemand();
   if (isKnownCopy(event)) {
@@ -263,19 +270,14 @@ export function verifyEvent(event: Event): boolean {
 }
 
 function verify(event: Event): boolean {
-  if (wasm && fitsWasm(event)) {
+  if (wasm) {
     try {
-      wasm.verifyEvent(event);
-      event[verifiedSymbol] = true;
-      return true;
+      const ok = verifyWith(wasm, event);
+      event[verifiedSymbol] = ok;
+      return ok;
     } catch (err) {
-      const message = errorMessage(err);
-      // Its three ways of saying "not valid"; anything else (a fault in the module) is left to JS.
-      if (/id is invalid|signature is invalid|pubkey is invalid/.test(message)) {
-        event[verifiedSymbol] = false;
-        return false;
-      }
-      log.debug("nostr-wasm could not check an event; checking it in JS", { err: message });
+      // A fault in the module, not an answer: the JS code decides.
+      log.debug("nostr-wasm could not check an event; checking it in JS", { err: errorMessage(err) });
     }
   }
   try {

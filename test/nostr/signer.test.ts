@@ -2,7 +2,8 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent as jsVerify, type Event } from "nostr-tools/pure";
 import { NostrEvent } from "../../src/nostr/nip90.ts";
-import { WASM_DEMAND_OPS, hasEventShape, initSigner, resetSigner, signEvent, signerKind, signerReady, verifyEvent } from "../../src/nostr/signer.ts";
+import { loadSecp256k1 } from "../../src/nostr/secp256k1-wasm.ts";
+import { WASM_DEMAND_OPS, forgetSigningKeys, hasEventShape, initSigner, resetSigner, signEvent, signerKind, signerReady, verifyEvent } from "../../src/nostr/signer.ts";
 
 const sk = generateSecretKey();
 const pk = getPublicKey(sk);
@@ -60,13 +61,30 @@ for (const kind of ["wasm", "js"] as const) {
       }
     });
 
-    test("events too big for nostr-wasm's memory still sign and verify (pure JS)", () => {
-      const e = signEvent(template("x".repeat(600_000)), sk);
+    test("events larger than nostr-wasm's own memory (1 MiB) sign and verify", () => {
+      const e = signEvent(template("x".repeat(1_200_000)), sk);
       expect(jsVerify(wire(e))).toBe(true);
       expect(verifyEvent(wire(e))).toBe(true);
-      expect(verifyEvent({ ...wire(e), content: "y".repeat(600_000) })).toBe(false);
+      expect(verifyEvent({ ...wire(e), content: "y".repeat(1_200_000) })).toBe(false);
       const other = finalizeEvent(template("z".repeat(2_000_000)), generateSecretKey());
       expect(verifyEvent(wire(other))).toBe(true);
+    });
+
+    test("signs with the right key when several keys take turns, and after the kept keys are forgotten", () => {
+      const keys = [generateSecretKey(), generateSecretKey(), generateSecretKey()];
+      for (const i of [0, 1, 0, 2, 0, 1, 2, 2, 1]) {
+        const e = signEvent(template(`key ${i}`), keys[i]!);
+        expect(e.pubkey).toBe(getPublicKey(keys[i]!));
+        expect(jsVerify(wire(e))).toBe(true);
+        if (i === 2) forgetSigningKeys();
+      }
+    });
+
+    test("an invalid secret key (zero, or not below the curve order) is refused", () => {
+      expect(() => signEvent(template(), new Uint8Array(32))).toThrow();
+      expect(() => signEvent(template(), new Uint8Array(32).fill(0xff))).toThrow();
+      // The refusal leaves nothing behind: the next signature is good.
+      expect(jsVerify(wire(signEvent(template(), sk)))).toBe(true);
     });
 
     test("refuses to sign a malformed template or with a bad key", () => {
@@ -89,19 +107,21 @@ describe("initSigner", () => {
   });
 
   test("a module that signs wrongly fails its self-test and is not used", async () => {
-    const { initNostrWasm } = await import("nostr-wasm");
-    const real = await initNostrWasm();
+    const real = await loadSecp256k1();
     const broken = {
       ...real,
-      finalizeEvent(e: Parameters<typeof real.finalizeEvent>[0], key: Uint8Array) {
-        real.finalizeEvent(e, key);
-        e.sig = "0".repeat(128);
+      key(secretKey: Uint8Array) {
+        const k = real.key(secretKey);
+        return { pubkey: k.pubkey, sign: (msg: Uint8Array) => k.sign(msg).fill(0) };
       },
     };
     expect(await initSigner({ load: async () => broken })).toBe("js");
-    const lenient = { ...real, verifyEvent() {} };
+    const lenient = { ...real, verify: () => true };
     resetSigner();
     expect(await initSigner({ load: async () => lenient })).toBe("js");
+    const strict = { ...real, verify: () => false };
+    resetSigner();
+    expect(await initSigner({ load: async () => strict })).toBe("js");
   });
 
   test("COMPUTE_NOSTR_WASM=0 keeps the pure-JS code; concurrent calls share one load", async () => {
@@ -112,10 +132,9 @@ describe("initSigner", () => {
       delete process.env.COMPUTE_NOSTR_WASM;
     }
     let loads = 0;
-    const { initNostrWasm } = await import("nostr-wasm");
     const load = async () => {
       loads++;
-      return initNostrWasm();
+      return loadSecp256k1();
     };
     expect(await Promise.all([initSigner({ load }), initSigner({ load }), initSigner({ load })])).toEqual(["wasm", "wasm", "wasm"]);
     expect(loads).toBe(1);

@@ -1,0 +1,165 @@
+// libsecp256k1 compiled to WebAssembly: the module nostr-wasm ships (a dependency of nostr-tools),
+// with a binding of our own around its exports. nostr-wasm's wrapper rebuilds the keypair from the
+// secret key on every signature, hashes the event inside the module, and converts hex one byte at a
+// time; that is over half of what a signature costs there (BENCHMARKS.md, issue 16). Here the event
+// id is hashed natively by the caller, hex goes through Buffer, and the keypair of a key in use is
+// kept inside the module's memory (at most two keys: ours, and the warm-up's throwaway one) until
+// forgetKeys() wipes it. Only 32- and 64-byte values enter the module, so event size has no limit.
+//
+// The module embeds its binary as base64 in its JS entry; it is read as text (so the compiled
+// binary carries it too) and instantiated with the imports it expects. Its export names are the
+// minified ones of the pinned nostr-wasm version: a mismatch fails loadSecp256k1() or the signer's
+// self-test, and the pure-JS code stays.
+// @ts-expect-error: TypeScript types the package as its module; Bun imports it as text here.
+import moduleText from "nostr-wasm" with { type: "text" };
+
+/** A secret key ready to sign with: its x-only public key and BIP-340 signatures of 32-byte hashes. */
+export interface SigningKey {
+  /** The x-only public key, lowercase hex. */
+  readonly pubkey: string;
+  /** The 64-byte signature of a 32-byte message (the event id), with fresh auxiliary randomness. */
+  sign(msg32: Uint8Array): Uint8Array;
+}
+
+export interface Secp256k1 {
+  /** The key as a keypair inside the module (built once per key while it is in use). Throws on an invalid key. */
+  key(secretKey: Uint8Array): SigningKey;
+  /** Whether `sig64` is a valid BIP-340 signature of `msg32` by the x-only key `pub32`. */
+  verify(sig64: Uint8Array, msg32: Uint8Array, pub32: Uint8Array): boolean;
+  /** Zeroes every kept keypair and key copy (the vault was locked). */
+  forgetKeys(): void;
+}
+
+/** libsecp256k1's flags for a context that signs and verifies. */
+const CONTEXT_SIGN_VERIFY = 513 | 257;
+const KEYPAIR_BYTES = 96;
+const XONLY_BYTES = 64;
+const KEPT_KEYS = 2;
+
+type Fn = (...args: number[]) => number;
+
+export async function loadSecp256k1(): Promise<Secp256k1> {
+  const b64 = /sb64_data\s*=\s*"([A-Za-z0-9+/=]+)"/.exec(moduleText as unknown as string)?.[1];
+  if (!b64) throw new Error("nostr-wasm's module text has no embedded binary");
+  let heap = new Uint8Array(0);
+  const imports = {
+    a: {
+      a: () => {
+        throw new Error("libsecp256k1 aborted");
+      },
+      f: (dst: number, src: number, n: number) => heap.copyWithin(dst, src, src + n),
+      d: () => {
+        throw new Error("libsecp256k1 ran out of memory");
+      },
+      e: () => 52,
+      c: () => 70,
+      // Its write(): libsecp256k1 prints only on illegal arguments, which the callers rule out.
+      b: () => 0,
+    },
+  };
+  const { instance } = await WebAssembly.instantiate(Buffer.from(b64, "base64"), imports);
+  const ex = instance.exports as Record<string, unknown>;
+  const fn = (name: string): Fn => {
+    if (typeof ex[name] !== "function") throw new Error(`nostr-wasm's module has no export "${name}"`);
+    return ex[name] as Fn;
+  };
+  const memory = ex.g;
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error("nostr-wasm's module exports no memory");
+  const [init, malloc, contextCreate, xonlyParse, xonlySerialize, keypairCreate, keypairXonly, sign32, verify] = ["h", "i", "o", "p", "q", "r", "s", "t", "u"].map(fn) as Fn[];
+  heap = new Uint8Array(memory.buffer);
+  init!();
+  const ctx = contextCreate!(CONTEXT_SIGN_VERIFY);
+  const alloc = (n: number) => {
+    const p = malloc!(n);
+    if (!p) throw new Error("libsecp256k1: no memory");
+    return p;
+  };
+  const pSecret = alloc(32);
+  const pAux = alloc(32);
+  const pMsg = alloc(32);
+  const pPub = alloc(32);
+  const pSig = alloc(64);
+  const pXonly = alloc(XONLY_BYTES);
+  // The memory is fixed in size (it never grows), so the view made above stays valid.
+  const bytes = (p: number, n: number) => heap.subarray(p, p + n);
+
+  interface Kept extends SigningKey {
+    secret: Uint8Array;
+    keypair: number;
+  }
+  const kept: Kept[] = [];
+  /** Keypair slots allocated and not in use (after forgetKeys). */
+  const spare: number[] = [];
+  const wipe = (k: Kept) => {
+    k.secret.fill(0);
+    bytes(k.keypair, KEYPAIR_BYTES).fill(0);
+  };
+
+  const makeKey = (secretKey: Uint8Array, slot: number): Kept => {
+    bytes(pSecret, 32).set(secretKey);
+    try {
+      if (keypairCreate!(ctx, slot, pSecret) !== 1) throw new Error("invalid secret key");
+    } finally {
+      bytes(pSecret, 32).fill(0);
+    }
+    keypairXonly!(ctx, pXonly, 0, slot);
+    xonlySerialize!(ctx, pPub, pXonly);
+    const pubkey = Buffer.from(bytes(pPub, 32)).toString("hex");
+    return {
+      secret: Uint8Array.from(secretKey),
+      keypair: slot,
+      pubkey,
+      sign(msg32: Uint8Array): Uint8Array {
+        if (msg32.length !== 32) throw new Error("a message to sign is 32 bytes");
+        bytes(pMsg, 32).set(msg32);
+        crypto.getRandomValues(bytes(pAux, 32));
+        if (sign32!(ctx, pSig, pMsg, slot, pAux) !== 1) throw new Error("libsecp256k1 could not sign");
+        return bytes(pSig, 64).slice();
+      },
+    };
+  };
+
+  const sameKey = (a: Uint8Array, b: Uint8Array) => {
+    let d = 0;
+    for (let i = 0; i < 32; i++) d |= a[i]! ^ b[i]!;
+    return d === 0;
+  };
+
+  return {
+    key(secretKey: Uint8Array): SigningKey {
+      if (secretKey.length !== 32) throw new Error("a secret key is 32 bytes");
+      const i = kept.findIndex((k) => sameKey(k.secret, secretKey));
+      if (i >= 0) {
+        const k = kept[i]!;
+        if (i > 0) kept.unshift(...kept.splice(i, 1));
+        return k;
+      }
+      // The least recently used slot is reused (its keypair overwritten, its key copy wiped).
+      const old = kept.length >= KEPT_KEYS ? kept.pop()! : null;
+      if (old) wipe(old);
+      const slot = old?.keypair ?? spare.pop() ?? alloc(KEYPAIR_BYTES);
+      let k: Kept;
+      try {
+        k = makeKey(secretKey, slot);
+      } catch (err) {
+        spare.push(slot);
+        throw err;
+      }
+      kept.unshift(k);
+      return k;
+    },
+    verify(sig64: Uint8Array, msg32: Uint8Array, pub32: Uint8Array): boolean {
+      if (sig64.length !== 64 || msg32.length !== 32 || pub32.length !== 32) return false;
+      bytes(pSig, 64).set(sig64);
+      bytes(pMsg, 32).set(msg32);
+      bytes(pPub, 32).set(pub32);
+      if (xonlyParse!(ctx, pXonly, pPub) !== 1) return false;
+      return verify!(ctx, pSig, pMsg, 32, pXonly) === 1;
+    },
+    forgetKeys(): void {
+      for (const k of kept) wipe(k);
+      // The slots stay allocated for the next keys.
+      for (const k of kept.splice(0)) spare.push(k.keypair);
+    },
+  };
+}
