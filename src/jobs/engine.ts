@@ -459,9 +459,19 @@ export class Engine {
     this.generating++;
     this.held.active.set(job.request.id, job);
     this.cancels.schedule();
-    // Our own timer (not AbortSignal.timeout) so it is cleared the moment the job ends.
+    // The time limit counts from the model's first token; before it (inputs fetched, a wait in the
+    // model server's own queue, the model loading) the job has a limit of the same length. A job
+    // may so wait at the backend behind another without running its generation time down.
+    // Our own timers (not AbortSignal.timeout) so they are cleared the moment the job ends.
     const limit = new AbortController();
-    const timer = setTimeout(() => limit.abort(new JobTimeout(cfg.limits.jobTimeoutSecs)), cfg.limits.jobTimeoutSecs * 1000);
+    const limitSecs = cfg.limits.jobTimeoutSecs;
+    const arm = (phase: "start" | "generation") => setTimeout(() => limit.abort(new JobTimeout(limitSecs, phase)), limitSecs * 1000);
+    let timer = arm("start");
+    let released = false;
+    const onFirstToken = () => {
+      clearTimeout(timer);
+      if (!released) timer = arm("generation");
+    };
     const signal = AbortSignal.any([job.controller.signal, limit.signal]);
     // The slot is the model's: it is given back the moment the model is done, so the next job
     // starts generating while this one is signed, recorded and published (a relay that is down
@@ -473,7 +483,6 @@ export class Engine {
       this.generating--;
       this.pump();
     };
-    let released = false;
     const release = () => {
       if (released) return;
       released = true;
@@ -494,6 +503,7 @@ export class Engine {
         config: cfg,
         now: this.now,
         progressIntervalMs: this.deps.progressIntervalMs,
+        onFirstToken,
       });
       signal.throwIfAborted();
       freeSlot();

@@ -25,6 +25,8 @@ export interface GenerateDeps {
   now: () => number;
   /** How often progress reaches the bus (the dashboard); partial feedback uses the config. */
   progressIntervalMs?: number;
+  /** Called once, when the model's first token arrives (the job's generation time starts). */
+  onFirstToken?: () => void;
 }
 
 /** Runs the model on the job's inputs; updates job.tokens and job.tokensPerSec as tokens come. */
@@ -38,6 +40,9 @@ export async function generateAnswer(job: Running, signal: AbortSignal, deps: Ge
   });
   let lastProgress = 0;
   let lastPartial = deps.now();
+  // Tokens per second count from the first token: a job may wait in the model server's queue, or
+  // for its model to load, before that.
+  let firstTokenAt: number | null = null;
   let partialSending = false;
   const progressEvery = deps.progressIntervalMs ?? 250;
   return deps.inference.generate({
@@ -48,9 +53,13 @@ export async function generateAnswer(job: Running, signal: AbortSignal, deps: Ge
     onToken: (text, tokens) => {
       job.tokens = tokens;
       const t = deps.now();
+      if (firstTokenAt === null) {
+        firstTokenAt = t;
+        deps.onFirstToken?.();
+      }
       if (t - lastProgress >= progressEvery) {
         lastProgress = t;
-        const secs = (t - (job.startedAt ?? job.createdAt)) / 1000;
+        const secs = (t - firstTokenAt) / 1000;
         job.tokensPerSec = secs > 0 ? Math.round((tokens / secs) * 10) / 10 : null;
         deps.bus.publish(JobProgress, { id: job.request.id, tokens, tokensPerSec: job.tokensPerSec, preview: outputPreview(text) });
       }
@@ -80,10 +89,17 @@ export function fitToRequest(request: Pick<JobRequest, "id" | "encrypted">, text
   return content;
 }
 
-/** The job ran past limits.jobTimeoutSecs (the engine's own timer aborts it with this). */
+/**
+ * The job ran past limits.jobTimeoutSecs (the engine's own timer aborts it with this): either
+ * generating (counted from the first token), or before its first token (its inputs, a wait in the
+ * model server's queue, the model loading), which has a limit of the same length.
+ */
 export class JobTimeout extends Error {
-  constructor(readonly secs: number) {
-    super(`the job took longer than this provider's limit of ${secs} s`);
+  constructor(
+    readonly secs: number,
+    readonly phase: "start" | "generation" = "generation",
+  ) {
+    super(phase === "start" ? `the model did not start answering within this provider's limit of ${secs} s` : `the job took longer than this provider's limit of ${secs} s`);
   }
 }
 

@@ -3,7 +3,7 @@
 // App acts on what it says (goes offline, comes back, pauses admission, cancels jobs).
 import type { Bus } from "../bus.ts";
 import type { Config } from "../config.ts";
-import { JobStatusChanged } from "../jobs/events.ts";
+import { JobProgress, JobStatusChanged } from "../jobs/events.ts";
 import { createLogger } from "../log.ts";
 import { busyReason, foreignModels, Hysteresis, otherGpuApps, probeIdle, probeNvidia, probeOllamaPs } from "./busy.ts";
 import { localDateKey, sellGate, type Gate, type UsageToday } from "./schedule.ts";
@@ -48,7 +48,7 @@ export class Sentinel {
   private readonly running = new Map<string, number>();
   /** GPU ms per local day, counted since the last write (saveGpu). */
   private readonly gpuUnsaved = new Map<string, number>();
-  private unsub: (() => void) | null = null;
+  private unsubs: (() => void)[] = [];
   private probing = false;
   private readonly now: () => number;
 
@@ -58,7 +58,10 @@ export class Sentinel {
   }
 
   start(): void {
-    this.unsub = this.deps.bus.subscribe(JobStatusChanged, ({ job }) => this.onJob(job.id, job.status));
+    this.unsubs.push(
+      this.deps.bus.subscribe(JobStatusChanged, ({ job }) => this.onJob(job.id, job.status)),
+      this.deps.bus.subscribe(JobProgress, ({ id }) => this.onProgress(id)),
+    );
     this.gate = sellGate(this.deps.config().schedule, this.usage(), this.now());
     void this.tick();
   }
@@ -68,20 +71,24 @@ export class Sentinel {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.unsub?.();
-    this.unsub = null;
+    for (const off of this.unsubs.splice(0)) off();
   }
 
   private periodMs(): number {
     return this.deps.probeMs ?? this.deps.config().pause.probeSecs * 1000;
   }
 
+  /**
+   * A job's GPU time starts with its first token (its first progress): before it the job may wait
+   * in the model server's own queue behind another job, whose time is already being counted.
+   * (Prompt evaluation before the first token is not counted.)
+   */
+  private onProgress(id: string): void {
+    if (!this.running.has(id)) this.running.set(id, this.now());
+  }
+
   private onJob(id: string, status: string): void {
     const now = this.now();
-    if (status === "processing") {
-      if (!this.running.has(id)) this.running.set(id, now);
-      return;
-    }
     if (!TERMINAL.has(status)) return;
     const started = this.running.get(id);
     if (started === undefined) return;

@@ -157,6 +157,34 @@ describe("limits on a running job", () => {
     expect(c.results(req.id)).toEqual([]);
     expect(p.ledger.getJob(req.id)?.status).toBe("error");
   });
+
+  test("a job waiting in Ollama's own queue behind another doesn't run its time limit down: the limit counts from its first token", async () => {
+    // Ollama here generates one request at a time (OLLAMA_NUM_PARALLEL 1) and queues the next; the
+    // provider sends it two. Each generates for ~1.4 s, under the 2 s limit; the second waits ~1.4 s
+    // first, 2.8 s in all.
+    fake.setPacing({ instant: false, tokensPerSec: 20, responseTokens: 28 });
+    const p = await provider({ config: { limits: { maxConcurrentJobs: 2, jobTimeoutSecs: 2, partialIntervalMs: 600_000 } } });
+    const c = p.customer;
+    const [a, b] = ["first at the model", "second at the model"].map((w) => c.request({ inputs: [[w, "text"]] }));
+    await c.publish(a!);
+    await c.publish(b!);
+    expect((await c.waitForResult(a!.id, 6000)).content).toBe(fakeAnswer("first at the model", { responseTokens: 28 }));
+    expect((await c.waitForResult(b!.id, 6000)).content).toBe(fakeAnswer("second at the model", { responseTokens: 28 }));
+    expect(c.feedback(b!.id).map((f) => f.status)).not.toContain("error");
+  });
+
+  test("a model that never starts answering → error feedback naming the wait; the request is aborted", async () => {
+    fake.setPacing({ instant: false, timeToFirstTokenMs: 5000, tokensPerSec: 100, responseTokens: 5 });
+    const p = await provider({ config: { limits: { jobTimeoutSecs: 1 } } });
+    const c = p.customer;
+    const req = c.request({ inputs: [["no first token", "text"]] });
+    const before = fake.aborts();
+    await c.publish(req);
+    const err = await c.waitForStatus(req.id, "error", 4000);
+    expect(err.extra).toContain("did not start answering within this provider's limit of 1 s");
+    await fake.waitFor(() => fake.aborts() > before, 2000);
+    expect(p.ledger.getJob(req.id)?.status).toBe("error");
+  });
 });
 
 describe("Ollama faults", () => {

@@ -1,10 +1,10 @@
-// The sentinel counts GPU time per local day in the ledger (gpu_usage): a job's time from
-// processing to its end, counted when it ends, written with the next periodic check and at stop
+// The sentinel counts GPU time per local day in the ledger (gpu_usage): a job's time from its
+// first token (its first progress) to its end, counted when it ends, written with the next periodic check and at stop
 // (not one commit per job), read back by a later sentinel (a restart).
 import { expect, test } from "bun:test";
 import { Bus } from "../../src/bus.ts";
 import { ConfigSchema } from "../../src/config.ts";
-import { JobStatusChanged, type JobView } from "../../src/jobs/events.ts";
+import { JobProgress, JobStatusChanged, type JobView } from "../../src/jobs/events.ts";
 import { Ledger } from "../../src/ledger/ledger.ts";
 import { localDateKey } from "../../src/service/schedule.ts";
 import { Sentinel } from "../../src/service/sentinel.ts";
@@ -34,13 +34,21 @@ test("GPU time of finished jobs is kept per day in the ledger and survives a new
   const first = make();
   first.start();
   try {
+    const firstToken = (id: string) => bus.publish(JobProgress, { id, tokens: 1, tokensPerSec: null, preview: "" });
     bus.publish(JobStatusChanged, { job: job("a", "processing") });
+    // Waiting at the model server (behind another job) before its first token: not GPU time.
+    now += 30_000;
+    expect(first.usage().gpuMs).toBe(0);
+    firstToken("a");
     now += 90_000;
     expect(first.usage().gpuMs).toBe(90_000); // running: counted live, not stored yet
     expect(ledger.gpuMs(day)).toBe(0);
     bus.publish(JobStatusChanged, { job: job("a", "success") });
     bus.publish(JobStatusChanged, { job: job("b", "processing") });
+    firstToken("b");
     now += 10_000;
+    // Later progress doesn't restart the clock.
+    firstToken("b");
     bus.publish(JobStatusChanged, { job: job("b", "error") });
     // Counted at once, written later: no ledger commit per finished job.
     expect(first.usage().gpuMs).toBe(100_000);
