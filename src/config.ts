@@ -1,7 +1,6 @@
 // One zod schema with defaults. Precedence: flags > env > file > defaults. A bad file is an error
 // that names the key and the problem; this module never rewrites the file on its own.
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { AppError, issueText } from "./errors.ts";
@@ -192,14 +191,7 @@ export interface ConfigFlags {
   pricePer1kTokensMsats?: number;
 }
 
-/** Per-platform data dir: XDG on Linux, Application Support on macOS, AppData on Windows. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
-  if (env.COMPUTE_DATA_DIR) return env.COMPUTE_DATA_DIR;
-  const home = env.HOME ?? homedir();
-  if (platform === "darwin") return join(home, "Library", "Application Support", "compute");
-  if (platform === "win32") return join(env.APPDATA ?? join(home, "AppData", "Roaming"), "compute");
-  return join(env.XDG_DATA_HOME || join(home, ".local", "share"), "compute");
-}
+export { defaultDataDir } from "./data-dir.ts";
 
 export const configPath = (dataDir: string) => join(dataDir, "config.json");
 

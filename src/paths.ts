@@ -1,19 +1,14 @@
-// Where compute keeps its files inside the data dir, and the public identity (the npub is kept in
-// clear beside the vault so `status` works without the password). Small on purpose: commands
+// Where compute keeps its files inside the data dir (data-dir.ts), and the public identity (the
+// npub is kept in clear beside the vault so `status` works without the password). Small on purpose: commands
 // like init and status import it without loading the whole app.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { z } from "zod";
+import { paths } from "./data-dir.ts";
 import { atomicWriteFile } from "./util/atomic.ts";
 
 const PublicIdentity = z.object({ npub: z.string(), pubkey: z.string() });
 
-export const paths = (dataDir: string) => ({
-  vault: join(dataDir, "vault.json"),
-  publicIdentity: join(dataDir, "identity.json"),
-  ledger: join(dataDir, "ledger.sqlite"),
-  wallet: join(dataDir, "wallet"),
-});
+export { paths };
 
 export function readPublicIdentity(dataDir: string): z.infer<typeof PublicIdentity> | null {
   const p = paths(dataDir).publicIdentity;

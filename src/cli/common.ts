@@ -3,7 +3,8 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { readFileSync, statSync } from "node:fs";
 import { AppError, httpStatus, type ErrorCode } from "../errors.ts";
-import { defaultDataDir, type ConfigFlags } from "../config.ts";
+import type { ConfigFlags } from "../config.ts";
+import { defaultDataDir } from "../data-dir.ts";
 import { LOG_FORMATS, LOG_LEVELS, parseLogFormat, setLogFormat, setLogLevel, type LogLevel } from "../log.ts";
 
 export const COMMON_OPTIONS = {

@@ -1,9 +1,10 @@
 // One running compute per data dir. The lock file also tells other commands (status, a second
 // `compute`) where the running instance serves its API and with which token; it is mode 0600.
 import { chmodSync, existsSync, readFileSync, unlinkSync, openSync, writeSync, closeSync, mkdirSync, linkSync, renameSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { Database } from "bun:sqlite";
+import { lockPath } from "../data-dir.ts";
 import { AppError } from "../errors.ts";
 import { atomicWriteFile, fsProblem } from "./atomic.ts";
 
@@ -19,7 +20,7 @@ export type LockInfo = z.infer<typeof LockInfo>;
 /** How long a start waits for another process's lock before saying compute is already running. */
 const LOCK_WAIT_MS = 250;
 
-export const lockPath = (dataDir: string) => join(dataDir, "compute.lock");
+export { lockPath };
 
 function alive(pid: number): boolean {
   try {
