@@ -1,14 +1,12 @@
 // `compute earnings`: today / this week / all time, from the ledger (or the running instance).
+// Offline (no lock file) on a ledger of this build's schema, it loads neither zod, the config
+// schema nor the Ledger class, and takes local dates from SQLite (ledger/earnings-offline.ts): the
+// answer comes a few ms after the runtime starts. Anything else is loaded when needed.
 import { existsSync } from "node:fs";
-import { paths } from "../paths.ts";
-import { Ledger } from "../ledger/ledger.ts";
-import { z } from "zod";
-import { Earnings } from "../ledger/events.ts";
-import { readLock } from "../util/lock.ts";
+import { lockPath, paths } from "../data-dir.ts";
+import { readEarningsOffline } from "../ledger/earnings-offline.ts";
+import type { Earnings } from "../ledger/events.ts";
 import { COMMON_HELP, dataDirFrom, parse, printJson, runningApi } from "./common.ts";
-
-/** Just the state's earnings: this command loads and checks none of the rest (`compute status` does). */
-const RunningEarnings = z.object({ earnings: Earnings });
 
 const HELP = `Usage: compute earnings [--json]
 
@@ -23,21 +21,31 @@ export async function earnings(args: string[]): Promise<number> {
     return 0;
   }
   const dataDir = dataDirFrom(values);
-  const running = readLock(dataDir);
+  const running = existsSync(lockPath(dataDir)) ? (await import("../util/lock.ts")).readLock(dataDir) : null;
   let e: Earnings;
   if (running?.url && running.token) {
+    const [{ z }, events] = await Promise.all([import("zod"), import("../ledger/events.ts")]);
+    /** Just the state's earnings: this command loads and checks none of the rest (`compute status` does). */
+    const RunningEarnings = z.object({ earnings: events.Earnings });
     const api = runningApi({ url: running.url, token: running.token });
-    e = api.expect<z.infer<typeof RunningEarnings>>(await api.call("GET", "/state", undefined, 5000), (v) => RunningEarnings.safeParse(v).success).earnings;
+    e = api.expect<{ earnings: Earnings }>(await api.call("GET", "/state", undefined, 5000), (v) => RunningEarnings.safeParse(v).success).earnings;
   } else {
     const path = paths(dataDir).ledger;
     if (!existsSync(path)) {
       e = { todaySats: 0, todayJobs: 0, weekSats: 0, weekJobs: 0, allSats: 0, allJobs: 0, days: [], byModel: [] };
     } else {
-      const ledger = Ledger.open(path);
-      try {
-        e = ledger.earnings();
-      } finally {
-        ledger.close();
+      const quick = readEarningsOffline(path);
+      if (quick) e = quick;
+      else {
+        // An older ledger (migrated here), a newer one, a damaged file: the Ledger's own open
+        // migrates or words the error.
+        const { Ledger } = await import("../ledger/ledger.ts");
+        const ledger = Ledger.open(path);
+        try {
+          e = ledger.earnings();
+        } finally {
+          ledger.close();
+        }
       }
     }
   }
@@ -45,7 +53,7 @@ export async function earnings(args: string[]): Promise<number> {
     printJson(e);
     return 0;
   }
-  const sats = (n: number) => Math.floor(n).toLocaleString("en-US");
+  const sats = (n: number) => groupThousands(Math.floor(n));
   const lines = [
     `today     ${sats(e.todaySats).padStart(12)} sats  ${e.todayJobs} jobs`,
     `week      ${sats(e.weekSats).padStart(12)} sats  ${e.weekJobs} jobs`,
@@ -56,3 +64,13 @@ export async function earnings(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * An integer with comma thousands separators, as toLocaleString("en-US") writes it (for any
+ * amount of sats there can be) without loading Intl's locale data, which costs ms at start-up.
+ */
+export function groupThousands(n: number): string {
+  const digits = String(Math.abs(n));
+  let out = digits.slice(0, ((digits.length - 1) % 3) + 1);
+  for (let i = out.length; i < digits.length; i += 3) out += "," + digits.slice(i, i + 3);
+  return (n < 0 ? "-" : "") + out;
+}

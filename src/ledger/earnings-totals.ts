@@ -19,6 +19,9 @@ export interface EarningsRead {
   late: number;
 }
 
+/** The note of a payment that landed for an expired or cancelled job which could not be run. */
+export const PAID_LATE_NOT_SERVED = "paid late: not served";
+
 /**
  * Everything the summary needs, from the totals and the window's slots. Call inside one read
  * transaction so the figures agree with each other. `late`: payments with `lateNote` as note.

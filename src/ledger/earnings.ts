@@ -30,6 +30,11 @@ export function recentWindow(now: Date): { start: number; end: number } {
   return { start, end: localDayStart(now, 1).getTime() };
 }
 
+/** The window of recent records a calendar's summary needs: [start, end) in unix ms. */
+export function calendarWindow(cal: LocalCalendar): { start: number; end: number } {
+  return { start: Math.min(cal.starts[0]!, cal.weekStart), end: cal.starts[cal.starts.length - 1]! };
+}
+
 export interface EarningsInput {
   /** Payments received inside recentWindow(now): when and how much. */
   recentPayments: { receivedAt: number; amountMsats: number }[];
@@ -42,13 +47,37 @@ export interface EarningsInput {
 
 const sats = (msats: number) => msats / 1000;
 
+/**
+ * The local calendar the summary needs, as instants: computed from a Date here (localCalendar), or
+ * by SQLite for the offline `compute earnings` (earnings-offline.ts, without the JS engine's time-
+ * zone data); both must give the same numbers.
+ */
+export interface LocalCalendar {
+  /** YYYY-MM-DD of the last EARNINGS_DAYS local days, oldest first, ending today. */
+  days: string[];
+  /** Unix ms of the first instant of each of those days, then of tomorrow (EARNINGS_DAYS + 1). */
+  starts: number[];
+  /** Unix ms of the start of this week's Monday. */
+  weekStart: number;
+}
+
+export function localCalendar(now: Date): LocalCalendar {
+  const starts: number[] = [];
+  for (let i = -(EARNINGS_DAYS - 1); i <= 1; i++) starts.push(localDayStart(now, i).getTime());
+  return { days: starts.slice(0, -1).map((t) => localDateKey(new Date(t))), starts, weekStart: localWeekStart(now).getTime() };
+}
+
 export function summarizeEarnings(input: EarningsInput, now: Date): Earnings {
-  const todayStart = localDayStart(now).getTime();
-  const weekStart = localWeekStart(now).getTime();
-  const end = localDayStart(now, 1).getTime();
-  const bounds: number[] = [];
-  for (let i = -(EARNINGS_DAYS - 1); i <= 1; i++) bounds.push(localDayStart(now, i).getTime());
-  const days = bounds.slice(0, -1).map((t) => ({ date: localDateKey(new Date(t)), msats: 0, jobs: 0 }));
+  return summarizeCalendar(input, localCalendar(now));
+}
+
+/** The summary on a given calendar: only number comparisons, no Date method. */
+export function summarizeCalendar(input: EarningsInput, cal: LocalCalendar): Earnings {
+  const bounds = cal.starts;
+  const todayStart = bounds[bounds.length - 2]!;
+  const weekStart = cal.weekStart;
+  const end = bounds[bounds.length - 1]!;
+  const days = cal.days.map((date) => ({ date, msats: 0, jobs: 0 }));
   const bucket = (t: number) => {
     if (t < bounds[0]! || t >= end) return -1;
     let i = 0;

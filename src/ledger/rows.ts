@@ -76,8 +76,9 @@ export const PaymentRow = z.object({
 });
 export type PaymentRow = z.infer<typeof PaymentRow>;
 
-/** The note of a payment that landed for an expired or cancelled job which could not be run. */
-export const PAID_LATE_NOT_SERVED = "paid late: not served";
+// The note of a payment that landed for an expired or cancelled job which could not be run; it
+// lives with the earnings reads, which count such payments without loading this module.
+export { PAID_LATE_NOT_SERVED } from "./earnings-totals.ts";
 
 /** The Breez SDK reports amounts as bigint; accept them while they fit a double exactly. */
 const amountInput = z.union([
