@@ -50,6 +50,11 @@ export interface ColdPlan {
 export interface Burst extends PhaseResult {
   /** CPU (user + system, all threads) of the process under test per answered job, ms. */
   cpuMsPerJob: number;
+  /**
+   * CPU of the bench's own process (the relay, the customers, the fake Ollama) per answered job,
+   * ms: what the responder's traffic costs the other side of the wire (both share the machine).
+   */
+  benchCpuMsPerJob: number;
 }
 
 export interface ColdRun {
@@ -128,9 +133,12 @@ function whenLive(relay: TestRelay, timeoutMs: number, onStep?: (what: string, a
 async function burst(customers: Customers, pubkey: string, pid: number, plan: ColdPlan): Promise<Burst> {
   const batch = customers.sign(plan.jobs, pubkey);
   const c0 = procCpuMs(pid);
+  const b0 = procCpuMs(process.pid);
   const r = await customers.run(batch, null, plan.timeoutMs, { inFlight: plan.inFlight });
   const c1 = procCpuMs(pid);
-  return { ...r, cpuMsPerJob: (c1 - c0) / Math.max(1, r.results) };
+  const b1 = procCpuMs(process.pid);
+  const n = Math.max(1, r.results);
+  return { ...r, cpuMsPerJob: (c1 - c0) / n, benchCpuMsPerJob: (b1 - b0) / n };
 }
 
 async function stopProcess(proc: Bun.Subprocess): Promise<void> {
@@ -467,6 +475,7 @@ export function coldReport(res: ColdResult, plan: ColdPlan, table: (head: string
     [`${name}: results / jobs (errors)`, ...[c, fl].map((rs) => rs.map((r) => `${r[name].results} / ${r[name].jobs} (${r[name].errors})`).join(", "))],
     [`  throughput, jobs/s`, ...[c, fl].map((rs) => f1(m(rs, (r) => r[name].jobsPerSec)))],
     [`  CPU per job, ms`, ...[c, fl].map((rs) => f1(m(rs, (r) => r[name].cpuMsPerJob)))],
+    [`  bench's CPU per job (relay, customers, Ollama), ms`, ...[c, fl].map((rs) => f1(m(rs, (r) => r[name].benchCpuMsPerJob ?? NaN)))],
     [`  request → processing p50 / p99, ms`, ...[c, fl].map((rs) => { const xs = rs.flatMap((r) => r[name].processingMs); return `${f1(pct(xs, 50))} / ${f1(pct(xs, 99))}`; })],
     [`  request → result p50 / p99, ms`, ...[c, fl].map((rs) => { const xs = rs.flatMap((r) => r[name].resultMs); return `${f1(pct(xs, 50))} / ${f1(pct(xs, 99))}`; })],
   ];
