@@ -47,15 +47,57 @@ export interface LedgerOptions {
   busyTimeoutMs?: number;
 }
 
+/**
+ * Checkpoints (copying the WAL's pages into the database file, with two fsyncs) are the costly
+ * part of the ledger's writes, and SQLite runs them inside a commit (every 1000 WAL pages by
+ * default): a job in a burst would wait for one every few dozen jobs. The ledger checkpoints when
+ * it has been quiet for a moment instead (QUIET_MS without a write, once enough was written or
+ * a while passed); a commit checkpoints by itself only past WAL_AUTOCHECKPOINT_PAGES, under
+ * writes that never pause. Durability is SQLite's WAL + synchronous=NORMAL either way.
+ */
+const QUIET_MS = 250;
+const QUIET_MIN_CHANGES = 64;
+const QUIET_MAX_AGE_MS = 60_000;
+const WAL_AUTOCHECKPOINT_PAGES = 16_000;
+/** After a checkpoint the WAL file is cut back to this (SQLite otherwise keeps its largest size). */
+const WAL_KEEP_BYTES = 16 * 1024 * 1024;
+
 /** The books. The small business state's methods (pending results, zap targets, …) are LedgerState's. */
 export class Ledger extends LedgerState {
   #db: Database | null;
   readonly path: string;
+  #quiet: { timer: ReturnType<typeof setInterval>; changes: number; atCheckpoint: number; checkpointAt: number } | null = null;
 
   private constructor(db: Database, path: string) {
     super();
     this.#db = db;
     this.path = path;
+    if (path !== ":memory:") {
+      const timer = setInterval(() => this.#checkpointIfQuiet(), QUIET_MS);
+      (timer as { unref?: () => void }).unref?.();
+      this.#quiet = { timer, changes: 0, atCheckpoint: 0, checkpointAt: Date.now() };
+    }
+  }
+
+  /** The quiet-moment checkpoint (see QUIET_MS); never throws. */
+  #checkpointIfQuiet(): void {
+    const db = this.#db;
+    const q = this.#quiet;
+    if (!db || !q) return;
+    try {
+      const n = (db.query("SELECT total_changes() AS n").get() as { n: number }).n;
+      if (n !== q.changes) {
+        q.changes = n; // written since the last look: not quiet yet
+        return;
+      }
+      const written = n - q.atCheckpoint;
+      if (written === 0 || (written < QUIET_MIN_CHANGES && Date.now() - q.checkpointAt < QUIET_MAX_AGE_MS)) return;
+      db.run("PRAGMA wal_checkpoint(PASSIVE)");
+      q.atCheckpoint = n;
+      q.checkpointAt = Date.now();
+    } catch (err) {
+      log.debug("ledger checkpoint skipped", { err: (err as Error).message });
+    }
   }
 
   /**
@@ -82,6 +124,8 @@ export class Ledger extends LedgerState {
       // NORMAL is durable across process crashes in WAL mode; after a power cut the last commits
       // may roll back, and the wallet's startup reconciliation credits those payments again (once).
       db.run("PRAGMA synchronous = NORMAL");
+      db.run(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      db.run(`PRAGMA journal_size_limit = ${WAL_KEEP_BYTES}`);
       db.run("PRAGMA foreign_keys = ON");
       migrate(db, undefined, `The ledger ${path}`);
     } catch (err) {
@@ -110,6 +154,8 @@ export class Ledger extends LedgerState {
     const db = this.#db;
     if (!db) return;
     this.#db = null;
+    if (this.#quiet) clearInterval(this.#quiet.timer);
+    this.#quiet = null;
     try {
       db.run("PRAGMA optimize");
     } catch {}
