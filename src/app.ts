@@ -24,6 +24,7 @@ import { OnlineKeeper } from "./jobs/online.ts";
 import { SellingPolicy } from "./jobs/policy.ts";
 import { JobProgress, JobStatusChanged } from "./jobs/events.ts";
 import { IDLE_TRIM_MS, IdleTrimmer } from "./util/idle-trim.ts";
+import { interactiveJitPolicy } from "./util/jit-policy.ts";
 import { ModelsChanged, OllamaStatusChanged } from "./inference/events.ts";
 import { Sentinel } from "./service/sentinel.ts";
 import { MarketService } from "./market/service.ts";
@@ -242,6 +243,8 @@ export class App {
     // derivation runs on its own, so the first burst of jobs signs at full speed (nostr/signer.ts).
     if (this.config.online) void import("./nostr/signer.ts").then((m) => m.warmUpSigner());
     if (this.opts.password && Vault.exists(paths(dataDir).vault)) await this.session.unlock(this.opts.password);
+    // Start-up is over (`compute` raised the JIT's thresholds for it): jobs are compiled as usual.
+    interactiveJitPolicy();
     log.info("started", { dataDir, url: this.url.replace(/token=[^&]+/, "token=…"), identity: this.session.view().state });
   }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // argv → command. Nothing else lives here.
 import { AppError, errorMessage } from "./errors.ts";
+import { startupJitPolicy } from "./util/jit-policy.ts";
 import { VERSION } from "./version.ts";
 
 const HELP = `compute ${VERSION}: sell spare GPU time for bitcoin.
@@ -62,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
     name = first;
     args = rest;
   }
+  // The long-running command starts with the JIT held back; App.start puts it back (util/jit-policy.ts).
+  if (name === "run") startupJitPolicy();
   try {
     const command = await COMMANDS[name]!();
     return await command(args);
