@@ -6,12 +6,13 @@
 // kept inside the module's memory (at most two keys: ours, and the warm-up's throwaway one) until
 // forgetKeys() wipes it. Only 32- and 64-byte values enter the module, so event size has no limit.
 //
-// The module embeds its binary as base64 in its JS entry; it is read as text (so the compiled
-// binary carries it too) and instantiated with the imports it expects. Its export names are the
-// minified ones of the pinned nostr-wasm version: a mismatch fails loadSecp256k1() or the signer's
-// self-test, and the pure-JS code stays.
-// @ts-expect-error: TypeScript types the package as its module; Bun imports it as text here.
-import moduleText from "nostr-wasm" with { type: "text" };
+// The module's binary is embedded as a file (inside the compiled binary too) and read when it is
+// loaded, not kept as text. (nostr-wasm's package exports only its JS entry, which carries the
+// same binary as base64: a 290 KB string that would stay in memory for good; the path below is its
+// own copy of the binary, reached inside node_modules.) Its export names are the minified ones of
+// the pinned nostr-wasm version: a mismatch fails loadSecp256k1() or the signer's self-test, and
+// the pure-JS code stays.
+import wasmPath from "../../node_modules/nostr-wasm/public/out/secp256k1.wasm" with { type: "file" };
 
 /** A secret key ready to sign with: its x-only public key and BIP-340 signatures of 32-byte hashes. */
 export interface SigningKey {
@@ -39,8 +40,7 @@ const KEPT_KEYS = 2;
 type Fn = (...args: number[]) => number;
 
 export async function loadSecp256k1(): Promise<Secp256k1> {
-  const b64 = /sb64_data\s*=\s*"([A-Za-z0-9+/=]+)"/.exec(moduleText as unknown as string)?.[1];
-  if (!b64) throw new Error("nostr-wasm's module text has no embedded binary");
+  const bytes0 = await Bun.file(wasmPath).bytes();
   let heap = new Uint8Array(0);
   const imports = {
     a: {
@@ -57,7 +57,7 @@ export async function loadSecp256k1(): Promise<Secp256k1> {
       b: () => 0,
     },
   };
-  const { instance } = await WebAssembly.instantiate(Buffer.from(b64, "base64"), imports);
+  const { instance } = await WebAssembly.instantiate(bytes0, imports);
   const ex = instance.exports as Record<string, unknown>;
   const fn = (name: string): Fn => {
     if (typeof ex[name] !== "function") throw new Error(`nostr-wasm's module has no export "${name}"`);
