@@ -9,7 +9,7 @@ import { wordlist } from "@scure/bip39/wordlists/english.js";
 import { startOllamaServer } from "../test/fixtures/ollama-server.ts";
 import { startRelay } from "../test/fixtures/relay.ts";
 import { dashboardToken } from "./startup.ts";
-import { freePort, procStatusKb } from "./util.ts";
+import { dropPageCache, freePort, procStatusKb } from "./util.ts";
 
 const bin = Bun.argv[2] ?? join(import.meta.dir, "../dist/compute");
 const relay = await startRelay();
@@ -28,6 +28,7 @@ for (const [name, config, extraEnv] of variants) {
   writeFileSync(join(dir, "data", "config.json"), JSON.stringify(config));
   rmSync(join(dir, "data", "market.sqlite"), { force: true });
   const port = freePort();
+  dropPageCache(bin);
   const proc = Bun.spawn([bin, "--headless", "--port", String(port), "--relay", relay.url, "--ollama-url", fake.url, "--online", "--payment-mode", "free"], { cwd: dir, env: { ...env, ...extraEnv }, stdout: "pipe", stderr: "ignore" });
   await dashboardToken(proc.stdout, 20_000);
   await Bun.sleep(15_000);

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateMnemonic } from "@scure/bip39";
 import { wordlist } from "@scure/bip39/wordlists/english.js";
-import { freePort, median, procStatusKb } from "./util.ts";
+import { dropPageCache, freePort, median, procStatusKb } from "./util.ts";
 
 export interface StartupResult {
   skipped: string | null;
@@ -203,6 +203,8 @@ export async function startup(bin: string, relayUrl: string, ollamaUrl: string, 
       ["compute --headless --online, wallet (regtest)", ["--online", "--network", "regtest"]],
     ] as const) {
       const port = freePort();
+      // Read from disk, not from the build's own page cache (see dropPageCache).
+      dropPageCache(bin);
       const proc = Bun.spawn([bin, "--headless", "--port", String(port), "--relay", relayUrl, "--ollama-url", ollamaUrl, ...extra], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
       try {
         const token = await dashboardToken(proc.stdout, 10_000);
