@@ -18,6 +18,7 @@ import { createLogger } from "./log.ts";
 import type { MarketService } from "./market/service.ts";
 import { RelayStatusChanged } from "./nostr/events.ts";
 import type { RelayPool } from "./nostr/pool.ts";
+import { forgetSigningKeys } from "./nostr/signer.ts";
 import { paths } from "./paths.ts";
 import type { Sentinel } from "./service/sentinel.ts";
 import { PaymentReceived } from "./wallet/events.ts";
@@ -193,6 +194,8 @@ export class UnlockedServices {
     await this.pool?.stop();
     this.pool = null;
     for (const key of this.keyCopies.splice(0)) key.fill(0);
+    // The signer's copy of our keypair (kept between signatures) goes with them.
+    forgetSigningKeys();
   }
 
   /** The wallet connected: payments start, and zaps are watched while it has a Lightning address. */

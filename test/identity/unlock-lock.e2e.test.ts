@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "../../src/app.ts";
 import { Vault } from "../../src/identity/vault.ts";
+import { loadSecp256k1 } from "../../src/nostr/secp256k1-wasm.ts";
+import { initSigner, resetSigner, signEvent } from "../../src/nostr/signer.ts";
 import { paths } from "../../src/paths.ts";
 import { LightningDouble } from "../fixtures/lightning-double.ts";
 import { startRelay, type TestRelay } from "../fixtures/relay.ts";
@@ -77,6 +79,25 @@ test("three parallel unlocks with the right password start one set of services; 
   await Bun.sleep(1500);
   expect(openSockets()).toBe(0);
   expect(t.live()).toBe(0);
+}, 30_000);
+
+test("lock wipes the keypair the signer kept between signatures", async () => {
+  // The real wasm binding, watched: which keys it holds, and when they are forgotten.
+  const real = await loadSecp256k1();
+  let forgotten = 0;
+  resetSigner();
+  await initSigner({ load: async () => ({ ...real, forgetKeys: () => (forgotten++, real.forgetKeys()) }) });
+  try {
+    const t = await start(true);
+    expect((await t.post("/unlock", { password: PASSWORD })).status).toBe(200);
+    const before = forgotten;
+    expect((await t.post("/lock")).status).toBe(200);
+    expect(forgotten).toBe(before + 1);
+    // Signing still works afterwards (a key is kept again when it is used).
+    expect(signEvent({ kind: 1, created_at: 1_700_000_000, tags: [], content: "after lock" }, new Uint8Array(32).fill(3)).sig).toMatch(/^[0-9a-f]{128}$/);
+  } finally {
+    resetSigner();
+  }
 }, 30_000);
 
 test("unlock while already unlocked with a wrong password is refused, not ok", async () => {
