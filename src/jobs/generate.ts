@@ -53,13 +53,15 @@ export async function generateAnswer(job: Running, signal: AbortSignal, deps: Ge
     onToken: (text, tokens) => {
       job.tokens = tokens;
       const t = deps.now();
-      if (firstTokenAt === null) {
+      const first = firstTokenAt === null;
+      if (first) {
         firstTokenAt = t;
         deps.onFirstToken?.();
       }
-      if (t - lastProgress >= progressEvery) {
+      // The first token always goes out as progress (the sentinel starts a job's GPU time on it).
+      if (first || t - lastProgress >= progressEvery) {
         lastProgress = t;
-        const secs = (t - firstTokenAt) / 1000;
+        const secs = (t - firstTokenAt!) / 1000;
         job.tokensPerSec = secs > 0 ? Math.round((tokens / secs) * 10) / 10 : null;
         deps.bus.publish(JobProgress, { id: job.request.id, tokens, tokensPerSec: job.tokensPerSec, preview: outputPreview(text) });
       }

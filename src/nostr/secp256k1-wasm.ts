@@ -40,7 +40,7 @@ const KEPT_KEYS = 2;
 type Fn = (...args: number[]) => number;
 
 export async function loadSecp256k1(): Promise<Secp256k1> {
-  const bytes0 = await Bun.file(wasmPath).bytes();
+  const binary = await Bun.file(wasmPath).bytes();
   let heap = new Uint8Array(0);
   const imports = {
     a: {
@@ -57,7 +57,7 @@ export async function loadSecp256k1(): Promise<Secp256k1> {
       b: () => 0,
     },
   };
-  const { instance } = await WebAssembly.instantiate(bytes0, imports);
+  const { instance } = await WebAssembly.instantiate(binary, imports);
   const ex = instance.exports as Record<string, unknown>;
   const fn = (name: string): Fn => {
     if (typeof ex[name] !== "function") throw new Error(`nostr-wasm's module has no export "${name}"`);
@@ -86,11 +86,14 @@ export async function loadSecp256k1(): Promise<Secp256k1> {
   interface Kept extends SigningKey {
     secret: Uint8Array;
     keypair: number;
+    /** False once wiped: its slot may hold another key's keypair by then. */
+    live: boolean;
   }
   const kept: Kept[] = [];
   /** Keypair slots allocated and not in use (after forgetKeys). */
   const spare: number[] = [];
   const wipe = (k: Kept) => {
+    k.live = false;
     k.secret.fill(0);
     bytes(k.keypair, KEYPAIR_BYTES).fill(0);
   };
@@ -105,11 +108,14 @@ export async function loadSecp256k1(): Promise<Secp256k1> {
     keypairXonly!(ctx, pXonly, 0, slot);
     xonlySerialize!(ctx, pPub, pXonly);
     const pubkey = Buffer.from(bytes(pPub, 32)).toString("hex");
-    return {
+    const k: Kept = {
       secret: Uint8Array.from(secretKey),
       keypair: slot,
+      live: true,
       pubkey,
       sign(msg32: Uint8Array): Uint8Array {
+        // A handle kept past its key's eviction or forgetKeys() must not sign with the slot's new key.
+        if (!k.live) throw new Error("this signing key was forgotten; ask for it again");
         if (msg32.length !== 32) throw new Error("a message to sign is 32 bytes");
         bytes(pMsg, 32).set(msg32);
         crypto.getRandomValues(bytes(pAux, 32));
@@ -117,6 +123,7 @@ export async function loadSecp256k1(): Promise<Secp256k1> {
         return bytes(pSig, 64).slice();
       },
     };
+    return k;
   };
 
   const sameKey = (a: Uint8Array, b: Uint8Array) => {
@@ -157,9 +164,11 @@ export async function loadSecp256k1(): Promise<Secp256k1> {
       return verify!(ctx, pSig, pMsg, 32, pXonly) === 1;
     },
     forgetKeys(): void {
-      for (const k of kept) wipe(k);
       // The slots stay allocated for the next keys.
-      for (const k of kept.splice(0)) spare.push(k.keypair);
+      for (const k of kept.splice(0)) {
+        wipe(k);
+        spare.push(k.keypair);
+      }
     },
   };
 }

@@ -5,7 +5,7 @@
 //     key's keypair kept between signatures; ~0.21 ms to sign and ~0.31 ms to verify here
 //     (nostr-wasm's own wrapper: ~0.52 and ~0.31; BENCHMARKS.md);
 //   - nostr-tools' pure JS (noble-curves): ~0.9 and ~0.5 ms.
-// The module embeds its binary as base64 text, so it also loads inside the compiled binary.
+// The module's .wasm file is embedded, so it also loads inside the compiled binary.
 // It is loaded when signing and verifying get busy (WASM_DEMAND_OPS operations within
 // WASM_DEMAND_WINDOW_MS), or by initSigner(), never at import or start: an idle provider signs a few
 // events a minute, which pure JS does in about a millisecond each, and a loaded wasm module

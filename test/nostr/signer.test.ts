@@ -209,3 +209,22 @@ describe("hasEventShape", () => {
     );
   });
 });
+
+describe("the wasm binding's kept keys", () => {
+  test("a signing key held past forgetKeys or its eviction refuses to sign instead of signing with the key that took its slot", async () => {
+    const { schnorr } = await import("@noble/curves/secp256k1.js");
+    const b = await loadSecp256k1();
+    const [k1, k2, k3] = [generateSecretKey(), generateSecretKey(), generateSecretKey()];
+    const msg = new Uint8Array(32).fill(5);
+    const held = b.key(k1);
+    expect(schnorr.verify(held.sign(msg), msg, Buffer.from(held.pubkey, "hex"))).toBe(true);
+    // Two other keys push k1 out of the two kept slots; its old handle must not sign with k3's keypair.
+    b.key(k2);
+    b.key(k3);
+    expect(() => held.sign(msg)).toThrow();
+    const again = b.key(k1);
+    expect(schnorr.verify(again.sign(msg), msg, Buffer.from(getPublicKey(k1), "hex"))).toBe(true);
+    b.forgetKeys();
+    expect(() => again.sign(msg)).toThrow();
+  });
+});
