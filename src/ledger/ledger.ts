@@ -66,17 +66,25 @@ const WAL_KEEP_BYTES = 16 * 1024 * 1024;
 export class Ledger extends LedgerState {
   #db: Database | null;
   readonly path: string;
-  #quiet: { timer: ReturnType<typeof setInterval>; changes: number; atCheckpoint: number; checkpointAt: number } | null = null;
+  /** The quiet-moment checkpointer's state (file ledgers only); its timer runs only while there is something to checkpoint. */
+  #quiet: { timer: ReturnType<typeof setTimeout> | null; changes: number; atCheckpoint: number; checkpointAt: number } | null = null;
 
   private constructor(db: Database, path: string) {
     super();
     this.#db = db;
     this.path = path;
-    if (path !== ":memory:") {
-      const timer = setInterval(() => this.#checkpointIfQuiet(), QUIET_MS);
-      (timer as { unref?: () => void }).unref?.();
-      this.#quiet = { timer, changes: 0, atCheckpoint: 0, checkpointAt: Date.now() };
-    }
+    if (path !== ":memory:") this.#quiet = { timer: null, changes: 0, atCheckpoint: 0, checkpointAt: Date.now() };
+  }
+
+  /** Looks again in `ms` (every use of the ledger arms it; an idle ledger has no timer). */
+  #armQuiet(ms = QUIET_MS): void {
+    const q = this.#quiet;
+    if (!q || q.timer) return;
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      this.#checkpointIfQuiet();
+    }, ms);
+    (q.timer as { unref?: () => void }).unref?.();
   }
 
   /** The quiet-moment checkpoint (see QUIET_MS); never throws. */
@@ -88,10 +96,17 @@ export class Ledger extends LedgerState {
       const n = (db.query("SELECT total_changes() AS n").get() as { n: number }).n;
       if (n !== q.changes) {
         q.changes = n; // written since the last look: not quiet yet
+        this.#armQuiet();
         return;
       }
       const written = n - q.atCheckpoint;
-      if (written === 0 || (written < QUIET_MIN_CHANGES && Date.now() - q.checkpointAt < QUIET_MAX_AGE_MS)) return;
+      if (written === 0) return;
+      const age = Date.now() - q.checkpointAt;
+      if (written < QUIET_MIN_CHANGES && age < QUIET_MAX_AGE_MS) {
+        // A few writes: they wait for more, or for their age.
+        this.#armQuiet(QUIET_MAX_AGE_MS - age);
+        return;
+      }
       db.run("PRAGMA wal_checkpoint(PASSIVE)");
       q.atCheckpoint = n;
       q.checkpointAt = Date.now();
@@ -154,7 +169,7 @@ export class Ledger extends LedgerState {
     const db = this.#db;
     if (!db) return;
     this.#db = null;
-    if (this.#quiet) clearInterval(this.#quiet.timer);
+    if (this.#quiet?.timer) clearTimeout(this.#quiet.timer);
     this.#quiet = null;
     try {
       db.run("PRAGMA optimize");
@@ -164,6 +179,7 @@ export class Ledger extends LedgerState {
 
   protected get db(): Database {
     if (!this.#db) throw new AppError("unavailable", "The ledger is closed.");
+    this.#armQuiet();
     return this.#db;
   }
 
