@@ -8,15 +8,15 @@
 //     on an earlier date), so it is the first instant of the day, which is what
 //     Ledger.earnings' new Date(y, m, d) gives too; a start that fails the check (a zone whose
 //     clocks skip midnight, where SQLite's 'utc' may pick the wrong side) sends the caller to the
-//     full path. The summary itself is the same code (summarizeCalendar);
+//     full path. The summary itself is the same code (earningsOn);
 //   - opening the ledger for writing: no migration module, no PRAGMA beyond the busy timeout, a
 //     read-only connection that changes nothing in the file.
 // Anything unexpected (a schema version other than this build's, a file that is not a ledger, a
 // read that fails) returns null: the caller takes the full path, which migrates an older ledger
 // and words every error as before.
 import { Database } from "bun:sqlite";
-import { calendarWindow, EARNINGS_DAYS, summarizeCalendar, type LocalCalendar } from "./earnings.ts";
-import { PAID_LATE_NOT_SERVED, readEarnings } from "./earnings-totals.ts";
+import { EARNINGS_DAYS, type LocalCalendar } from "./earnings.ts";
+import { earningsOn } from "./earnings-totals.ts";
 import type { Earnings } from "./events.ts";
 
 /** The schema version this reader knows: MIGRATIONS.length (a test checks they agree). */
@@ -39,9 +39,7 @@ export function readEarningsOffline(path: string, nowMs = Date.now()): Earnings 
     if (version?.user_version !== LEDGER_SCHEMA_VERSION) return null;
     const cal = sqliteCalendar(db, nowMs);
     if (!cal) return null;
-    // One read transaction: the figures agree with each other even while a writer commits.
-    const r = db.transaction(() => readEarnings(db, calendarWindow(cal), PAID_LATE_NOT_SERVED)).deferred();
-    return { ...summarizeCalendar(r.input, cal), unpaidSats: r.unpaid.msats / 1000, unpaidJobs: r.unpaid.jobs, paidLateNotServed: r.late };
+    return earningsOn(db, cal);
   } catch {
     return null;
   } finally {

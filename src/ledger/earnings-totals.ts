@@ -8,7 +8,8 @@
 // Jobs and payments are never deleted by compute; if rows were, all-time totals would keep them
 // (history earned stays earned). Migration 5 (migrations.ts) creates the tables and triggers.
 import type { Database } from "bun:sqlite";
-import type { EarningsInput } from "./earnings.ts";
+import { calendarWindow, summarizeCalendar, type EarningsInput, type LocalCalendar } from "./earnings.ts";
+import type { Earnings } from "./events.ts";
 
 /** Width of a counting slot, ms: local midnights are whole multiples of it in every time zone. */
 export const SLOT_MS = 15 * 60 * 1000;
@@ -48,4 +49,14 @@ export function readEarnings(db: Database, window: { start: number; end: number 
     unpaid: { jobs: owed?.jobs ?? 0, msats: owed?.msats ?? 0 },
     late: late.n,
   };
+}
+
+/**
+ * The earnings summary on a local calendar (earnings.ts localCalendar, or SQLite's for the offline
+ * `compute earnings`), read in one transaction so the figures agree even while a writer commits,
+ * with what pay-after customers owe and the payments that came too late to be served.
+ */
+export function earningsOn(db: Database, cal: LocalCalendar): Earnings {
+  const r = db.transaction(() => readEarnings(db, calendarWindow(cal), PAID_LATE_NOT_SERVED)).deferred();
+  return { ...summarizeCalendar(r.input, cal), unpaidSats: r.unpaid.msats / 1000, unpaidJobs: r.unpaid.jobs, paidLateNotServed: r.late };
 }

@@ -24,21 +24,15 @@ export function localDateKey(d: Date): string {
   return `${d.getFullYear()}-${mm}-${dd}`;
 }
 
-/** The window of recent records the summary needs: [start, end) in unix ms. */
-export function recentWindow(now: Date): { start: number; end: number } {
-  const start = Math.min(localDayStart(now, -(EARNINGS_DAYS - 1)).getTime(), localWeekStart(now).getTime());
-  return { start, end: localDayStart(now, 1).getTime() };
-}
-
 /** The window of recent records a calendar's summary needs: [start, end) in unix ms. */
 export function calendarWindow(cal: LocalCalendar): { start: number; end: number } {
   return { start: Math.min(cal.starts[0]!, cal.weekStart), end: cal.starts[cal.starts.length - 1]! };
 }
 
 export interface EarningsInput {
-  /** Payments received inside recentWindow(now): when and how much. */
+  /** Payments received inside calendarWindow(cal): when and how much. */
   recentPayments: { receivedAt: number; amountMsats: number }[];
-  /** Successful jobs inside recentWindow(now), counted by finish time (one entry per time slot, not per job). */
+  /** Successful jobs inside calendarWindow(cal), counted by finish time (one entry per time slot, not per job). */
   recentSuccessfulJobs: { at: number; jobs: number }[];
   allMsats: number;
   allJobs: number;
@@ -66,6 +60,9 @@ export function localCalendar(now: Date): LocalCalendar {
   for (let i = -(EARNINGS_DAYS - 1); i <= 1; i++) starts.push(localDayStart(now, i).getTime());
   return { days: starts.slice(0, -1).map((t) => localDateKey(new Date(t))), starts, weekStart: localWeekStart(now).getTime() };
 }
+
+/** The window of recent records the summary needs at `now`: [start, end) in unix ms. */
+export const recentWindow = (now: Date) => calendarWindow(localCalendar(now));
 
 export function summarizeEarnings(input: EarningsInput, now: Date): Earnings {
   return summarizeCalendar(input, localCalendar(now));

@@ -9,8 +9,8 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { JobStatus } from "../jobs/events.ts";
 import { createLogger } from "../log.ts";
-import { localDayStart, recentWindow, summarizeEarnings } from "./earnings.ts";
-import { readEarnings, SLOT_MS } from "./earnings-totals.ts";
+import { localCalendar, localDayStart } from "./earnings.ts";
+import { earningsOn, SLOT_MS } from "./earnings-totals.ts";
 import type { Earnings } from "./events.ts";
 import { migrate } from "./migrations.ts";
 import {
@@ -481,13 +481,9 @@ export class Ledger extends LedgerState {
    * covers payments linked to a job; payments without one (zaps, tips) count only in the totals.
    */
   earnings(now: Date = new Date()): Earnings {
-    const db = this.db;
-    // One read transaction: the figures agree with each other even while a writer commits. The
-    // totals and the 15-minute slots are kept by triggers (earnings-totals.ts): no scan of the
+    // The totals and the 15-minute slots are kept by triggers (earnings-totals.ts): no scan of the
     // history, the same cost at 100 jobs or 100,000.
-    const r = db.transaction(() => readEarnings(db, recentWindow(now), PAID_LATE_NOT_SERVED)).deferred();
-    // What pay-after customers owe, and payments that came too late to be served: the owner's to see.
-    return { ...summarizeEarnings(r.input, now), unpaidSats: r.unpaid.msats / 1000, unpaidJobs: r.unpaid.jobs, paidLateNotServed: r.late };
+    return earningsOn(this.db, localCalendar(now));
   }
 
   /** Today's (local) successful jobs and earnings, from the slots: what the daily limits need, cheaply. */
