@@ -45,7 +45,9 @@ export class Sentinel {
   private stopped = false;
   private gate: Gate = { open: true, reason: null, until: null };
   private readonly hysteresis: Hysteresis;
-  private readonly running = new Map<string, number>();
+  /** Jobs generating now (each since its first token), and since when at least one has been. */
+  private readonly generating = new Set<string>();
+  private busySince: number | null = null;
   /** GPU ms per local day, counted since the last write (saveGpu). */
   private readonly gpuUnsaved = new Map<string, number>();
   private unsubs: (() => void)[] = [];
@@ -79,32 +81,44 @@ export class Sentinel {
   }
 
   /**
-   * A job's GPU time starts with its first token (its first progress): before it the job may wait
-   * in the model server's own queue behind another job, whose time is already being counted.
-   * (Prompt evaluation before the first token is not counted.)
+   * GPU time is the time at least one job is generating. A job generates from its first token (its
+   * first progress): before it the job may wait in the model server's own queue behind another
+   * job, whose time is already being counted. Jobs generating at once (a server running requests
+   * in parallel, or several machines) share that time: it counts once. (Prompt evaluation before
+   * the first token is not counted.)
    */
   private onProgress(id: string): void {
-    if (!this.running.has(id)) this.running.set(id, this.now());
+    if (this.generating.has(id)) return;
+    if (this.generating.size === 0) this.busySince = this.now();
+    this.generating.add(id);
   }
 
   private onJob(id: string, status: string): void {
-    const now = this.now();
     if (!TERMINAL.has(status)) return;
-    const started = this.running.get(id);
-    if (started === undefined) return;
-    this.running.delete(id);
-    // Kept in memory and written with the next periodic check and at stop: a ledger commit per
-    // job would cost more than the job's own bookkeeping. A crash loses at most one period's GPU
-    // time, which only a daily GPU-hours limit reads.
-    const day = localDateKey(now);
-    this.gpuUnsaved.set(day, (this.gpuUnsaved.get(day) ?? 0) + Math.max(0, now - started));
+    if (!this.generating.delete(id)) return;
+    if (this.generating.size === 0) this.countBusy(false);
     // Only a daily limit depends on a finished job; the weekly hours are checked every period.
     const s = this.deps.config().schedule;
     if (s.maxJobsPerDay !== null || s.maxSatsPerDay !== null || s.maxGpuHoursPerDay !== null) this.check();
   }
 
-  /** Adds the GPU time not yet written to the ledger, one write per day touched. */
+  /**
+   * The busy time so far, to the day it ends in; `stillBusy` goes on counting from now. Kept in
+   * memory and written with the next periodic check and at stop: a ledger commit per job would
+   * cost more than the job's own bookkeeping. A crash loses at most one period's GPU time, which
+   * only a daily GPU-hours limit reads.
+   */
+  private countBusy(stillBusy: boolean): void {
+    if (this.busySince === null) return;
+    const now = this.now();
+    const day = localDateKey(now);
+    this.gpuUnsaved.set(day, (this.gpuUnsaved.get(day) ?? 0) + Math.max(0, now - this.busySince));
+    this.busySince = stillBusy ? now : null;
+  }
+
+  /** Adds the GPU time not yet written to the ledger (a busy stretch so far too), one write per day touched. */
   private saveGpu(): void {
+    this.countBusy(this.generating.size > 0);
     for (const [day, ms] of this.gpuUnsaved) {
       try {
         this.deps.gpu.add(day, ms);
@@ -120,8 +134,7 @@ export class Sentinel {
     const earned = this.deps.earnedToday();
     const today = localDateKey(now);
     const stored = this.deps.gpu.ms(today) + (this.gpuUnsaved.get(today) ?? 0);
-    let live = 0;
-    for (const t of this.running.values()) live += now - t;
+    const live = this.busySince === null ? 0 : Math.max(0, now - this.busySince);
     return { jobs: earned.jobs, sats: earned.sats, gpuMs: (Number.isFinite(stored) ? stored : 0) + live };
   }
 
