@@ -31,9 +31,17 @@ const httpUrl = z.string().trim().refine(isHttpUrl, { message: "must be an http:
 export const PaymentMode = z.enum(["upfront", "after", "free"]);
 export type PaymentMode = z.infer<typeof PaymentMode>;
 
+/**
+ * Jobs sent to an Ollama at once unless the config says otherwise. Two: the next job already waits
+ * at Ollama while one generates (no gap between jobs, no round trip of ours in it), and runs beside
+ * it where Ollama runs requests in parallel (OLLAMA_NUM_PARALLEL; Ollama picks by its memory unless
+ * it is set). A job's time limit counts from its first token, so that wait doesn't run it down.
+ */
+export const OLLAMA_DEFAULT_SLOTS = 2;
+
 export const Limits = z.strictObject({
-  /** Jobs generating at once; matches Ollama's default OLLAMA_NUM_PARALLEL of 1. */
-  maxConcurrentJobs: z.int().min(1).max(64).default(1),
+  /** Jobs generating at once on the one-Ollama shorthand (OLLAMA_DEFAULT_SLOTS). */
+  maxConcurrentJobs: z.int().min(1).max(64).default(OLLAMA_DEFAULT_SLOTS),
   /** Jobs waiting for a slot; beyond it a request gets error "busy, try later". */
   queueSize: z.int().min(0).max(10_000).default(16),
   /**
@@ -309,7 +317,7 @@ export function effectiveBackends(config: Pick<Config, "backends" | "ollamaUrl" 
 export function backendsToSave(config: Pick<Config, "backends" | "ollamaUrl" | "limits">): BackendEntry[] {
   if (config.backends.length) return config.backends.map((b) => ({ ...b }));
   const slots = config.limits.maxConcurrentJobs;
-  return [{ name: "ollama", type: "ollama", url: config.ollamaUrl, ...(slots !== 1 ? { maxConcurrent: slots } : {}) }];
+  return [{ name: "ollama", type: "ollama", url: config.ollamaUrl, ...(slots !== OLLAMA_DEFAULT_SLOTS ? { maxConcurrent: slots } : {}) }];
 }
 
 function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {

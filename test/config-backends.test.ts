@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { backendsFromFlags, backendsToSave, effectiveBackends, loadConfig, updateConfigFile } from "../src/config.ts";
+import { DEFAULT_SLOTS } from "../src/inference/router.ts";
 import { AppError } from "../src/errors.ts";
 
 const dirs: string[] = [];
@@ -66,18 +67,18 @@ describe("migration from ollamaUrl", () => {
 
   test("OLLAMA_HOST and --ollama-url stay the one-backend shorthand", () => {
     const env = loadConfig({ dataDir: dataDir(), env: { OLLAMA_HOST: "0.0.0.0:11500" } });
-    expect(effectiveBackends(env)).toEqual([{ name: "ollama", type: "ollama", url: "http://127.0.0.1:11500", maxConcurrent: 1 }]);
+    expect(effectiveBackends(env)).toEqual([{ name: "ollama", type: "ollama", url: "http://127.0.0.1:11500", maxConcurrent: 2 }]);
     const flag = loadConfig({ dataDir: dataDir(), env: {}, flags: { ollamaUrl: "http://127.0.0.1:11600" } });
     expect(effectiveBackends(flag)[0]!.url).toBe("http://127.0.0.1:11600");
   });
 
   test("adding a first backend writes the Ollama it ran on first (the file's other keys kept)", () => {
-    const d = dataDir({ ollamaUrl: "http://127.0.0.1:12345", limits: { maxConcurrentJobs: 2 }, relays: ["wss://relay.example"] });
+    const d = dataDir({ ollamaUrl: "http://127.0.0.1:12345", limits: { maxConcurrentJobs: 3 }, relays: ["wss://relay.example"] });
     const c = loadConfig({ dataDir: d, env: {} });
     const next = [...backendsToSave(c), { name: "gpu", type: "openai" as const, url: "http://127.0.0.1:8000" }];
     const saved = updateConfigFile(d, { backends: next });
     expect(saved.backends.map((b) => [b.name, b.type, b.url, b.maxConcurrent])).toEqual([
-      ["ollama", "ollama", "http://127.0.0.1:12345", 2],
+      ["ollama", "ollama", "http://127.0.0.1:12345", 3],
       ["gpu", "openai", "http://127.0.0.1:8000", undefined],
     ]);
     const file = JSON.parse(readFileSync(join(d, "config.json"), "utf8"));
@@ -87,9 +88,13 @@ describe("migration from ollamaUrl", () => {
     expect(effectiveBackends(loadConfig({ dataDir: d, env: {} })).map((b) => b.name)).toEqual(["ollama", "gpu"]);
   });
 
-  test("with the default single slot, the migrated entry leaves maxConcurrent to its default", () => {
+  test("with the default slots, the migrated entry leaves maxConcurrent to its default (the same 2)", () => {
     const c = loadConfig({ dataDir: dataDir({ ollamaUrl: "http://127.0.0.1:12345" }), env: {} });
     expect(backendsToSave(c)).toEqual([{ name: "ollama", type: "ollama", url: "http://127.0.0.1:12345" }]);
+    expect(c.limits.maxConcurrentJobs).toBe(DEFAULT_SLOTS.ollama);
+    // One slot set by hand is kept as such.
+    const one = loadConfig({ dataDir: dataDir({ ollamaUrl: "http://127.0.0.1:12345", limits: { maxConcurrentJobs: 1 } }), env: {} });
+    expect(backendsToSave(one)).toEqual([{ name: "ollama", type: "ollama", url: "http://127.0.0.1:12345", maxConcurrent: 1 }]);
   });
 });
 

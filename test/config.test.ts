@@ -48,7 +48,7 @@ describe("loadConfig layers", () => {
     expect(c.online).toBe(false);
     expect(c.network).toBe("mainnet");
     expect(c.breezApiKey).toBeUndefined();
-    expect(c.limits.maxConcurrentJobs).toBe(1);
+    expect(c.limits.maxConcurrentJobs).toBe(2);
     expect(c.limits.queueSize).toBe(16);
     expect(c.pricing.mode).toBe("upfront");
     expect(c.pricing.perJobMsats).toBe(10_000);

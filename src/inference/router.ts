@@ -2,7 +2,7 @@
 // surface, the same as a single Ollama's (ollama.ts's Inference). A model served
 // by several backends is one model (named by `aliases` where the backends name it differently);
 // a job goes to a backend serving its model with a free slot (per-backend maxConcurrent, default
-// what the backend reports, else 1 for Ollama and 4 for OpenAI-compatible servers), waiting in
+// what the backend reports, else 2 for Ollama and 4 for OpenAI-compatible servers), waiting in
 // arrival order when all are busy, so the engine's fair queue stays the only order. A backend
 // that fails before any output gets the job retried once on another backend serving the model;
 // once output has streamed the job fails (never two answers). A backend that sends
@@ -10,7 +10,7 @@
 // listed but does not have) is set aside for a while with the reason: its models leave the
 // served list (and the NIP-89 announcement) until it is back.
 import { Bus } from "../bus.ts";
-import { effectiveBackends, type Config } from "../config.ts";
+import { effectiveBackends, OLLAMA_DEFAULT_SLOTS, type Config } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Backend, BackendSpec, GenerateResult, PullUpdate } from "./backend.ts";
@@ -22,7 +22,7 @@ import { OpenAIBackend } from "./openai.ts";
 
 const log = createLogger("inference");
 
-export const DEFAULT_SLOTS = { ollama: 1, openai: 4 } as const;
+export const DEFAULT_SLOTS = { ollama: OLLAMA_DEFAULT_SLOTS, openai: 4 } as const;
 /** How long a backend that sent a broken reply is set aside. */
 export const DEFAULT_SET_ASIDE_MS = 30_000;
 

@@ -41,9 +41,9 @@ test("status --json lists every backend with health, slots and models", async ()
   expect(r.code).toBe(0);
   const report = JSON.parse(r.stdout);
   expect(report.backends.map((b: any) => [b.type, b.reachable, b.slots, b.models])).toEqual([
-    ["ollama", true, 1, ["llama3.2:3b"]],
+    ["ollama", true, 2, ["llama3.2:3b"]],
     ["openai", true, 3, ["Qwen/Qwen2.5-7B-Instruct"]],
-    ["ollama", false, 1, []],
+    ["ollama", false, 2, []],
   ]);
   expect(report.backends[0].version).toBe("0.6.5");
   expect(report.backends[2].error).toMatch(/not running/);
