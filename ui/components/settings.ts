@@ -21,7 +21,7 @@ const MODES = [
 type NumField = Exclude<keyof SettingsForm, "mode" | "onOffline" | "allowPrivateUrls" | "allow" | "deny" | "models" | "name" | "about" | "picture" | "publishProfile">;
 
 const LIMIT_FIELDS: [NumField, string, string][] = [
-  ["maxConcurrentJobs", "Jobs at once", "Ollama runs one at a time unless OLLAMA_NUM_PARALLEL is set."],
+  ["maxConcurrentJobs", "Jobs at once", "Sent to Ollama at once: 2 keeps the next job waiting there. Raise it to match OLLAMA_NUM_PARALLEL."],
   ["queueSize", "Queue length", "Waiting jobs beyond this are told to try later."],
   ["maxQueuedPerCustomer", "Waiting jobs per customer", "One customer's burst can't fill the queue; waiting jobs run in turns."],
   ["maxTokensCap", "Max tokens per job", "Upper bound on what one request may generate."],
