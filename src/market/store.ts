@@ -3,6 +3,7 @@
 // of the ledger keeps its writes and migrations away from the money. Bounded: 30 days, a row cap,
 // one announcement/profile/heartbeat per pubkey. Also keeps the hardware benchmarks.
 import { Database } from "bun:sqlite";
+import { existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -106,22 +107,47 @@ function fromRow(r: Row): MarketRecord {
   };
 }
 
+function openDb(path: string): Database {
+  const db = new Database(path, { create: true, strict: true });
+  try {
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA busy_timeout = 2000;");
+    db.exec(SCHEMA);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
 export class MarketStore {
   private constructor(
     private readonly db: Database,
     readonly rowCap: number,
   ) {}
 
+  /**
+   * Opens (creating if needed) the market file. It is a cache, so its writes never wait for the
+   * disk (synchronous OFF: no fsync, in a commit or a checkpoint; a checkpoint's fsync in the
+   * middle of a burst held every job ~20 ms). A power cut can then damage it: a file SQLite can't
+   * read is moved aside (market.sqlite.damaged-TIME, with its -wal) and a fresh one started.
+   */
   static open(path: string, opts: { rowCap?: number } = {}): MarketStore {
-    let db: Database;
+    const rowCap = Math.max(100, opts.rowCap ?? DEFAULT_ROW_CAP);
     try {
-      db = new Database(path, { create: true, strict: true });
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;");
-      db.exec(SCHEMA);
+      return new MarketStore(openDb(path), rowCap);
     } catch (err) {
-      throw new AppError("unavailable", `The market file ${path} can't be opened (${(err as Error).message}).`, { path });
+      const msg = (err as Error).message;
+      if (!/not a database|malformed|file is encrypted|disk image/i.test(msg)) throw new AppError("unavailable", `The market file ${path} can't be opened (${msg}).`, { path });
+      const aside = `${path}.damaged-${Date.now()}`;
+      try {
+        renameSync(path, aside);
+        for (const ext of ["-wal", "-shm"]) if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
+        log.warn("the market file was damaged: moved aside, starting a fresh one (the market view refills from the relays)", { path, aside, err: msg });
+        return new MarketStore(openDb(path), rowCap);
+      } catch (again) {
+        throw new AppError("unavailable", `The market file ${path} can't be opened (${msg}; moving it aside: ${(again as Error).message}).`, { path });
+      }
     }
-    return new MarketStore(db, Math.max(100, opts.rowCap ?? DEFAULT_ROW_CAP));
   }
 
   close(): void {
