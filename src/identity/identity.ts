@@ -6,7 +6,6 @@
 import { HDKey } from "@scure/bip32";
 import { mnemonicToSeedSync, mnemonicToSeedWebcrypto } from "@scure/bip39";
 import { inspect } from "node:util";
-import { getPublicKey } from "nostr-tools/pure";
 import { npubEncode, nsecEncode } from "nostr-tools/nip19";
 import { AppError } from "../errors.ts";
 import { parseMnemonic } from "./mnemonic.ts";
@@ -36,8 +35,11 @@ export class UnifiedIdentity {
     this.#mnemonic = mnemonic;
     this.#passphrase = passphrase;
     this.#secretKey = Uint8Array.from(node.privateKey);
+    // The derivation computed the public key already (compressed: a parity byte, then x); Nostr's
+    // is x alone. Asking nostr-tools again would build its own copy of the curve's tables.
+    if (node.publicKey?.length !== 33) throw new AppError("internal", "NIP-06 derivation gave no public key.");
+    this.pubkey = Buffer.from(node.publicKey.subarray(1)).toString("hex");
     node.wipePrivateData();
-    this.pubkey = getPublicKey(this.#secretKey);
     this.npub = npubEncode(this.pubkey);
   }
 

@@ -14,7 +14,7 @@
 // warmUpSigner() (called once the provider goes online) loads it ahead of traffic and runs the
 // code until the engine has compiled it, in slices of ~2 ms that wait while real signing goes on:
 // a first burst of jobs then costs what the thousandth does (issue 16; BENCHMARKS.md).
-import { finalizeEvent as jsFinalize, getPublicKey, verifiedSymbol, verifyEvent as jsVerify, type Event, type EventTemplate } from "nostr-tools/pure";
+import { finalizeEvent as jsFinalize, verifiedSymbol, verifyEvent as jsVerify, type Event, type EventTemplate } from "nostr-tools/pure";
 import { errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import type { Secp256k1 } from "./secp256k1-wasm.ts";
@@ -73,7 +73,7 @@ export interface InitSignerOptions {
 }
 
 /**
- * Loads nostr-wasm once and self-tests it against the pure-JS code; resolves with the kind in use.
+ * Loads nostr-wasm once and self-tests it against known answers; resolves with the kind in use.
  * Never rejects: a failure is logged and the pure-JS code stays. Idempotent.
  */
 export function initSigner(opts: InitSignerOptions = {}): Promise<SignerKind> {
@@ -111,21 +111,34 @@ export function resetSigner(): void {
 }
 
 /**
- * A fresh wasm binding must agree with the pure-JS code before it is trusted with our key: it
- * signs an event the JS code then verifies (with the key JS derives), verifies one the JS code
- * signed, and rejects a signature with one bit changed. The throwaway key is forgotten after.
+ * Known answers for the self-test, made once with the pure-JS code (noble-curves, an implementation
+ * independent of libsecp256k1): the public key of the secret key 0x0707…07, and an event it signed.
+ * Checking against constants, not by running the JS code, keeps that code's base-point table
+ * (~0.7 MiB, built on its first use and kept for good) out of a provider's memory.
+ */
+const SELF_TEST_PUBKEY = "989c0b76cb563971fdc9bef31ec06c3560f3249d6ee9e5d83c57625596e05f6f";
+const SELF_TEST_TEMPLATE = { kind: 1, created_at: 1_700_000_000, tags: [["t", "self-test"]], content: "nostr-wasm self-test ✓" };
+const SELF_TEST_ID = "139de84efc087ce05ca5406a151231a05010327e52584bdcfceba497482a1704";
+const SELF_TEST_SIG = "5d71c47878a587297389a6296945d2396782f9cfb483a0b407543dc7d9bee88ef7303fb0c567171c434ff289f5e81c4676d8aad52c05c6346f89c40a5c4aef3c";
+
+/**
+ * A fresh wasm binding must agree with the known answers before it is trusted with our key: it
+ * derives the known public key and event id, verifies its own signature and the JS code's, and
+ * rejects a signature with one bit changed. The throwaway key is forgotten after.
  */
 function selfTest(instance: Secp256k1): void {
   const sk = new Uint8Array(32).fill(7);
-  const template = (): EventTemplate => ({ kind: 1, created_at: 1_700_000_000, tags: [["t", "self-test"]], content: "nostr-wasm self-test ✓" });
+  const template = (): EventTemplate => ({ ...SELF_TEST_TEMPLATE, tags: SELF_TEST_TEMPLATE.tags.map((t) => [...t]) });
   try {
     const byWasm = signWith(instance, template(), sk);
-    if (byWasm.pubkey !== getPublicKey(sk) || !jsVerify({ ...byWasm })) throw new Error("self-test: its signature does not verify");
-    const byJs = jsFinalize(template(), sk);
-    const plain = { id: byJs.id, pubkey: byJs.pubkey, sig: byJs.sig, kind: byJs.kind, created_at: byJs.created_at, tags: byJs.tags, content: byJs.content } as Event;
-    if (!verifyWith(instance, plain)) throw new Error("self-test: it rejects a good signature");
-    const flipped = (parseInt(plain.sig[10]!, 16) ^ 1).toString(16);
-    if (verifyWith(instance, { ...plain, sig: plain.sig.slice(0, 10) + flipped + plain.sig.slice(11) } as Event)) throw new Error("self-test: it accepted a changed signature");
+    if (byWasm.pubkey !== SELF_TEST_PUBKEY) throw new Error("self-test: it derives a wrong public key");
+    if (byWasm.id !== SELF_TEST_ID) throw new Error("self-test: it hashes an event wrongly");
+    const own = { id: byWasm.id, pubkey: byWasm.pubkey, sig: byWasm.sig, ...template() } as Event;
+    if (!verifyWith(instance, own)) throw new Error("self-test: its signature does not verify");
+    const byJs = { id: SELF_TEST_ID, pubkey: SELF_TEST_PUBKEY, sig: SELF_TEST_SIG, ...template() } as Event;
+    if (!verifyWith(instance, byJs)) throw new Error("self-test: it rejects a good signature");
+    const flipped = (parseInt(byJs.sig[10]!, 16) ^ 1).toString(16);
+    if (verifyWith(instance, { ...byJs, sig: byJs.sig.slice(0, 10) + flipped + byJs.sig.slice(11) } as Event)) throw new Error("self-test: it accepted a changed signature");
   } finally {
     instance.forgetKeys();
   }
