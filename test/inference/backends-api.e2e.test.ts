@@ -27,7 +27,7 @@ afterAll(async () => {
 
 async function app(): Promise<TestApp & { call: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }> }> {
   const port = closedPort();
-  const t = await startTestApp({ flags: { relays: [`ws://127.0.0.1:${port}`] }, config: { ollamaUrl: ollama.url, limits: { maxConcurrentJobs: 2 } }, options: { ollamaProbeMs: 100 } });
+  const t = await startTestApp({ flags: { relays: [`ws://127.0.0.1:${port}`] }, config: { ollamaUrl: ollama.url, limits: { maxConcurrentJobs: 3 } }, options: { ollamaProbeMs: 100 } });
   cleanups.push(() => t.stop());
   const base = new URL(t.app.url).origin;
   const call = async (method: string, path: string, body?: unknown) => {
@@ -53,7 +53,7 @@ test("adding an OpenAI backend: checked, saved after the Ollama the config had, 
     ["vllm", "openai", true],
   ]);
   expect(fileOf(t).backends).toEqual([
-    { name: "ollama", type: "ollama", url: ollama.url, maxConcurrent: 2 },
+    { name: "ollama", type: "ollama", url: ollama.url, maxConcurrent: 3 },
     { name: "vllm", type: "openai", url: `${openai.url}/v1`, apiKey: "sk-local" },
   ]);
   expect(t.app.controller.snapshot().models.filter((m) => m.served).map((m) => m.name)).toEqual(["llama3.2:3b", "Qwen/Qwen2.5-7B-Instruct"]);

@@ -46,8 +46,8 @@ async function provider(): Promise<{ t: TestApp; customer: () => Promise<Custome
     flags: { relays: [relay.url], paymentMode: "free" },
     config: {
       backends: [
-        { name: "desk", type: "ollama", url: o1.url },
-        { name: "laptop", type: "ollama", url: o2.url },
+        { name: "desk", type: "ollama", url: o1.url, maxConcurrent: 1 },
+        { name: "laptop", type: "ollama", url: o2.url, maxConcurrent: 1 },
         { name: "vllm", type: "openai", url: `${oa.url}/v1`, maxConcurrent: 1 },
       ],
       aliases: { [VLLM_NAME]: "llama3.2:3b" },

@@ -101,7 +101,7 @@ describe("one model across backends", () => {
     expect(router.capacity()).toBe(3);
   });
 
-  test("default slots: 1 for Ollama, 4 for openai, llama.cpp /slots when it reports them", async () => {
+  test("default slots: 2 for Ollama, 4 for openai, llama.cpp /slots when it reports them", async () => {
     const lcpp = await startOpenAIServer({ models: ["x"], instant: true, slots: 6, llamaSlots: true });
     cleanups.push(() => lcpp.stop());
     const { router } = await setup({
@@ -111,8 +111,8 @@ describe("one model across backends", () => {
         { name: "lcpp", type: "openai", url: `${lcpp.url}/v1` },
       ],
     });
-    expect(router.backends().map((b) => b.slots)).toEqual([1, 4, 6]);
-    expect(router.capacity()).toBe(11);
+    expect(router.backends().map((b) => b.slots)).toEqual([2, 4, 6]);
+    expect(router.capacity()).toBe(12);
   });
 
   test("jobs go to backends with a free slot: three at once run on three backends", async () => {
