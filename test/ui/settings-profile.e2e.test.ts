@@ -55,7 +55,11 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     } catch (err) {
       const dialog = page.locator("[data-testid=settings-dialog]");
       const shown = (await dialog.count()) ? (await dialog.innerText()).replace(/\s+/g, " ").slice(0, 1500) : "(the dialog is gone)";
-      throw new Error(`no #${id} 10 s after SAVE; problems: ${JSON.stringify(problems)}; the dialog shows: ${shown}`, { cause: err });
+      const toasts = await page.locator("[data-testid=toast]").allInnerTexts();
+      mkdirSync(join(import.meta.dir, "../../test-artifacts"), { recursive: true });
+      await page.screenshot({ path: join(import.meta.dir, `../../test-artifacts/settings-profile-no-${id}.png`) }).catch(() => {});
+      const saved = JSON.stringify(started.app.controller.settings().provider);
+      throw new Error(`no #${id} 10 s after SAVE; problems: ${JSON.stringify(problems)}; toasts: ${JSON.stringify(toasts)}; provider settings now: ${saved}; the dialog shows: ${shown}`, { cause: err });
     }
   }
   async function saveAndClose() {
@@ -72,6 +76,26 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     expect(await moves()).toEqual([]);
     await page.locator("[data-testid=settings-dialog] button", { hasText: "CANCEL" }).click();
     await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
+  }, 30_000);
+
+  test("a press inside the dialog that is let go over the backdrop (selecting text) keeps it and its edits; a click on the backdrop closes it", async () => {
+    await openSettings();
+    await field("about").fill("half-typed");
+    const dialog = page.locator("[data-testid=settings-dialog]");
+    const box = (await field("name").boundingBox())!;
+    const frame = (await dialog.boundingBox())!;
+    // Down in the name field, up left of the dialog, on the backdrop.
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(Math.max(2, frame.x - 10), box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await Bun.sleep(200);
+    expect(await dialog.count()).toBe(1);
+    expect(await field("about").inputValue()).toBe("half-typed");
+    // A press and release on the backdrop is a click there: the dialog goes, nothing saved.
+    await page.mouse.click(Math.max(2, frame.x - 10), frame.y + 20);
+    await dialog.waitFor({ state: "detached", timeout: 10_000 });
+    expect(started.app.controller.settings().provider.about).not.toBe("half-typed");
   }, 30_000);
 
   test("fill the profile and the partial interval, save, reopen: the values are kept", async () => {

@@ -167,6 +167,14 @@ export function BusyButton(props: { busy: boolean; disabled?: boolean; children:
  */
 export function Dialog(props: { title: string; onClose: () => void; testid?: string; wide?: boolean; tall?: boolean; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const downOnBackdrop = useRef(false);
+  // The backdrop is the <dialog> itself outside its box (a point inside the box is on its content).
+  const onBackdrop = (e: MouseEvent): boolean => {
+    const d = ref.current;
+    if (!d || e.target !== d) return false;
+    const r = d.getBoundingClientRect();
+    return e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom;
+  };
   useEffect(() => {
     const d = ref.current;
     if (d && !d.open) d.showModal();
@@ -181,9 +189,15 @@ export function Dialog(props: { title: string; onClose: () => void; testid?: str
       e.preventDefault();
       props.onClose();
     }}
+    onPointerDown=${(e: PointerEvent) => {
+      downOnBackdrop.current = onBackdrop(e);
+    }}
     onClick=${(e: MouseEvent) => {
-      // A click on the backdrop lands on the <dialog> itself.
-      if (e.target === ref.current) props.onClose();
+      // A press and release both on the backdrop close it. A press inside that is let go over the
+      // backdrop (selecting text, a drag) also gives a click on the <dialog>: it stays, with what was typed.
+      const close = downOnBackdrop.current && onBackdrop(e);
+      downOnBackdrop.current = false;
+      if (close) props.onClose();
     }}
   >
     <div class="dialog-frame">
