@@ -113,7 +113,11 @@ export class App {
       onUnlocked: () => this.unlocked.start(this.session.current!),
       onLocking: () => this.unlocked.stop(),
       warmUp: () => {
-        void Promise.all([import("./identity/identity.ts"), import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {});
+        // The NIP-06 derivation's first-use costs go into the KDF's time too (identity.ts).
+        void import("./identity/identity.ts")
+          .then((m) => m.UnifiedIdentity.warmUpDerivation())
+          .catch((err) => log.debug("warming the key derivation failed", { err }));
+        void Promise.all([import("./wallet/payments.ts"), import("./jobs/engine.ts")]).catch(() => {});
         this.unlocked.preconnect().catch((err) => log.warn("connecting to the relays early failed", { err }));
       },
       unlockFailed: () => void this.unlocked.unlockFailed().catch(() => {}),

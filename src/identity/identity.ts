@@ -53,6 +53,18 @@ export class UnifiedIdentity {
     return new UnifiedIdentity(phrase, passphrase, await mnemonicToSeedWebcrypto(phrase, passphrase));
   }
 
+  /**
+   * Runs the NIP-06 derivation once on a throwaway seed, so the one that follows the vault's key
+   * derivation doesn't pay for first use: the curve code's base-point table (tens of ms, built on
+   * its first multiplication and kept for good whichever derivation builds it) and the hashing
+   * code's compilation. Called while the KDF runs; nothing is kept.
+   */
+  static warmUpDerivation(): void {
+    const seed = new Uint8Array(64).fill(0x5a);
+    const node = HDKey.fromMasterSeed(seed).derive(NOSTR_DERIVATION_PATH);
+    node.wipePrivateData();
+  }
+
   /** Same as fromMnemonic, synchronously (pure-JS PBKDF2, a few tens of ms). */
   static fromMnemonicSync(mnemonic: string, passphrase = ""): UnifiedIdentity {
     const phrase = parseMnemonic(mnemonic);
