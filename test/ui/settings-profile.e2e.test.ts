@@ -31,6 +31,10 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     // launchChromium() runs Chromium on a fresh temporary profile (user-data-dir) of its own.
     browser = await launchChromium();
     page = await openPage(browser, started.app.url, { height: 760, problems, timeout: 10_000 });
+    // Nothing here should leave the page (a form submitted natively would reload it).
+    page.on("framenavigated", (f) => {
+      if (f === page.mainFrame()) problems.push(`navigated: ${f.url().replace(/token=[^&]+/, "token=…")}`);
+    });
   });
 
   afterAll(async () => {
@@ -59,7 +63,8 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
       mkdirSync(join(import.meta.dir, "../../test-artifacts"), { recursive: true });
       await page.screenshot({ path: join(import.meta.dir, `../../test-artifacts/settings-profile-no-${id}.png`) }).catch(() => {});
       const saved = JSON.stringify(started.app.controller.settings().provider);
-      throw new Error(`no #${id} 10 s after SAVE; problems: ${JSON.stringify(problems)}; toasts: ${JSON.stringify(toasts)}; provider settings now: ${saved}; the dialog shows: ${shown}`, { cause: err });
+      const url = page.url().replace(/token=[^&]+/, "token=…");
+      throw new Error(`no #${id} 10 s after SAVE; page ${url}; problems: ${JSON.stringify(problems)}; toasts: ${JSON.stringify(toasts)}; provider settings now: ${saved}; the dialog shows: ${shown}`, { cause: err });
     }
   }
   async function saveAndClose() {
