@@ -36,7 +36,8 @@ export class UnifiedIdentity {
     this.#passphrase = passphrase;
     this.#secretKey = Uint8Array.from(node.privateKey);
     // The derivation computed the public key already (compressed: a parity byte, then x); Nostr's
-    // is x alone. Asking nostr-tools again would build its own copy of the curve's tables.
+    // is x alone. Asking nostr-tools again costs one more multiplication (and from source, where it
+    // has its own copy of noble-curves, a second base-point table).
     if (node.publicKey?.length !== 33) throw new AppError("internal", "NIP-06 derivation gave no public key.");
     this.pubkey = Buffer.from(node.publicKey.subarray(1)).toString("hex");
     node.wipePrivateData();

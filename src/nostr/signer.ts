@@ -113,8 +113,9 @@ export function resetSigner(): void {
 /**
  * Known answers for the self-test, made once with the pure-JS code (noble-curves, an implementation
  * independent of libsecp256k1): the public key of the secret key 0x0707…07, and an event it signed.
- * Checking against constants, not by running the JS code, keeps that code's base-point table
- * (~0.7 MiB, built on its first use and kept for good) out of a provider's memory.
+ * Checking against constants needs no JS curve arithmetic at run time (from source, where
+ * nostr-tools has its own copy of noble-curves, running it built a second ~0.7 MiB base-point
+ * table; the compiled binary has one copy, whose table the NIP-06 derivation builds anyway).
  */
 const SELF_TEST_PUBKEY = "989c0b76cb563971fdc9bef31ec06c3560f3249d6ee9e5d83c57625596e05f6f";
 const SELF_TEST_TEMPLATE = { kind: 1, created_at: 1_700_000_000, tags: [["t", "self-test"]], content: "nostr-wasm self-test ✓" };
