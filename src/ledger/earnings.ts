@@ -61,13 +61,6 @@ export function localCalendar(now: Date): LocalCalendar {
   return { days: starts.slice(0, -1).map((t) => localDateKey(new Date(t))), starts, weekStart: localWeekStart(now).getTime() };
 }
 
-/** The window of recent records the summary needs at `now`: [start, end) in unix ms. */
-export const recentWindow = (now: Date) => calendarWindow(localCalendar(now));
-
-export function summarizeEarnings(input: EarningsInput, now: Date): Earnings {
-  return summarizeCalendar(input, localCalendar(now));
-}
-
 /** The summary on a given calendar: only number comparisons, no Date method. */
 export function summarizeCalendar(input: EarningsInput, cal: LocalCalendar): Earnings {
   const bounds = cal.starts;

@@ -7,10 +7,12 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { recentWindow, summarizeEarnings } from "../../src/ledger/earnings.ts";
+import { calendarWindow, localCalendar, summarizeCalendar, type EarningsInput } from "../../src/ledger/earnings.ts";
 import { readEarnings } from "../../src/ledger/earnings-totals.ts";
 import { Ledger, PAID_LATE_NOT_SERVED } from "../../src/ledger/ledger.ts";
 import { migrate, MIGRATIONS } from "../../src/ledger/migrations.ts";
+
+const summarize = (input: EarningsInput, now: Date) => summarizeCalendar(input, localCalendar(now));
 
 let dir: string;
 let path: string;
@@ -53,7 +55,7 @@ function open(): { ledger: Ledger; db: Database } {
 
 /** The summary as it was computed before the totals: every row scanned. */
 function reference(db: Database, now: Date) {
-  const { start, end } = recentWindow(now);
+  const { start, end } = calendarWindow(localCalendar(now));
   const recentPayments = (db.query("SELECT received_at, amount_msats FROM payments WHERE received_at >= $start AND received_at < $end AND source <> 'other'").all({ start, end }) as { received_at: number; amount_msats: number }[]).map((r) => ({ receivedAt: r.received_at, amountMsats: r.amount_msats }));
   const recentSuccessfulJobs = (db.query("SELECT finished_at FROM jobs WHERE status = 'success' AND finished_at >= $start AND finished_at < $end").all({ start, end }) as { finished_at: number }[]).map((r) => ({ at: r.finished_at, jobs: 1 }));
   const all = db.query("SELECT COALESCE(SUM(amount_msats), 0) AS msats FROM payments WHERE source <> 'other'").get() as { msats: number };
@@ -71,12 +73,12 @@ function reference(db: Database, now: Date) {
     .get() as { n: number; msats: number };
   const late = db.query("SELECT COUNT(*) AS n FROM payments WHERE note = $n").get({ n: PAID_LATE_NOT_SERVED }) as { n: number };
   const byModel = [...models.values()].filter((m) => m.jobs !== 0 || m.msats !== 0);
-  return { ...summarizeEarnings({ recentPayments, recentSuccessfulJobs, allMsats: all.msats, allJobs: allJobs.n, byModel }, now), unpaidSats: unpaid.msats / 1000, unpaidJobs: unpaid.n, paidLateNotServed: late.n };
+  return { ...summarize({ recentPayments, recentSuccessfulJobs, allMsats: all.msats, allJobs: allJobs.n, byModel }, now), unpaidSats: unpaid.msats / 1000, unpaidJobs: unpaid.n, paidLateNotServed: late.n };
 }
 
 function fromTotals(db: Database, now: Date) {
-  const r = db.transaction(() => readEarnings(db, recentWindow(now), PAID_LATE_NOT_SERVED)).deferred();
-  return { ...summarizeEarnings(r.input, now), unpaidSats: r.unpaid.msats / 1000, unpaidJobs: r.unpaid.jobs, paidLateNotServed: r.late };
+  const r = db.transaction(() => readEarnings(db, calendarWindow(localCalendar(now)), PAID_LATE_NOT_SERVED)).deferred();
+  return { ...summarize(r.input, now), unpaidSats: r.unpaid.msats / 1000, unpaidJobs: r.unpaid.jobs, paidLateNotServed: r.late };
 }
 
 /** A small deterministic PRNG (mulberry32): the same sequence every run, different per seed. */

@@ -4,9 +4,14 @@ import {
   localDateKey,
   localDayStart,
   localWeekStart,
-  recentWindow,
-  summarizeEarnings,
+  calendarWindow,
+  localCalendar,
+  summarizeCalendar,
+  type EarningsInput,
 } from "../../src/ledger/earnings.ts";
+
+/** The summary at `now`, on the local calendar of the test's zone. */
+const summarize = (input: EarningsInput, now: Date) => summarizeCalendar(input, localCalendar(now));
 
 // Europe/Berlin switches to summer time on 29 March 2026 (a 23-hour day) and back on 25 October
 // (25 hours): the local-day arithmetic must still give whole calendar days.
@@ -49,15 +54,15 @@ describe("local calendar helpers", () => {
 
   test("the recent window covers 14 days and the whole week, up to the end of today", () => {
     const now = new Date(2026, 2, 31, 10);
-    const w = recentWindow(now);
+    const w = calendarWindow(localCalendar(now));
     expect(localDateKey(new Date(w.start))).toBe("2026-03-18");
     expect(localDateKey(new Date(w.end))).toBe("2026-04-01");
   });
 });
 
-describe("summarizeEarnings", () => {
+describe("summarizeCalendar", () => {
   test("14 zero-filled local days, oldest first, crossing the DST switch", () => {
-    const e = summarizeEarnings(empty, new Date(2026, 3, 2, 8));
+    const e = summarize(empty, new Date(2026, 3, 2, 8));
     expect(e.days).toHaveLength(EARNINGS_DAYS);
     expect(e.days[0]!.date).toBe("2026-03-20");
     expect(e.days[13]!.date).toBe("2026-04-02");
@@ -66,7 +71,7 @@ describe("summarizeEarnings", () => {
 
   test("records land in the right local day around the DST switch and midnight", () => {
     const now = new Date(2026, 2, 30, 12); // Monday after the switch
-    const e = summarizeEarnings(
+    const e = summarize(
       {
         recentPayments: [
           { receivedAt: new Date(2026, 2, 29, 23, 59, 59, 999).getTime(), amountMsats: 1000 }, // Sunday (23 h day)
@@ -97,7 +102,7 @@ describe("summarizeEarnings", () => {
 
   test("fractional sats are kept (rounding is the UI's job)", () => {
     const now = new Date(2026, 5, 1, 12);
-    const e = summarizeEarnings({ ...empty, recentPayments: [{ receivedAt: now.getTime(), amountMsats: 1 }], allMsats: 1 }, now);
+    const e = summarize({ ...empty, recentPayments: [{ receivedAt: now.getTime(), amountMsats: 1 }], allMsats: 1 }, now);
     expect(e.todaySats).toBe(0.001);
     expect(e.allSats).toBe(0.001);
   });
