@@ -70,6 +70,35 @@ describe("cancellation (NIP-09)", () => {
     expect(c.feedback(second.id).map((f) => [f.status, f.extra])).toEqual([["processing", "queued: 1 other job running or waiting"]]);
   });
 
+  test("with the default two slots, a customer cancels a job waiting in Ollama's own queue behind another: it never generates, no result, the other finishes", async () => {
+    // Guards the two-slot default: the second job is sent to Ollama at once and waits in Ollama's
+    // queue (this Ollama generates one request at a time, as with OLLAMA_NUM_PARALLEL 1).
+    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 40 });
+    const p = await provider();
+    expect(p.config.limits.maxConcurrentJobs).toBe(2);
+    const c = p.customer;
+    const first = c.request({ inputs: [["the one generating", "text"]] });
+    const second = c.request({ inputs: [["the one waiting at ollama", "text"]] });
+    await c.publish(first);
+    await fake.waitFor(() => fake.active() === 1, 3000);
+    const abortsBefore = fake.aborts();
+    await c.publish(second);
+    // It reached Ollama (the provider holds no queue for it) and waits there.
+    await fake.waitFor(() => fake.requests("/api/generate").some((r) => r.body?.prompt === "the one waiting at ollama"), 3000);
+    expect(p.engine.jobs().find((j) => j.id === second.id)?.status).toBe("processing");
+    await c.cancel(second.id);
+    await fake.waitFor(() => fake.aborts() > abortsBefore, 3000);
+    await until(() => p.ledger.getJob(second.id)?.status === "cancelled", 3000, "second cancelled");
+    expect((await c.waitForResult(first.id, 6000)).content).toBe(fakeAnswer("the one generating", { responseTokens: 40 }));
+    await Bun.sleep(300);
+    const atOllama = fake.requests("/api/generate").filter((r) => r.body?.prompt === "the one waiting at ollama");
+    expect(atOllama.map((r) => [r.startedAt, r.tokensSent, r.aborted])).toEqual([[null, 0, true]]);
+    expect(c.results(second.id)).toEqual([]);
+    expect(p.stored(6050, second.id)).toEqual([]);
+    expect(c.feedback(second.id).map((f) => f.status)).not.toContain("error");
+    expect(p.ledger.getJob(first.id)?.status).toBe("success");
+  });
+
   test("the operator's cancel (dashboard) tells the customer why", async () => {
     slow();
     const p = await provider();
