@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { lockPath, paths } from "../data-dir.ts";
 import { readEarningsOffline } from "../ledger/earnings-offline.ts";
 import type { Earnings } from "../ledger/events.ts";
-import { COMMON_HELP, dataDirFrom, parse, printJson, runningApi } from "./common.ts";
+import { COMMON_HELP, dataDirFrom, parse, printJson } from "./common.ts";
 
 const HELP = `Usage: compute earnings [--json]
 
@@ -24,11 +24,7 @@ export async function earnings(args: string[]): Promise<number> {
   const running = existsSync(lockPath(dataDir)) ? (await import("../util/lock.ts")).readLock(dataDir) : null;
   let e: Earnings;
   if (running?.url && running.token) {
-    const [{ z }, events] = await Promise.all([import("zod"), import("../ledger/events.ts")]);
-    /** Just the state's earnings: this command loads and checks none of the rest (`compute status` does). */
-    const RunningEarnings = z.object({ earnings: events.Earnings });
-    const api = runningApi({ url: running.url, token: running.token });
-    e = api.expect<{ earnings: Earnings }>(await api.call("GET", "/state", undefined, 5000), (v) => RunningEarnings.safeParse(v).success).earnings;
+    e = await (await import("./earnings-running.ts")).runningEarnings({ url: running.url, token: running.token });
   } else {
     const path = paths(dataDir).ledger;
     if (!existsSync(path)) {
