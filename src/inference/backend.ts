@@ -45,7 +45,7 @@ export interface BackendSpec {
   type: BackendType;
   url: string;
   apiKey?: string;
-  /** Jobs at once on this backend; default what it reports, else 1 (ollama) / 4 (openai). */
+  /** Jobs at once on this backend; default what it reports, else 2 (ollama) / 4 (openai): DEFAULT_SLOTS in router.ts. */
   maxConcurrent?: number;
   /** Only these of its models (its own names); default all it lists. */
   models?: string[];

@@ -5,7 +5,7 @@
 // memory), refuses a reply that is not an event stream (an HTML page), and carries our timeouts.
 // Every failure becomes an AppError("unavailable") naming the backend; nothing here rejects
 // unhandled.
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { z } from "zod";
 import { AppError, errorMessage } from "../errors.ts";
 import { createLogger } from "../log.ts";
@@ -73,6 +73,14 @@ function lineGuard(max: number, onBad: (e: BadReply) => void): TransformStream<U
   });
 }
 
+type OpenAISdk = typeof import("openai").default;
+/** The SDK is loaded when a first OpenAI-compatible backend is used: a provider with Ollama alone never pays its memory (~1 MiB). */
+let sdk: OpenAISdk | null = null;
+async function loadSdk(): Promise<OpenAISdk> {
+  sdk ??= (await import("openai")).default;
+  return sdk;
+}
+
 export class OpenAIBackend implements Backend {
   readonly spec: BackendSpec;
   private readonly root: string;
@@ -94,7 +102,8 @@ export class OpenAIBackend implements Backend {
   }
 
   /** A client for one request: our fetch (guards, our abort signal), no retries, no logging. */
-  private client(ctl: AbortController, onBad: (e: BadReply) => void): OpenAI {
+  private async client(ctl: AbortController, onBad: (e: BadReply) => void): Promise<OpenAI> {
+    const OpenAI = await loadSdk();
     const guarded = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       const signal = init?.signal ? AbortSignal.any([ctl.signal, init.signal]) : ctl.signal;
       const res = await fetch(input, { ...init, signal });
@@ -149,7 +158,7 @@ export class OpenAIBackend implements Backend {
     let bad: BadReply | null = null;
     try {
       const t0 = performance.now();
-      const reply = ModelsReply.safeParse(await this.client(ctl, (e) => (bad = e)).models.list());
+      const reply = ModelsReply.safeParse(await (await this.client(ctl, (e) => (bad = e))).models.list());
       const latencyMs = Math.round(performance.now() - t0);
       if (!reply.success) throw new BadReply("GET /v1/models did not answer a model list");
       const only = this.spec.models ? new Set(this.spec.models) : null;
@@ -216,7 +225,7 @@ export class OpenAIBackend implements Backend {
         ...(o.min_p !== undefined ? { min_p: o.min_p } : {}),
         ...(o.repeat_penalty !== undefined ? { repetition_penalty: o.repeat_penalty } : {}),
       };
-      const stream = await this.client(ctl, (e) => (bad = e)).chat.completions.create(body, { signal: ctl.signal });
+      const stream = await (await this.client(ctl, (e) => (bad = e))).chat.completions.create(body, { signal: ctl.signal });
       phase = "stream";
       let text = "";
       let chunks = 0;
@@ -277,7 +286,7 @@ export class OpenAIBackend implements Backend {
       return new AppError("unavailable", `${who} sent a reply that could not be read (${err.message})`, { url, bad: true });
     }
     if (err instanceof SyntaxError) return new AppError("unavailable", `${who} sent a reply that could not be read (not JSON)`, { url, bad: true });
-    if (err instanceof OpenAI.APIError && typeof err.status === "number") {
+    if (sdk && err instanceof sdk.APIError && typeof err.status === "number") {
       const msg = (err.error as { message?: unknown } | undefined)?.message;
       const text = typeof msg === "string" && msg ? msg.slice(0, 300) : err.message;
       // A model it lists but answers "not found" for: the list lies.
@@ -288,7 +297,7 @@ export class OpenAIBackend implements Backend {
     const code = (cause as { code?: unknown } | null)?.code;
     if (phase === "stream") return new AppError("unavailable", `${who} stopped answering mid-generation`, { url });
     if (typeof code === "string" && !REFUSED.has(code)) return new AppError("unavailable", `Could not reach the server at ${url} (${code})`, { url, code });
-    if (err instanceof OpenAI.APIConnectionError || err instanceof TypeError || typeof code === "string") return new AppError("unavailable", `The OpenAI-compatible server is not running at ${url}`, { url });
+    if ((sdk && err instanceof sdk.APIConnectionError) || err instanceof TypeError || typeof code === "string") return new AppError("unavailable", `The OpenAI-compatible server is not running at ${url}`, { url });
     return new AppError("unavailable", `${who} failed: ${errorMessage(err)}`, { url });
   }
 }
