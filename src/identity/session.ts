@@ -20,8 +20,11 @@ export interface IdentitySessionDeps {
   onUnlocked: () => Promise<void>;
   /** Stops what needs the keys, before they are wiped. */
   onLocking: () => Promise<void>;
-  /** Evaluates the modules the unlocked services need while the vault's KDF runs. */
-  warmUp?: () => void;
+  /**
+   * Evaluates the modules the unlocked services need while the vault's KDF runs. What it returns
+   * is called once the KDF is over (opened or refused): a warm-up step not begun by then is late.
+   */
+  warmUp?: () => (() => void) | void;
   /** An unlock that started the warm-up failed (a wrong password): undo what it started. */
   unlockFailed?: () => void;
 }
@@ -105,12 +108,17 @@ export class IdentitySession {
       // The modules the unlocked services need are evaluated while the KDF runs on its worker
       // thread, not after it: the time from start to taking jobs is the longer of the two, not the sum.
       const warming = !this.identity;
-      if (warming) this.deps.warmUp?.();
+      const kdfOver = warming ? this.deps.warmUp?.() : undefined;
       let identity: UnifiedIdentity;
       try {
         // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
         const t0 = performance.now();
-        const seed = await Vault.open(vault, password);
+        let seed: Awaited<ReturnType<typeof Vault.open>>;
+        try {
+          seed = await Vault.open(vault, password);
+        } finally {
+          kdfOver?.();
+        }
         log.debug("vault opened", { ms: Math.round(performance.now() - t0) });
         if (this.identity) return;
         const { UnifiedIdentity } = await import("./identity.ts");
