@@ -492,6 +492,8 @@ async function main() {
       processing: { p50: percentile(p.processingMs, 50), p95: percentile(p.processingMs, 95), p99: percentile(p.processingMs, 99) },
       result: { p50: percentile(p.resultMs, 50), p95: percentile(p.resultMs, 95), p99: percentile(p.resultMs, 99) },
     });
+    /** A cold run without its per-job latency samples. */
+    const slim = <R extends { cold: object; warm: object }>(r: R): R => ({ ...r, cold: { ...r.cold, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined }, warm: { ...r.warm, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined } });
     const out = {
       date: new Date().toISOString(),
       machine: m,
@@ -507,8 +509,8 @@ async function main() {
       sizes,
       cold: cold && {
         ...cold,
-        runs: cold.runs.map((r) => ({ ...r, cold: { ...r.cold, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined }, warm: { ...r.warm, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined } })),
-        history: cold.history && { ...cold.history, cold: { ...cold.history.cold, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined }, warm: { ...cold.history.warm, processingMs: undefined, resultMs: undefined, turnaroundMs: undefined } },
+        runs: cold.runs.map(slim),
+        history: cold.history && { ...cold.history, pairs: cold.history.pairs.map((p) => ({ empty: slim(p.empty), history: slim(p.history) })) },
       },
       coldGoals: coldOut?.goals,
     };
