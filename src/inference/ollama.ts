@@ -1,7 +1,8 @@
-// Talks to the local Ollama (design/OLLAMA.md): keeps the status and the installed models current
-// with a probe loop, streams generations with cancellation and timeouts (one fetch, ndjson.ts),
-// warms models and pulls new ones (through the `ollama` npm client). Every failure becomes an
-// AppError("unavailable") whose message says what to do; nothing here rejects unhandled.
+// Talks to the local Ollama (design/OLLAMA.md) through the `ollama` npm client: keeps the status
+// and the installed models current with a probe loop, streams generations with cancellation and
+// timeouts (every streamed line checked on its way to the client, ndjson.ts), warms models and
+// pulls new ones. Every failure becomes an AppError("unavailable") whose message says what to do;
+// nothing here rejects unhandled.
 import { Ollama } from "ollama";
 import { z } from "zod";
 import type { Bus } from "../bus.ts";
@@ -21,7 +22,7 @@ import {
   type PullUpdate,
 } from "./backend.ts";
 import { modelKey } from "./model-name.ts";
-import { MalformedNdjson, NdjsonLines, postNdjson } from "./ndjson.ts";
+import { MalformedNdjson, NdjsonLines } from "./ndjson.ts";
 import { BadReply, notify, secs, StreamGuard, Timeout } from "./stream-guard.ts";
 import { ModelsChanged, ModelView, OllamaStatusChanged, OllamaView, PullProgress } from "./events.ts";
 
@@ -124,11 +125,14 @@ function ndjsonGuard(): TransformStream<Uint8Array, Uint8Array> {
   const lines = new NdjsonLines(MAX_STREAM_LINE_BYTES);
   const check = (line: string) => {
     if (line.trim() === "") return;
+    let value: unknown;
     try {
-      JSON.parse(line);
+      value = JSON.parse(line);
     } catch {
       throw new MalformedNdjson(line);
     }
+    // The client reads every line as an object ("error" in it): anything else is a broken reply.
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new MalformedNdjson(line, `not a JSON object: ${line.slice(0, 80)}`);
   };
   return new TransformStream({
     transform(chunk, controller) {
@@ -147,7 +151,7 @@ function errCode(err: unknown): string | undefined {
   return typeof c === "string" ? c : undefined;
 }
 
-/** The client's ResponseError (not exported by the package) or ndjson.ts's, which has its name and fields. */
+/** The client's ResponseError (not exported by the package): its name and fields. */
 function isResponseError(err: unknown): err is Error & { status_code: number; error: string } {
   return err instanceof Error && err.name === "ResponseError" && typeof (err as { status_code?: unknown }).status_code === "number";
 }
@@ -270,7 +274,8 @@ export class Inference {
   /**
    * Streams one generation. Resolves with the text and Ollama's counters; rejects with
    * AppError("unavailable") on any Ollama failure, or with `signal.reason` if the caller aborted.
-   * Each call is its own request (one fetch, no client object), so aborting one never touches another.
+   * Each call has its own client (a few µs) whose fetch carries this call's abort signal, so
+   * aborting one never touches another.
    */
   async generate(p: GenerateParams): Promise<GenerateResult> {
     const guard = new StreamGuard(p.signal, this.probes.inflight);
@@ -280,26 +285,26 @@ export class Inference {
     let phase: "connect" | "stream" = "connect";
     try {
       guard.arm("first", firstMs);
-      // Every job passes here: the request is stringified once, one fetch, each line parsed once.
-      const body = JSON.stringify({
+      const client = new Ollama({ host: this.url, fetch: requestFetch(guard.ctl) });
+      const stream = await client.generate({
         model: p.model,
         prompt: p.prompt,
         ...(p.system !== undefined ? { system: p.system } : {}),
-        ...(p.options ? { options: stripUndefined(p.options) } : {}),
+        ...(p.options ? { options: p.options } : {}),
         ...(p.keepAlive !== undefined ? { keep_alive: p.keepAlive } : {}),
         stream: true,
       });
-      const stream = postNdjson(`${this.url}/api/generate`, body, { signal: guard.signal, maxLineBytes: MAX_STREAM_LINE_BYTES, onResponse: () => (phase = "stream") });
+      phase = "stream";
       let text = "";
       let chunks = 0;
       let last: z.infer<typeof GenerateChunk> | null = null;
       let checked = false;
-      for await (const raw of stream) {
+      for await (const raw of stream as AsyncIterable<unknown>) {
         guard.arm("stall", stallMs);
         // zod once per shape: the first chunk and the done line; the chunks between have the same
         // shape, checked by hand.
         let chunk: z.infer<typeof GenerateChunk>;
-        if (!checked || !isPlainChunk(raw)) {
+        if (!checked || !isPlainChunk(raw as Record<string, unknown>)) {
           const parsed = GenerateChunk.safeParse(raw);
           if (!parsed.success) throw new BadReply("a generate chunk without the expected fields");
           chunk = parsed.data;
@@ -448,8 +453,4 @@ export class Inference {
 function isPlainChunk(raw: Record<string, unknown>): boolean {
   const r = raw.response;
   return raw.done === false && (r === undefined || r === null || typeof r === "string");
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

@@ -269,6 +269,14 @@ describe("faults → AppError, and it works again afterwards", () => {
     await recovers(inf);
   });
 
+  test("a line that is JSON but not an object (null)", async () => {
+    const { inf } = setup();
+    await fake.setFault("non-object", { afterTokens: 2 });
+    const err = await failure(run(inf));
+    expect(err.message).toBe(`Ollama at ${fake.url} sent a reply that could not be read (not a JSON object: null)`);
+    await recovers(inf);
+  });
+
   test("error line inside the stream", async () => {
     const { inf } = setup();
     await fake.setFault("error-line", { afterTokens: 1, message: "CUDA error: out of memory" });
