@@ -113,12 +113,7 @@ export class IdentitySession {
       try {
         // Already unlocked: the password is still checked (a wrong one is refused, not "ok").
         const t0 = performance.now();
-        let seed: Awaited<ReturnType<typeof Vault.open>>;
-        try {
-          seed = await Vault.open(vault, password);
-        } finally {
-          kdfOver?.();
-        }
+        const seed = await Vault.open(vault, password).finally(() => kdfOver?.());
         log.debug("vault opened", { ms: Math.round(performance.now() - t0) });
         if (this.identity) return;
         const { UnifiedIdentity } = await import("./identity.ts");

@@ -2,23 +2,19 @@
 // for the disk (a checkpoint in the middle of a burst of jobs cost ~20 ms of fsync), and a file
 // damaged by a power cut (or anything else) is moved aside for a fresh one instead of keeping
 // compute from starting. Real SQLite files in a temp dir.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MarketStore } from "../../src/market/store.ts";
 import type { MarketRecord } from "../../src/market/records.ts";
+import { caseDirs } from "../fixtures/common.ts";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+let dir: string;
+caseDirs("compute-market-store-", (d) => {
+  mkdirSync(d);
+  dir = d;
 });
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "compute-market-store-"));
-  dirs.push(d);
-  return d;
-}
 
 const record = (i: number): MarketRecord => ({
   id: i.toString(16).padStart(64, "0"),
@@ -38,7 +34,7 @@ const record = (i: number): MarketRecord => ({
 });
 
 test("the cache's writes never wait for the disk: synchronous is OFF on its connection, WAL as before", () => {
-  const store = MarketStore.open(join(tempDir(), "market.sqlite"));
+  const store = MarketStore.open(join(dir, "market.sqlite"));
   try {
     const pragmas = (store as unknown as { db: Database }).db;
     expect((pragmas.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(0);
@@ -51,7 +47,6 @@ test("the cache's writes never wait for the disk: synchronous is OFF on its conn
 });
 
 test("a damaged market file is moved aside and a fresh one opened: compute still starts", () => {
-  const dir = tempDir();
   const path = join(dir, "market.sqlite");
   const garbage = Buffer.from("SQLite format 3\0" + "this is not a database page ".repeat(300));
   writeFileSync(path, garbage);
@@ -69,7 +64,6 @@ test("a damaged market file is moved aside and a fresh one opened: compute still
 });
 
 test("a healthy market file is kept as it is across reopening", () => {
-  const dir = tempDir();
   const path = join(dir, "market.sqlite");
   const first = MarketStore.open(path);
   first.insert([record(1), record(2), record(3)]);
