@@ -47,16 +47,18 @@ describe("admission", () => {
   });
 
   test("a queued job whose NIP-40 expiration passes while it waits is never started", async () => {
-    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 50 });
+    // The first job generates for 4 s; the second expires 2-3 s after it is made (NIP-40 counts
+    // whole seconds), so it is admitted and queued even on a slow machine, and expires while waiting.
+    fake.setPacing({ instant: false, tokensPerSec: 40, responseTokens: 160 });
     const p = await provider({ config: { limits: { maxConcurrentJobs: 1 } } });
     const c = p.customer;
     const first = c.request({ inputs: [["long first", "text"]] });
-    const second = c.request({ inputs: [["short lived", "text"]], expiration: Math.floor(Date.now() / 1000) + 1 });
     await c.publish(first);
     await c.waitForStatus(first.id, "processing");
+    const second = c.request({ inputs: [["short lived", "text"]], expiration: Math.floor(Date.now() / 1000) + 3 });
     await c.publish(second);
     await until(() => p.engine.jobs().find((j) => j.id === second.id)?.status === "queued", 3000, "second queued");
-    await c.waitForResult(first.id, 4000);
+    await c.waitForResult(first.id, 10_000);
     await until(() => p.ledger.getJob(second.id)?.status === "expired", 2000, "second expired");
     expect(prompts()).toEqual(["long first"]);
     // Told it was queued, then never started.
