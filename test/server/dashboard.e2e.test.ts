@@ -242,6 +242,17 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
     expect(await app.controller.walletLightningAddress()).toBeNull();
   }, 15_000);
 
+  /** Waits for SAVE to close the settings dialog; if it stays open, says what it shows (an error?). */
+  async function savedAndClosed(): Promise<void> {
+    const dialog = page.locator("[data-testid=settings-dialog]");
+    try {
+      await dialog.waitFor({ state: "detached", timeout: 10_000 });
+    } catch (err) {
+      const shown = await dialog.innerText({ timeout: 1_000 }).catch(() => "(gone)");
+      throw new Error(`the settings dialog did not close after SAVE: ${(err as Error).message.split("\n")[0]}; it shows: ${shown.replace(/\s+/g, " ").slice(0, 600)}`);
+    }
+  }
+
   test("settings: a bad key in a customer list is named; a good one is saved to the config and blocks that customer", async () => {
     await page.locator("[data-testid=open-settings]").click();
     await page.locator("[data-testid=settings-deny]").waitFor();
@@ -253,7 +264,7 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       await page.locator("[data-testid=settings-deny]").fill(npubEncode(blocked.pubkey));
       await page.locator("[data-testid=settings-maxQueuedPerCustomer]").fill("3");
       await page.locator("[data-testid=settings-save]").click();
-      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
+      await savedAndClosed();
       expect(app.controller.settings().limits.deny).toEqual([npubEncode(blocked.pubkey)]);
       expect(app.controller.settings().limits.maxQueuedPerCustomer).toBe(3);
       // A model's own price: set for the installed model, then cleared again.
@@ -262,13 +273,13 @@ describe.skipIf(!CHROMIUM)("dashboard against the real app (headless Chromium)",
       const modelRow = "[data-testid=settings-model-prices] tr[data-model='llama3.2:latest']";
       await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("2.5");
       await page.locator("[data-testid=settings-save]").click();
-      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
+      await savedAndClosed();
       expect(priceOf()).toEqual({ "llama3.2:latest": { perJobMsats: 2_500 } });
       await page.locator("[data-testid=open-settings]").click();
       expect(await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).inputValue()).toBe("2.5");
       await page.locator(`${modelRow} [data-testid=settings-model-perJobSats]`).fill("");
       await page.locator("[data-testid=settings-save]").click();
-      await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
+      await savedAndClosed();
       expect(priceOf()).toEqual({});
       // The denied customer is told so, and gets no result.
       const req = blocked.request({ inputs: [["from a denied customer", "text"]] });

@@ -177,4 +177,38 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     expect(started.app.controller.settings()).toEqual(settingsBefore);
     expect(problems).toEqual([]);
   }, 30_000);
+
+  test("a user who moves on to another field right after a refused SAVE keeps typing there; left alone, focus goes to the first bad field", async () => {
+    // The test above leaves its refused form open: start from a fresh one.
+    const open = page.locator("[data-testid=settings-dialog]");
+    if (await open.count()) {
+      await page.locator("[data-testid=settings-dialog] button", { hasText: "CANCEL" }).click();
+      await open.waitFor({ state: "detached", timeout: 10_000 });
+    }
+    await openSettings();
+    await field("picture").fill("not a url");
+    // SAVE, then at once (before the next frame) into ABOUT: the refusal must not pull focus back,
+    // or the next keys would land in PICTURE.
+    const movedOn = await page.evaluate(async () => {
+      document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!.click();
+      document.querySelector<HTMLElement>("[data-testid=settings-about]")!.focus();
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return document.activeElement?.getAttribute("data-testid");
+    });
+    expect(movedOn).toBe("settings-about");
+    await page.keyboard.type("typed after SAVE");
+    expect(await field("about").inputValue()).toContain("typed after SAVE");
+    expect(await field("picture").inputValue()).toBe("not a url");
+    // SAVE left alone: the first field that needs fixing gets focus.
+    const leftAlone = await page.evaluate(async () => {
+      document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!.focus();
+      document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!.click();
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return document.activeElement?.getAttribute("data-testid");
+    });
+    expect(leftAlone).toBe("settings-picture");
+    await page.locator("[data-testid=settings-dialog] button", { hasText: "CANCEL" }).click();
+    await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
+    expect(problems).toEqual([]);
+  }, 30_000);
 });

@@ -110,9 +110,13 @@ export function SettingsDialog(props: { onClose: () => void }) {
     setSchedErrors(sr && !sr.ok ? sr.errors : {});
     if (!r.ok || (sr && !sr.ok)) {
       setErrors(r.ok ? {} : r.errors);
-      // The dialog scrolls: take the user to the first field that needs fixing.
+      // The dialog scrolls: take the user to the first field that needs fixing, unless they have
+      // moved on to another field before the next frame (their typing must not land in the wrong one).
       const formEl = e.currentTarget as HTMLFormElement;
-      requestAnimationFrame(() => formEl.querySelector<HTMLInputElement>('[aria-invalid="true"]')?.focus());
+      const focused = document.activeElement;
+      requestAnimationFrame(() => {
+        if (document.activeElement === focused) formEl.querySelector<HTMLInputElement>('[aria-invalid="true"]')?.focus();
+      });
       return;
     }
     setErrors({});
