@@ -189,23 +189,23 @@ describe.skipIf(!CHROMIUM)("settings: profile and partial interval (real app, he
     await field("picture").fill("not a url");
     // SAVE, then at once (before the next frame) into ABOUT: the refusal must not pull focus back,
     // or the next keys would land in PICTURE.
-    const movedOn = await page.evaluate(async () => {
-      document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!.click();
-      document.querySelector<HTMLElement>("[data-testid=settings-about]")!.focus();
-      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-      return document.activeElement?.getAttribute("data-testid");
-    });
+    /** Clicks SAVE (focused first), then focuses `then` at once if given; after two frames, says what has focus. */
+    const focusAfterSave = (then: string | null) =>
+      page.evaluate(async (then) => {
+        const save = document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!;
+        save.focus();
+        save.click();
+        if (then) document.querySelector<HTMLElement>(`[data-testid=${then}]`)!.focus();
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        return document.activeElement?.getAttribute("data-testid");
+      }, then);
+    const movedOn = await focusAfterSave("settings-about");
     expect(movedOn).toBe("settings-about");
     await page.keyboard.type("typed after SAVE");
     expect(await field("about").inputValue()).toContain("typed after SAVE");
     expect(await field("picture").inputValue()).toBe("not a url");
     // SAVE left alone: the first field that needs fixing gets focus.
-    const leftAlone = await page.evaluate(async () => {
-      document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!.focus();
-      document.querySelector<HTMLButtonElement>("[data-testid=settings-save]")!.click();
-      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-      return document.activeElement?.getAttribute("data-testid");
-    });
+    const leftAlone = await focusAfterSave(null);
     expect(leftAlone).toBe("settings-picture");
     await page.locator("[data-testid=settings-dialog] button", { hasText: "CANCEL" }).click();
     await page.locator("[data-testid=settings-dialog]").waitFor({ state: "detached", timeout: 10_000 });
