@@ -158,7 +158,8 @@ export class OpenAIBackend implements Backend {
     let bad: BadReply | null = null;
     try {
       const t0 = performance.now();
-      const reply = ModelsReply.safeParse(await (await this.client(ctl, (e) => (bad = e))).models.list());
+      const client = await this.client(ctl, (e) => (bad = e));
+      const reply = ModelsReply.safeParse(await client.models.list());
       const latencyMs = Math.round(performance.now() - t0);
       if (!reply.success) throw new BadReply("GET /v1/models did not answer a model list");
       const only = this.spec.models ? new Set(this.spec.models) : null;
@@ -225,7 +226,8 @@ export class OpenAIBackend implements Backend {
         ...(o.min_p !== undefined ? { min_p: o.min_p } : {}),
         ...(o.repeat_penalty !== undefined ? { repetition_penalty: o.repeat_penalty } : {}),
       };
-      const stream = await (await this.client(ctl, (e) => (bad = e))).chat.completions.create(body, { signal: ctl.signal });
+      const client = await this.client(ctl, (e) => (bad = e));
+      const stream = await client.chat.completions.create(body, { signal: ctl.signal });
       phase = "stream";
       let text = "";
       let chunks = 0;
